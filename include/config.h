@@ -1,0 +1,65 @@
+/* config.h -- configuration from the environment, each variable overridable by
+ * the flag of the same name (SQLVAULT_ZSTD_LEVEL -> --zstd-level).
+ *
+ * config_load collects every problem before failing, so the user sees them all
+ * at once, each naming its variable. The struct owns its strings; config_free
+ * releases them. Secrets live only here and in the S3 driver's signer. */
+#ifndef SV_CONFIG_H
+#define SV_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "err.h"
+
+typedef struct sv_config {
+    char *redis_url;       /* redis://[:password@]host:port/db */
+    char *redis_host;      /* parsed from redis_url */
+    int redis_port;
+    int redis_db;
+    char *redis_password;  /* secret, may be NULL */
+    char *redis_prefix;    /* "sqlvault" */
+    char *store_url;       /* file:///path or s3://bucket/prefix/ */
+    char *s3_endpoint;     /* https://ACCOUNT.r2.cloudflarestorage.com; NULL = AWS */
+    char *s3_region;       /* "auto" */
+    char *access_key_id;   /* secret-ish: never logged */
+    char *secret_access_key; /* secret */
+    char *data_dir;        /* ./data */
+    char *tmp_dir;         /* SQLVAULT_TMP_DIR, default DATA_DIR/.sqlvault-tmp */
+    char *workspaces;      /* static comma list, may be NULL */
+    char *schedule;        /* 5-field cron */
+    char *retention;       /* all:30d,daily:365d */
+    int threads;
+    int64_t lease_ms;
+    int max_attempts;
+    int zstd_level;
+    uint64_t part_size;
+    int upload_concurrency;
+    int64_t export_ttl_s;
+    uint64_t max_db_size;
+    char *metrics_addr;    /* NULL = off */
+    bool log_json;
+    int64_t verify_every_ms; /* SQLVAULT_VERIFY_EVERY, default 7d */
+    int64_t grace_ms;      /* --grace, default 30s */
+    char *pools;           /* "default" */
+    char *pool;            /* pool a job command enqueues into */
+} sv_config;
+
+/* One configuration variable, for --help and the README. */
+typedef struct sv_config_var {
+    const char *env;     /* SQLVAULT_ZSTD_LEVEL */
+    const char *flag;    /* zstd-level */
+    const char *deflt;   /* "3" or NULL */
+    const char *help;
+} sv_config_var;
+extern const sv_config_var sv_config_vars[];
+
+/* Loads defaults, then the environment, then flags found in argv (--name value
+ * or --name=value for any variable's flag; consumed flags are removed from
+ * argv, *argc updated). Returns -1 with every problem listed in err->msg
+ * (one per line), code SV_EINVAL. */
+int config_load(sv_config *c, int *argc, char **argv, sv_err *err);
+void config_free(sv_config *c);
+/* DATA_DIR/WS/livestore.db, heap string owned by caller. */
+char *config_db_path(const sv_config *c, const char *ws);
+
+#endif

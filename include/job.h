@@ -1,0 +1,70 @@
+/* job.h -- the seam between job bodies and whatever runs them.
+ *
+ * A job body (backup, export, restore, verify, prune, import-url) is a
+ * function of a job_ctx. The worker pool runs it with callbacks that write
+ * progress to Redis and check the lease; the CLI's --inline mode runs it with
+ * callbacks that draw a progress line and never cancel. The body never knows
+ * which.
+ *
+ * Options and results are jansson objects. Options come from the job's msgpack
+ * map (queue) or the command line (inline); ownership: ctx->opts is borrowed,
+ * *result is a new reference the caller owns. */
+#ifndef SV_JOB_H
+#define SV_JOB_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "clock.h"
+#include "config.h"
+#include "err.h"
+#include "store.h"
+
+typedef struct job_ctx {
+    const sv_config *cfg;
+    const sv_clock *clock;
+    store_t *store;          /* opened by the runner, borrowed */
+    const char *job_id;      /* never NULL; inline runs make one up */
+    const char *type;
+    const char *workspace;   /* validated by the runner; NULL for prune-all */
+    int attempt;             /* 1-based */
+    json_t *opts;            /* borrowed, never NULL (may be empty) */
+
+    /* Progress: stage name ("snapshot", "upload", ...), bytes done and total
+     * (0 if unknown). Cheap to call often: the runner rate-limits. May be NULL. */
+    void (*progress)(void *ud, const char *stage, uint64_t done, uint64_t total);
+    /* True when the job must stop now: the lease was lost or the process is
+     * past its grace period. Checked between stages and before every commit
+     * point. May be NULL. */
+    bool (*cancelled)(void *ud);
+    /* Emits an event (restore.started, restore.completed, restore.failed) with
+     * a data object (borrowed). May be NULL (inline without redis). */
+    int (*emit)(void *ud, const char *event, json_t *data, sv_err *err);
+    /* Sets or clears the workspace's pause flag. May be NULL. */
+    int (*set_pause)(void *ud, bool on, sv_err *err);
+    void *ud;
+} job_ctx;
+
+static inline void job_progress(job_ctx *c, const char *stage, uint64_t done, uint64_t total)
+{ if (c->progress) c->progress(c->ud, stage, done, total); }
+static inline bool job_cancelled(job_ctx *c) { return c->cancelled && c->cancelled(c->ud); }
+
+typedef int (*job_fn)(job_ctx *ctx, json_t **result, sv_err *err);
+
+/* Job bodies. */
+int job_backup(job_ctx *ctx, json_t **result, sv_err *err);
+int job_export(job_ctx *ctx, json_t **result, sv_err *err);
+int job_restore(job_ctx *ctx, json_t **result, sv_err *err);
+int job_verify(job_ctx *ctx, json_t **result, sv_err *err);
+int job_prune(job_ctx *ctx, json_t **result, sv_err *err);
+int job_import_url(job_ctx *ctx, json_t **result, sv_err *err);
+
+/* Looks a job type up ("backup", "import-url", ...). NULL if unknown. */
+job_fn job_lookup(const char *type);
+/* True for the types that take the workspace lock exclusively (restore), and
+ * for those that must not run twice at once on a workspace (backup, export). */
+bool job_needs_exclusive(const char *type);
+/* Default priority of a type when enqueued by hand: "interactive" or "scheduled". */
+const char *job_default_priority(const char *type, const char *reason);
+
+#endif

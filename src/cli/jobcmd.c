@@ -1,0 +1,259 @@
+/* jobcmd.c -- the job commands (backup, export, restore, verify, prune,
+ * import-url): one parser, then either the queue (enqueue and wait) or
+ * --inline (run the job body in this process, no Redis at all). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli.h"
+#include "clock.h"
+#include "job.h"
+#include "log.h"
+#include "queue.h"
+#include "store.h"
+#include "util.h"
+
+/* A per-type option: --name with a value, or a boolean switch. */
+typedef struct opt_spec {
+    const char *flag;  /* without dashes */
+    const char *key;   /* key in the job's options */
+    bool is_bool;
+} opt_spec;
+
+static const struct job_cmd {
+    const char *type;
+    bool needs_ws;      /* prune takes an optional workspace */
+    opt_spec opts[6];
+    const char *usage;
+} job_cmds[] = {
+    {"backup", true, {{"db", "db", false}, {"reason", "reason", false}, {"ts", "ts", false}},
+     "sqlvault backup WS [--db PATH] [--inline|--no-wait] [--json]"},
+    {"export", true, {{"db", "db", false}, {"format", "format", false}, {"ttl", "ttl", false}},
+     "sqlvault export WS [--format db|zst] [--ttl S] [--db PATH] [--inline|--no-wait] [--json]"},
+    {"restore", true, {{"from", "from", false}, {"db", "db", false}, {"require-table", "require_table", false}},
+     "sqlvault restore WS --from latest|TIMESTAMP|object:KEY|file:PATH [--yes] [--require-table T]\n"
+     "                     [--db PATH] [--inline|--no-wait] [--json]"},
+    {"verify", true, {{"at", "at", false}},
+     "sqlvault verify WS [--at latest|TIMESTAMP] [--inline|--no-wait] [--json]"},
+    {"prune", false, {{"dry-run", "dry_run", true}},
+     "sqlvault prune [WS] [--dry-run] [--inline|--no-wait] [--json]"},
+    {"import-url", true, {{"ttl", "ttl", false}},
+     "sqlvault import-url WS [--ttl S] [--inline|--no-wait] [--json]"},
+};
+
+/* True if argv asks for help. */
+int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return 1;
+    return 0;
+}
+
+/* Prints an error and its hint; returns the exit code. */
+int cli_fail(const sv_err *err)
+{
+    fprintf(stderr, "error: %s\n", err->msg);
+    if (err->hint[0]) fprintf(stderr, "HINT: %s\n", err->hint);
+    return sv_err_exit_code(err);
+}
+
+/* Prints one value, nested objects as prefix.key. */
+static void print_value(FILE *out, const char *prefix, json_t *v)
+{
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *sub;
+        json_object_foreach(v, k, sub) {
+            char *p = prefix[0] ? sv_asprintf("%s.%s", prefix, k) : sv_strdup(k);
+            if (p) print_value(out, p, sub);
+            free(p);
+        }
+        return;
+    }
+    if (json_is_string(v)) fprintf(out, "%s: %s\n", prefix, json_string_value(v));
+    else {
+        char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        fprintf(out, "%s: %s\n", prefix, s ? s : "?");
+        free(s);
+    }
+}
+
+/* Prints a result object as key: value lines. */
+void cli_print_result(FILE *out, json_t *result)
+{
+    if (result) print_value(out, "", result);
+}
+
+typedef struct inline_ud {
+    bool tty;
+    int64_t last_ms;
+    const sv_clock *clock;
+} inline_ud;
+
+/* Progress line on a terminal, at most ~5 times a second. */
+static void inline_progress(void *ud, const char *stage, uint64_t done, uint64_t total)
+{
+    inline_ud *u = ud;
+    int64_t now = sv_mono_ms(u->clock);
+    char a[32], b[32];
+    if (!u->tty || now - u->last_ms < 200) return;
+    u->last_ms = now;
+    if (total) fprintf(stderr, "\r%-10s %s / %s (%d%%)   ", stage, sv_human_size(done, a, sizeof a),
+                       sv_human_size(total, b, sizeof b), (int)(done * 100 / total));
+    else fprintf(stderr, "\r%-10s %s   ", stage, sv_human_size(done, a, sizeof a));
+}
+
+/* Runs a job body in this process and prints its result. */
+static int run_inline(sv_config *cfg, const char *type, const char *ws, json_t *opts, bool as_json)
+{
+    const sv_clock *clock = sv_clock_system();
+    store_t *store = NULL;
+    json_t *result = NULL;
+    sv_err err;
+    char id[33];
+    inline_ud ud = {isatty(STDERR_FILENO), 0, clock};
+    job_ctx ctx = {0};
+    int rc;
+
+    sv_err_clear(&err);
+    sv_random_id(clock, id);
+    if (store_open(cfg, clock, &store, &err) != 0) return cli_fail(&err);
+    ctx.cfg = cfg;
+    ctx.clock = clock;
+    ctx.store = store;
+    ctx.job_id = id;
+    ctx.type = type;
+    ctx.workspace = ws;
+    ctx.attempt = 1;
+    ctx.opts = opts;
+    ctx.progress = inline_progress;
+    ctx.ud = &ud;
+    rc = job_lookup(type)(&ctx, &result, &err);
+    if (ud.tty && ud.last_ms) fprintf(stderr, "\r%60s\r", "");
+    store_free(store);
+    if (rc != 0) {
+        if (as_json) {
+            json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "state", "failed", "type", type, "error", err.msg,
+                                  "error_code", sv_code_name(err.code));
+            char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+            if (s) printf("%s\n", s);
+            free(s);
+            json_decref(o);
+        }
+        return cli_fail(&err);
+    }
+    if (as_json) {
+        char *s = json_dumps(result, JSON_INDENT(2));
+        if (s) printf("%s\n", s);
+        free(s);
+    } else cli_print_result(stdout, result);
+    json_decref(result);
+    return 0;
+}
+
+/* Asks for a yes on the terminal; false if not a terminal or not "yes". */
+static bool confirm(const char *ws, const char *from)
+{
+    char line[16];
+    if (!isatty(STDIN_FILENO)) return false;
+    fprintf(stderr, "restore workspace '%s' from %s? this replaces the live database\n"
+                    "type 'yes' to continue: ", ws, from);
+    if (!fgets(line, sizeof line, stdin)) return false;
+    return strncmp(line, "yes", 3) == 0;
+}
+
+/* sqlvault backup|export|restore|verify|prune|import-url ... */
+int cmd_job(sv_config *cfg, int argc, char **argv)
+{
+    const struct job_cmd *jc = NULL;
+    const char *ws = NULL, *job_id = NULL;
+    bool inl = false, no_wait = false, as_json = false, yes = false;
+    json_t *opts = json_object();
+    sv_err err;
+    int rc = 2;
+
+    for (size_t i = 0; i < sizeof job_cmds / sizeof job_cmds[0]; i++)
+        if (strcmp(job_cmds[i].type, argv[0]) == 0) jc = &job_cmds[i];
+    if (!jc || !opts) goto done;
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: %s\n", jc->usage);
+        rc = 0;
+        goto done;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--inline") == 0) inl = true;
+        else if (strcmp(a, "--no-wait") == 0) no_wait = true;
+        else if (strcmp(a, "--json") == 0) as_json = true;
+        else if (strcmp(a, "--yes") == 0 || strcmp(a, "-y") == 0) yes = true;
+        else if (strcmp(a, "--id") == 0 && i + 1 < argc) job_id = argv[++i];
+        else if (strncmp(a, "--", 2) == 0) {
+            const opt_spec *o = NULL;
+            const char *val = NULL, *eq = strchr(a, '=');
+            size_t fl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+            for (int k = 0; k < 6 && jc->opts[k].flag; k++)
+                if (strlen(jc->opts[k].flag) == fl && strncmp(jc->opts[k].flag, a + 2, fl) == 0) o = &jc->opts[k];
+            if (!o) {
+                fprintf(stderr, "error: unknown option '%s' for %s\nusage: %s\n", a, jc->type, jc->usage);
+                goto done;
+            }
+            if (o->is_bool) {
+                json_object_set_new(opts, o->key, json_true());
+                continue;
+            }
+            if (eq) val = eq + 1;
+            else if (i + 1 < argc) val = argv[++i];
+            else {
+                fprintf(stderr, "error: option '%s' needs a value\nusage: %s\n", a, jc->usage);
+                goto done;
+            }
+            json_object_set_new(opts, o->key, json_string(val));
+        } else if (!ws) ws = a;
+        else {
+            fprintf(stderr, "error: unexpected argument '%s'\nusage: %s\n", a, jc->usage);
+            goto done;
+        }
+    }
+    if (jc->needs_ws && !ws) {
+        fprintf(stderr, "error: %s needs a workspace id\nusage: %s\n", jc->type, jc->usage);
+        goto done;
+    }
+    if (ws && sv_check_workspace(ws, &err) != 0) {
+        rc = cli_fail(&err);
+        goto done;
+    }
+    if (job_id && !sv_valid_id(job_id)) {
+        fprintf(stderr, "error: invalid job id '%s'\n", job_id);
+        goto done;
+    }
+    if (strcmp(jc->type, "restore") == 0) {
+        const char *from = json_string_value(json_object_get(opts, "from"));
+        if (!from) {
+            fprintf(stderr, "error: restore needs --from latest|TIMESTAMP|object:KEY|file:PATH\n");
+            goto done;
+        }
+        if (!yes && !confirm(ws, from)) {
+            fprintf(stderr, "error: restore not confirmed\nHINT: pass --yes to restore without a prompt\n");
+            goto done;
+        }
+    }
+    if (strcmp(jc->type, "backup") == 0 && !json_object_get(opts, "reason"))
+        json_object_set_new(opts, "reason", json_string("manual"));
+    if (inl) {
+        rc = run_inline(cfg, jc->type, ws, opts, as_json);
+    } else {
+        queue_submit q = {0};
+        q.type = jc->type;
+        q.workspace = ws;
+        q.job_id = job_id;
+        q.opts = opts;
+        q.wait = !no_wait;
+        q.progress = isatty(STDERR_FILENO);
+        q.json = as_json;
+        q.priority = job_default_priority(jc->type, json_string_value(json_object_get(opts, "reason")));
+        rc = queue_cli_submit(cfg, &q);
+    }
+done:
+    json_decref(opts);
+    return rc;
+}

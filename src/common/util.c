@@ -1,0 +1,296 @@
+/* util.c -- parsing of sizes, durations and timestamps, workspace id checks,
+ * hex, directories. Pure helpers shared by every module. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "clock.h"
+#include "util.h"
+
+/* Size with an optional unit (B, KB, KiB, MB, MiB, GB, GiB, TB, TiB, k, m, g). */
+int sv_parse_size(const char *s, uint64_t *out, sv_err *err)
+{
+    static const struct { const char *u; uint64_t mul; } units[] = {
+        {"", 1}, {"b", 1}, {"k", 1024}, {"kb", 1000}, {"kib", 1024}, {"m", 1048576},
+        {"mb", 1000000}, {"mib", 1048576}, {"g", 1073741824ULL}, {"gb", 1000000000ULL},
+        {"gib", 1073741824ULL}, {"t", 1099511627776ULL}, {"tb", 1000000000000ULL},
+        {"tib", 1099511627776ULL},
+    };
+    char *end;
+    char unit[8];
+    size_t i, n;
+    unsigned long long v;
+    if (!s || !isdigit((unsigned char)*s)) goto bad;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno) goto bad;
+    n = strlen(end);
+    if (n >= sizeof unit) goto bad;
+    for (i = 0; i < n; i++) unit[i] = (char)tolower((unsigned char)end[i]);
+    unit[n] = '\0';
+    for (i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(unit, units[i].u) == 0) {
+            if (units[i].mul && v > UINT64_MAX / units[i].mul) goto bad;
+            *out = v * units[i].mul;
+            return 0;
+        }
+    }
+bad:
+    return sv_err_set(err, SV_EINVAL, "invalid size '%s' (expected e.g. 16MiB, 5MB, 1048576)",
+                      s ? s : "");
+}
+
+/* Duration: N, Nms, Ns, Nm, Nh, Nd, Nw -> ms. */
+int sv_parse_duration_ms(const char *s, int64_t *out, sv_err *err)
+{
+    char *end;
+    long long v;
+    int64_t mul;
+    if (!s || !isdigit((unsigned char)*s)) goto bad;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || v < 0) goto bad;
+    if (strcmp(end, "ms") == 0) mul = 1;
+    else if (*end == '\0' || strcmp(end, "s") == 0) mul = 1000;
+    else if (strcmp(end, "m") == 0) mul = 60000;
+    else if (strcmp(end, "h") == 0) mul = 3600000;
+    else if (strcmp(end, "d") == 0) mul = 86400000;
+    else if (strcmp(end, "w") == 0) mul = 7 * 86400000LL;
+    else goto bad;
+    if (v > INT64_MAX / mul) goto bad;
+    *out = v * mul;
+    return 0;
+bad:
+    return sv_err_set(err, SV_EINVAL, "invalid duration '%s' (expected e.g. 30s, 5m, 2h, 30d)",
+                      s ? s : "");
+}
+
+/* True for ^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$. */
+bool sv_valid_id(const char *s)
+{
+    size_t i;
+    if (!s || !isalnum((unsigned char)s[0])) return false;
+    for (i = 1; s[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (i >= 128) return false;
+        if (!(isalnum(c) || c == '_' || c == '-')) return false;
+    }
+    return true;
+}
+
+/* Refuses a workspace id that could escape a path, a key or a Redis name. */
+int sv_check_workspace(const char *ws, sv_err *err)
+{
+    char shown[48];
+    if (sv_valid_id(ws)) return 0;
+    snprintf(shown, sizeof shown, "%.40s%s", ws ? ws : "", ws && strlen(ws) > 40 ? "..." : "");
+    for (char *p = shown; *p; p++)
+        if (!isprint((unsigned char)*p)) *p = '?';
+    sv_err_set(err, SV_EINVAL, "invalid workspace id '%s'", shown);
+    return sv_err_hint(err, "a workspace id is 1-128 characters of A-Z a-z 0-9 _ -, starting "
+                            "with a letter or digit");
+}
+
+/* Days since 1970-01-01 of a civil date (H. Hinnant's algorithm). */
+int64_t sv_days_from_civil(int y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* Civil date of a day count. */
+void sv_civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = (unsigned)(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const int64_t yy = (int64_t)yoe + era * 400;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int)(yy + (*m <= 2));
+}
+
+/* Splits ms into civil fields. */
+static void split_ms(int64_t ms, int *y, unsigned *mo, unsigned *d, int *h, int *mi, int *s, int *msec)
+{
+    int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
+    int64_t rem = ms - days * 86400000;
+    sv_civil_from_days(days, y, mo, d);
+    *h = (int)(rem / 3600000);
+    *mi = (int)(rem / 60000 % 60);
+    *s = (int)(rem / 1000 % 60);
+    *msec = (int)(rem % 1000);
+}
+
+/* YYYYMMDDTHHMMSS.mmmZ */
+void sv_ts_format(int64_t ms, char out[SV_TS_LEN])
+{
+    int y, h, mi, s, msec;
+    unsigned mo, d;
+    split_ms(ms, &y, &mo, &d, &h, &mi, &s, &msec);
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%04d%02u%02uT%02d%02d%02d.%03dZ", y % 10000, mo, d, h, mi, s, msec);
+    memcpy(out, tmp, SV_TS_LEN - 1);
+    out[SV_TS_LEN - 1] = '\0';
+}
+
+/* Builds ms from checked civil fields; -1 if out of range. */
+static int join_ms(int y, int mo, int d, int h, int mi, int s, int msec, int64_t *out)
+{
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
+        mi > 59 || s > 59 || msec > 999 || h < 0 || mi < 0 || s < 0 || msec < 0)
+        return -1;
+    if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return -1;
+    *out = sv_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400000 + h * 3600000LL +
+           mi * 60000LL + s * 1000LL + msec;
+    return 0;
+}
+
+/* Parses YYYYMMDDTHHMMSS.mmmZ exactly. */
+int sv_ts_parse(const char *str, int64_t *ms)
+{
+    int y, mo, d, h, mi, s, msec, n = 0;
+    if (!str || strlen(str) != SV_TS_LEN - 1) return -1;
+    for (int i = 0; i < SV_TS_LEN - 1; i++) {
+        char c = str[i];
+        if (i == 8 ? c != 'T' : i == 15 ? c != '.' : i == 19 ? c != 'Z' : !isdigit((unsigned char)c))
+            return -1;
+    }
+    if (sscanf(str, "%4d%2d%2dT%2d%2d%2d.%3dZ%n", &y, &mo, &d, &h, &mi, &s, &msec, &n) != 7 ||
+        n != SV_TS_LEN - 1)
+        return -1;
+    return join_ms(y, mo, d, h, mi, s, msec, ms);
+}
+
+/* 2026-01-15T10:30:00.000Z */
+void sv_iso_format(int64_t ms, char out[SV_ISO_LEN])
+{
+    int y, h, mi, s, msec;
+    unsigned mo, d;
+    split_ms(ms, &y, &mo, &d, &h, &mi, &s, &msec);
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", y % 10000, mo, d, h, mi, s, msec);
+    memcpy(out, tmp, SV_ISO_LEN - 1);
+    out[SV_ISO_LEN - 1] = '\0';
+}
+
+/* Parses 2026-01-15T10:30:00Z or with .mmm fraction. */
+int sv_iso_parse(const char *str, int64_t *ms)
+{
+    int y, mo, d, h, mi, s, msec = 0, n = 0;
+    if (!str) return -1;
+    if (sscanf(str, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &n) != 6 || n != 19)
+        return -1;
+    str += n;
+    if (*str == '.') {
+        int digits = 0;
+        str++;
+        while (isdigit((unsigned char)*str)) {
+            if (digits < 3) msec = msec * 10 + (*str - '0');
+            digits++;
+            str++;
+        }
+        if (digits == 0) return -1;
+        for (; digits < 3; digits++) msec *= 10;
+    }
+    if (strcmp(str, "Z") != 0) return -1;
+    return join_ms(y, mo, d, h, mi, s, msec, ms);
+}
+
+/* Lowercase hex of n bytes. */
+void sv_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* 128 random bits as hex. */
+void sv_random_id(const sv_clock *c, char out[33])
+{
+    unsigned char b[16];
+    uint64_t a = sv_rand64(c), z = sv_rand64(c);
+    memcpy(b, &a, 8);
+    memcpy(b + 8, &z, 8);
+    sv_hex(b, 16, out);
+}
+
+/* mkdir -p path. */
+int sv_mkdirs(const char *path, sv_err *err)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) return sv_err_set(err, SV_EINVAL, "invalid directory '%s'", path);
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return sv_err_set(err, errno == ENOSPC ? SV_ENOSPC : SV_EIO,
+                              "unable to create directory '%s': %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return sv_err_set(err, errno == ENOSPC ? SV_ENOSPC : SV_EIO,
+                          "unable to create directory '%s': %s", buf, strerror(errno));
+    return 0;
+}
+
+/* fsync of a directory so a rename in it is durable. */
+int sv_fsync_dir(const char *dir, sv_err *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return sv_err_set(err, SV_EIO, "unable to open directory '%s': %s", dir, strerror(errno));
+    if (fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        return sv_err_set(err, SV_EIO, "unable to fsync directory '%s': %s", dir, strerror(e));
+    }
+    close(fd);
+    return 0;
+}
+
+/* "1.5 GiB" */
+const char *sv_human_size(uint64_t n, char *buf, size_t cap)
+{
+    static const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    int i = 0;
+    while (v >= 1024 && i < 4) { v /= 1024; i++; }
+    if (i == 0) snprintf(buf, cap, "%llu B", (unsigned long long)n);
+    else snprintf(buf, cap, "%.1f %s", v, u[i]);
+    return buf;
+}
+
+/* strdup that tolerates NULL. */
+char *sv_strdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* Heap-allocated printf. */
+char *sv_asprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *out = NULL;
+    va_start(ap, fmt);
+    if (vasprintf(&out, fmt, ap) < 0) out = NULL;
+    va_end(ap);
+    return out;
+}

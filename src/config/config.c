@@ -1,0 +1,254 @@
+/* config.c -- configuration from the environment and flags (SPEC §2).
+ *
+ * Every variable has a flag of the same name. Problems are collected and
+ * reported together, one line each, naming the variable; nothing secret is
+ * ever echoed back (a bad secret is reported by name only). */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config.h"
+#include "util.h"
+
+const sv_config_var sv_config_vars[] = {
+    {"SQLVAULT_REDIS_URL", "redis-url", "redis://127.0.0.1:6379/0", "redis://[:password@]host:port/db"},
+    {"SQLVAULT_REDIS_PREFIX", "redis-prefix", "sqlvault", "prefix of every redis key"},
+    {"SQLVAULT_STORE", "store", "file://./var/backups", "file:///path or s3://bucket/prefix/"},
+    {"SQLVAULT_S3_ENDPOINT", "s3-endpoint", NULL, "S3 endpoint, e.g. https://ACCOUNT.r2.cloudflarestorage.com"},
+    {"SQLVAULT_S3_REGION", "s3-region", "auto", "SigV4 region"},
+    {"AWS_ACCESS_KEY_ID", "access-key-id", NULL, "S3 access key id (alias R2_ACCESS_KEY_ID)"},
+    {"AWS_SECRET_ACCESS_KEY", "secret-access-key", NULL, "S3 secret key (alias R2_SECRET_ACCESS_KEY)"},
+    {"SQLVAULT_DATA_DIR", "data-dir", "./data", "workspace files live at DATA_DIR/WS/livestore.db"},
+    {"SQLVAULT_TMP_DIR", "tmp-dir", NULL, "temporary snapshots (default DATA_DIR/.sqlvault-tmp)"},
+    {"SQLVAULT_WORKSPACES", "workspaces", NULL, "static comma list of workspaces"},
+    {"SQLVAULT_SCHEDULE", "schedule", "0 */6 * * *", "5-field cron, UTC"},
+    {"SQLVAULT_RETENTION", "retention", "all:30d,daily:365d", "retention rules"},
+    {"SQLVAULT_THREADS", "threads", "4", "worker threads"},
+    {"SQLVAULT_LEASE", "lease", "30s", "lease of a running job without heartbeat"},
+    {"SQLVAULT_MAX_ATTEMPTS", "max-attempts", "5", "attempts before a job is failed"},
+    {"SQLVAULT_ZSTD_LEVEL", "zstd-level", "3", "zstd compression level (1-19)"},
+    {"SQLVAULT_PART_SIZE", "part-size", "16MiB", "multipart part size (5MiB-5GiB)"},
+    {"SQLVAULT_UPLOAD_CONCURRENCY", "upload-concurrency", "2", "parts in flight per upload"},
+    {"SQLVAULT_EXPORT_TTL", "export-ttl", "3600", "seconds a download URL lives"},
+    {"SQLVAULT_MAX_DB_SIZE", "max-db-size", "32GiB", "largest database accepted"},
+    {"SQLVAULT_METRICS_ADDR", "metrics-addr", NULL, "host:port serving /metrics, /healthz, /readyz"},
+    {"SQLVAULT_LOG_FORMAT", "log-format", "json", "json or text"},
+    {"SQLVAULT_VERIFY_EVERY", "verify-every", "7d", "every workspace verified at least this often"},
+    {"SQLVAULT_GRACE", "grace", "30", "seconds running jobs get to finish on SIGTERM"},
+    {"SQLVAULT_POOLS", "pools", "default", "pools a worker serves"},
+    {"SQLVAULT_POOL", "pool", "default", "pool a job command enqueues into"},
+    {NULL, NULL, NULL, NULL},
+};
+
+enum { NVARS = sizeof sv_config_vars / sizeof sv_config_vars[0] - 1 };
+
+/* Appends one problem line to the collected message. */
+static void problem(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void problem(char *buf, size_t cap, const char *fmt, ...)
+{
+    size_t n = strlen(buf);
+    va_list ap;
+    if (n + 2 >= cap) return;
+    if (n) buf[n++] = '\n', buf[n] = '\0';
+    va_start(ap, fmt);
+    vsnprintf(buf + n, cap - n, fmt, ap);
+    va_end(ap);
+}
+
+/* Finds --flag or --flag=value in argv, removes it, returns the value (argv
+ * storage) or NULL. A later occurrence wins. */
+static const char *take_flag(int *argc, char **argv, const char *flag, int *missing)
+{
+    const char *val = NULL;
+    size_t fl = strlen(flag);
+    for (int i = 1; i < *argc;) {
+        const char *a = argv[i];
+        int used = 0;
+        if (strcmp(a, "--") == 0) break;
+        if (a[0] == '-' && a[1] == '-' && strncmp(a + 2, flag, fl) == 0) {
+            if (a[2 + fl] == '=') { val = a + 3 + fl; used = 1; }
+            else if (a[2 + fl] == '\0') {
+                if (i + 1 < *argc) { val = argv[i + 1]; used = 2; }
+                else { *missing = 1; used = 1; }
+            }
+        }
+        if (used) {
+            memmove(&argv[i], &argv[i + used], sizeof(char *) * (size_t)(*argc - i - used + 1));
+            *argc -= used;
+        } else i++;
+    }
+    return val;
+}
+
+/* Parses redis://[[user]:password@]host[:port][/db]. */
+static int parse_redis_url(sv_config *c, char *errs, size_t cap)
+{
+    const char *u = c->redis_url, *p, *at, *slash, *colon;
+    char host[256];
+    if (strncmp(u, "redis://", 8) != 0) goto bad;
+    p = u + 8;
+    slash = strchr(p, '/');
+    at = strchr(p, '@');
+    if (at && slash && at > slash) at = NULL;
+    if (at) {
+        const char *pc = memchr(p, ':', (size_t)(at - p));
+        const char *pw = pc ? pc + 1 : p;
+        c->redis_password = strndup(pw, (size_t)(at - pw));
+        p = at + 1;
+    }
+    size_t hl = slash ? (size_t)(slash - p) : strlen(p);
+    if (hl == 0 || hl >= sizeof host) goto bad;
+    memcpy(host, p, hl);
+    host[hl] = '\0';
+    colon = strrchr(host, ':');
+    c->redis_port = 6379;
+    if (colon) {
+        char *end;
+        long port = strtol(colon + 1, &end, 10);
+        if (*end || port <= 0 || port > 65535) goto bad;
+        c->redis_port = (int)port;
+        host[colon - host] = '\0';
+    }
+    c->redis_host = strdup(host);
+    c->redis_db = 0;
+    if (slash && slash[1]) {
+        char *end;
+        long db = strtol(slash + 1, &end, 10);
+        if (*end || db < 0 || db > 1000) goto bad;
+        c->redis_db = (int)db;
+    }
+    return 0;
+bad:
+    problem(errs, cap, "SQLVAULT_REDIS_URL: invalid url (expected redis://[:password@]host:port/db)");
+    return -1;
+}
+
+/* Integer in [lo, hi]. */
+static int parse_int(const char *name, const char *s, int lo, int hi, int *out, char *errs, size_t cap)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) {
+        problem(errs, cap, "%s: '%s' is not an integer between %d and %d", name, s, lo, hi);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+/* Loads defaults, environment, flags; reports every problem at once. */
+int config_load(sv_config *c, int *argc, char **argv, sv_err *err)
+{
+    const char *val[NVARS];
+    char errs[sizeof err->msg] = "";
+    sv_err e;
+    memset(c, 0, sizeof *c);
+    for (int i = 0; i < NVARS; i++) {
+        const sv_config_var *v = &sv_config_vars[i];
+        const char *env = getenv(v->env);
+        int missing = 0;
+        const char *flag = take_flag(argc, argv, v->flag, &missing);
+        if (missing) problem(errs, sizeof errs, "--%s: missing value", v->flag);
+        val[i] = flag ? flag : (env && *env) ? env : v->deflt;
+    }
+#define V(idx) val[idx]
+    /* R2 aliases (the seed's names). */
+    if (!V(3) && getenv("R2_ENDPOINT") && *getenv("R2_ENDPOINT")) V(3) = getenv("R2_ENDPOINT");
+    if (!V(5) && getenv("R2_ACCESS_KEY_ID")) V(5) = getenv("R2_ACCESS_KEY_ID");
+    if (!V(6) && getenv("R2_SECRET_ACCESS_KEY")) V(6) = getenv("R2_SECRET_ACCESS_KEY");
+    const char *r2b = getenv("R2_BUCKET_NAME");
+    int store_explicit = (getenv("SQLVAULT_STORE") && *getenv("SQLVAULT_STORE")) ||
+                         V(2) != sv_config_vars[2].deflt;
+    if (!store_explicit && r2b && *r2b) {
+        c->store_url = sv_asprintf("s3://%s/backups/", r2b);
+    } else c->store_url = sv_strdup(V(2));
+
+    c->redis_url = sv_strdup(V(0));
+    parse_redis_url(c, errs, sizeof errs);
+    c->redis_prefix = sv_strdup(V(1));
+    if (!sv_valid_id(c->redis_prefix) && !strchr(c->redis_prefix, ':'))
+        problem(errs, sizeof errs, "SQLVAULT_REDIS_PREFIX: '%s' must be letters, digits, _ or -",
+                c->redis_prefix);
+    c->s3_endpoint = sv_strdup(V(3));
+    c->s3_region = sv_strdup(V(4));
+    c->access_key_id = sv_strdup(V(5));
+    c->secret_access_key = sv_strdup(V(6));
+    c->data_dir = sv_strdup(V(7));
+    c->tmp_dir = V(8) ? sv_strdup(V(8)) : sv_asprintf("%s/.sqlvault-tmp", c->data_dir);
+    c->workspaces = sv_strdup(V(9));
+    c->schedule = sv_strdup(V(10));
+    c->retention = sv_strdup(V(11));
+    parse_int("SQLVAULT_THREADS", V(12), 1, 256, &c->threads, errs, sizeof errs);
+    if (sv_parse_duration_ms(V(13), &c->lease_ms, &e) != 0 || c->lease_ms < 1000)
+        problem(errs, sizeof errs, "SQLVAULT_LEASE: '%s' is not a duration of at least 1s", V(13));
+    parse_int("SQLVAULT_MAX_ATTEMPTS", V(14), 1, 100, &c->max_attempts, errs, sizeof errs);
+    parse_int("SQLVAULT_ZSTD_LEVEL", V(15), 1, 19, &c->zstd_level, errs, sizeof errs);
+    if (sv_parse_size(V(16), &c->part_size, &e) != 0)
+        problem(errs, sizeof errs, "SQLVAULT_PART_SIZE: %s", e.msg);
+    else if (c->part_size < 5 * 1048576ULL || c->part_size > 5 * 1073741824ULL)
+        problem(errs, sizeof errs, "SQLVAULT_PART_SIZE: %s is outside 5MiB-5GiB (R2 and S3 limits)", V(16));
+    parse_int("SQLVAULT_UPLOAD_CONCURRENCY", V(17), 1, 16, &c->upload_concurrency, errs, sizeof errs);
+    {
+        int ttl = 0;
+        if (parse_int("SQLVAULT_EXPORT_TTL", V(18), 1, 604800, &ttl, errs, sizeof errs) == 0)
+            c->export_ttl_s = ttl;
+    }
+    if (sv_parse_size(V(19), &c->max_db_size, &e) != 0)
+        problem(errs, sizeof errs, "SQLVAULT_MAX_DB_SIZE: %s", e.msg);
+    c->metrics_addr = sv_strdup(V(20));
+    if (c->metrics_addr && !strchr(c->metrics_addr, ':'))
+        problem(errs, sizeof errs, "SQLVAULT_METRICS_ADDR: '%s' must be host:port", c->metrics_addr);
+    if (strcmp(V(21), "json") == 0) c->log_json = true;
+    else if (strcmp(V(21), "text") == 0) c->log_json = false;
+    else problem(errs, sizeof errs, "SQLVAULT_LOG_FORMAT: '%s' must be json or text", V(21));
+    if (sv_parse_duration_ms(V(22), &c->verify_every_ms, &e) != 0)
+        problem(errs, sizeof errs, "SQLVAULT_VERIFY_EVERY: %s", e.msg);
+    if (sv_parse_duration_ms(V(23), &c->grace_ms, &e) != 0)
+        problem(errs, sizeof errs, "SQLVAULT_GRACE: %s", e.msg);
+    c->pools = sv_strdup(V(24));
+    c->pool = sv_strdup(V(25));
+    if (!sv_valid_id(c->pool)) problem(errs, sizeof errs, "SQLVAULT_POOL: '%s' is not a valid pool name", c->pool);
+#undef V
+
+    /* The store URL. */
+    if (strncmp(c->store_url, "file://", 7) == 0) {
+        if (!c->store_url[7]) problem(errs, sizeof errs, "SQLVAULT_STORE: file:// needs a path");
+    } else if (strncmp(c->store_url, "s3://", 5) == 0) {
+        const char *b = c->store_url + 5;
+        size_t bl = strcspn(b, "/");
+        if (bl < 3 || bl > 63) problem(errs, sizeof errs, "SQLVAULT_STORE: '%s' has no valid bucket name", c->store_url);
+        if (!c->access_key_id || !c->secret_access_key)
+            problem(errs, sizeof errs, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or R2_ACCESS_KEY_ID and "
+                    "R2_SECRET_ACCESS_KEY) must be set for an s3:// store");
+        if (c->s3_endpoint && strncmp(c->s3_endpoint, "http://", 7) != 0 &&
+            strncmp(c->s3_endpoint, "https://", 8) != 0)
+            problem(errs, sizeof errs, "SQLVAULT_S3_ENDPOINT: '%s' must start with http:// or https://", c->s3_endpoint);
+    } else {
+        problem(errs, sizeof errs, "SQLVAULT_STORE: '%s' must be file:///path or s3://bucket/prefix/", c->store_url);
+    }
+    if (errs[0]) {
+        sv_err_set(err, SV_EINVAL, "%s", errs);
+        return -1;
+    }
+    return 0;
+}
+
+/* Frees every string the config owns. */
+void config_free(sv_config *c)
+{
+    char **strs[] = {&c->redis_url, &c->redis_host, &c->redis_password, &c->redis_prefix, &c->store_url,
+                     &c->s3_endpoint, &c->s3_region, &c->access_key_id, &c->secret_access_key,
+                     &c->data_dir, &c->tmp_dir, &c->workspaces, &c->schedule, &c->retention,
+                     &c->metrics_addr, &c->pools, &c->pool};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        free(*strs[i]);
+        *strs[i] = NULL;
+    }
+}
+
+/* DATA_DIR/WS/livestore.db */
+char *config_db_path(const sv_config *c, const char *ws)
+{
+    return sv_asprintf("%s/%s/livestore.db", c->data_dir, ws);
+}
