@@ -1,0 +1,37 @@
+/* catalog.h -- what backups a workspace has in the store.
+ *
+ * One listing of full/WS/ tells every backup folder, whether it is committed
+ * (metadata.json exists) and verified (verify.json exists). Listing, restore,
+ * verify and prune all read backups through here. */
+#ifndef SV_CATALOG_H
+#define SV_CATALOG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "store.h"
+#include "util.h"
+
+typedef struct catalog_entry {
+    char ts[SV_TS_LEN];     /* folder name */
+    int64_t ts_ms;
+    bool committed;         /* metadata.json present */
+    bool verified;          /* verify.json present */
+    bool has_object;        /* livestore.db.zst present */
+    uint64_t object_size;   /* size of livestore.db.zst */
+    int64_t mtime_ms;       /* newest object mtime in the folder */
+} catalog_entry;
+
+/* Every backup folder of ws (committed or not), newest first. *out is a heap
+ * array the caller frees. Folders whose name is not a timestamp are skipped. */
+int catalog_list(store_t *s, const char *ws, catalog_entry **out, size_t *n, sv_err *err);
+/* Finds the committed backup named by at: "latest", a folder timestamp
+ * (20260115T103000.000Z) or an ISO time (2026-01-15T10:30:00.000Z).
+ * SV_ENOTFOUND with a hint when there is none. */
+int catalog_find(store_t *s, const char *ws, const char *at, catalog_entry *out, sv_err *err);
+/* Reads and checks a backup's metadata.json (new reference in *meta). */
+int catalog_read_meta(store_t *s, const char *ws, const char *ts, json_t **meta, sv_err *err);
+/* Reads verify.json if present (*v NULL if absent). */
+int catalog_read_verify(store_t *s, const char *ws, const char *ts, json_t **v, sv_err *err);
+
+#endif

@@ -1,0 +1,367 @@
+/* backup.c -- the backup pipeline: snapshot, sha256, zstd, store, commit.
+ *
+ * The snapshot file is read in 1 MiB chunks; each chunk is hashed (the
+ * database checksum), fed to a zstd stream whose worker threads compress in
+ * the background, and every compressed block is hashed (the object checksum)
+ * and handed to the store writer, which uploads parts concurrently. Stages
+ * overlap and memory stays bounded by the chunk, zstd's window and the
+ * writer's parts, whatever the database size. metadata.json goes last, with
+ * If-None-Match, so a backup exists exactly when its marker does. */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+#include "backup.h"
+#include "log.h"
+#include "snapshot.h"
+
+#define CHUNK (1024 * 1024)
+
+/* full/WS/TS/NAME */
+char *backup_key(const char *ws, const char *ts, const char *name)
+{
+    return sv_asprintf("full/%s/%s/%s", ws, ts, name);
+}
+
+/* opts.ts: folder timestamp, ISO time, or ms since the epoch. */
+int backup_opts_ts(json_t *opts, int64_t *ms, sv_err *err)
+{
+    json_t *v = json_object_get(opts, "ts");
+    *ms = 0;
+    if (!v || json_is_null(v)) return 0;
+    if (json_is_integer(v) && json_integer_value(v) > 0) {
+        *ms = json_integer_value(v);
+        return 0;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        char *end;
+        long long n;
+        if (sv_ts_parse(s, ms) == 0 || sv_iso_parse(s, ms) == 0) return 0;
+        n = strtoll(s, &end, 10);
+        if (*s && !*end && n > 0) {
+            *ms = n;
+            return 0;
+        }
+    }
+    return sv_err_set(err, SV_EINVAL, "invalid backup timestamp option 'ts'");
+}
+
+/* Parses metadata.json and checks version and required fields. */
+int backup_meta_parse(const char *text, json_t **out, sv_err *err)
+{
+    json_error_t je;
+    json_t *m = json_loads(text, 0, &je);
+    const char *ver, *req[] = {"timestamp", "checksum", "object", "compression"};
+    *out = NULL;
+    if (!m || !json_is_object(m)) {
+        json_decref(m);
+        return sv_err_set(err, SV_ECORRUPT, "metadata.json is not valid json: %s", je.text);
+    }
+    ver = json_string_value(json_object_get(m, "version"));
+    if (!ver || strtol(ver, NULL, 10) != 1) {
+        sv_err_set(err, SV_ECORRUPT, "metadata.json has version '%s', this sqlvault reads 1.x", ver ? ver : "?");
+        sv_err_hint(err, "upgrade sqlvault to read backups written by a newer version");
+        json_decref(m);
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof req / sizeof req[0]; i++) {
+        if (!json_is_string(json_object_get(m, req[i]))) {
+            json_decref(m);
+            return sv_err_set(err, SV_ECORRUPT, "metadata.json lacks the field '%s'", req[i]);
+        }
+    }
+    if (!json_is_integer(json_object_get(m, "databaseSize"))) {
+        json_decref(m);
+        return sv_err_set(err, SV_ECORRUPT, "metadata.json lacks the field 'databaseSize'");
+    }
+    *out = m;
+    return 0;
+}
+
+/* Hex digest "sha256:..." of a finished context. */
+static void digest_str(EVP_MD_CTX *md, char out[72])
+{
+    unsigned char d[32];
+    unsigned int n = 0;
+    memcpy(out, "sha256:", 7);
+    EVP_DigestFinal_ex(md, d, &n);
+    sv_hex(d, 32, out + 7);
+}
+
+/* Reads an existing commit marker, if any, into out (already_committed). */
+static int read_existing(job_ctx *ctx, const char *meta_key, backup_outcome *out, sv_err *err)
+{
+    char *text = NULL;
+    if (store_get_small(ctx->store, meta_key, 1 << 20, &text, NULL, err) != 0) return -1;
+    int rc = backup_meta_parse(text, &out->metadata, err);
+    free(text);
+    if (rc == 0) out->already_committed = true;
+    return rc;
+}
+
+/* The pipeline state, so the fail path frees what was made. */
+typedef struct pipe {
+    int fd;
+    unsigned char *in;
+    unsigned char *outbuf;
+    size_t outcap;
+    ZSTD_CCtx *z;
+    EVP_MD_CTX *md_db, *md_obj;
+    store_writer_t *w, *wx;
+} pipe_t;
+
+/* Hashes and writes zstd output. */
+static int flush_out(job_ctx *ctx, pipe_t *p, ZSTD_outBuffer *ob, uint64_t *compressed, sv_err *err)
+{
+    if (ob->pos == 0) return 0;
+    EVP_DigestUpdate(p->md_obj, ob->dst, ob->pos);
+    if (store_writer_write(ctx->store, p->w, ob->dst, ob->pos, err) != 0) return -1;
+    *compressed += ob->pos;
+    ob->pos = 0;
+    return 0;
+}
+
+/* Streams the snapshot through the hashes and zstd into the writers. */
+static int stream(job_ctx *ctx, pipe_t *p, const snapshot_info *snap, char db_sum[72], char obj_sum[72],
+                  uint64_t *compressed, sv_err *err)
+{
+    uint64_t done = 0;
+    size_t r;
+    ZSTD_outBuffer ob = {p->outbuf, p->outcap, 0};
+    *compressed = 0;
+    for (;;) {
+        ssize_t n = read(p->fd, p->in, CHUNK);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return sv_err_set(err, SV_EIO, "unable to read the snapshot: %s", strerror(errno));
+        }
+        if (n == 0) break;
+        EVP_DigestUpdate(p->md_db, p->in, (size_t)n);
+        if (p->wx && store_writer_write(ctx->store, p->wx, p->in, (size_t)n, err) != 0) return -1;
+        ZSTD_inBuffer ib = {p->in, (size_t)n, 0};
+        while (ib.pos < ib.size) {
+            r = ZSTD_compressStream2(p->z, &ob, &ib, ZSTD_e_continue);
+            if (ZSTD_isError(r)) return sv_err_set(err, SV_EINTERNAL, "zstd: %s", ZSTD_getErrorName(r));
+            if (ob.pos == ob.size && flush_out(ctx, p, &ob, compressed, err) != 0) return -1;
+        }
+        if (ob.pos > ob.size / 2 && flush_out(ctx, p, &ob, compressed, err) != 0) return -1;
+        done += (uint64_t)n;
+        job_progress(ctx, "upload", done, snap->size);
+        if (job_cancelled(ctx)) return sv_err_set(err, SV_ELEASE, "job cancelled: lease lost or shutting down");
+    }
+    if (done != snap->size)
+        return sv_err_set(err, SV_EIO, "snapshot changed size while reading (%llu of %llu bytes)",
+                          (unsigned long long)done, (unsigned long long)snap->size);
+    do {
+        ZSTD_inBuffer ib = {NULL, 0, 0};
+        r = ZSTD_compressStream2(p->z, &ob, &ib, ZSTD_e_end);
+        if (ZSTD_isError(r)) return sv_err_set(err, SV_EINTERNAL, "zstd: %s", ZSTD_getErrorName(r));
+        if (flush_out(ctx, p, &ob, compressed, err) != 0) return -1;
+    } while (r != 0);
+    digest_str(p->md_db, db_sum);
+    digest_str(p->md_obj, obj_sum);
+    return 0;
+}
+
+/* Builds metadata.json's object (SPEC §3 field order). */
+static json_t *make_meta(job_ctx *ctx, const backup_params *bp, int64_t ts_ms, const snapshot_info *snap,
+                         const char *db_sum, const char *obj_sum, uint64_t compressed, int64_t dur)
+{
+    char iso[SV_ISO_LEN];
+    sv_iso_format(ts_ms, iso);
+    json_t *m = json_object();
+    if (!m) return NULL;
+    json_object_set_new(m, "instanceId", json_string(bp->workspace));
+    json_object_set_new(m, "userId", bp->user_id ? json_string(bp->user_id) : json_null());
+    json_object_set_new(m, "timestamp", json_string(iso));
+    json_object_set_new(m, "databaseSize", json_integer((json_int_t)snap->size));
+    json_object_set_new(m, "backupType", json_string(bp->backup_type ? bp->backup_type : "full"));
+    json_object_set_new(m, "version", json_string(BACKUP_META_VERSION));
+    json_object_set_new(m, "checksum", json_string(db_sum));
+    json_object_set_new(m, "compression", json_string("zstd"));
+    json_object_set_new(m, "object", json_string(BACKUP_OBJECT));
+    json_object_set_new(m, "compressedSize", json_integer((json_int_t)compressed));
+    json_object_set_new(m, "compressedChecksum", json_string(obj_sum));
+    json_object_set_new(m, "sqlite", json_pack("{s:s, s:i, s:I, s:s}", "version", sqlite3_libversion(),
+                                               "pageSize", snap->page_size, "pageCount",
+                                               (json_int_t)snap->page_count, "journalMode", snap->journal_mode));
+    json_object_set_new(m, "jobId", json_string(ctx->job_id));
+    json_object_set_new(m, "reason", json_string(bp->reason ? bp->reason : "manual"));
+    json_object_set_new(m, "durationMs", json_integer(dur));
+    json_object_set_new(m, "producer", json_string(SV_PRODUCER));
+    return m;
+}
+
+/* Runs the whole pipeline (see backup.h). */
+int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_err *err)
+{
+    const sv_config *cfg = ctx->cfg;
+    snapshot_info snap = {0};
+    pipe_t p = {.fd = -1};
+    char *meta_key = NULL, *obj_key = NULL, *meta_text = NULL;
+    char db_sum[72], obj_sum[72];
+    uint64_t compressed = 0;
+    int64_t t0 = sv_mono_ms(ctx->clock), ts_ms = bp->ts_ms > 0 ? bp->ts_ms : sv_now_ms(ctx->clock);
+    json_t *meta = NULL;
+    int rc = -1;
+
+    memset(out, 0, sizeof *out);
+    if (sv_check_workspace(bp->workspace, err) != 0) return -1;
+    sv_ts_format(ts_ms, out->ts);
+    meta_key = backup_key(bp->workspace, out->ts, "metadata.json");
+    obj_key = backup_key(bp->workspace, out->ts, BACKUP_OBJECT);
+    if (!meta_key || !obj_key) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* A retried job whose earlier attempt committed: report that backup. */
+    if (read_existing(ctx, meta_key, out, err) == 0) {
+        rc = 0;
+        goto done;
+    }
+    if (err->code != SV_ENOTFOUND) goto done;
+    sv_err_clear(err);
+
+    job_progress(ctx, "snapshot", 0, 0);
+    if (snapshot_take(bp->db_path, cfg->tmp_dir, ctx->clock, cfg->max_db_size, &snap, err) != 0) goto done;
+    if (job_cancelled(ctx)) {
+        sv_err_set(err, SV_ELEASE, "job cancelled: lease lost or shutting down");
+        goto done;
+    }
+    p.fd = open(snap.path, O_RDONLY | O_CLOEXEC);
+    if (p.fd < 0) {
+        sv_err_set(err, SV_EIO, "unable to open the snapshot: %s", strerror(errno));
+        goto done;
+    }
+    /* The file is ours alone; unlinking it now means no path can leave it behind. */
+    snapshot_remove(&snap);
+    posix_fadvise(p.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    p.in = malloc(CHUNK);
+    p.outcap = ZSTD_CStreamOutSize() * 4;
+    p.outbuf = malloc(p.outcap);
+    p.z = ZSTD_createCCtx();
+    p.md_db = EVP_MD_CTX_new();
+    p.md_obj = EVP_MD_CTX_new();
+    if (!p.in || !p.outbuf || !p.z || !p.md_db || !p.md_obj) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto done;
+    }
+    EVP_DigestInit_ex(p.md_db, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(p.md_obj, EVP_sha256(), NULL);
+    ZSTD_CCtx_setParameter(p.z, ZSTD_c_compressionLevel, cfg->zstd_level);
+    ZSTD_CCtx_setParameter(p.z, ZSTD_c_checksumFlag, 1);
+    ZSTD_CCtx_setPledgedSrcSize(p.z, snap.size);
+    if (snap.size > 8 * CHUNK) {
+        /* Background compression threads; small jobs keep their buffers small. */
+        ZSTD_CCtx_setParameter(p.z, ZSTD_c_nbWorkers, 2);
+        ZSTD_CCtx_setParameter(p.z, ZSTD_c_jobSize, 4 * CHUNK);
+    }
+    {
+        store_writer_opts wo = {.size_hint = 0, .content_type = "application/zstd"};
+        if (store_writer_open(ctx->store, obj_key, &wo, &p.w, err) != 0) goto done;
+    }
+    if (bp->export_key) {
+        store_writer_opts wo = {.size_hint = snap.size, .content_type = "application/vnd.sqlite3"};
+        if (store_writer_open(ctx->store, bp->export_key, &wo, &p.wx, err) != 0) goto done;
+    }
+    if (stream(ctx, &p, &snap, db_sum, obj_sum, &compressed, err) != 0) goto done;
+    if (job_cancelled(ctx)) {
+        sv_err_set(err, SV_ELEASE, "job cancelled before commit: lease lost or shutting down");
+        goto done;
+    }
+    job_progress(ctx, "commit", snap.size, snap.size);
+    {
+        store_writer_t *w = p.w;
+        p.w = NULL; /* commit frees the writer, success or not */
+        if (store_writer_commit(ctx->store, w, err) != 0) goto done;
+    }
+    if (p.wx) {
+        store_writer_t *w = p.wx;
+        p.wx = NULL;
+        if (store_writer_commit(ctx->store, w, err) != 0) goto done;
+    }
+    out->duration_ms = sv_mono_ms(ctx->clock) - t0;
+    meta = make_meta(ctx, bp, ts_ms, &snap, db_sum, obj_sum, compressed, out->duration_ms);
+    meta_text = meta ? json_dumps(meta, JSON_INDENT(2)) : NULL;
+    if (!meta_text) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (job_cancelled(ctx)) {
+        sv_err_set(err, SV_ELEASE, "job cancelled before commit: lease lost or shutting down");
+        goto done;
+    }
+    {
+        store_put_opts po = {.if_none_match = true, .content_type = "application/json"};
+        if (store_put(ctx->store, meta_key, meta_text, strlen(meta_text), &po, err) != 0) {
+            /* Another attempt of this job committed first: that backup stands. */
+            if (err->code == SV_ECONFLICT) {
+                sv_err_clear(err);
+                if (read_existing(ctx, meta_key, out, err) == 0) rc = 0;
+            }
+            goto done;
+        }
+    }
+    out->metadata = meta;
+    meta = NULL;
+    rc = 0;
+done:
+    if (p.w) store_writer_abort(ctx->store, p.w);
+    if (p.wx) store_writer_abort(ctx->store, p.wx);
+    if (p.fd >= 0) close(p.fd);
+    snapshot_remove(&snap);
+    ZSTD_freeCCtx(p.z);
+    EVP_MD_CTX_free(p.md_db);
+    EVP_MD_CTX_free(p.md_obj);
+    free(p.in);
+    free(p.outbuf);
+    free(meta_text);
+    json_decref(meta);
+    free(meta_key);
+    free(obj_key);
+    return rc;
+}
+
+/* The backup job: options db, reason, ts, user_id. */
+int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
+{
+    backup_params bp = {0};
+    backup_outcome out;
+    char *db = NULL;
+    const char *dbopt = json_string_value(json_object_get(ctx->opts, "db"));
+    int rc;
+
+    *result = NULL;
+    if (sv_check_workspace(ctx->workspace, err) != 0) return -1;
+    if (backup_opts_ts(ctx->opts, &bp.ts_ms, err) != 0) return -1;
+    db = dbopt ? sv_strdup(dbopt) : config_db_path(ctx->cfg, ctx->workspace);
+    if (!db) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    bp.workspace = ctx->workspace;
+    bp.db_path = db;
+    bp.backup_type = "full";
+    bp.reason = json_string_value(json_object_get(ctx->opts, "reason"));
+    bp.user_id = json_string_value(json_object_get(ctx->opts, "user_id"));
+    rc = backup_take(ctx, &bp, &out, err);
+    free(db);
+    if (rc != 0) return -1;
+    {
+        char *key = backup_key(ctx->workspace, out.ts, BACKUP_OBJECT);
+        json_t *m = out.metadata;
+        *result = json_pack("{s:s, s:s, s:s?, s:O?, s:O?, s:O?, s:O?, s:b, s:I}", "workspace", ctx->workspace,
+                            "ts", out.ts, "key", key, "timestamp", json_object_get(m, "timestamp"),
+                            "databaseSize", json_object_get(m, "databaseSize"), "compressedSize",
+                            json_object_get(m, "compressedSize"), "checksum", json_object_get(m, "checksum"),
+                            "already_committed", out.already_committed, "durationMs",
+                            (json_int_t)out.duration_ms);
+        free(key);
+    }
+    log_info(ctx->job_id, ctx->workspace, "backup %s committed%s", out.ts,
+             out.already_committed ? " (by an earlier attempt)" : "");
+    json_decref(out.metadata);
+    return *result ? 0 : sv_err_set(err, SV_ENOMEM, "out of memory");
+}
