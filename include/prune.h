@@ -1,0 +1,30 @@
+/* prune.h -- the prune job's helpers other modules call.
+ *
+ * The job body itself is job_prune (job.h). Options (ctx->opts):
+ *   "dry_run": true   decide and report, delete nothing
+ * Result:
+ *   {"kept":N, "deleted":N, "leftovers":N, "exports":N, "uploads":N,
+ *    "aborted_uploads":N, "workspaces":N, "policy":"all:30d,daily:365d",
+ *    "dry_run":bool,
+ *    "decisions":[{"workspace":..., "ts":"YYYYMMDDTHHMMSS.mmmZ",
+ *                  "action":"keep"|"delete", "reason":"daily:365d"}]}
+ * In a dry run "decisions" lists every backup; in a real run only the deleted
+ * ones (results live in Redis, and a kept backup is the common case). The
+ * list stops at PRUNE_MAX_DECISIONS entries and then "decisions_truncated"
+ * is true. Counts are always complete; in a dry run they say what would go. */
+#ifndef SV_PRUNE_H
+#define SV_PRUNE_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#define PRUNE_MAX_DECISIONS 20000
+/* Uncommitted leftovers, exports, uploads and unfinished multipart uploads
+ * older than this are removed. */
+#define PRUNE_LEFTOVER_AGE_MS (24LL * 3600 * 1000)
+
+/* Prints a prune result as a human table: one line per backup (workspace,
+ * ts, keep/delete, reason), then the totals. */
+void prune_print(json_t *result, FILE *out);
+
+#endif

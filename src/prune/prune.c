@@ -1,0 +1,543 @@
+/* prune.c -- the prune job: apply the retention policy to one workspace or
+ * to every workspace, and sweep what is left over.
+ *
+ * For a workspace it lists full/{ws}/ once (every object, grouped by backup
+ * folder), treats a folder as committed when its metadata.json exists, finds
+ * the newest verified backup by reading verify.json newest first, and asks
+ * retention_apply (a pure function) what to keep. Deletion goes in two
+ * phases: first the metadata.json of every doomed backup (one delete_many;
+ * the driver batches 1000 keys per DeleteObjects), then every other object of
+ * those folders. A prune interrupted between or during the phases leaves
+ * folders without metadata.json: uncommitted leftovers that listing, restore
+ * and retention ignore and that the next prune removes. It never leaves a
+ * backup that lists as committed but lacks its snapshot.
+ *
+ * Also removed, once older than a day: uncommitted folders (age by the
+ * folder's timestamp name and by its newest object), objects under exports/
+ * and uploads/, and unfinished multipart uploads. Memory is bounded by one
+ * workspace's listing plus a 1000-key delete batch. */
+#include <stdlib.h>
+#include <string.h>
+#include "job.h"
+#include "log.h"
+#include "prune.h"
+#include "retention.h"
+#include "util.h"
+
+#define DELETE_BATCH 1000
+#define VERIFY_JSON_MAX (64 * 1024)
+
+typedef struct folder {
+    char *name;           /* the folder name, normally a backup timestamp */
+    int64_t ts_ms;        /* parsed name, or INT64_MIN */
+    bool committed;       /* metadata.json exists */
+    bool has_verify;      /* verify.json exists */
+    bool verified;        /* verify.json says ok */
+    int64_t newest_mtime; /* newest object's mtime, 0 if unknown */
+    char **keys;
+    size_t nkeys, cap;
+} folder;
+
+typedef struct ws_scan {
+    const char *prefix;   /* "full/{ws}/" */
+    size_t plen;
+    folder *f;
+    size_t n, cap;
+} ws_scan;
+
+typedef struct prune_run {
+    job_ctx *ctx;
+    store_t *store;
+    retention_policy *policy;
+    bool dry_run;
+    bool all;             /* every workspace */
+    int64_t now;
+    json_int_t kept, deleted, leftovers, exports, uploads, aborted, workspaces;
+    json_t *decisions;
+    size_t ndecisions;
+    bool truncated;
+} prune_run;
+
+/* A batch of keys to delete, flushed at DELETE_BATCH. */
+typedef struct key_batch {
+    prune_run *run;
+    char *keys[DELETE_BATCH];
+    size_t n;
+    int64_t cutoff;       /* sweep: objects last modified before this go */
+    json_int_t *counter;  /* sweep: what to count */
+} key_batch;
+
+/* Frees a scan's folders and keys. */
+static void scan_free(ws_scan *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        for (size_t k = 0; k < s->f[i].nkeys; k++) free(s->f[i].keys[k]);
+        free(s->f[i].keys);
+        free(s->f[i].name);
+    }
+    free(s->f);
+    s->f = NULL;
+    s->n = s->cap = 0;
+}
+
+/* The folder named [name, name+len), created if new. NULL on OOM. */
+static folder *scan_folder(ws_scan *s, const char *name, size_t len)
+{
+    /* Keys come in lexicographic order, so a folder's keys are contiguous:
+     * the last folder is almost always the one. */
+    for (size_t i = s->n; i-- > 0;) {
+        if (strlen(s->f[i].name) == len && memcmp(s->f[i].name, name, len) == 0) return &s->f[i];
+        if (i + 4 < s->n) break;
+    }
+    for (size_t i = 0; i < s->n; i++)
+        if (strlen(s->f[i].name) == len && memcmp(s->f[i].name, name, len) == 0) return &s->f[i];
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        folder *nf = realloc(s->f, cap * sizeof *nf);
+        if (!nf) return NULL;
+        s->f = nf;
+        s->cap = cap;
+    }
+    folder *f = &s->f[s->n];
+    memset(f, 0, sizeof *f);
+    f->name = strndup(name, len);
+    if (!f->name) return NULL;
+    if (sv_ts_parse(f->name, &f->ts_ms) != 0) f->ts_ms = INT64_MIN;
+    s->n++;
+    return f;
+}
+
+/* Listing callback: files every object under its backup folder. */
+static int scan_entry(void *ud, const store_entry *e, sv_err *err)
+{
+    ws_scan *s = ud;
+    if (e->is_prefix || strncmp(e->key, s->prefix, s->plen) != 0) return 0;
+    const char *rest = e->key + s->plen;
+    const char *slash = strchr(rest, '/');
+    if (!slash || slash == rest) return 0; /* a stray object beside the folders */
+    folder *f = scan_folder(s, rest, (size_t)(slash - rest));
+    if (!f) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    if (f->nkeys == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 4;
+        char **nk = realloc(f->keys, cap * sizeof *nk);
+        if (!nk) return sv_err_set(err, SV_ENOMEM, "out of memory");
+        f->keys = nk;
+        f->cap = cap;
+    }
+    f->keys[f->nkeys] = strdup(e->key);
+    if (!f->keys[f->nkeys]) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    f->nkeys++;
+    if (strcmp(slash + 1, "metadata.json") == 0) f->committed = true;
+    if (strcmp(slash + 1, "verify.json") == 0) f->has_verify = true;
+    if (e->mtime_ms > f->newest_mtime) f->newest_mtime = e->mtime_ms;
+    return 0;
+}
+
+/* Deletes the batch's keys (unless dry run) and empties it. */
+static int batch_flush(key_batch *b, sv_err *err)
+{
+    int rc = 0;
+    if (b->n && !b->run->dry_run) {
+        if (job_cancelled(b->run->ctx))
+            rc = sv_err_set(err, SV_ECANCEL, "prune cancelled");
+        else
+            rc = store_delete_many(b->run->store, (const char *const *)b->keys, b->n, err);
+    }
+    for (size_t i = 0; i < b->n; i++) free(b->keys[i]);
+    b->n = 0;
+    return rc;
+}
+
+/* Adds a key to the batch, flushing when full. */
+static int batch_add(key_batch *b, const char *key, sv_err *err)
+{
+    if (b->n == DELETE_BATCH && batch_flush(b, err) != 0) return -1;
+    b->keys[b->n] = strdup(key);
+    if (!b->keys[b->n]) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    b->n++;
+    return 0;
+}
+
+/* Appends one decision to the result (bounded). */
+static int add_decision(prune_run *r, const char *ws, const char *ts, bool keep, const char *reason)
+{
+    if (!r->dry_run && keep) return 0;
+    if (r->ndecisions >= PRUNE_MAX_DECISIONS) {
+        r->truncated = true;
+        return 0;
+    }
+    json_t *d = json_pack("{s:s, s:s, s:s, s:s}", "workspace", ws, "ts", ts, "action",
+                          keep ? "keep" : "delete", "reason", reason);
+    if (!d || json_array_append_new(r->decisions, d) != 0) return -1;
+    r->ndecisions++;
+    return 0;
+}
+
+/* True when verify.json of folder f says the drill passed. A missing object
+ * is "not verified"; any other read error fails (the pin must be right). */
+static int read_verified(prune_run *r, const char *key, bool *ok, sv_err *err)
+{
+    char *buf = NULL;
+    *ok = false;
+    if (store_get_small(r->store, key, VERIFY_JSON_MAX, &buf, NULL, err) != 0) {
+        if (err->code == SV_ENOTFOUND || err->code == SV_ETOOBIG) {
+            sv_err_clear(err);
+            return 0;
+        }
+        return sv_err_wrap(err, "reading %s", key);
+    }
+    json_t *j = json_loads(buf, 0, NULL);
+    *ok = j && json_is_true(json_object_get(j, "ok"));
+    json_decref(j);
+    free(buf);
+    return 0;
+}
+
+/* Index comparator over folders: newest timestamp first. */
+static int cmp_folder_newest(const void *a, const void *b, void *base)
+{
+    const folder *f = base;
+    int64_t ta = f[*(const size_t *)a].ts_ms, tb = f[*(const size_t *)b].ts_ms;
+    return ta > tb ? -1 : ta < tb;
+}
+
+/* Applies the policy to one workspace and removes its uncommitted leftovers. */
+static int prune_workspace(prune_run *r, const char *ws, sv_err *err)
+{
+    ws_scan scan = {0};
+    retention_item *items = NULL;
+    size_t *map = NULL, ni = 0;
+    key_batch *batch = NULL;
+    char *prefix = sv_asprintf("full/%s/", ws);
+    int rc = -1;
+
+    if (!prefix) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    scan.prefix = prefix;
+    scan.plen = strlen(prefix);
+    if (store_list(r->store, prefix, NULL, scan_entry, &scan, err) != 0) {
+        sv_err_wrap(err, "listing %s", prefix);
+        goto fail;
+    }
+    items = calloc(scan.n ? scan.n : 1, sizeof *items);
+    map = calloc(scan.n ? scan.n : 1, sizeof *map);
+    batch = calloc(1, sizeof *batch);
+    if (!items || !map || !batch) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto fail;
+    }
+    batch->run = r;
+
+    /* Committed backups, newest first, and the newest verified among them. */
+    for (size_t i = 0; i < scan.n; i++) {
+        if (!scan.f[i].committed) continue;
+        if (scan.f[i].ts_ms == INT64_MIN) {
+            log_warn(r->ctx->job_id, ws, "prune: skipping backup folder '%s' (not a timestamp)",
+                     scan.f[i].name);
+            continue;
+        }
+        map[ni++] = i;
+    }
+    qsort_r(map, ni, sizeof *map, cmp_folder_newest, scan.f);
+    for (size_t k = 0; k < ni; k++) {
+        folder *f = &scan.f[map[k]];
+        if (!f->has_verify) continue;
+        char *vk = sv_asprintf("%s%s/verify.json", prefix, f->name);
+        if (!vk) {
+            sv_err_set(err, SV_ENOMEM, "out of memory");
+            goto fail;
+        }
+        int vrc = read_verified(r, vk, &f->verified, err);
+        free(vk);
+        if (vrc != 0) goto fail;
+        if (f->verified) break; /* only the newest verified one matters */
+    }
+    for (size_t k = 0; k < ni; k++) {
+        items[k].ts_ms = scan.f[map[k]].ts_ms;
+        items[k].verified = scan.f[map[k]].verified;
+    }
+    if (retention_apply(r->policy, items, ni, r->now) != 0) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t k = 0; k < ni; k++) {
+        if (add_decision(r, ws, scan.f[map[k]].name, items[k].keep, items[k].reason) != 0) {
+            sv_err_set(err, SV_ENOMEM, "out of memory");
+            goto fail;
+        }
+        if (items[k].keep) r->kept++;
+        else r->deleted++;
+    }
+
+    /* Phase 1: every doomed backup's commit marker. */
+    for (size_t k = 0; k < ni; k++) {
+        if (items[k].keep) continue;
+        folder *f = &scan.f[map[k]];
+        for (size_t j = 0; j < f->nkeys; j++) {
+            const char *base = strrchr(f->keys[j], '/');
+            if (base && strcmp(base + 1, "metadata.json") == 0 && batch_add(batch, f->keys[j], err) != 0)
+                goto fail;
+        }
+    }
+    if (batch_flush(batch, err) != 0) goto fail;
+
+    /* Phase 2: the rest of the doomed backups, and old uncommitted folders. */
+    for (size_t k = 0; k < ni; k++) {
+        if (items[k].keep) continue;
+        folder *f = &scan.f[map[k]];
+        for (size_t j = 0; j < f->nkeys; j++) {
+            const char *base = strrchr(f->keys[j], '/');
+            if (base && strcmp(base + 1, "metadata.json") == 0) continue;
+            if (batch_add(batch, f->keys[j], err) != 0) goto fail;
+        }
+    }
+    for (size_t i = 0; i < scan.n; i++) {
+        folder *f = &scan.f[i];
+        if (f->committed) continue;
+        bool old_name = f->ts_ms == INT64_MIN || r->now - f->ts_ms > PRUNE_LEFTOVER_AGE_MS;
+        bool old_objects = f->newest_mtime == 0 ? f->ts_ms != INT64_MIN
+                                                : r->now - f->newest_mtime > PRUNE_LEFTOVER_AGE_MS;
+        if (!old_name || !old_objects) continue;
+        r->leftovers++;
+        log_info(r->ctx->job_id, ws, "prune: %s uncommitted leftover %s%s (%zu objects)",
+                 r->dry_run ? "would remove" : "removing", prefix, f->name, f->nkeys);
+        for (size_t j = 0; j < f->nkeys; j++)
+            if (batch_add(batch, f->keys[j], err) != 0) goto fail;
+    }
+    if (batch_flush(batch, err) != 0) goto fail;
+    r->workspaces++;
+    rc = 0;
+fail:
+    if (batch) {
+        for (size_t i = 0; i < batch->n; i++) free(batch->keys[i]);
+        free(batch);
+    }
+    scan_free(&scan);
+    free(items);
+    free(map);
+    free(prefix);
+    return rc;
+}
+
+/* Sweep callback: objects last modified before the cutoff go. */
+static int sweep_entry(void *ud, const store_entry *e, sv_err *err)
+{
+    key_batch *b = ud;
+    if (e->is_prefix || e->mtime_ms <= 0 || e->mtime_ms >= b->cutoff) return 0;
+    (*b->counter)++;
+    return batch_add(b, e->key, err);
+}
+
+/* Removes every object under prefix older than a day. */
+static int sweep_prefix(prune_run *r, const char *prefix, json_int_t *counter, sv_err *err)
+{
+    key_batch *b = calloc(1, sizeof *b);
+    int rc;
+    if (!b) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    b->run = r;
+    b->cutoff = r->now - PRUNE_LEFTOVER_AGE_MS;
+    b->counter = counter;
+    rc = store_list(r->store, prefix, NULL, sweep_entry, b, err);
+    if (rc == 0) rc = batch_flush(b, err);
+    else sv_err_wrap(err, "listing %s", prefix);
+    for (size_t i = 0; i < b->n; i++) free(b->keys[i]);
+    free(b);
+    return rc;
+}
+
+typedef struct upload_sweep {
+    prune_run *run;
+    int64_t cutoff;
+} upload_sweep;
+
+/* Aborts an unfinished multipart upload started before the cutoff. */
+static int upload_entry(void *ud, const store_upload *u, sv_err *err)
+{
+    upload_sweep *s = ud;
+    if (u->initiated_ms <= 0 || u->initiated_ms >= s->cutoff) return 0;
+    s->run->aborted++;
+    if (s->run->dry_run) return 0;
+    if (s->run->store->vt->abort_upload(s->run->store, u->key, u->upload_id, err) != 0) {
+        if (err->code != SV_ENOTFOUND) return sv_err_wrap(err, "aborting upload of %s", u->key);
+        sv_err_clear(err);
+    }
+    return 0;
+}
+
+/* Aborts unfinished uploads under prefix older than a day. */
+static int sweep_uploads(prune_run *r, const char *prefix, sv_err *err)
+{
+    upload_sweep s = {r, r->now - PRUNE_LEFTOVER_AGE_MS};
+    if (!r->store->vt->list_uploads) return 0;
+    if (r->store->vt->list_uploads(r->store, prefix, upload_entry, &s, err) != 0)
+        return sv_err_wrap(err, "listing unfinished uploads under %s", prefix[0] ? prefix : "/");
+    return 0;
+}
+
+typedef struct ws_list {
+    char **names;
+    size_t n, cap;
+} ws_list;
+
+/* Listing callback over full/: collects workspace folder names. */
+static int ws_entry(void *ud, const store_entry *e, sv_err *err)
+{
+    ws_list *l = ud;
+    if (!e->is_prefix || strncmp(e->key, "full/", 5) != 0) return 0;
+    const char *name = e->key + 5;
+    size_t len = strcspn(name, "/");
+    char *ws = strndup(name, len);
+    if (!ws) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    sv_err tmp;
+    if (len == 0 || sv_check_workspace(ws, &tmp) != 0) {
+        log_warn(NULL, NULL, "prune: skipping folder full/%s/ (not a workspace id)", ws);
+        free(ws);
+        return 0;
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        char **nn = realloc(l->names, cap * sizeof *nn);
+        if (!nn) {
+            free(ws);
+            return sv_err_set(err, SV_ENOMEM, "out of memory");
+        }
+        l->names = nn;
+        l->cap = cap;
+    }
+    l->names[l->n++] = ws;
+    return 0;
+}
+
+/* True when opts[key] is true, "true" or "1". */
+static bool opt_bool(json_t *opts, const char *key)
+{
+    json_t *v = json_object_get(opts, key);
+    if (json_is_true(v)) return true;
+    if (json_is_integer(v)) return json_integer_value(v) != 0;
+    const char *s = json_string_value(v);
+    return s && (strcmp(s, "true") == 0 || strcmp(s, "1") == 0);
+}
+
+/* The prune job; see prune.h for options and result. */
+int job_prune(job_ctx *ctx, json_t **result, sv_err *err)
+{
+    prune_run r = {0};
+    ws_list wl = {0};
+    int rc = -1;
+
+    *result = NULL;
+    r.ctx = ctx;
+    r.store = ctx->store;
+    r.dry_run = opt_bool(ctx->opts, "dry_run");
+    r.all = ctx->workspace == NULL;
+    r.now = sv_now_ms(ctx->clock);
+    r.decisions = json_array();
+    if (!r.decisions) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    if (retention_parse(ctx->cfg->retention, &r.policy, err) != 0) {
+        sv_err_hint(err, "set SQLVAULT_RETENTION, e.g. all:30d,daily:365d");
+        goto fail;
+    }
+
+    if (r.all) {
+        if (store_list(r.store, "full/", "/", ws_entry, &wl, err) != 0) {
+            sv_err_wrap(err, "listing workspaces under full/");
+            goto fail;
+        }
+    } else {
+        if (sv_check_workspace(ctx->workspace, err) != 0) goto fail;
+        wl.names = calloc(1, sizeof *wl.names);
+        if (!wl.names || !(wl.names[0] = strdup(ctx->workspace))) {
+            sv_err_set(err, SV_ENOMEM, "out of memory");
+            goto fail;
+        }
+        wl.n = 1;
+    }
+    for (size_t i = 0; i < wl.n; i++) {
+        if (job_cancelled(ctx)) {
+            sv_err_set(err, SV_ECANCEL, "prune cancelled");
+            goto fail;
+        }
+        job_progress(ctx, "prune", i, wl.n);
+        if (prune_workspace(&r, wl.names[i], err) != 0) {
+            if (r.all) sv_err_wrap(err, "workspace %s", wl.names[i]);
+            goto fail;
+        }
+    }
+
+    /* Exports, uploads and unfinished multipart uploads older than a day. */
+    job_progress(ctx, "sweep", wl.n, wl.n);
+    {
+        const char *ws = ctx->workspace;
+        char *ex = r.all ? strdup("exports/") : sv_asprintf("exports/%s/", ws);
+        char *up = r.all ? strdup("uploads/") : sv_asprintf("uploads/%s/", ws);
+        char *fu = r.all ? strdup("full/") : sv_asprintf("full/%s/", ws);
+        int src = (!ex || !up || !fu) ? sv_err_set(err, SV_ENOMEM, "out of memory") : 0;
+        if (src == 0) src = sweep_prefix(&r, ex, &r.exports, err);
+        if (src == 0) src = sweep_prefix(&r, up, &r.uploads, err);
+        if (src == 0) src = sweep_uploads(&r, fu, err);
+        if (src == 0) src = sweep_uploads(&r, ex, err);
+        if (src == 0) src = sweep_uploads(&r, up, err);
+        free(ex);
+        free(up);
+        free(fu);
+        if (src != 0) goto fail;
+    }
+
+    *result = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:O}", "kept", r.kept,
+                        "deleted", r.deleted, "leftovers", r.leftovers, "exports", r.exports,
+                        "uploads", r.uploads, "aborted_uploads", r.aborted, "workspaces",
+                        r.workspaces, "policy", retention_describe(r.policy), "dry_run",
+                        r.dry_run, "decisions", r.decisions);
+    if (!*result) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (r.truncated) json_object_set_new(*result, "decisions_truncated", json_true());
+    log_info(ctx->job_id, ctx->workspace,
+             "prune%s: kept %lld, deleted %lld, leftovers %lld, exports %lld, uploads %lld, "
+             "aborted uploads %lld",
+             r.dry_run ? " (dry run)" : "", (long long)r.kept, (long long)r.deleted,
+             (long long)r.leftovers, (long long)r.exports, (long long)r.uploads,
+             (long long)r.aborted);
+    rc = 0;
+fail:
+    for (size_t i = 0; i < wl.n; i++) free(wl.names[i]);
+    free(wl.names);
+    json_decref(r.decisions);
+    retention_free(r.policy);
+    return rc;
+}
+
+/* A string member of o, or "" when absent. */
+static const char *str_of(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+/* Prints the human table of a prune result. */
+void prune_print(json_t *result, FILE *out)
+{
+    json_t *d = json_object_get(result, "decisions");
+    size_t i;
+    json_t *v;
+    bool dry = json_is_true(json_object_get(result, "dry_run"));
+    if (json_array_size(d)) fprintf(out, "%-24s %-22s %-7s %s\n", "WORKSPACE", "BACKUP", "ACTION", "REASON");
+    json_array_foreach(d, i, v) {
+        fprintf(out, "%-24s %-22s %-7s %s\n", str_of(v, "workspace"), str_of(v, "ts"),
+                str_of(v, "action"), str_of(v, "reason"));
+    }
+    if (json_is_true(json_object_get(result, "decisions_truncated")))
+        fprintf(out, "(list truncated at %d lines)\n", PRUNE_MAX_DECISIONS);
+    fprintf(out,
+            "%spolicy %s: %lld kept, %lld %s; %lld uncommitted leftovers, %lld exports, "
+            "%lld uploads, %lld unfinished multipart uploads %s\n",
+            dry ? "dry run, " : "", str_of(result, "policy"),
+            (long long)json_integer_value(json_object_get(result, "kept")),
+            (long long)json_integer_value(json_object_get(result, "deleted")),
+            dry ? "would be deleted" : "deleted",
+            (long long)json_integer_value(json_object_get(result, "leftovers")),
+            (long long)json_integer_value(json_object_get(result, "exports")),
+            (long long)json_integer_value(json_object_get(result, "uploads")),
+            (long long)json_integer_value(json_object_get(result, "aborted_uploads")),
+            dry ? "to remove" : "removed");
+}
