@@ -28,4 +28,121 @@ typedef struct queue_submit {
  * exit code (SPEC §1): 0 succeeded, 1 failed, 2 usage, 3 redis unreachable. */
 int queue_cli_submit(const sv_config *cfg, const queue_submit *q);
 
+
+/* ---- The protocol, for the worker pool and the inspection commands ----
+ *
+ * A queue_conn is one Redis connection (hiredis) with the sqlvault function
+ * library loaded. THREAD SAFETY NOTES: a queue_conn is used by one thread at a
+ * time (hiredis contexts are not thread-safe); every worker thread, the
+ * housekeeping thread and the metrics thread open their own. The round-trip
+ * counters are process-wide atomics.
+ *
+ * Every call returns 0 or -1 with err filled: SV_EUNREACH when Redis cannot
+ * be reached or is loading (retry after queue_conn_reconnect), SV_EINVAL for
+ * a request the functions refuse, SV_EINTERNAL otherwise. "base" is a pool's
+ * key prefix, "PREFIX:{pool}:" (queue_pool_base). */
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct queue_conn queue_conn;
+
+/* Connects (AUTH, SELECT) and loads the function library when it is missing
+ * or older than ours. On failure *out is NULL and err says how to fix it. */
+int queue_conn_open(const sv_config *cfg, queue_conn **out, sv_err *err);
+void queue_conn_free(queue_conn *c); /* NULL is a no-op */
+/* Drops and re-opens the connection (one attempt; callers back off). */
+int queue_conn_reconnect(queue_conn *c, sv_err *err);
+/* True after an i/o error: reconnect before the next call. */
+bool queue_conn_broken(const queue_conn *c);
+/* Round trips this connection made, and all connections of the process. */
+uint64_t queue_conn_round_trips(const queue_conn *c);
+uint64_t queue_round_trips(void);
+
+/* "PREFIX:{pool}:" as a heap string the caller frees; NULL on OOM. */
+char *queue_pool_base(const sv_config *cfg, const char *pool);
+/* Splits cfg->pools ("a,b") into a NULL-terminated heap array of bases;
+ * free with queue_bases_free. *n gets the count. */
+char **queue_pool_bases(const sv_config *cfg, const char *pools, size_t *n);
+void queue_bases_free(char **bases);
+
+/* Options <-> msgpack map. pack: opts may be NULL (empty map); *buf heap.
+ * unpack: len 0 gives an empty object; *out is a new reference. */
+int queue_opts_pack(json_t *opts, char **buf, size_t *len, sv_err *err);
+int queue_opts_unpack(const char *buf, size_t len, json_t **out, sv_err *err);
+
+/* What a producer asks for. */
+typedef struct queue_job_spec {
+    const char *id, *type, *workspace; /* workspace NULL or "" = none */
+    const char *priority;              /* interactive | scheduled */
+    int max_attempts;
+    const char *opts; size_t opts_len; /* msgpack map, may be empty */
+    const char *reason;                /* may be NULL */
+} queue_job_spec;
+/* Enqueues (deduped by id). *created false when the id existed; state gets
+ * the job's state (at least 16 bytes). */
+int queue_enqueue(queue_conn *c, const char *base, const queue_job_spec *j, bool *created,
+                  char *state, size_t state_cap, sv_err *err);
+
+/* A claimed job; queue_job_clear frees opts. */
+typedef struct queue_job {
+    char id[130], type[66], workspace[130], token[40];
+    int attempt, max_attempts;
+    int64_t ts;          /* fixed at the first claim (ms): the backup timestamp */
+    int64_t fence;       /* workspace-lock fencing token */
+    char *opts; size_t opts_len;
+} queue_job;
+void queue_job_clear(queue_job *j);
+/* Claims the next runnable job of the pool (interactive first) under a lease
+ * of lease_ms with the caller's token (j->token must be set). *got false when
+ * nothing is runnable. */
+int queue_claim(queue_conn *c, const char *base, const char *worker, int64_t lease_ms,
+                queue_job *j, bool *got, sv_err *err);
+
+typedef enum { QUEUE_DONE_OK, QUEUE_DONE_FAIL, QUEUE_DONE_CANCEL } queue_outcome;
+/* Ends an attempt. payload: the result JSON (ok) or error message (fail);
+ * code: sv_code_name of the error; retry_ms >= 0 asks for a retry after that
+ * delay (the function fails the job when attempts are used up), -1 fails now.
+ * rt: round trips this job cost. *accepted false: the lease was lost and
+ * nothing was written. state (may be NULL, 16 bytes) gets the new state. */
+int queue_complete(queue_conn *c, const char *base, const char *id, const char *token,
+                   queue_outcome o, const char *payload, const char *code, int64_t retry_ms,
+                   uint64_t rt, bool *accepted, char *state, sv_err *err);
+/* Writes stage and bytes; *accepted false when the lease is lost. */
+int queue_progress(queue_conn *c, const char *base, const char *id, const char *token,
+                   const char *stage, uint64_t done, uint64_t total, bool *accepted, sv_err *err);
+/* Gives a running job back (shutdown) without using an attempt. */
+int queue_release(queue_conn *c, const char *base, const char *id, const char *token,
+                  bool *accepted, sv_err *err);
+/* Appends a job event (restore.started ...) with data (borrowed, may be NULL). */
+int queue_emit(queue_conn *c, const char *base, const char *id, const char *token,
+               const char *event, json_t *data, bool *accepted, sv_err *err);
+/* Cancels a job; state gets the state after the call ("" if no such job). */
+int queue_cancel(queue_conn *c, const char *base, const char *id, char *state, size_t cap,
+                 sv_err *err);
+
+/* Housekeeping for one pool: marks the worker alive, renews the leases in
+ * ids/tokens, requeues stalled jobs, promotes due retries. lost[i] / cancel[i]
+ * (arrays of n, filled) say which of ids lost the lease / were asked to stop. */
+int queue_tick(queue_conn *c, const char *base, const char *worker, int64_t lease_ms,
+               uint64_t rt_overhead, const char *const *ids, const char *const *tokens, size_t n,
+               bool *lost, bool *cancel, sv_err *err);
+/* Blocks up to timeout_ms for a wake token on any of the pools. */
+int queue_wait_wake(queue_conn *c, char *const *bases, size_t n, int64_t timeout_ms, sv_err *err);
+
+/* The workspace pause flag PREFIX:pause:{ws} (value: the job id) with a TTL
+ * as a safety net; on=false deletes it. */
+int queue_set_pause(queue_conn *c, const sv_config *cfg, const char *ws, const char *job_id,
+                    bool on, int64_t ttl_ms, sv_err *err);
+
+/* One job hash as a JSON object (numbers as numbers, result parsed, opts
+ * decoded); *out NULL when the job does not exist. */
+int queue_job_get(queue_conn *c, const char *base, const char *id, json_t **out, sv_err *err);
+/* Depths, counters and ratios of one pool as a JSON object. */
+int queue_stats(queue_conn *c, const char *base, int64_t alive_ms, json_t **out, sv_err *err);
+/* The newest jobs of one pool (newest first, up to limit), as an array. */
+int queue_recent(queue_conn *c, const char *base, size_t scan, json_t **out, sv_err *err);
+
+/* The embedded function library (src/queue/sqlvault.lua). */
+extern const char queue_script_lua[];
+
 #endif

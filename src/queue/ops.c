@@ -1,0 +1,274 @@
+/* ops.c -- the protocol's operations as C calls: one FCALL each.
+ *
+ * Each wraps one function of sqlvault.lua (see there and docs/PROTOCOL.md
+ * for what it does atomically) and turns the reply into C values. A worker's
+ * job costs two round trips when nothing goes wrong: claim and complete. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include "queue/internal.h"
+#include "util.h"
+
+/* Copies a reply element's string into dst (truncating), "" if not a string. */
+static void reply_str(const redisReply *r, char *dst, size_t cap)
+{
+    size_t n = 0;
+    if (r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)) {
+        n = r->len < cap - 1 ? r->len : cap - 1;
+        memcpy(dst, r->str, n);
+    } else if (r && r->type == REDIS_REPLY_INTEGER) {
+        n = (size_t)snprintf(dst, cap, "%lld", r->integer);
+        if (n >= cap) n = cap - 1;
+    }
+    dst[n] = '\0';
+}
+
+/* A reply element as an integer (integer or numeric string). */
+static long long reply_int(const redisReply *r)
+{
+    if (!r) return 0;
+    if (r->type == REDIS_REPLY_INTEGER) return r->integer;
+    if (r->type == REDIS_REPLY_STRING) return strtoll(r->str, NULL, 10);
+    return 0;
+}
+
+/* Fails with SV_EINTERNAL on an unexpected reply shape. */
+static int bad_reply(redisReply *r, const char *what, sv_err *err)
+{
+    freeReplyObject(r);
+    return sv_err_set(err, SV_EINTERNAL, "unexpected reply from %s", what);
+}
+
+/* Enqueue; see queue.h. */
+int queue_enqueue(queue_conn *c, const char *base, const queue_job_spec *j, bool *created,
+                  char *state, size_t state_cap, sv_err *err)
+{
+    char maxa[16];
+    const char *argv[11];
+    size_t lens[11];
+    redisReply *r;
+    snprintf(maxa, sizeof maxa, "%d", j->max_attempts > 0 ? j->max_attempts : 5);
+    argv[0] = "FCALL"; argv[1] = "sqlvault_enqueue"; argv[2] = "1"; argv[3] = base;
+    argv[4] = j->id; argv[5] = j->type; argv[6] = j->workspace ? j->workspace : "";
+    argv[7] = j->priority ? j->priority : "interactive"; argv[8] = maxa;
+    argv[9] = j->opts ? j->opts : ""; argv[10] = j->reason ? j->reason : "";
+    for (int i = 0; i < 11; i++) lens[i] = strlen(argv[i]);
+    lens[9] = j->opts ? j->opts_len : 0;
+    r = qc_call(c, 11, argv, lens, err);
+    if (!r) return -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) return bad_reply(r, "sqlvault_enqueue", err);
+    *created = reply_int(r->element[0]) == 1;
+    reply_str(r->element[1], state, state_cap);
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Frees a claimed job's buffers. */
+void queue_job_clear(queue_job *j)
+{
+    if (!j) return;
+    free(j->opts);
+    j->opts = NULL;
+    j->opts_len = 0;
+}
+
+/* Claim; see queue.h. */
+int queue_claim(queue_conn *c, const char *base, const char *worker, int64_t lease_ms,
+                queue_job *j, bool *got, sv_err *err)
+{
+    char lease[24];
+    redisReply *r, *e;
+    snprintf(lease, sizeof lease, "%" PRId64, lease_ms);
+    *got = false;
+    r = qc_callv(c, err, 7, (const char *[]){"FCALL", "sqlvault_claim", "1", base, worker, j->token, lease});
+    if (!r) return -1;
+    if (r->type == REDIS_REPLY_NIL) {
+        freeReplyObject(r);
+        return 0;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 8) return bad_reply(r, "sqlvault_claim", err);
+    reply_str(r->element[0], j->id, sizeof j->id);
+    reply_str(r->element[1], j->type, sizeof j->type);
+    reply_str(r->element[2], j->workspace, sizeof j->workspace);
+    j->attempt = (int)reply_int(r->element[3]);
+    j->max_attempts = (int)reply_int(r->element[4]);
+    e = r->element[5];
+    free(j->opts);
+    j->opts = NULL;
+    j->opts_len = 0;
+    if (e->type == REDIS_REPLY_STRING && e->len > 0) {
+        j->opts = malloc(e->len);
+        if (!j->opts) {
+            freeReplyObject(r);
+            return sv_err_set(err, SV_ENOMEM, "out of memory");
+        }
+        memcpy(j->opts, e->str, e->len);
+        j->opts_len = e->len;
+    }
+    j->ts = reply_int(r->element[6]);
+    j->fence = reply_int(r->element[7]);
+    freeReplyObject(r);
+    *got = true;
+    return 0;
+}
+
+/* Complete; see queue.h. */
+int queue_complete(queue_conn *c, const char *base, const char *id, const char *token,
+                   queue_outcome o, const char *payload, const char *code, int64_t retry_ms,
+                   uint64_t rt, bool *accepted, char *state, sv_err *err)
+{
+    char retry[24], rts[24];
+    const char *outcome = o == QUEUE_DONE_OK ? "ok" : o == QUEUE_DONE_CANCEL ? "cancel" : "fail";
+    redisReply *r;
+    snprintf(retry, sizeof retry, "%" PRId64, retry_ms);
+    snprintf(rts, sizeof rts, "%" PRIu64, rt);
+    *accepted = false;
+    r = qc_callv(c, err, 11, (const char *[]){"FCALL", "sqlvault_complete", "1", base, id, token, outcome,
+                                              payload ? payload : "", code ? code : "", retry, rts});
+    if (!r) return -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) return bad_reply(r, "sqlvault_complete", err);
+    *accepted = reply_int(r->element[0]) == 1;
+    if (state) reply_str(r->element[1], state, 16);
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Sends a function that answers 1 (done) or 0 (lease lost). */
+static int call_flag(queue_conn *c, int argc, const char **argv, bool *accepted, sv_err *err)
+{
+    redisReply *r = qc_callv(c, err, argc, argv);
+    if (!r) return -1;
+    *accepted = reply_int(r) == 1;
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Progress; see queue.h. */
+int queue_progress(queue_conn *c, const char *base, const char *id, const char *token,
+                   const char *stage, uint64_t done, uint64_t total, bool *accepted, sv_err *err)
+{
+    char d[24], t[24];
+    snprintf(d, sizeof d, "%" PRIu64, done);
+    snprintf(t, sizeof t, "%" PRIu64, total);
+    return call_flag(c, 9, (const char *[]){"FCALL", "sqlvault_progress", "1", base, id, token,
+                                            stage ? stage : "", d, t}, accepted, err);
+}
+
+/* Release; see queue.h. */
+int queue_release(queue_conn *c, const char *base, const char *id, const char *token,
+                  bool *accepted, sv_err *err)
+{
+    return call_flag(c, 6, (const char *[]){"FCALL", "sqlvault_release", "1", base, id, token},
+                     accepted, err);
+}
+
+/* Emit; see queue.h. */
+int queue_emit(queue_conn *c, const char *base, const char *id, const char *token,
+               const char *event, json_t *data, bool *accepted, sv_err *err)
+{
+    char *js = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    int rc = call_flag(c, 8, (const char *[]){"FCALL", "sqlvault_emit", "1", base, id, token, event,
+                                              js ? js : "{}"}, accepted, err);
+    free(js);
+    return rc;
+}
+
+/* Cancel; see queue.h. */
+int queue_cancel(queue_conn *c, const char *base, const char *id, char *state, size_t cap,
+                 sv_err *err)
+{
+    redisReply *r = qc_callv(c, err, 5, (const char *[]){"FCALL", "sqlvault_cancel", "1", base, id});
+    if (!r) return -1;
+    reply_str(r, state, cap);
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Marks ids that appear in a reply array. */
+static void mark(const redisReply *arr, const char *const *ids, size_t n, bool *flags)
+{
+    for (size_t i = 0; i < n; i++) flags[i] = false;
+    if (!arr || arr->type != REDIS_REPLY_ARRAY) return;
+    for (size_t k = 0; k < arr->elements; k++)
+        for (size_t i = 0; i < n; i++)
+            if (arr->element[k]->type == REDIS_REPLY_STRING && strcmp(arr->element[k]->str, ids[i]) == 0)
+                flags[i] = true;
+}
+
+/* Tick; see queue.h. */
+int queue_tick(queue_conn *c, const char *base, const char *worker, int64_t lease_ms,
+               uint64_t rt_overhead, const char *const *ids, const char *const *tokens, size_t n,
+               bool *lost, bool *cancel, sv_err *err)
+{
+    char lease[24], rts[24];
+    const char **argv = calloc(7 + 2 * n, sizeof *argv);
+    redisReply *r;
+    if (!argv) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    snprintf(lease, sizeof lease, "%" PRId64, lease_ms);
+    snprintf(rts, sizeof rts, "%" PRIu64, rt_overhead);
+    argv[0] = "FCALL"; argv[1] = "sqlvault_tick"; argv[2] = "1"; argv[3] = base;
+    argv[4] = worker; argv[5] = lease; argv[6] = rts;
+    for (size_t i = 0; i < n; i++) {
+        argv[7 + 2 * i] = ids[i];
+        argv[8 + 2 * i] = tokens[i];
+    }
+    {
+        size_t *lens = calloc(7 + 2 * n, sizeof *lens);
+        if (!lens) {
+            free(argv);
+            return sv_err_set(err, SV_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < 7 + 2 * n; i++) lens[i] = strlen(argv[i]);
+        r = qc_call(c, (int)(7 + 2 * n), argv, lens, err);
+        free(lens);
+    }
+    free(argv);
+    if (!r) return -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) return bad_reply(r, "sqlvault_tick", err);
+    mark(r->element[0], ids, n, lost);
+    mark(r->element[1], ids, n, cancel);
+    freeReplyObject(r);
+    return 0;
+}
+
+/* BLPOP on the pools' wake lists. */
+int queue_wait_wake(queue_conn *c, char *const *bases, size_t n, int64_t timeout_ms, sv_err *err)
+{
+    const char *argv[18];
+    size_t lens[18];
+    char tmo[24];
+    char *keys[16];
+    size_t k = 0;
+    redisReply *r;
+    argv[0] = "BLPOP";
+    for (; k < n && k < 16; k++) {
+        keys[k] = sv_asprintf("%swake", bases[k]);
+        if (!keys[k]) break;
+        argv[1 + k] = keys[k];
+    }
+    snprintf(tmo, sizeof tmo, "%.3f", (double)timeout_ms / 1000.0);
+    argv[1 + k] = tmo;
+    for (size_t i = 0; i < k + 2; i++) lens[i] = strlen(argv[i]);
+    r = qc_call(c, (int)(k + 2), argv, lens, err);
+    for (size_t i = 0; i < k; i++) free(keys[i]);
+    if (!r) return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Pause flag; see queue.h. */
+int queue_set_pause(queue_conn *c, const sv_config *cfg, const char *ws, const char *job_id,
+                    bool on, int64_t ttl_ms, sv_err *err)
+{
+    char *key = sv_asprintf("%s:pause:{%s}", cfg->redis_prefix, ws);
+    char px[24];
+    redisReply *r;
+    if (!key) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    snprintf(px, sizeof px, "%" PRId64, ttl_ms > 0 ? ttl_ms : 3600000);
+    if (on) r = qc_callv(c, err, 5, (const char *[]){"SET", key, job_id, "PX", px});
+    else r = qc_callv(c, err, 2, (const char *[]){"DEL", key});
+    free(key);
+    if (!r) return -1;
+    freeReplyObject(r);
+    return 0;
+}

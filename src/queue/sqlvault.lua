@@ -1,0 +1,413 @@
+#!lua name=sqlvault
+--[[
+sqlvault.lua -- the sqlvault job protocol as one Redis Function library.
+
+Every function takes exactly one key: the pool's key prefix, for example
+"sqlvault:{default}:". Every key a function touches starts with it, so they all
+share the pool's hash slot (Redis Cluster safe). Times are Redis server time in
+ms since the epoch (TIME), so hosts with skewed clocks agree on leases.
+docs/PROTOCOL.md describes every key, field and state; keep the two in step.
+Load with: redis-cli FUNCTION LOAD REPLACE "$(cat sqlvault.lua)"
+]]
+
+local VERSION = 1
+local EVENTS_MAXLEN = 10000   -- events stream cap (approximate trimming)
+local DEAD_MAXLEN = 10000     -- dead-letter stream cap
+local RECENT_MAX = 10000      -- recent-jobs index cap
+local WAKE_MAX = 1000         -- wake tokens kept
+local TTL_OK = 7 * 86400      -- finished job hash TTL after success or cancel (s)
+local TTL_FAIL = 30 * 86400   -- after failure (s)
+local GROUP = 'workers'
+local SCAN_LIMIT = 50         -- delayed / stalled jobs handled per call
+
+-- Lock mode of a job type: x exclusive on its workspace, s shared, n none.
+local LOCKS = { backup = 'x', export = 'x', restore = 'x', verify = 's', prune = 's',
+                ['import-url'] = 'n' }
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function valid_id(s)
+  return type(s) == 'string' and #s >= 1 and #s <= 128 and s:match('^[%w][%w_%-]*$') ~= nil
+end
+
+-- Appends an event to the capped stream and publishes it as JSON.
+local function event(B, id, ev, extra)
+  local args = { B .. 'events', 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'job', id, 'event', ev }
+  local msg = { job = id, event = ev }
+  if extra then
+    for k, v in pairs(extra) do
+      table.insert(args, k); table.insert(args, tostring(v)); msg[k] = v
+    end
+  end
+  local eid = redis.call('XADD', unpack(args))
+  msg.id = eid
+  redis.call('PUBLISH', B .. 'events', cjson.encode(msg))
+end
+
+local function stream(B, prio)
+  if prio == 'scheduled' then return B .. 'q:scheduled' end
+  return B .. 'q:interactive'
+end
+
+-- Puts a job id on its priority stream and wakes one idle worker.
+local function push(B, id, prio)
+  redis.call('XADD', stream(B, prio), '*', 'id', id)
+  redis.call('LPUSH', B .. 'wake', '1')
+  redis.call('LTRIM', B .. 'wake', 0, WAKE_MAX - 1)
+end
+
+-- Releases a job's workspace lock and requeues every job parked on it.
+local function unlock(B, id, ws)
+  if not ws or ws == '' then return end
+  local lk = B .. 'lock:' .. ws
+  if redis.call('HDEL', lk, id) == 0 then return end
+  local wk = B .. 'wait:' .. ws
+  local waiters = redis.call('LRANGE', wk, 0, -1)
+  redis.call('DEL', wk)
+  for _, w in ipairs(waiters) do
+    local st = redis.call('HMGET', B .. 'job:' .. w, 'state', 'priority')
+    if st[1] == 'queued' then push(B, w, st[2]) end
+  end
+end
+
+-- Takes the workspace lock in mode m for job id; false if another job holds it.
+local function lock(B, id, ws, m)
+  local lk = B .. 'lock:' .. ws
+  local h = redis.call('HGETALL', lk)
+  for i = 1, #h, 2 do
+    local holder, hm = h[i], h[i + 1]
+    if holder ~= id then
+      local st = redis.call('HGET', B .. 'job:' .. holder, 'state')
+      if st ~= 'active' and st ~= 'queued' then
+        redis.call('HDEL', lk, holder)            -- stale holder
+      elseif m == 'x' or hm == 'x' then
+        return false
+      end
+    end
+  end
+  redis.call('HSET', lk, id, m)
+  return true
+end
+
+-- Ends a job for good: failed (dead-lettered) or after max attempts.
+local function fail_final(B, id, j, now, msg, code)
+  local jk = B .. 'job:' .. id
+  redis.call('HSET', jk, 'state', 'failed', 'finished_at', now, 'error', msg, 'error_code', code)
+  redis.call('HDEL', jk, 'lease', 'lease_until')
+  redis.call('ZREM', B .. 'active', id)
+  redis.call('XADD', B .. 'dead', 'MAXLEN', '~', DEAD_MAXLEN, '*', 'job', id, 'type', j.type or '',
+             'workspace', j.workspace or '', 'attempt', j.attempt or '0', 'error_code', code,
+             'error', msg, 'failed_at', now)
+  redis.call('EXPIRE', jk, TTL_FAIL)
+  redis.call('HINCRBY', B .. 'stats', 'failed', 1)
+  unlock(B, id, j.workspace)
+  event(B, id, 'failed', { error = msg, error_code = code, attempt = j.attempt })
+end
+
+local function hash(B, id, ...)
+  local v = redis.call('HMGET', B .. 'job:' .. id, ...)
+  local r = {}
+  for i, f in ipairs({ ... }) do r[f] = v[i] end
+  return r
+end
+
+-- Moves due delayed jobs (retries) back onto their streams.
+local function promote(B, now)
+  local due = redis.call('ZRANGEBYSCORE', B .. 'delayed', '-inf', now, 'LIMIT', 0, SCAN_LIMIT)
+  for _, id in ipairs(due) do
+    redis.call('ZREM', B .. 'delayed', id)
+    local j = hash(B, id, 'state', 'priority')
+    if j.state == 'retrying' then
+      redis.call('HSET', B .. 'job:' .. id, 'state', 'queued')
+      push(B, id, j.priority)
+      event(B, id, 'queued')
+    end
+  end
+end
+
+-- Requeues jobs whose lease lapsed (worker died or stalled), or fails them
+-- once they have used up their attempts.
+local function reap(B, now)
+  local lapsed = redis.call('ZRANGEBYSCORE', B .. 'active', '-inf', now, 'LIMIT', 0, SCAN_LIMIT)
+  for _, id in ipairs(lapsed) do
+    redis.call('ZREM', B .. 'active', id)
+    local j = hash(B, id, 'state', 'attempt', 'max_attempts', 'priority', 'workspace', 'type', 'worker')
+    if j.state == 'active' then
+      local jk = B .. 'job:' .. id
+      redis.call('HINCRBY', B .. 'stats', 'stalled', 1)
+      if tonumber(j.attempt or '0') >= tonumber(j.max_attempts or '1') then
+        fail_final(B, id, j, now, 'worker ' .. (j.worker or '?') .. ' lost its lease on attempt ' ..
+                   (j.attempt or '?') .. ' (crashed or stalled) and no attempts are left', 'lease')
+      else
+        redis.call('HDEL', jk, 'lease', 'lease_until')
+        redis.call('HSET', jk, 'state', 'queued', 'stage', 'stalled')
+        push(B, id, j.priority)
+        event(B, id, 'stalled', { worker = j.worker or '' })
+      end
+    end
+  end
+end
+
+-- FCALL sqlvault_enqueue 1 B id type workspace priority max_attempts opts [reason]
+-- opts: a msgpack map ('' = empty). Returns {1, 'queued'} for a new job or
+-- {0, state} when the id exists (dedup).
+local function enqueue(keys, args)
+  local B = keys[1]
+  local id, typ, ws, prio, maxa, opts, reason = args[1], args[2], args[3] or '',
+      args[4] or 'interactive', tonumber(args[5] or '5'), args[6] or '', args[7] or ''
+  if not valid_id(id) then return redis.error_reply('ERR invalid job id') end
+  if not typ or typ == '' or #typ > 64 then return redis.error_reply('ERR invalid job type') end
+  if ws ~= '' and not valid_id(ws) then return redis.error_reply('ERR invalid workspace id') end
+  if prio ~= 'interactive' and prio ~= 'scheduled' then
+    return redis.error_reply('ERR priority must be interactive or scheduled')
+  end
+  if not maxa or maxa < 1 then return redis.error_reply('ERR invalid max_attempts') end
+  if opts ~= '' then
+    local b = string.byte(opts, 1)
+    if not ((b >= 0x80 and b <= 0x8f) or b == 0xde or b == 0xdf) then
+      return redis.error_reply('ERR opts must be a msgpack map')
+    end
+  end
+  local jk = B .. 'job:' .. id
+  local st = redis.call('HGET', jk, 'state')
+  if st then return { 0, st } end
+  local now = now_ms()
+  local pool = B:match('{(.*)}') or ''
+  redis.call('HSET', jk, 'type', typ, 'workspace', ws, 'pool', pool, 'priority', prio,
+             'state', 'queued', 'attempt', 0, 'max_attempts', maxa, 'stage', '',
+             'bytes_done', 0, 'bytes_total', 0, 'created_at', now, 'reason', reason,
+             'lock', LOCKS[typ] or 'x', 'opts', opts)
+  if ws == '' then redis.call('HSET', jk, 'lock', 'n') end
+  local sk = stream(B, prio)
+  if redis.call('EXISTS', sk) == 0 then
+    redis.call('XGROUP', 'CREATE', sk, GROUP, '0', 'MKSTREAM')
+  end
+  push(B, id, prio)
+  redis.call('ZADD', B .. 'recent', now, id)
+  redis.call('ZREMRANGEBYRANK', B .. 'recent', 0, -(RECENT_MAX + 1))
+  redis.call('HINCRBY', B .. 'stats', 'enqueued', 1)
+  event(B, id, 'queued', { type = typ, workspace = ws })
+  return { 1, 'queued' }
+end
+
+-- Reads the next stream entry of one priority, creating the group if needed.
+local function next_entry(B, sk, worker)
+  local ok, r = pcall(redis.call, 'XREADGROUP', 'GROUP', GROUP, worker, 'COUNT', 1, 'STREAMS', sk, '>')
+  if not ok then
+    redis.call('XGROUP', 'CREATE', sk, GROUP, '0', 'MKSTREAM')
+    r = redis.call('XREADGROUP', 'GROUP', GROUP, worker, 'COUNT', 1, 'STREAMS', sk, '>')
+  end
+  if not r or not r[1] or #r[1][2] == 0 then return nil end
+  local e = r[1][2][1]
+  redis.call('XACK', sk, GROUP, e[1])
+  redis.call('XDEL', sk, e[1])
+  local f = e[2]
+  for i = 1, #f, 2 do if f[i] == 'id' then return f[i + 1] end end
+  return ''
+end
+
+-- FCALL sqlvault_claim 1 B worker token lease_ms
+-- Takes the next runnable job, interactive before scheduled, and leases it.
+-- Jobs whose workspace lock is held are parked on the workspace's wait list
+-- (no thread waits). Returns {id, type, workspace, attempt, max_attempts,
+-- opts, ts, fence} or nil when nothing is runnable.
+local function claim(keys, args)
+  local B, worker, token, lease = keys[1], args[1], args[2], tonumber(args[3])
+  local now = now_ms()
+  promote(B, now)
+  for _, prio in ipairs({ 'interactive', 'scheduled' }) do
+    local sk = stream(B, prio)
+    for _ = 1, 100 do
+      local id = next_entry(B, sk, worker)
+      if not id then break end
+      local jk = B .. 'job:' .. id
+      local j = hash(B, id, 'state', 'type', 'workspace', 'attempt', 'max_attempts', 'opts', 'ts', 'lock')
+      if j.state == 'queued' then
+        local ws = j.workspace or ''
+        if ws ~= '' and j.lock ~= 'n' and not lock(B, id, ws, j.lock or 'x') then
+          redis.call('RPUSH', B .. 'wait:' .. ws, id)
+          redis.call('HSET', jk, 'stage', 'waiting for workspace lock')
+        else
+          local fence = redis.call('INCR', B .. 'fence')
+          local attempt = tonumber(j.attempt or '0') + 1
+          local ts = j.ts
+          if not ts then ts = tostring(now); redis.call('HSET', jk, 'ts', ts) end
+          redis.call('HDEL', jk, 'done_by', 'cancel_requested')
+          redis.call('HSET', jk, 'state', 'active', 'attempt', attempt, 'worker', worker,
+                     'lease', token, 'lease_until', now + lease, 'fence', fence,
+                     'started_at', now, 'stage', 'starting', 'bytes_done', 0, 'bytes_total', 0)
+          redis.call('ZADD', B .. 'active', now + lease, id)
+          event(B, id, 'active', { worker = worker, attempt = attempt })
+          return { id, j.type, ws, attempt, tonumber(j.max_attempts or '1'), j.opts or '', ts, fence }
+        end
+      end
+    end
+  end
+  redis.call('DEL', B .. 'wake')   -- nothing runnable: every wake token is stale
+  return nil
+end
+
+-- FCALL sqlvault_complete 1 B id token outcome payload error_code retry_ms rt
+-- outcome: ok (payload = result JSON), fail (payload = error message; retry_ms
+-- >= 0 asks for a retry after that delay, -1 = do not retry), cancel.
+-- Returns {1, state} or {0, 'lease lost'} when token no longer holds the lease.
+local function complete(keys, args)
+  local B, id, token, outcome, payload = keys[1], args[1], args[2], args[3], args[4] or ''
+  local code, retry, rt = args[5] or 'internal', tonumber(args[6] or '-1'), tonumber(args[7] or '0')
+  local jk = B .. 'job:' .. id
+  local j = hash(B, id, 'state', 'lease', 'attempt', 'max_attempts', 'workspace', 'type', 'done_by')
+  if j.done_by == token and token ~= '' then return { 1, j.state } end  -- a retried call
+  if j.state ~= 'active' or j.lease ~= token then return { 0, 'lease lost' } end
+  local now = now_ms()
+  redis.call('ZREM', B .. 'active', id)
+  redis.call('HDEL', jk, 'lease', 'lease_until')
+  redis.call('HSET', jk, 'done_by', token)
+  if rt and rt > 0 then redis.call('HINCRBY', B .. 'stats', 'rt_jobs', rt) end
+  if outcome == 'ok' then
+    redis.call('HSET', jk, 'state', 'succeeded', 'finished_at', now, 'result', payload, 'stage', 'done')
+    redis.call('HDEL', jk, 'error', 'error_code')
+    redis.call('EXPIRE', jk, TTL_OK)
+    redis.call('HINCRBY', B .. 'stats', 'succeeded', 1)
+    unlock(B, id, j.workspace)
+    event(B, id, 'succeeded', { type = j.type })
+    return { 1, 'succeeded' }
+  elseif outcome == 'cancel' then
+    redis.call('HSET', jk, 'state', 'cancelled', 'finished_at', now, 'error', payload, 'error_code', 'cancel')
+    redis.call('EXPIRE', jk, TTL_OK)
+    redis.call('HINCRBY', B .. 'stats', 'cancelled', 1)
+    unlock(B, id, j.workspace)
+    event(B, id, 'cancelled')
+    return { 1, 'cancelled' }
+  end
+  if retry >= 0 and tonumber(j.attempt) < tonumber(j.max_attempts) then
+    redis.call('HSET', jk, 'state', 'retrying', 'error', payload, 'error_code', code,
+               'retry_at', now + retry, 'stage', 'retrying')
+    redis.call('ZADD', B .. 'delayed', now + retry, id)
+    redis.call('HINCRBY', B .. 'stats', 'retried', 1)
+    unlock(B, id, j.workspace)
+    event(B, id, 'retrying', { error = payload, error_code = code, attempt = j.attempt,
+                                retry_at = now + retry })
+    return { 1, 'retrying' }
+  end
+  fail_final(B, id, j, now, payload, code)
+  return { 1, 'failed' }
+end
+
+-- FCALL sqlvault_progress 1 B id token stage bytes_done bytes_total
+-- Returns 1, or 0 when the lease is lost.
+local function progress(keys, args)
+  local B, id, token = keys[1], args[1], args[2]
+  local jk = B .. 'job:' .. id
+  if redis.call('HGET', jk, 'lease') ~= token then return 0 end
+  redis.call('HSET', jk, 'stage', args[3], 'bytes_done', args[4], 'bytes_total', args[5])
+  return 1
+end
+
+-- FCALL sqlvault_tick 1 B worker lease_ms rt_overhead [id token]...
+-- The housekeeping call: marks the worker alive, renews the leases it holds,
+-- requeues stalled jobs and promotes due retries. Returns {lost ids, ids
+-- whose cancel was requested}.
+local function tick(keys, args)
+  local B, worker, lease, rt = keys[1], args[1], tonumber(args[2]), tonumber(args[3] or '0')
+  local now = now_ms()
+  redis.call('ZADD', B .. 'workers', now, worker)
+  redis.call('ZREMRANGEBYSCORE', B .. 'workers', '-inf', now - 3600000)
+  if rt and rt > 0 then redis.call('HINCRBY', B .. 'stats', 'rt_overhead', rt) end
+  local lost, cancel = {}, {}
+  for i = 4, #args - 1, 2 do
+    local id, token = args[i], args[i + 1]
+    local jk = B .. 'job:' .. id
+    local j = redis.call('HMGET', jk, 'lease', 'state', 'cancel_requested')
+    if j[1] == token and j[2] == 'active' then
+      redis.call('HSET', jk, 'lease_until', now + lease)
+      redis.call('ZADD', B .. 'active', 'XX', now + lease, id)
+      if j[3] then table.insert(cancel, id) end
+    else
+      table.insert(lost, id)
+    end
+  end
+  reap(B, now)
+  promote(B, now)
+  return { lost, cancel }
+end
+
+-- FCALL sqlvault_release 1 B id token
+-- A worker that shuts down gives a running job back without using an attempt.
+local function release(keys, args)
+  local B, id, token = keys[1], args[1], args[2]
+  local jk = B .. 'job:' .. id
+  local j = hash(B, id, 'state', 'lease', 'attempt', 'priority')
+  if j.state ~= 'active' or j.lease ~= token then return 0 end
+  redis.call('ZREM', B .. 'active', id)
+  redis.call('HDEL', jk, 'lease', 'lease_until')
+  redis.call('HSET', jk, 'state', 'queued', 'stage', 'released', 'attempt',
+             math.max(0, tonumber(j.attempt) - 1))
+  push(B, id, j.priority)
+  event(B, id, 'released')
+  return 1
+end
+
+-- FCALL sqlvault_emit 1 B id token event data_json
+-- An event a job body emits (restore.started, ...), refused without the lease.
+local function emit(keys, args)
+  local B, id, token = keys[1], args[1], args[2]
+  local j = hash(B, id, 'lease', 'workspace')
+  if j.lease ~= token then return 0 end
+  event(B, id, args[3], { workspace = j.workspace or '', data = args[4] or '{}' })
+  return 1
+end
+
+-- FCALL sqlvault_cancel 1 B id
+-- Cancels a waiting job at once; asks a running job's worker to stop.
+-- Returns the state after the call, or nil if the job does not exist.
+local function cancel(keys, args)
+  local B, id = keys[1], args[1]
+  local jk = B .. 'job:' .. id
+  local j = hash(B, id, 'state', 'workspace')
+  if not j.state then return nil end
+  if j.state == 'queued' or j.state == 'retrying' then
+    redis.call('ZREM', B .. 'delayed', id)
+    if j.workspace and j.workspace ~= '' then
+      redis.call('LREM', B .. 'wait:' .. j.workspace, 0, id)
+      unlock(B, id, j.workspace)
+    end
+    redis.call('HSET', jk, 'state', 'cancelled', 'finished_at', now_ms(), 'error_code', 'cancel',
+               'error', 'cancelled before it ran')
+    redis.call('EXPIRE', jk, TTL_OK)
+    redis.call('HINCRBY', B .. 'stats', 'cancelled', 1)
+    event(B, id, 'cancelled')
+    return 'cancelled'
+  elseif j.state == 'active' then
+    redis.call('HSET', jk, 'cancel_requested', 1)
+    return 'cancelling'
+  end
+  return j.state
+end
+
+-- FCALL_RO sqlvault_stats 1 B alive_ms
+-- Returns {interactive depth, scheduled depth, delayed, active, workers alive,
+-- counters as a flat field/value list}.
+local function stats(keys, args)
+  local B, alive = keys[1], tonumber(args[1] or '60000')
+  local now = now_ms()
+  return { redis.call('XLEN', B .. 'q:interactive'), redis.call('XLEN', B .. 'q:scheduled'),
+           redis.call('ZCARD', B .. 'delayed'), redis.call('ZCARD', B .. 'active'),
+           redis.call('ZCOUNT', B .. 'workers', now - alive, '+inf'),
+           redis.call('HGETALL', B .. 'stats') }
+end
+
+local function version() return VERSION end
+
+redis.register_function('sqlvault_enqueue', enqueue)
+redis.register_function('sqlvault_claim', claim)
+redis.register_function('sqlvault_complete', complete)
+redis.register_function('sqlvault_progress', progress)
+redis.register_function('sqlvault_tick', tick)
+redis.register_function('sqlvault_release', release)
+redis.register_function('sqlvault_emit', emit)
+redis.register_function('sqlvault_cancel', cancel)
+redis.register_function{ function_name = 'sqlvault_stats', callback = stats, flags = { 'no-writes' } }
+redis.register_function{ function_name = 'sqlvault_version', callback = version, flags = { 'no-writes' } }
