@@ -133,6 +133,8 @@ int queue_wait_wake(queue_conn *c, char *const *bases, size_t n, int64_t timeout
  * as a safety net; on=false deletes it. */
 int queue_set_pause(queue_conn *c, const sv_config *cfg, const char *ws, const char *job_id,
                     bool on, int64_t ttl_ms, sv_err *err);
+/* Extends the pause flag's TTL while its restore runs. */
+int queue_touch_pause(queue_conn *c, const sv_config *cfg, const char *ws, int64_t ttl_ms, sv_err *err);
 
 /* One job hash as a JSON object (numbers as numbers, result parsed, opts
  * decoded); *out NULL when the job does not exist. */

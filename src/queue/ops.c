@@ -272,3 +272,18 @@ int queue_set_pause(queue_conn *c, const sv_config *cfg, const char *ws, const c
     freeReplyObject(r);
     return 0;
 }
+
+/* PEXPIRE of the pause flag. */
+int queue_touch_pause(queue_conn *c, const sv_config *cfg, const char *ws, int64_t ttl_ms, sv_err *err)
+{
+    char *key = sv_asprintf("%s:pause:{%s}", cfg->redis_prefix, ws);
+    char px[24];
+    redisReply *r;
+    if (!key) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    snprintf(px, sizeof px, "%" PRId64, ttl_ms);
+    r = qc_callv(c, err, 3, (const char *[]){"PEXPIRE", key, px});
+    free(key);
+    if (!r) return -1;
+    freeReplyObject(r);
+    return 0;
+}

@@ -1,0 +1,627 @@
+/* pool.c -- the worker pool: job threads, the housekeeping thread, signals.
+ *
+ * Each job thread owns one Redis connection and one store. Its loop: claim a
+ * job (one FCALL, interactive before scheduled), run the job body, complete
+ * (one FCALL); when nothing is runnable it blocks on the pools' wake lists
+ * (BLPOP, at most 1 s so a stop is noticed). The housekeeping thread sends one
+ * tick per pool every min(lease/3, 1 s): it renews the leases of the jobs
+ * running here, learns which of them were lost or asked to cancel, requeues
+ * other workers' stalled jobs and promotes due retries.
+ *
+ * Losing Redis: every thread reconnects with backoff and carries on. A job
+ * keeps running while its lease may still be valid; once no renewal has
+ * succeeded for a whole lease the job is told to stop (another worker may own
+ * it now), and it is handed back (release) when Redis returns. A finished
+ * job's completion is retried until Redis answers.
+ *
+ * SIGTERM/SIGINT: stop claiming; running jobs get cfg->grace_ms to finish;
+ * after that they are cancelled and released for another worker; exit 0.
+ *
+ * THREAD SAFETY NOTES: a job thread writes its slot's job fields under
+ * wp->mu when a job starts and ends; the housekeeping thread copies them
+ * under wp->mu and sends the tick without the lock. lost, cancel_req and
+ * renewed_mono are atomics written by housekeeping and read by the job
+ * thread's cancelled() callback. Redis connections and stores are never
+ * shared between threads. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "log.h"
+#include "metrics/metrics.h"
+#include "queue.h"
+#include "store.h"
+#include "util.h"
+#include "worker/worker.h"
+
+#define PROGRESS_EVERY_MS 1000
+#define PAUSE_TTL_MS 600000
+
+typedef struct worker_pool worker_pool;
+
+typedef struct slot {
+    worker_pool *wp;
+    int idx;
+    pthread_t th;
+    queue_conn *conn;
+    store_t *store;
+    /* the running job: written under wp->mu */
+    bool busy;
+    char id[130], token[40], ws[130];
+    size_t pool;
+    bool paused;
+    /* set by housekeeping */
+    _Atomic bool lost, cancel_req;
+    _Atomic int64_t renewed_mono;
+    /* progress rate limit (job thread only) */
+    int64_t last_progress;
+    uint64_t rt_start;
+} slot;
+
+struct worker_pool {
+    const sv_config *cfg;
+    const sv_clock *clock;
+    char worker_id[128];
+    char **bases;
+    size_t nbases;
+    int nthreads;
+    slot *slots;
+    pthread_t hk;
+    pthread_mutex_t mu;
+    int running_jobs;     /* under mu */
+    int threads_alive;    /* under mu */
+    _Atomic bool stopping, past_grace, hk_stop;
+    _Atomic uint64_t job_rt;  /* round trips attributed to jobs */
+    int64_t retry_base_ms, retry_max_ms;
+};
+
+/* Sleeps up to ms in small steps, returning early once the pool stops. */
+static void nap(worker_pool *wp, int64_t ms)
+{
+    while (ms > 0 && !atomic_load(&wp->stopping)) {
+        int64_t step = ms < 100 ? ms : 100;
+        sv_sleep_ms(wp->clock, step);
+        ms -= step;
+    }
+}
+
+/* Makes sure *c is connected, backing off between attempts; -1 if the pool
+ * stops first (or give_up is set and the pool is past its grace). */
+static int ensure_conn(worker_pool *wp, queue_conn **c, bool until_grace)
+{
+    sv_err err;
+    for (int attempt = 0;; attempt++) {
+        if (*c && !queue_conn_broken(*c)) return 0;
+        if (!until_grace && atomic_load(&wp->stopping)) return -1;
+        if (until_grace && atomic_load(&wp->past_grace) && attempt > 0) return -1;
+        if (*c ? queue_conn_reconnect(*c, &err) == 0 : queue_conn_open(wp->cfg, c, &err) == 0) {
+            if (attempt > 0) log_info(NULL, NULL, "reconnected to redis after %d attempt(s)", attempt);
+            return 0;
+        }
+        if (attempt == 0 || attempt % 20 == 0)
+            log_warn(NULL, NULL, "redis unreachable, retrying: %s", err.msg);
+        {
+            int64_t d = sv_backoff_ms(wp->clock, attempt, 100, 5000);
+            if (until_grace) sv_sleep_ms(wp->clock, d);
+            else nap(wp, d);
+        }
+    }
+}
+
+/* job_ctx callback: progress, written to Redis at most once a second. */
+static void cb_progress(void *ud, const char *stage, uint64_t done, uint64_t total)
+{
+    slot *s = ud;
+    worker_pool *wp = s->wp;
+    int64_t now = sv_mono_ms(wp->clock);
+    bool ok;
+    sv_err err;
+    if (now - s->last_progress < PROGRESS_EVERY_MS) return;
+    s->last_progress = now;
+    if (queue_conn_broken(s->conn)) return;
+    if (queue_progress(s->conn, wp->bases[s->pool], s->id, s->token, stage, done, total, &ok, &err) != 0)
+        log_debug(s->id, s->ws, "progress not written: %s", err.msg);
+    else if (!ok)
+        atomic_store(&s->lost, true);
+}
+
+/* job_ctx callback: true when the job must stop now. */
+static bool cb_cancelled(void *ud)
+{
+    slot *s = ud;
+    worker_pool *wp = s->wp;
+    if (atomic_load(&s->lost) || atomic_load(&s->cancel_req) || atomic_load(&wp->past_grace)) return true;
+    /* No renewal for a whole lease: another worker may have taken the job. */
+    return sv_mono_ms(wp->clock) - atomic_load(&s->renewed_mono) > wp->cfg->lease_ms;
+}
+
+/* job_ctx callback: emits a job event (refused without the lease). */
+static int cb_emit(void *ud, const char *event, json_t *data, sv_err *err)
+{
+    slot *s = ud;
+    bool ok;
+    if (ensure_conn(s->wp, &s->conn, true) != 0)
+        return sv_err_set(err, SV_EUNREACH, "redis unreachable: event %s not sent", event);
+    if (queue_emit(s->conn, s->wp->bases[s->pool], s->id, s->token, event, data, &ok, err) != 0) return -1;
+    if (!ok) {
+        atomic_store(&s->lost, true);
+        return sv_err_set(err, SV_ELEASE, "lease lost: event %s not sent", event);
+    }
+    return 0;
+}
+
+/* job_ctx callback: sets or clears the workspace pause flag. */
+static int cb_set_pause(void *ud, bool on, sv_err *err)
+{
+    slot *s = ud;
+    worker_pool *wp = s->wp;
+    if (!s->ws[0]) return sv_err_set(err, SV_EINVAL, "job has no workspace to pause");
+    if (ensure_conn(wp, &s->conn, true) != 0)
+        return sv_err_set(err, SV_EUNREACH, "redis unreachable: pause flag not changed");
+    if (queue_set_pause(s->conn, wp->cfg, s->ws, s->id, on, PAUSE_TTL_MS, err) != 0) return -1;
+    pthread_mutex_lock(&wp->mu);
+    s->paused = on;
+    pthread_mutex_unlock(&wp->mu);
+    return 0;
+}
+
+/* On a second or later attempt of a backup, aborts the multipart uploads an
+ * earlier attempt left under the job's (fixed) backup folder. */
+static void abort_leftovers(slot *s, const queue_job *j);
+
+typedef struct upload_list {
+    store_t *st;
+    int n;
+} upload_list;
+
+/* store_upload_fn: aborts one unfinished upload. */
+static int abort_one(void *ud, const store_upload *u, sv_err *err)
+{
+    upload_list *l = ud;
+    sv_err e2;
+    (void)err;
+    if (l->st->vt->abort_upload(l->st, u->key, u->upload_id, &e2) == 0) l->n++;
+    return 0;
+}
+
+static void abort_leftovers(slot *s, const queue_job *j)
+{
+    char ts[SV_TS_LEN], *prefix;
+    upload_list l = {s->store, 0};
+    sv_err err;
+    if (j->attempt < 2 || !j->workspace[0] || j->ts <= 0 || !s->store->vt->list_uploads) return;
+    if (strcmp(j->type, "backup") != 0 && strcmp(j->type, "export") != 0) return;
+    sv_ts_format(j->ts, ts);
+    prefix = sv_asprintf("full/%s/%s/", j->workspace, ts);
+    if (!prefix) return;
+    if (s->store->vt->list_uploads(s->store, prefix, abort_one, &l, &err) != 0)
+        log_debug(j->id, j->workspace, "listing earlier uploads: %s", err.msg);
+    else if (l.n)
+        log_info(j->id, j->workspace, "aborted %d unfinished upload(s) of an earlier attempt", l.n);
+    free(prefix);
+}
+
+/* Looks up a job body: test jobs first (when enabled), then the real ones. */
+static job_fn find_body(const char *type)
+{
+    job_fn fn = testjobs_lookup(type);
+    return fn ? fn : job_lookup(type);
+}
+
+/* Runs the body of a claimed job; fills *result or err. */
+static int run_body(slot *s, queue_job *j, json_t **result, sv_err *err)
+{
+    worker_pool *wp = s->wp;
+    json_t *opts = NULL;
+    job_fn fn = find_body(j->type);
+    job_ctx ctx = {0};
+    int rc = -1;
+
+    if (!fn) return sv_err_set(err, SV_EINVAL, "unknown job type '%s'", j->type);
+    if (j->workspace[0] && sv_check_workspace(j->workspace, err) != 0) return -1;
+    if (queue_opts_unpack(j->opts, j->opts_len, &opts, err) != 0) return -1;
+    if (!json_object_get(opts, "ts") && j->ts > 0) json_object_set_new(opts, "ts", json_integer(j->ts));
+    if (!s->store && store_open(wp->cfg, wp->clock, &s->store, err) != 0) goto done;
+    abort_leftovers(s, j);
+    ctx.cfg = wp->cfg;
+    ctx.clock = wp->clock;
+    ctx.store = s->store;
+    ctx.job_id = j->id;
+    ctx.type = j->type;
+    ctx.workspace = j->workspace[0] ? j->workspace : NULL;
+    ctx.attempt = j->attempt;
+    ctx.opts = opts;
+    ctx.progress = cb_progress;
+    ctx.cancelled = cb_cancelled;
+    ctx.emit = cb_emit;
+    ctx.set_pause = cb_set_pause;
+    ctx.ud = s;
+    rc = fn(&ctx, result, err);
+    if (rc == 0 && !*result) *result = json_object();
+done:
+    json_decref(opts);
+    return rc;
+}
+
+/* What to do with a finished attempt. */
+typedef enum { END_COMPLETE, END_RELEASE, END_DROP } end_kind;
+
+/* Reports an attempt's end, retrying across Redis outages. */
+static void finish(slot *s, queue_job *j, int rc, json_t *result, sv_err *jerr, int64_t t0)
+{
+    worker_pool *wp = s->wp;
+    char *payload = NULL, state[16] = "";
+    queue_outcome o = QUEUE_DONE_OK;
+    const char *code = "";
+    int64_t retry_ms = -1;
+    end_kind kind = END_COMPLETE;
+    double secs = (double)(sv_mono_ms(wp->clock) - t0) / 1000.0;
+
+    if (rc == 0) {
+        payload = json_dumps(result, JSON_COMPACT);
+    } else if (atomic_load(&s->lost)) {
+        kind = END_DROP;
+    } else if (atomic_load(&s->cancel_req)) {
+        o = QUEUE_DONE_CANCEL;
+        payload = sv_strdup("cancelled on request");
+    } else if (jerr->code == SV_ELEASE || jerr->code == SV_ECANCEL || atomic_load(&wp->past_grace) ||
+               cb_cancelled(s)) {
+        kind = END_RELEASE;
+    } else {
+        o = QUEUE_DONE_FAIL;
+        code = sv_code_name(jerr->code);
+        payload = jerr->hint[0] ? sv_asprintf("%s (hint: %s)", jerr->msg, jerr->hint) : sv_strdup(jerr->msg);
+        if (sv_code_retryable(jerr->code))
+            retry_ms = sv_backoff_ms(wp->clock, j->attempt - 1, wp->retry_base_ms, wp->retry_max_ms);
+    }
+    if (kind == END_DROP) {
+        log_warn(j->id, j->workspace, "lease lost: attempt %d abandoned (%s)", j->attempt,
+                 rc == 0 ? "finished" : jerr->msg);
+        metrics_job_done(j->type, "lease_lost", secs);
+        goto done;
+    }
+    for (int attempt = 0;; attempt++) {
+        bool ok = false;
+        sv_err err;
+        int r;
+        if (ensure_conn(wp, &s->conn, true) != 0) {
+            log_warn(j->id, j->workspace, "redis unreachable past the grace period: job left to be "
+                                          "taken over after its lease");
+            goto done;
+        }
+        if (kind == END_RELEASE) {
+            r = queue_release(s->conn, wp->bases[s->pool], j->id, j->token, &ok, &err);
+        } else {
+            uint64_t rt = queue_conn_round_trips(s->conn) - s->rt_start + 1;
+            r = queue_complete(s->conn, wp->bases[s->pool], j->id, j->token, o, payload, code, retry_ms,
+                               rt, &ok, state, &err);
+            if (r == 0) atomic_fetch_add(&wp->job_rt, rt);
+        }
+        if (r == 0) {
+            if (!ok)
+                log_warn(j->id, j->workspace, "%s refused: this worker lost the lease (attempt %d)",
+                         kind == END_RELEASE ? "release" : "completion", j->attempt);
+            else if (kind == END_RELEASE)
+                log_info(j->id, j->workspace, "job released for another worker");
+            else if (rc == 0)
+                log_info(j->id, j->workspace, "job %s succeeded in %.3f s", j->type, secs);
+            else
+                log_warn(j->id, j->workspace, "job %s attempt %d/%d %s: %s", j->type, j->attempt,
+                         j->max_attempts, state, payload ? payload : "");
+            metrics_job_done(j->type, !ok ? "lease_lost" : kind == END_RELEASE ? "released" : state, secs);
+            goto done;
+        }
+        if (err.code != SV_EUNREACH) {
+            log_error(j->id, j->workspace, "completing the job: %s", err.msg);
+            goto done;
+        }
+        sv_sleep_ms(wp->clock, sv_backoff_ms(wp->clock, attempt, 100, 5000));
+    }
+done:
+    free(payload);
+}
+
+/* Claims from each pool in order; 1 with a job, 0 with none, -1 on error. */
+static int claim_any(slot *s, queue_job *j)
+{
+    worker_pool *wp = s->wp;
+    for (size_t p = 0; p < wp->nbases; p++) {
+        bool got = false;
+        sv_err err;
+        uint64_t before = queue_conn_round_trips(s->conn);
+        sv_random_id(wp->clock, j->token);
+        if (queue_claim(s->conn, wp->bases[p], wp->worker_id, wp->cfg->lease_ms, j, &got, &err) != 0) {
+            if (err.code != SV_EUNREACH) log_error(NULL, NULL, "claiming a job: %s", err.msg);
+            return -1;
+        }
+        if (got) {
+            s->rt_start = before;
+            s->pool = p;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A job thread. */
+static void *job_thread(void *arg)
+{
+    slot *s = arg;
+    worker_pool *wp = s->wp;
+    queue_job j;
+    memset(&j, 0, sizeof j);
+    while (!atomic_load(&wp->stopping)) {
+        json_t *result = NULL;
+        sv_err err;
+        int rc, got;
+        int64_t t0;
+        if (ensure_conn(wp, &s->conn, false) != 0) break;
+        got = claim_any(s, &j);
+        if (got < 0) {
+            nap(wp, 200);
+            continue;
+        }
+        if (got == 0) {
+            if (queue_wait_wake(s->conn, wp->bases, wp->nbases, 1000, &err) != 0 && err.code != SV_EUNREACH)
+                nap(wp, 500);
+            continue;
+        }
+        t0 = sv_mono_ms(wp->clock);
+        atomic_store(&s->lost, false);
+        atomic_store(&s->cancel_req, false);
+        atomic_store(&s->renewed_mono, t0);
+        s->last_progress = t0;
+        pthread_mutex_lock(&wp->mu);
+        snprintf(s->id, sizeof s->id, "%s", j.id);
+        snprintf(s->token, sizeof s->token, "%s", j.token);
+        snprintf(s->ws, sizeof s->ws, "%s", j.workspace);
+        s->paused = false;
+        s->busy = true;
+        wp->running_jobs++;
+        pthread_mutex_unlock(&wp->mu);
+        log_info(j.id, j.workspace, "job %s started (attempt %d/%d)", j.type, j.attempt, j.max_attempts);
+
+        sv_err_clear(&err);
+        rc = run_body(s, &j, &result, &err);
+        if (s->paused) {  /* a body that failed with the flag set: clear it */
+            sv_err e2;
+            if (cb_set_pause(s, false, &e2) != 0) log_warn(j.id, j.workspace, "pause flag: %s", e2.msg);
+        }
+        finish(s, &j, rc, result, &err, t0);
+        json_decref(result);
+
+        pthread_mutex_lock(&wp->mu);
+        s->busy = false;
+        wp->running_jobs--;
+        pthread_mutex_unlock(&wp->mu);
+    }
+    queue_job_clear(&j);
+    pthread_mutex_lock(&wp->mu);
+    wp->threads_alive--;
+    pthread_mutex_unlock(&wp->mu);
+    return NULL;
+}
+
+/* One housekeeping round for every pool. */
+static void hk_round(worker_pool *wp, queue_conn **conn, uint64_t *overhead_sent)
+{
+    int n = wp->nthreads;
+    const char **ids = calloc((size_t)n + 1, sizeof *ids), **toks = calloc((size_t)n + 1, sizeof *toks);
+    char (*idbuf)[130] = calloc((size_t)n + 1, sizeof *idbuf), (*tokbuf)[40] = calloc((size_t)n + 1, sizeof *tokbuf);
+    char (*pausebuf)[130] = calloc((size_t)n + 1, sizeof *pausebuf);
+    int *which = calloc((size_t)n + 1, sizeof *which);
+    bool *lost = calloc((size_t)n + 1, sizeof *lost), *cancel = calloc((size_t)n + 1, sizeof *cancel);
+    int npause = 0;
+    if (!ids || !toks || !idbuf || !tokbuf || !pausebuf || !which || !lost || !cancel) goto done;
+    for (size_t p = 0; p < wp->nbases; p++) {
+        size_t k = 0;
+        sv_err err;
+        int64_t sent = sv_mono_ms(wp->clock);
+        uint64_t total, overhead;
+        pthread_mutex_lock(&wp->mu);
+        for (int i = 0; i < n; i++) {
+            slot *s = &wp->slots[i];
+            if (!s->busy || s->pool != p) continue;
+            memcpy(idbuf[k], s->id, sizeof idbuf[k]);
+            memcpy(tokbuf[k], s->token, sizeof tokbuf[k]);
+            ids[k] = idbuf[k];
+            toks[k] = tokbuf[k];
+            which[k++] = i;
+            if (p == 0 && s->paused) memcpy(pausebuf[npause++], s->ws, sizeof pausebuf[0]);
+        }
+        pthread_mutex_unlock(&wp->mu);
+        total = queue_round_trips();
+        overhead = total - atomic_load(&wp->job_rt);
+        if (overhead < *overhead_sent) overhead = *overhead_sent;
+        if (queue_tick(*conn, wp->bases[p], wp->worker_id, wp->cfg->lease_ms, overhead - *overhead_sent + 1,
+                       ids, toks, k, lost, cancel, &err) != 0) {
+            log_warn(NULL, NULL, "housekeeping: %s", err.msg);
+            goto done;
+        }
+        *overhead_sent = overhead + 1;
+        for (size_t i = 0; i < k; i++) {
+            slot *s = &wp->slots[which[i]];
+            if (lost[i]) {
+                if (!atomic_exchange(&s->lost, true))
+                    log_warn(ids[i], NULL, "heartbeat refused: the lease was lost (another worker owns the job)");
+            } else {
+                atomic_store(&s->renewed_mono, sent);
+            }
+            if (cancel[i]) atomic_store(&s->cancel_req, true);
+        }
+    }
+    for (int i = 0; i < npause; i++) {
+        sv_err err;
+        if (queue_touch_pause(*conn, wp->cfg, pausebuf[i], PAUSE_TTL_MS, &err) != 0)
+            log_warn(NULL, pausebuf[i], "extending the pause flag: %s", err.msg);
+    }
+done:
+    free(ids); free(toks); free(idbuf); free(tokbuf); free(pausebuf); free(which); free(lost); free(cancel);
+}
+
+/* The housekeeping thread. */
+static void *hk_thread(void *arg)
+{
+    worker_pool *wp = arg;
+    queue_conn *conn = NULL;
+    int64_t every = wp->cfg->lease_ms / 3 < 1000 ? wp->cfg->lease_ms / 3 : 1000;
+    uint64_t overhead_sent = 0;
+    while (!atomic_load(&wp->hk_stop)) {
+        int64_t t0 = sv_mono_ms(wp->clock), left;
+        if (!conn || queue_conn_broken(conn)) {
+            sv_err err;
+            if (conn ? queue_conn_reconnect(conn, &err) != 0 : queue_conn_open(wp->cfg, &conn, &err) != 0) {
+                sv_sleep_ms(wp->clock, every);
+                continue;
+            }
+        }
+        hk_round(wp, &conn, &overhead_sent);
+        left = every - (sv_mono_ms(wp->clock) - t0);
+        while (left > 0 && !atomic_load(&wp->hk_stop)) {
+            sv_sleep_ms(wp->clock, left < 50 ? left : 50);
+            left -= 50;
+        }
+    }
+    queue_conn_free(conn);
+    return NULL;
+}
+
+/* Snapshot of the pool for /metrics. */
+static void probe(void *ud, metrics_pool_state *st)
+{
+    worker_pool *wp = ud;
+    pthread_mutex_lock(&wp->mu);
+    st->threads = wp->nthreads;
+    st->running = wp->running_jobs;
+    pthread_mutex_unlock(&wp->mu);
+    st->round_trips = queue_round_trips();
+}
+
+/* Runs the pool; see worker.h. */
+int worker_run(const sv_config *cfg)
+{
+    worker_pool wp;
+    sigset_t set;
+    char host[64] = "host";
+    int started = 0, rc = 0, sig;
+    struct timespec tick = {0, 100 * 1000 * 1000};
+    sv_err err;
+    const char *rb = getenv("SQLVAULT_RETRY_BASE");
+
+    memset(&wp, 0, sizeof wp);
+    wp.cfg = cfg;
+    wp.clock = sv_clock_system();
+    wp.nthreads = cfg->threads > 0 ? cfg->threads : 4;
+    wp.retry_base_ms = 1000;
+    wp.retry_max_ms = 300000;
+    if (rb && sv_parse_duration_ms(rb, &wp.retry_base_ms, &err) != 0) {
+        fprintf(stderr, "error: SQLVAULT_RETRY_BASE: %s\n", err.msg);
+        return 2;
+    }
+    wp.bases = queue_pool_bases(cfg, cfg->pools, &wp.nbases);
+    if (!wp.bases || wp.nbases == 0) {
+        fprintf(stderr, "error: no pool to serve\nHINT: set SQLVAULT_POOLS or --pools a,b\n");
+        queue_bases_free(wp.bases);
+        return 2;
+    }
+    gethostname(host, sizeof host - 1);
+    {
+        char rnd[33];
+        sv_random_id(wp.clock, rnd);
+        snprintf(wp.worker_id, sizeof wp.worker_id, "%.60s:%d:%.6s", host, (int)getpid(), rnd);
+    }
+    pthread_mutex_init(&wp.mu, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    {   /* fail fast with exit 3 if Redis is not there at start-up */
+        queue_conn *c = NULL;
+        if (queue_conn_open(cfg, &c, &err) != 0) {
+            fprintf(stderr, "error: %s\n", err.msg);
+            if (err.hint[0]) fprintf(stderr, "HINT: %s\n", err.hint);
+            queue_bases_free(wp.bases);
+            return sv_err_exit_code(&err);
+        }
+        queue_conn_free(c);
+    }
+    if (cfg->metrics_addr && metrics_start(cfg, probe, &wp, &err) != 0) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        if (err.hint[0]) fprintf(stderr, "HINT: %s\n", err.hint);
+        queue_bases_free(wp.bases);
+        return 2;
+    }
+    wp.slots = calloc((size_t)wp.nthreads, sizeof *wp.slots);
+    if (!wp.slots) return 1;
+    pthread_create(&wp.hk, NULL, hk_thread, &wp);
+    for (int i = 0; i < wp.nthreads; i++) {
+        wp.slots[i].wp = &wp;
+        wp.slots[i].idx = i;
+        pthread_mutex_lock(&wp.mu);
+        wp.threads_alive++;
+        pthread_mutex_unlock(&wp.mu);
+        if (pthread_create(&wp.slots[i].th, NULL, job_thread, &wp.slots[i]) != 0) {
+            pthread_mutex_lock(&wp.mu);
+            wp.threads_alive--;
+            pthread_mutex_unlock(&wp.mu);
+            break;
+        }
+        started++;
+    }
+    log_info(NULL, NULL, "worker %s started: %d thread(s), pools %s, lease %lld ms", wp.worker_id, started,
+             cfg->pools ? cfg->pools : "default", (long long)cfg->lease_ms);
+
+    do sig = sigwaitinfo(&set, NULL);
+    while (sig < 0);
+    log_info(NULL, NULL, "signal %d: no new jobs; running jobs get %lld ms to finish", sig,
+             (long long)cfg->grace_ms);
+    atomic_store(&wp.stopping, true);
+    {
+        int64_t deadline = sv_mono_ms(wp.clock) + cfg->grace_ms;
+        for (;;) {
+            int alive, running;
+            pthread_mutex_lock(&wp.mu);
+            alive = wp.threads_alive;
+            running = wp.running_jobs;
+            pthread_mutex_unlock(&wp.mu);
+            if (alive == 0) break;
+            if (!atomic_load(&wp.past_grace) && (sv_mono_ms(wp.clock) >= deadline || running == 0)) {
+                if (running) log_warn(NULL, NULL, "grace period over: cancelling %d running job(s)", running);
+                atomic_store(&wp.past_grace, true);
+                deadline = sv_mono_ms(wp.clock) + 10000; /* time to hand the jobs back */
+            } else if (atomic_load(&wp.past_grace) && sv_mono_ms(wp.clock) >= deadline) {
+                log_error(NULL, NULL, "%d thread(s) did not stop; exiting anyway", alive);
+                break;
+            }
+            if (sigtimedwait(&set, NULL, &tick) > 0 && !atomic_load(&wp.past_grace)) {
+                log_warn(NULL, NULL, "second signal: cancelling running jobs now");
+                deadline = 0;
+            }
+        }
+    }
+    atomic_store(&wp.hk_stop, true);
+    pthread_join(wp.hk, NULL);
+    {
+        int alive;
+        pthread_mutex_lock(&wp.mu);
+        alive = wp.threads_alive;
+        pthread_mutex_unlock(&wp.mu);
+        if (alive == 0) {
+            for (int i = 0; i < started; i++) {
+                pthread_join(wp.slots[i].th, NULL);
+                queue_conn_free(wp.slots[i].conn);
+                store_free(wp.slots[i].store);
+            }
+            free(wp.slots);
+            queue_bases_free(wp.bases);
+        }
+    }
+    metrics_stop();
+    log_info(NULL, NULL, "worker stopped");
+    return rc;
+}

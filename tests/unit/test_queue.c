@@ -1,0 +1,110 @@
+/* test_queue.c -- the queue module's pure parts: msgpack options both ways,
+ * pool key prefixes, and the embedded function library being byte for byte
+ * the shipped src/queue/sqlvault.lua (run src/queue/embed.sh after edits). */
+#include <stdlib.h>
+#include <string.h>
+#include "queue.h"
+#include "testlib.h"
+
+/* Reads a whole small file into a heap string. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) { free(buf); buf = NULL; }
+    if (buf) buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+int main(void)
+{
+    sv_err err;
+    sv_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.redis_prefix = "sqlvault";
+
+    { /* options round trip */
+        json_t *in = json_pack("{s:s, s:I, s:b, s:f, s:n, s:[i,s], s:{s:i}}", "db", "/x/y.db",
+                               "ts", (json_int_t)1767225600123LL, "dry_run", 1, "ratio", 0.25, "none",
+                               "list", 1, "two", "obj", "k", -7);
+        json_t *out = NULL;
+        char *buf = NULL;
+        size_t len = 0;
+        CHECK(queue_opts_pack(in, &buf, &len, &err) == 0);
+        CHECK(len > 0 && (unsigned char)buf[0] == 0x87);
+        CHECK(queue_opts_unpack(buf, len, &out, &err) == 0);
+        CHECK(out && json_equal(in, out));
+        CHECK_INT(json_integer_value(json_object_get(out, "ts")), 1767225600123LL);
+        json_decref(out);
+        /* truncated input is refused */
+        CHECK(queue_opts_unpack(buf, len - 1, &out, &err) == -1);
+        CHECK_INT(err.code, SV_EINVAL);
+        free(buf);
+        json_decref(in);
+    }
+    { /* NULL opts is an empty map; empty bytes decode to {} */
+        char *buf = NULL;
+        size_t len = 0;
+        json_t *out = NULL;
+        CHECK(queue_opts_pack(NULL, &buf, &len, &err) == 0);
+        CHECK_INT(len, 1);
+        CHECK_INT((unsigned char)buf[0], 0x80);
+        CHECK(queue_opts_unpack("", 0, &out, &err) == 0);
+        CHECK(json_is_object(out) && json_object_size(out) == 0);
+        json_decref(out);
+        free(buf);
+        /* an array is not a map */
+        CHECK(queue_opts_unpack("\x91\x01", 2, &out, &err) == -1);
+        /* not an object */
+        {
+            json_t *arr = json_array();
+            CHECK(queue_opts_pack(arr, &buf, &len, &err) == -1);
+            json_decref(arr);
+        }
+    }
+    { /* a map written by another client: bin values and integer keys */
+        const char mp[] = "\x82\xa2id\xc4\x03" "abc" "\x07\xc3";
+        json_t *out = NULL;
+        CHECK(queue_opts_unpack(mp, sizeof mp - 1, &out, &err) == 0);
+        CHECK_STR(json_string_value(json_object_get(out, "id")), "abc");
+        CHECK(json_is_true(json_object_get(out, "7")));
+        json_decref(out);
+    }
+    { /* pool prefixes */
+        char *b = queue_pool_base(&cfg, NULL);
+        size_t n = 0;
+        char **v;
+        CHECK_STR(b, "sqlvault:{default}:");
+        free(b);
+        b = queue_pool_base(&cfg, "hostA");
+        CHECK_STR(b, "sqlvault:{hostA}:");
+        free(b);
+        v = queue_pool_bases(&cfg, "a, b,a", &n);
+        CHECK_INT(n, 2);
+        CHECK_STR(v[0], "sqlvault:{a}:");
+        CHECK_STR(v[1], "sqlvault:{b}:");
+        CHECK(v[2] == NULL);
+        queue_bases_free(v);
+        queue_bases_free(NULL);
+        queue_conn_free(NULL);
+    }
+    { /* embedded library == shipped file */
+        const char *src = getenv("SV_SOURCE_DIR");
+        char path[1024];
+        char *text;
+        snprintf(path, sizeof path, "%s/src/queue/sqlvault.lua", src ? src : ".");
+        text = slurp(path);
+        CHECK(text != NULL);
+        if (text) CHECK(strcmp(text, queue_script_lua) == 0);
+        free(text);
+        CHECK(strncmp(queue_script_lua, "#!lua name=sqlvault\n", 20) == 0);
+    }
+    TEST_DONE();
+}
