@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# backup_file.sh -- `sqlvault backup --inline` to a file:// store: round trip,
+# a consistent snapshot while another process keeps committing (WAL and
+# rollback-journal modes), idempotent retries of one backup timestamp, bad
+# input refused with the right exit code, and no partial file after a
+# failure (disk full on the store, then on the temporary directory).
+source "$(dirname "$0")/lib.sh"
+sv_setup
+sv_use_file_store
+store_root="${SQLVAULT_STORE#file://}"
+
+ws=ws-file
+make_workspace "$ws" 5000
+db="$SQLVAULT_DATA_DIR/$ws/livestore.db"
+
+step "round trip: the stored object decompresses to the same content, metadata last"
+out=$("$SV_BIN" backup "$ws" --inline --json)
+ts=$(jq -r .ts <<<"$out")
+dir="$store_root/full/$ws/$ts"
+[[ -f "$dir/metadata.json" && -f "$dir/livestore.db.zst" ]] || fail "backup files missing in $dir"
+zstd -dq "$dir/livestore.db.zst" -o "$SV_SCRATCH/r.db"
+assert_eq ok "$(db_integrity "$SV_SCRATCH/r.db")" "integrity_check"
+assert_eq "$(sqlite3 "$db" .sha3sum)" "$(sqlite3 "$SV_SCRATCH/r.db" .sha3sum)" "content equals the source"
+assert_eq "sha256:$(sha256sum <"$SV_SCRATCH/r.db" | cut -d' ' -f1)" "$(jq -r .checksum "$dir/metadata.json")" "checksum"
+zstd -lv "$dir/livestore.db.zst" 2>&1 | grep -q 'Check: XXH64' || fail "zstd frame has no checksum"
+note "ok: zstd frame carries its XXH64 checksum"
+assert_eq 0 "$(find "$store_root" -name '.*' -type f | wc -l)" "temporary files in the store"
+assert_eq 0 "$(find "$SQLVAULT_DATA_DIR" -name 'snap-*' | wc -l)" "temporary snapshots"
+
+step "the same backup timestamp twice (a retried job) gives one backup, not two"
+out1=$("$SV_BIN" backup "$ws" --inline --json --ts 20250101T000000.000Z)
+out2=$("$SV_BIN" backup "$ws" --inline --json --ts 20250101T000000.000Z)
+assert_eq false "$(jq -r .already_committed <<<"$out1")" "first attempt commits"
+assert_eq true "$(jq -r .already_committed <<<"$out2")" "second attempt finds the commit"
+assert_eq "$(jq -r .checksum <<<"$out1")" "$(jq -r .checksum <<<"$out2")" "both report the same backup"
+assert_eq 1 "$(find "$store_root/full/$ws" -maxdepth 1 -name '20250101T000000.000Z' | wc -l)" "folders for that timestamp"
+
+# concurrent JOURNAL_MODE: another process commits rows 1,2,3,... one per
+# transaction while the backup runs; the snapshot must hold exactly 1..k.
+concurrent() {
+  local mode="$1" cws="conc-$1"
+  local cdb="$SQLVAULT_DATA_DIR/$cws/livestore.db"
+  mkdir -p "$(dirname "$cdb")"
+  sqlite3 "$cdb" "PRAGMA journal_mode=$mode; CREATE TABLE seq(n INTEGER PRIMARY KEY, pad BLOB);
+    CREATE TABLE filler(b BLOB);
+    WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x<60) INSERT INTO filler SELECT randomblob(1000000) FROM c;" >/dev/null
+  python3 - "$cdb" "$SV_SCRATCH/stop-$mode" >"$SV_SCRATCH/writer-$mode.log" 2>&1 <<'PY' &
+import os, sqlite3, sys
+db, stop = sys.argv[1], sys.argv[2]
+c = sqlite3.connect(db, timeout=30, isolation_level=None)
+n = 0
+while not os.path.exists(stop):
+    n += 1
+    c.execute("BEGIN IMMEDIATE")
+    c.execute("INSERT INTO seq(n, pad) VALUES (?, randomblob(3000))", (n,))
+    c.execute("COMMIT")
+print(n)
+PY
+  local wpid=$!
+  SV_CLEANUP_PIDS+=("$wpid")
+  wait_for --timeout 30 bash -c "[ \$(sqlite3 '$cdb' 'SELECT count(*) FROM seq' 2>/dev/null || echo 0) -ge 50 ]"
+  local out cts
+  out=$("$SV_BIN" backup "$cws" --inline --json)
+  cts=$(jq -r .ts <<<"$out")
+  touch "$SV_SCRATCH/stop-$mode"
+  wait "$wpid" || fail "writer failed: $(cat "$SV_SCRATCH/writer-$mode.log")"
+  zstd -dq "$store_root/full/$cws/$cts/livestore.db.zst" -o "$SV_SCRATCH/conc-$mode.db"
+  assert_eq ok "$(db_integrity "$SV_SCRATCH/conc-$mode.db")" "integrity_check of a snapshot taken under writes ($mode)"
+  local k minv maxv
+  read -r k minv maxv < <(sqlite3 -separator ' ' "$SV_SCRATCH/conc-$mode.db" 'SELECT count(*), min(n), max(n) FROM seq')
+  assert_ge "$k" 50 "rows in the snapshot ($mode)"
+  assert_eq "1 $k" "$minv $maxv" "snapshot rows are exactly 1..k, no gaps ($mode)"
+  local total
+  total=$(sqlite3 "$cdb" 'SELECT count(*) FROM seq')
+  assert_ge "$total" "$k" "the writer went on committing past the snapshot ($mode)"
+}
+step "a concurrent writer in WAL mode: the snapshot is a consistent prefix"
+concurrent wal
+step "a concurrent writer in rollback-journal mode: the snapshot is a consistent prefix"
+concurrent delete
+
+step "bad input: invalid id exits 2, missing database exits 1, not-SQLite exits 1, config errors listed at once"
+expect_status 2 "$SV_BIN" backup "../x" --inline
+expect_status 1 "$SV_BIN" backup nosuchws --inline
+mkdir -p "$SQLVAULT_DATA_DIR/notsqlite"
+head -c 100000 /dev/urandom >"$SQLVAULT_DATA_DIR/notsqlite/livestore.db"
+rc=0
+errout=$("$SV_BIN" backup notsqlite --inline 2>&1) || rc=$?
+assert_eq 1 "$rc" "exit code for a file that is not SQLite"
+assert_contains "$errout" "not a valid sqlite database" "error"
+rc=0
+errout=$(SQLVAULT_ZSTD_LEVEL=0 SQLVAULT_PART_SIZE=1KiB SQLVAULT_THREADS=x "$SV_BIN" backup "$ws" --inline 2>&1) || rc=$?
+assert_eq 2 "$rc" "exit code of a bad configuration"
+for v in SQLVAULT_ZSTD_LEVEL SQLVAULT_PART_SIZE SQLVAULT_THREADS; do assert_contains "$errout" "$v" "all problems listed"; done
+rc=0
+errout=$(SQLVAULT_MAX_DB_SIZE=16KiB "$SV_BIN" backup "$ws" --inline 2>&1) || rc=$?
+assert_eq 1 "$rc" "exit code of a database over SQLVAULT_MAX_DB_SIZE"
+assert_contains "$errout" "over the" "size cap error"
+
+step "disk full on the store or the temporary directory: clear error, nothing partial left"
+full="$SV_SCRATCH/full"
+mkdir -p "$full"
+if mount -t tmpfs -o size=2m tmpfs "$full" 2>/dev/null; then
+  sv_on_exit "umount '$full'"
+  sqlite3 "$db" "CREATE TABLE IF NOT EXISTS big(b BLOB); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x<8) INSERT INTO big SELECT randomblob(1000000) FROM c;"
+  rc=0
+  errout=$(SQLVAULT_STORE="file://$full/store" "$SV_BIN" backup "$ws" --inline 2>&1) || rc=$?
+  assert_eq 1 "$rc" "exit code when the store's disk is full"
+  assert_contains "$errout" "No space left" "error says the disk is full"
+  assert_eq 0 "$(find "$full/store" -type f | wc -l)" "files left in the full store"
+  rc=0
+  errout=$(SQLVAULT_TMP_DIR="$full/tmp" "$SV_BIN" backup "$ws" --inline 2>&1) || rc=$?
+  assert_eq 1 "$rc" "exit code when the temporary directory's disk is full"
+  assert_contains "$errout" "disk full" "error says the disk is full"
+  assert_eq 0 "$(find "$full/tmp" -type f | wc -l)" "files left in the temporary directory"
+else
+  note "SKIP: cannot mount a small tmpfs here (not root?)"
+fi
+
+sv_pass
