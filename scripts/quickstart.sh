@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# quickstart.sh -- sqlvault's main job on the embedded defaults, the way
+# production runs it: installs what is missing (apt), builds, makes a sample
+# workspace under ./data if there is none, starts a Redis on loopback and a
+# worker pool, backs up every workspace under ./data through the queue to
+# file://./var/backups, lists the result, and stops what it started.
+#
+#   bash scripts/quickstart.sh            # from the repository's top folder
+#
+# Environment: SQLVAULT_* variables are honoured (see README); with
+# SQLVAULT_REDIS_URL set, that Redis is used instead of a private one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+bash scripts/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
+bin="$top/build/sqlvault"
+
+export SQLVAULT_DATA_DIR="${SQLVAULT_DATA_DIR:-./data}"
+export SQLVAULT_STORE="${SQLVAULT_STORE:-file://./var/backups}"
+export SQLVAULT_LOG_FORMAT="${SQLVAULT_LOG_FORMAT:-text}"
+mkdir -p var "$SQLVAULT_DATA_DIR"
+
+# A sample workspace when there is none.
+if ! compgen -G "$SQLVAULT_DATA_DIR/*/livestore.db" >/dev/null; then
+  echo "== no workspace under $SQLVAULT_DATA_DIR: making a sample one, 'demo'"
+  mkdir -p "$SQLVAULT_DATA_DIR/demo"
+  "$top/build/gen_livestore" "$SQLVAULT_DATA_DIR/demo/livestore.db" 8MiB
+fi
+
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]+"${pids[@]}"}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]+"${pids[@]}"}"; do wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+# A Redis on loopback, private to this run, unless one is named.
+if [[ -z "${SQLVAULT_REDIS_URL:-}" ]]; then
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p var/redis
+  redis-server --bind 127.0.0.1 --port "$port" --dir "$top/var/redis" --save "" --appendonly no \
+    --daemonize no >var/redis.log 2>&1 &
+  pids+=($!)
+  export SQLVAULT_REDIS_URL="redis://127.0.0.1:$port/0"
+  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  echo "== redis on $SQLVAULT_REDIS_URL"
+fi
+
+# The worker pool.
+"$bin" worker --threads 2 >var/worker.log 2>&1 &
+wpid=$!
+pids=("$wpid" "${pids[@]+"${pids[@]}"}")
+echo "== worker pool started (pid $wpid, log var/worker.log)"
+
+# Every workspace through the queue: enqueue all, then wait for each.
+workspaces=()
+for f in "$SQLVAULT_DATA_DIR"/*/livestore.db; do workspaces+=("$(basename "$(dirname "$f")")"); done
+jobs=()
+for ws in "${workspaces[@]}"; do
+  jobs+=("$("$bin" backup "$ws" --no-wait)")
+done
+status=0
+for i in "${!workspaces[@]}"; do
+  ws=${workspaces[$i]}
+  job=${jobs[$i]}
+  echo "== backup of $ws (job $job)"
+  "$bin" status "$job" --wait || status=1
+done
+for ws in "${workspaces[@]}"; do
+  echo
+  echo "== sqlvault list $ws"
+  "$bin" list "$ws"
+done
+echo
+echo "backups are in ${SQLVAULT_STORE#file://}"
+exit $status
