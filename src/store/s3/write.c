@@ -63,6 +63,7 @@ struct store_writer {
     uint64_t total;
     int nparts;           /* parts sealed */
     char *upload_id;      /* NULL until the object needs more than one part */
+    int64_t opened_ms;    /* wall clock at open */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -348,6 +349,7 @@ int s3_writer_open(store_t *st, const char *key, const store_writer_opts *o, sto
         return sv_err_set(err, SV_ENOMEM, "out of memory");
     w->s = s;
     w->cur_fd = -1;
+    w->opened_ms = sv_now_ms(st->clock);
     if (o)
         w->o = *o;
     w->key = sv_strdup(key);
@@ -484,9 +486,10 @@ static bool complete_retry(void *ud, const http_response *resp)
     return again;
 }
 
-/* After a Complete that could not be confirmed (reply lost, then the retry
- * found no upload), checks whether the object is there with our size and a
- * multipart ETag of our part count. */
+/* After a Complete that could not be confirmed (the reply was lost, then the
+ * retry found no upload), checks whether the object is there with our size
+ * and either a multipart ETag of our part count (AWS, R2) or a modification
+ * time after this writer opened (servers without "-N" ETags). */
 static bool completed_anyway(store_writer_t *w)
 {
     store_stat st;
@@ -496,7 +499,10 @@ static bool completed_anyway(store_writer_t *w)
         return false;
     snprintf(suffix, sizeof suffix, "-%d", w->nparts);
     size_t el = strlen(st.etag), sl = strlen(suffix);
-    return el > sl && strcmp(st.etag + el - sl, suffix) == 0;
+    if (el > sl && strcmp(st.etag + el - sl, suffix) == 0)
+        return true;
+    /* Last-Modified has 1 s resolution: allow for the truncation. */
+    return st.mtime_ms >= w->opened_ms - 1000;
 }
 
 /* CompleteMultipartUpload with every part's ETag, in order. */
