@@ -1,0 +1,109 @@
+/* restore.h -- getting data back out: fetch a source into a validated
+ * temporary file, and swap a validated file onto a live database.
+ *
+ * The jobs (restore, verify, export, import-url: see job.h) are built from
+ * three steps, each usable on its own and each tested on its own:
+ *
+ *   restore_fetch     a store object or a local file, plain SQLite or zstd
+ *                     (told apart by magic bytes), streamed into a temporary
+ *                     file: download, sha256 of both forms, capped zstd
+ *                     decompression and the write overlap in two threads;
+ *   restore_validate  the SQLite header (magic, page size, page count against
+ *                     the size), a hardened read-only open, integrity_check,
+ *                     required tables;
+ *   restore_swap      the SQLite backup API from the validated file onto the
+ *                     live database, so connections other processes hold open
+ *                     see the new content (WAL included).
+ *
+ * Memory stays bounded (a few MiB of buffers) whatever the database size. */
+#ifndef SV_RESTORE_H
+#define SV_RESTORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "clock.h"
+#include "err.h"
+#include "job.h"
+#include "store.h"
+
+/* Where a restore reads from (--from). */
+typedef enum {
+    RESTORE_SRC_BACKUP, /* latest or a timestamp: a committed backup */
+    RESTORE_SRC_OBJECT, /* object:KEY in the store */
+    RESTORE_SRC_FILE,   /* file:PATH on this machine */
+} restore_src_kind;
+
+typedef struct restore_source {
+    restore_src_kind kind;
+    const char *ref;    /* "latest"/timestamp, the key, or the path (points into the --from string) */
+} restore_source;
+
+/* Parses --from (latest|TIMESTAMP|object:KEY|file:PATH). Object keys must be
+ * relative, without ".." or "//" and printable. SV_EINVAL with a hint on bad input. */
+int restore_parse_from(const char *from, restore_source *out, sv_err *err);
+
+/* What restore_fetch should read and what it must find. */
+typedef struct restore_fetch_opts {
+    store_t *store;            /* for object keys */
+    const char *key;           /* object key, or NULL when path is set */
+    const char *path;          /* local file, or NULL */
+    const char *tmp_dir;       /* where the temporary file goes */
+    uint64_t max_size;         /* cap on the database (decompressed) and the input */
+    bool require_zstd;         /* a backup object: plain input is corrupt */
+    const char *expect_sum;    /* "sha256:HEX" of the database, or NULL */
+    const char *expect_obj_sum;/* "sha256:HEX" of the object as stored, or NULL */
+    int64_t expect_size;       /* database bytes, or -1 */
+    int64_t expect_obj_size;   /* object bytes, or -1 */
+} restore_fetch_opts;
+
+typedef struct restore_fetched {
+    char *path;                /* temporary file (heap); NULL once removed */
+    uint64_t size;             /* database bytes */
+    uint64_t object_size;      /* input bytes as read */
+    bool compressed;           /* the input was zstd */
+    char sum[72];              /* sha256:HEX of the database */
+    char obj_sum[72];          /* sha256:HEX of the input */
+    int64_t duration_ms;
+} restore_fetched;
+
+/* Streams the source into a new temporary file under tmp_dir and checks
+ * sizes and checksums. On failure nothing is left behind; on success the
+ * caller removes the file with restore_fetched_remove on every path.
+ * Errors: SV_ETOOBIG (caps), SV_ECORRUPT (not SQLite/zstd, broken frames,
+ * truncated input), SV_ECHECKSUM, SV_ENOTFOUND, and the store's own. */
+int restore_fetch(job_ctx *ctx, const restore_fetch_opts *o, restore_fetched *out, sv_err *err);
+void restore_fetched_remove(restore_fetched *f); /* safe twice */
+
+/* The first 100 bytes of a database file, decoded. */
+typedef struct restore_header {
+    uint32_t page_size;
+    uint32_t page_count;       /* from the header; 0 if the header's count is stale */
+    bool wal;                  /* read/write versions say WAL */
+} restore_header;
+
+/* Checks a database header against the file size: magic, a page size that is
+ * a power of two in 512..65536, a size that is a whole number of pages (at
+ * least one) and agrees with a valid header page count. SV_ECORRUPT with
+ * the reason otherwise. */
+int restore_check_header(const unsigned char *hdr, size_t hdr_len, uint64_t file_size, restore_header *out,
+                         sv_err *err);
+
+typedef struct restore_validated {
+    restore_header hdr;
+    int64_t page_count;        /* PRAGMA page_count */
+    int64_t tables;            /* tables in sqlite_schema */
+} restore_validated;
+
+/* Full validation of a database file: header, hardened read-only open
+ * (DEFENSIVE, trusted_schema off, no extensions, immutable), PRAGMA
+ * integrity_check = ok, and every table in require_tables (comma list, may
+ * be NULL). */
+int restore_validate(const char *path, const char *require_tables, restore_validated *out, sv_err *err);
+
+/* Copies the database at src_path onto dst_path with the backup API,
+ * creating dst_path (and its directory) if missing. Waits for other
+ * connections' locks with backoff up to about 30 s. Then checks the result
+ * (page count and schema against the source). */
+int restore_swap(const char *src_path, const char *dst_path, const sv_clock *clock, sv_err *err);
+
+#endif

@@ -1,0 +1,459 @@
+/* fetch.c -- a restore source streamed into a temporary file, checked as it
+ * goes.
+ *
+ * Two threads overlap the work. The reader thread pulls the input (a store
+ * GET, or read(2) of a local file), hashes it as stored (the object checksum)
+ * and fills a ring of RING fixed-size buffers. The calling thread takes full
+ * buffers, tells a zstd stream from a plain SQLite file by the first bytes,
+ * decompresses with an output cap (a bomb stops at the cap, not at the end
+ * of the disk), hashes the database bytes and writes them to the temporary
+ * file. Memory is the ring plus zstd's window, whatever the size.
+ *
+ * THREAD SAFETY NOTES: the ring (head, count, eof, abort) is shared and only
+ * touched under mu. A filled slot belongs to the consumer until it releases
+ * it; the slot being filled belongs to the reader. The reader's error and
+ * object hash are read by the consumer only after pthread_join. The store is
+ * used by the reader thread alone while the fetch runs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+#include "log.h"
+#include "restore.h"
+#include "util.h"
+
+#define CHUNK (1024 * 1024)
+#define RING 8
+#define ZSTD_WINDOW_LOG_MAX 25 /* 32 MiB: refuse frames that want more memory */
+
+typedef struct fetch_pipe {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;      /* signalled on every change of count, eof, abort */
+    unsigned char *buf[RING];
+    size_t len[RING];
+    int head, count;        /* filled slots: head .. head+count-1 */
+    bool eof, abort;
+    /* reader side */
+    int wslot;              /* the slot being filled (== head+count mod RING) */
+    const restore_fetch_opts *o;
+    uint64_t in_bytes, in_cap;
+    EVP_MD_CTX *md_obj;
+    int rrc;
+    sv_err rerr;
+} fetch_pipe;
+
+/* "sha256:HEX" of a finished digest. */
+static void digest_str(EVP_MD_CTX *md, char out[72])
+{
+    unsigned char d[32];
+    unsigned int n = 0;
+    memcpy(out, "sha256:", 7);
+    EVP_DigestFinal_ex(md, d, &n);
+    sv_hex(d, 32, out + 7);
+}
+
+/* Hands the reader's current slot to the consumer and waits for a free one.
+ * Returns -1 when the consumer gave up. */
+static int ring_publish(fetch_pipe *p)
+{
+    int rc = 0;
+    pthread_mutex_lock(&p->mu);
+    p->count++;
+    p->wslot = (p->wslot + 1) % RING;
+    pthread_cond_broadcast(&p->cv);
+    while (p->count == RING && !p->abort) pthread_cond_wait(&p->cv, &p->mu);
+    if (p->abort) rc = -1;
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+/* The reader's sink: hash, cap, copy into the ring. */
+static int reader_sink(void *ud, const void *data, size_t len, sv_err *err)
+{
+    fetch_pipe *p = ud;
+    const unsigned char *d = data;
+    p->in_bytes += len;
+    if (p->in_bytes > p->in_cap) {
+        char a[32];
+        sv_err_set(err, SV_ETOOBIG, "the source is larger than the %s limit",
+                   sv_human_size(p->o->max_size, a, sizeof a));
+        return sv_err_hint(err, "raise SQLVAULT_MAX_DB_SIZE if a database this large is expected");
+    }
+    EVP_DigestUpdate(p->md_obj, d, len);
+    while (len) {
+        int slot = p->wslot;
+        size_t room = CHUNK - p->len[slot], n = len < room ? len : room;
+        memcpy(p->buf[slot] + p->len[slot], d, n);
+        p->len[slot] += n;
+        d += n;
+        len -= n;
+        if (p->len[slot] == CHUNK && ring_publish(p) != 0)
+            return sv_err_set(err, SV_ECANCEL, "fetch stopped");
+    }
+    return 0;
+}
+
+/* Reads a local file into the sink. */
+static int read_file(fetch_pipe *p, sv_err *err)
+{
+    int fd = open(p->o->path, O_RDONLY | O_CLOEXEC);
+    unsigned char *b;
+    int rc = 0;
+    if (fd < 0)
+        return sv_err_set(err, errno == ENOENT ? SV_ENOTFOUND : SV_EIO, "unable to open '%s': %s", p->o->path,
+                          strerror(errno));
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    b = malloc(CHUNK);
+    if (!b) {
+        close(fd);
+        return sv_err_set(err, SV_ENOMEM, "out of memory");
+    }
+    for (;;) {
+        ssize_t n = read(fd, b, CHUNK);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            rc = sv_err_set(err, SV_EIO, "unable to read '%s': %s", p->o->path, strerror(errno));
+            break;
+        }
+        if (n == 0) break;
+        if ((rc = reader_sink(p, b, (size_t)n, err)) != 0) break;
+    }
+    free(b);
+    close(fd);
+    return rc;
+}
+
+/* The reader thread: input to the ring, then eof. */
+static void *reader_main(void *arg)
+{
+    fetch_pipe *p = arg;
+    sv_err_clear(&p->rerr);
+    if (p->o->key) p->rrc = store_get(p->o->store, p->o->key, 0, reader_sink, p, &p->rerr);
+    else p->rrc = read_file(p, &p->rerr);
+    pthread_mutex_lock(&p->mu);
+    if (p->rrc == 0 && p->len[p->wslot] > 0) p->count++;
+    p->eof = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* The consumer's state. */
+typedef struct fetch_out {
+    int fd;
+    const char *path;
+    uint64_t size, cap;
+    EVP_MD_CTX *md_db;
+    ZSTD_DCtx *z;
+    unsigned char *zout;
+    size_t zcap;
+    size_t zlast;           /* last ZSTD_decompressStream hint: 0 = at a frame end */
+    int mode;               /* 0 undecided, 1 plain, 2 zstd */
+} fetch_out;
+
+/* Hashes and writes database bytes, enforcing the cap. */
+static int out_write(fetch_out *f, const unsigned char *d, size_t n, sv_err *err)
+{
+    f->size += n;
+    if (f->size > f->cap) {
+        char a[32];
+        sv_err_set(err, SV_ETOOBIG, "the database is larger than the %s limit%s", sv_human_size(f->cap, a, sizeof a),
+                   f->mode == 2 ? " once decompressed (stopped there: a zstd bomb or a database too large)" : "");
+        return sv_err_hint(err, "raise SQLVAULT_MAX_DB_SIZE if a database this large is expected");
+    }
+    EVP_DigestUpdate(f->md_db, d, n);
+    while (n) {
+        ssize_t w = write(f->fd, d, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0)
+            return sv_err_set(err, errno == ENOSPC || errno == EDQUOT ? SV_ENOSPC : SV_EIO,
+                              "unable to write the temporary file '%s': %s", f->path, strerror(errno));
+        d += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Feeds one input buffer through zstd into out_write. */
+static int out_zstd(fetch_out *f, const unsigned char *d, size_t n, sv_err *err)
+{
+    ZSTD_inBuffer ib = {d, n, 0};
+    while (ib.pos < ib.size) {
+        ZSTD_outBuffer ob = {f->zout, f->zcap, 0};
+        size_t r = ZSTD_decompressStream(f->z, &ob, &ib);
+        if (ZSTD_isError(r)) {
+            if (ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge) {
+                sv_err_set(err, SV_ETOOBIG, "the zstd stream needs a window over %d MiB",
+                           1 << (ZSTD_WINDOW_LOG_MAX - 20));
+                return sv_err_hint(err, "recompress without --long or --ultra");
+            }
+            return sv_err_set(err, SV_ECORRUPT, "the zstd stream is corrupt: %s", ZSTD_getErrorName(r));
+        }
+        f->zlast = r;
+        if (ob.pos && out_write(f, f->zout, ob.pos, err) != 0) return -1;
+    }
+    return 0;
+}
+
+/* Drains what zstd still holds at the end; a frame left open means the input
+ * was cut short. */
+static int out_zstd_end(fetch_out *f, sv_err *err)
+{
+    while (f->zlast != 0) {
+        ZSTD_inBuffer ib = {NULL, 0, 0};
+        ZSTD_outBuffer ob = {f->zout, f->zcap, 0};
+        size_t r = ZSTD_decompressStream(f->z, &ob, &ib);
+        if (ZSTD_isError(r))
+            return sv_err_set(err, SV_ECORRUPT, "the zstd stream is corrupt: %s", ZSTD_getErrorName(r));
+        if (ob.pos && out_write(f, f->zout, ob.pos, err) != 0) return -1;
+        if (ob.pos == 0 && r != 0)
+            return sv_err_set(err, SV_ECORRUPT, "the zstd stream is truncated (the object was cut short)");
+        f->zlast = r;
+    }
+    return 0;
+}
+
+/* Decides the format from the first bytes. */
+static int out_detect(fetch_out *f, const restore_fetch_opts *o, const unsigned char *d, size_t n, sv_err *err)
+{
+    static const unsigned char zmagic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+    static const char smagic[16] = "SQLite format 3";
+    if (n >= 4 && memcmp(d, zmagic, 4) == 0) {
+        unsigned long long fcs = ZSTD_getFrameContentSize(d, n);
+        f->mode = 2;
+        if (fcs != ZSTD_CONTENTSIZE_UNKNOWN && fcs != ZSTD_CONTENTSIZE_ERROR && fcs > f->cap) {
+            char a[32], b[32];
+            sv_err_set(err, SV_ETOOBIG, "the zstd stream says it holds %s, over the %s limit",
+                       sv_human_size(fcs, a, sizeof a), sv_human_size(f->cap, b, sizeof b));
+            return sv_err_hint(err, "raise SQLVAULT_MAX_DB_SIZE if a database this large is expected");
+        }
+        f->z = ZSTD_createDCtx();
+        f->zcap = ZSTD_DStreamOutSize() * 8;
+        f->zout = malloc(f->zcap);
+        if (!f->z || !f->zout) return sv_err_set(err, SV_ENOMEM, "out of memory");
+        ZSTD_DCtx_setParameter(f->z, ZSTD_d_windowLogMax, ZSTD_WINDOW_LOG_MAX);
+        f->zlast = 1;
+        return 0;
+    }
+    if (o->require_zstd)
+        return sv_err_set(err, SV_ECORRUPT, "the backup object is not a zstd stream (bad magic bytes)");
+    if (n >= 16 && memcmp(d, smagic, 16) == 0) {
+        f->mode = 1;
+        return 0;
+    }
+    sv_err_set(err, SV_ECORRUPT, "the source is neither a SQLite database nor a zstd stream (bad magic bytes)");
+    return sv_err_hint(err, "upload a SQLite database file (.db) or a zstd-compressed one (.db.zst)");
+}
+
+/* Removes the temporary file. */
+void restore_fetched_remove(restore_fetched *f)
+{
+    if (!f || !f->path) return;
+    unlink(f->path);
+    free(f->path);
+    f->path = NULL;
+}
+
+/* Compares a computed "sha256:HEX" with an expected one (case-insensitive hex). */
+static bool sum_matches(const char *got, const char *want)
+{
+    return strcasecmp(got, want) == 0;
+}
+
+/* Streams, decompresses, hashes and stores the source (see restore.h). */
+int restore_fetch(job_ctx *ctx, const restore_fetch_opts *o, restore_fetched *out, sv_err *err)
+{
+    fetch_pipe p;
+    fetch_out f = {.fd = -1};
+    pthread_t th;
+    bool started = false;
+    uint64_t total = 0, consumed = 0;
+    int64_t t0 = sv_mono_ms(ctx->clock);
+    char id[33];
+    int rc = -1;
+
+    memset(out, 0, sizeof *out);
+    memset(&p, 0, sizeof p);
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cv, NULL);
+    p.o = o;
+    /* zstd adds a little to incompressible data; a larger input cannot hold a capped database. */
+    p.in_cap = o->max_size + o->max_size / 64 + 65536;
+    f.cap = o->max_size;
+
+    /* Size first: refuse an oversized or truncated input before reading it. */
+    if (o->key) {
+        store_stat st;
+        if (store_stat_key(o->store, o->key, &st, err) != 0) {
+            if (err->code == SV_ENOTFOUND) {
+                sv_err_set(err, SV_ENOTFOUND, "no object '%s' in the store", o->key);
+                sv_err_hint(err, "check the key (sqlvault import-url prints it) and SQLVAULT_STORE");
+            }
+            goto done;
+        }
+        total = st.size;
+    } else {
+        struct stat sb;
+        if (stat(o->path, &sb) != 0) {
+            sv_err_set(err, errno == ENOENT ? SV_ENOTFOUND : SV_EIO, "unable to open '%s': %s", o->path,
+                       strerror(errno));
+            goto done;
+        }
+        if (!S_ISREG(sb.st_mode)) {
+            sv_err_set(err, SV_EINVAL, "'%s' is not a regular file", o->path);
+            goto done;
+        }
+        total = (uint64_t)sb.st_size;
+    }
+    if (total > p.in_cap) {
+        char a[32], b[32];
+        sv_err_set(err, SV_ETOOBIG, "the source is %s, over the %s limit", sv_human_size(total, a, sizeof a),
+                   sv_human_size(o->max_size, b, sizeof b));
+        sv_err_hint(err, "raise SQLVAULT_MAX_DB_SIZE if a database this large is expected");
+        goto done;
+    }
+    if (o->expect_obj_size >= 0 && total != (uint64_t)o->expect_obj_size) {
+        sv_err_set(err, SV_ECORRUPT, "the backup object is %llu bytes but metadata.json says %lld (truncated or "
+                   "replaced)", (unsigned long long)total, (long long)o->expect_obj_size);
+        goto done;
+    }
+
+    for (int i = 0; i < RING; i++)
+        if (!(p.buf[i] = malloc(CHUNK))) {
+            sv_err_set(err, SV_ENOMEM, "out of memory");
+            goto done;
+        }
+    p.md_obj = EVP_MD_CTX_new();
+    f.md_db = EVP_MD_CTX_new();
+    if (!p.md_obj || !f.md_db) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto done;
+    }
+    EVP_DigestInit_ex(p.md_obj, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(f.md_db, EVP_sha256(), NULL);
+
+    if (sv_mkdirs(o->tmp_dir, err) != 0) goto done;
+    sv_random_id(ctx->clock, id);
+    out->path = sv_asprintf("%s/restore-%.16s.db", o->tmp_dir, id);
+    if (!out->path) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto done;
+    }
+    f.path = out->path;
+    f.fd = open(out->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (f.fd < 0) {
+        sv_err_set(err, errno == ENOSPC ? SV_ENOSPC : SV_EIO, "unable to create '%s': %s", out->path,
+                   strerror(errno));
+        free(out->path);
+        out->path = NULL;
+        goto done;
+    }
+
+    if (pthread_create(&th, NULL, reader_main, &p) != 0) {
+        sv_err_set(err, SV_ENOMEM, "unable to start the reader thread");
+        goto done;
+    }
+    started = true;
+    job_progress(ctx, "download", 0, total);
+    for (;;) {
+        unsigned char *d;
+        size_t n;
+        int step = 0;
+        pthread_mutex_lock(&p.mu);
+        while (p.count == 0 && !p.eof) pthread_cond_wait(&p.cv, &p.mu);
+        if (p.count == 0) {
+            pthread_mutex_unlock(&p.mu);
+            break;
+        }
+        d = p.buf[p.head];
+        n = p.len[p.head];
+        pthread_mutex_unlock(&p.mu);
+
+        if (f.mode == 0) step = out_detect(&f, o, d, n, err);
+        if (step == 0) step = f.mode == 2 ? out_zstd(&f, d, n, err) : out_write(&f, d, n, err);
+        if (step == 0 && job_cancelled(ctx))
+            step = sv_err_set(err, SV_ELEASE, "job cancelled: lease lost or shutting down");
+
+        pthread_mutex_lock(&p.mu);
+        p.len[p.head] = 0;
+        p.head = (p.head + 1) % RING;
+        p.count--;
+        if (step != 0) p.abort = true;
+        pthread_cond_broadcast(&p.cv);
+        pthread_mutex_unlock(&p.mu);
+        if (step != 0) goto done;
+        consumed += n;
+        job_progress(ctx, "download", consumed < total ? consumed : total, total);
+    }
+    pthread_join(th, NULL);
+    started = false;
+    if (p.rrc != 0) {
+        *err = p.rerr;
+        if (o->key) sv_err_wrap(err, "reading '%s'", o->key);
+        goto done;
+    }
+    if (f.mode == 0) {
+        sv_err_set(err, SV_ECORRUPT, "the source is empty");
+        goto done;
+    }
+    if (f.mode == 2 && out_zstd_end(&f, err) != 0) goto done;
+    digest_str(p.md_obj, out->obj_sum);
+    digest_str(f.md_db, out->sum);
+    out->size = f.size;
+    out->object_size = p.in_bytes;
+    out->compressed = f.mode == 2;
+    if (p.in_bytes != total) {
+        sv_err_set(err, SV_ECORRUPT, "read %llu bytes of a %llu-byte source (it changed while reading)",
+                   (unsigned long long)p.in_bytes, (unsigned long long)total);
+        goto done;
+    }
+    if (o->expect_obj_sum && !sum_matches(out->obj_sum, o->expect_obj_sum)) {
+        sv_err_set(err, SV_ECHECKSUM, "checksum mismatch: the stored object is %s but metadata.json says %s",
+                   out->obj_sum, o->expect_obj_sum);
+        sv_err_hint(err, "the backup object was damaged or replaced in the store; restore an older backup");
+        goto done;
+    }
+    if (o->expect_size >= 0 && f.size != (uint64_t)o->expect_size) {
+        sv_err_set(err, SV_ECHECKSUM, "size mismatch: the database is %llu bytes but metadata.json says %lld",
+                   (unsigned long long)f.size, (long long)o->expect_size);
+        goto done;
+    }
+    if (o->expect_sum && !sum_matches(out->sum, o->expect_sum)) {
+        sv_err_set(err, SV_ECHECKSUM, "checksum mismatch: the database is %s but metadata.json says %s", out->sum,
+                   o->expect_sum);
+        sv_err_hint(err, "the backup or its metadata.json was damaged; restore an older backup");
+        goto done;
+    }
+    if (close(f.fd) != 0) {
+        f.fd = -1;
+        sv_err_set(err, SV_EIO, "unable to write the temporary file '%s': %s", out->path, strerror(errno));
+        goto done;
+    }
+    f.fd = -1;
+    out->duration_ms = sv_mono_ms(ctx->clock) - t0;
+    rc = 0;
+done:
+    if (started) {
+        pthread_mutex_lock(&p.mu);
+        p.abort = true;
+        pthread_cond_broadcast(&p.cv);
+        pthread_mutex_unlock(&p.mu);
+        pthread_join(th, NULL);
+    }
+    if (f.fd >= 0) close(f.fd);
+    if (rc != 0) restore_fetched_remove(out);
+    for (int i = 0; i < RING; i++) free(p.buf[i]);
+    EVP_MD_CTX_free(p.md_obj);
+    EVP_MD_CTX_free(f.md_db);
+    ZSTD_freeDCtx(f.z);
+    free(f.zout);
+    pthread_mutex_destroy(&p.mu);
+    pthread_cond_destroy(&p.cv);
+    return rc;
+}

@@ -1,0 +1,32 @@
+/* internal.h -- helpers shared by the files of src/restore/ only. */
+#ifndef SV_RESTORE_INTERNAL_H
+#define SV_RESTORE_INTERNAL_H
+
+#include <sqlite3.h>
+#include <jansson.h>
+#include "err.h"
+#include "restore.h"
+#include "util.h"
+
+/* Opens a database file we own read-only, immutable (no locks, no -wal or
+ * -shm files), hardened for untrusted content. */
+int restore_open_ro(const char *path, sqlite3 **out, sv_err *err);
+
+/* Fills err from a SQLite failure (classified by snapshot_classify; corrupt
+ * and can't-open both mean "not a valid database" here). Returns -1. */
+int restore_sql_fail(sqlite3 *db, int rc, const char *what, sv_err *err);
+
+/* Runs a query returning one integer into *out. */
+int restore_query_int(sqlite3 *db, const char *sql, int64_t *out, sv_err *err);
+
+/* Test-only: true when SQLVAULT_TEST_FAIL_SWAP=1, to prove the rollback of a
+ * failed swap in the integration tests. Never set it in production. */
+int restore_test_fail_swap(void);
+
+/* Phase 1 of a restore or a verify: the source streamed into a temporary
+ * file and validated. For a backup source ts and *meta (new reference) are
+ * filled; otherwise ts is "" and *meta NULL. On failure nothing is left. */
+int restore_prepare(job_ctx *ctx, const restore_source *src, const char *require_tables, restore_fetched *f,
+                    restore_validated *val, char ts[SV_TS_LEN], json_t **meta, int64_t *validate_ms, sv_err *err);
+
+#endif
