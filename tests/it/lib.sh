@@ -305,7 +305,8 @@ aws_proxy() { aws --endpoint-url "$SV_S3_ENDPOINT" --region auto "$@"; }
 # s3_curl [--direct] [--secret S] METHOD KEY [curl args...]: a SigV4-signed
 # curl request (UNSIGNED-PAYLOAD) for KEY in the test bucket through the proxy
 # (or s3rver with --direct); prints the HTTP status, the body goes to
-# $SV_CURL_OUT (default /dev/null). KEY may carry a query (?uploads).
+# $SV_CURL_OUT (default /dev/null). KEY may carry a query (?uploads). A
+# caller's own x-amz-content-sha256 header replaces UNSIGNED-PAYLOAD.
 s3_curl() {
   local endpoint="$SV_S3_ENDPOINT" secret="$AWS_SECRET_ACCESS_KEY"
   while [[ "${1:-}" == --* ]]; do
@@ -315,11 +316,12 @@ s3_curl() {
       *) break ;;
     esac
   done
-  local method="$1" key="$2"
+  local method="$1" key="$2" a hash=(-H 'x-amz-content-sha256: UNSIGNED-PAYLOAD')
   shift 2
+  for a in "$@"; do [[ "${a,,}" == x-amz-content-sha256:* ]] && hash=(); done
   curl -sS -o "${SV_CURL_OUT:-/dev/null}" -w '%{http_code}' -X "$method" \
     --aws-sigv4 "aws:amz:auto:s3" --user "$AWS_ACCESS_KEY_ID:$secret" \
-    -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@" "$endpoint/$SV_S3_BUCKET/$key"
+    "${hash[@]+"${hash[@]}"}" "$@" "$endpoint/$SV_S3_BUCKET/$key"
 }
 
 # s3_keys [PREFIX]: prints the keys under PREFIX (default: the test's), one a line.

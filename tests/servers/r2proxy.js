@@ -877,12 +877,16 @@ function startProxy(opt) {
     const truncated = list.length > max
     const page = list.slice(0, max)
     const last = page[page.length - 1]
+    // encoding-type=url: keys, prefix and markers come URL-encoded
+    const urlEnc = q.get('encoding-type') === 'url'
+    const enc = (s) => xmlEscape(urlEnc ? encodeURIComponent(s).replace(/%2F/g, '/') : s)
     let xml = `<ListMultipartUploadsResult xmlns="${S3_NS}"><Bucket>${xmlEscape(entry.bucket)}</Bucket>`
-    xml += `<KeyMarker>${xmlEscape(keyMarker)}</KeyMarker><UploadIdMarker>${xmlEscape(idMarker)}</UploadIdMarker>`
-    xml += `<NextKeyMarker>${last ? xmlEscape(last.key) : ''}</NextKeyMarker><NextUploadIdMarker>${last ? last.id : ''}</NextUploadIdMarker>`
-    xml += `<Prefix>${xmlEscape(prefix)}</Prefix><MaxUploads>${max}</MaxUploads><IsTruncated>${truncated}</IsTruncated>`
+    xml += `<KeyMarker>${enc(keyMarker)}</KeyMarker><UploadIdMarker>${xmlEscape(idMarker)}</UploadIdMarker>`
+    xml += `<NextKeyMarker>${last ? enc(last.key) : ''}</NextKeyMarker><NextUploadIdMarker>${last ? last.id : ''}</NextUploadIdMarker>`
+    if (urlEnc) xml += '<EncodingType>url</EncodingType>'
+    xml += `<Prefix>${enc(prefix)}</Prefix><MaxUploads>${max}</MaxUploads><IsTruncated>${truncated}</IsTruncated>`
     for (const u of page) {
-      xml += `<Upload><Key>${xmlEscape(u.key)}</Key><UploadId>${u.id}</UploadId>`
+      xml += `<Upload><Key>${enc(u.key)}</Key><UploadId>${u.id}</UploadId>`
       xml += '<Initiator><ID>123456789000</ID><DisplayName>S3rver</DisplayName></Initiator>'
       xml += '<Owner><ID>123456789000</ID><DisplayName>S3rver</DisplayName></Owner>'
       xml += `<StorageClass>STANDARD</StorageClass><Initiated>${u.initiated.toISOString()}</Initiated></Upload>`
