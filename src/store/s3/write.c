@@ -174,14 +174,14 @@ static int upload_part(store_writer_t *w, s3_client *c, const part_job *j, char 
                        sv_err *err)
 {
     char hash[SIGV4_HASH_LEN];
-    char num[16], what[64];
+    char num[16], what[1200];
     http_response resp = {0};
     int rc = -1;
     *etag = NULL;
     if (hash_fd(j->fd, j->len, hash, err) != 0)
         return -1;
     snprintf(num, sizeof num, "%d", j->part_no);
-    snprintf(what, sizeof what, "upload part %d", j->part_no);
+    snprintf(what, sizeof what, "upload part %d of %.1100s", j->part_no, w->key);
     sigv4_pair q[] = {{"partNumber", num}, {"uploadId", w->upload_id}};
     s3_req r = {.method = "PUT", .key = w->full, .query = q, .nq = 2, .body_from_fd = true,
                 .body_fd = j->fd, .body_len = j->len, .payload_hash = hash, .what = what};
@@ -263,8 +263,8 @@ static int start_multipart(store_writer_t *w, sv_err *err)
     s3_store *s = w->s;
     http_response resp = {0};
     int rc = -1;
-    char what[64];
-    snprintf(what, sizeof what, "create multipart upload");
+    char what[1200];
+    snprintf(what, sizeof what, "create multipart upload of %.1100s", w->key);
     sigv4_pair q[] = {{"uploads", ""}};
     sigv4_pair h[] = {{"Content-Type", w->content_type}};
     s3_req r = {.method = "POST", .key = w->full, .query = q, .nq = 1, .headers = h, .nh = 1,
@@ -512,8 +512,8 @@ static int complete_multipart(store_writer_t *w, sv_err *err)
     http_response resp = {0};
     int rc = -1;
     char *etag = NULL, *ecode = NULL, *emsg = NULL;
-    char what[64];
-    snprintf(what, sizeof what, "complete multipart upload");
+    char what[1200];
+    snprintf(what, sizeof what, "complete multipart upload of %.1100s", w->key);
     http_buf_init(&b, 0);
     if (http_buf_adds(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUpload>") != 0)
         goto oom;
@@ -542,13 +542,13 @@ static int complete_multipart(store_writer_t *w, sv_err *err)
     ecode = s3_xml_find(resp.body, resp.body_len, "Error/Code");
     if (ecode) {
         emsg = s3_xml_find(resp.body, resp.body_len, "Error/Message");
-        sv_err_set(err, SV_EREMOTE, "%s of %s: s3 answered 200 with an error: %s %s", what,
-                   w->key, ecode, emsg ? emsg : "");
+        sv_err_set(err, SV_EREMOTE, "%s: s3 answered 200 with an error: %s %s", what, ecode,
+                   emsg ? emsg : "");
         goto fail;
     }
     etag = s3_xml_find(resp.body, resp.body_len, "CompleteMultipartUploadResult/ETag");
     if (!etag || !etag[0]) {
-        sv_err_set(err, SV_EREMOTE, "%s of %s: s3 answered without an ETag", what, w->key);
+        sv_err_set(err, SV_EREMOTE, "%s: s3 answered without an ETag", what);
         goto fail;
     }
     rc = 0;
@@ -600,7 +600,6 @@ int s3_writer_commit(store_writer_t *w, sv_err *err)
 fail:
     stop_threads(w);
     abort_multipart(w);
-    sv_err_wrap(err, "uploading %s", w->key);
     writer_free(w);
     return -1;
 }
