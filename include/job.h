@@ -37,6 +37,13 @@ typedef struct job_ctx {
      * past its grace period. Checked between stages and before every commit
      * point. May be NULL. */
     bool (*cancelled)(void *ud);
+    /* Before each commit point (completing an upload, writing the commit
+     * marker, swapping a database) the body calls fence: the runner renews
+     * the lease synchronously and fails with SV_ELEASE if another worker has
+     * taken the job over. A freshly renewed lease cannot lapse in the few
+     * milliseconds the commit takes, so a stalled worker that wakes up after
+     * a takeover never overwrites the new owner's objects. May be NULL. */
+    int (*fence)(void *ud, sv_err *err);
     /* Emits an event (restore.started, restore.completed, restore.failed) with
      * a data object (borrowed). May be NULL (inline without redis). */
     int (*emit)(void *ud, const char *event, json_t *data, sv_err *err);
@@ -48,6 +55,12 @@ typedef struct job_ctx {
 static inline void job_progress(job_ctx *c, const char *stage, uint64_t done, uint64_t total)
 { if (c->progress) c->progress(c->ud, stage, done, total); }
 static inline bool job_cancelled(job_ctx *c) { return c->cancelled && c->cancelled(c->ud); }
+/* 0 if this worker still owns the job (lease renewed), -1 with SV_ELEASE if not. */
+static inline int job_fence(job_ctx *c, sv_err *err)
+{
+    if (job_cancelled(c)) return sv_err_set(err, SV_ELEASE, "job cancelled: lease lost or shutting down");
+    return c->fence ? c->fence(c->ud, err) : 0;
+}
 
 typedef int (*job_fn)(job_ctx *ctx, json_t **result, sv_err *err);
 

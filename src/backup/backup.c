@@ -272,11 +272,8 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
         if (store_writer_open(ctx->store, bp->export_key, &wo, &p.wx, err) != 0) goto done;
     }
     if (stream(ctx, &p, &snap, db_sum, obj_sum, &compressed, err) != 0) goto done;
-    if (job_cancelled(ctx)) {
-        sv_err_set(err, SV_ELEASE, "job cancelled before commit: lease lost or shutting down");
-        goto done;
-    }
     job_progress(ctx, "commit", snap.size, snap.size);
+    if (job_fence(ctx, err) != 0) goto done;
     {
         store_writer_t *w = p.w;
         p.w = NULL; /* commit frees the writer, success or not */
@@ -294,10 +291,7 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
         sv_err_set(err, SV_ENOMEM, "out of memory");
         goto done;
     }
-    if (job_cancelled(ctx)) {
-        sv_err_set(err, SV_ELEASE, "job cancelled before commit: lease lost or shutting down");
-        goto done;
-    }
+    if (job_fence(ctx, err) != 0) goto done;
     {
         store_put_opts po = {.if_none_match = true, .content_type = "application/json"};
         if (store_put(ctx->store, meta_key, meta_text, strlen(meta_text), &po, err) != 0) {
