@@ -298,6 +298,8 @@ done:
         log_info(ctx->job_id, ctx->workspace, "restored from %s (%llu bytes, paused %lld ms)", from,
                  (unsigned long long)f.size, (long long)pause_ms);
     restore_fetched_remove(&f);
+    /* backup_take read the copy through SQLite, which leaves -wal/-shm beside a WAL-format file. */
+    if (pre.path) remove_db(pre.path);
     snapshot_remove(&pre);
     json_decref(safety.metadata);
     json_decref(meta);
