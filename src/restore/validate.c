@@ -180,14 +180,14 @@ static int integrity(sqlite3 *db, sv_err *err)
     if (rc != SQLITE_OK) return restore_sql_fail(db, rc, "integrity_check", err);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *m = (const char *)sqlite3_column_text(st, 0);
-        if (rows++ == 0) {
-            ok = m && strcmp(m, "ok") == 0;
-            snprintf(first, sizeof first, "%s", m ? m : "?");
-        }
+        if (rows++ == 0) ok = m && strcmp(m, "ok") == 0;
+        /* 3.40 heads the list with "*** in database main ***": report the first real problem. */
+        if (!first[0] && m && strncmp(m, "*** in database", 15) != 0) snprintf(first, sizeof first, "%s", m);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return restore_sql_fail(db, rc, "integrity_check", err);
     if (!ok || rows != 1) {
+        if (!first[0]) snprintf(first, sizeof first, "?");
         sv_err_set(err, SV_ECORRUPT, "the database fails its integrity check: %s%s", first,
                    rows > 1 ? " (and more)" : "");
         return sv_err_hint(err, "the file is damaged; restore another backup");

@@ -61,8 +61,8 @@ no_restore_temps() {
   note "ok: no temporary files left in $dir"
 }
 
-# expect_restore_fail WS FROM NEEDLE [extra args]: the restore exits 1 with
-# NEEDLE in its error, the live database is byte-for-byte unchanged and no
+# expect_restore_fail WS FROM REGEX [extra args]: the restore exits 1 with
+# an error matching REGEX (grep -E), the live database is byte-for-byte unchanged and no
 # temporary file is left.
 expect_restore_fail() {
   local ws="$1" from="$2" needle="$3" live before after out rc=0
@@ -71,7 +71,8 @@ expect_restore_fail() {
   before="$(live_state "$live")"
   out="$(sv restore "$ws" --from "$from" --yes --inline "$@" 2>&1)" || rc=$?
   [[ "$rc" == 1 ]] || fail "restore --from $from: expected exit 1, got $rc: $out"
-  assert_contains "$out" "$needle" "restore --from ${from:0:60} error"
+  grep -Eq -- "$needle" <<<"$out" || fail "restore --from $from: error does not match /$needle/: $out"
+  note "ok: restore --from ${from:0:60} failed: $(grep -m1 '^error' <<<"$out")"
   after="$(live_state "$live")"
   assert_eq "$before" "$after" "live database bytes after the failed restore"
   no_restore_temps
