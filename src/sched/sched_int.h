@@ -1,0 +1,43 @@
+/* sched_int.h -- what the scheduler's files share: the sched struct and the
+ * Redis helpers. Not a public interface (see include/sched.h). */
+#ifndef SV_SCHED_INT_H
+#define SV_SCHED_INT_H
+
+#include <hiredis/hiredis.h>
+#include "cron.h"
+#include "queue.h"
+#include "scheduler.h"
+
+/* One tick's job, remembered to wait for it and evaluate the tick. */
+typedef struct sched_job {
+    char *id;
+    char type;        /* 'b' backup, 'p' prune, 'v' verify */
+    char state[12];   /* last seen: "" until known */
+} sched_job;
+
+struct sched {
+    const sv_config *cfg;
+    const sv_clock *clock;
+    redisContext *rc;       /* our own connection: pipelined enqueues, leader scripts */
+    queue_conn *qc;         /* the queue's, opened once to load its function library */
+    char *base;             /* PREFIX:{pool}: of the pool we enqueue into */
+    char *k_leader, *k_fence, *k_last, *k_result, *k_ratio, *k_set;
+    char owner[128];        /* host:pid:random, this scheduler's name in the lease */
+    int64_t fence;          /* our fencing token while leading, 0 otherwise */
+    sv_cron cron;
+    /* the last tick run */
+    int64_t tick_ms;
+    sched_job *jobs;
+    size_t njobs, capjobs;
+};
+
+/* Sends one command and returns the reply (caller frees), or NULL with err
+ * (SV_EUNREACH on i/o failure, SV_EINTERNAL on an error reply). */
+redisReply *sched_cmd(sched_t *s, sv_err *err, int argc, const char **argv);
+
+/* Adds a workspace id to the list (copied). */
+int sched_ws_add(sched_ws_list *l, const char *ws, size_t len, sv_err *err);
+/* Sorts and removes duplicates. */
+void sched_ws_finish(sched_ws_list *l);
+
+#endif

@@ -1,0 +1,695 @@
+/* scheduler.c -- cron ticks, leadership and tick evaluation.
+ *
+ * A tick enqueues, for every discovered workspace, one scheduled backup
+ * (opts.ts fixed to the tick, so a duplicate is the same backup), then the
+ * prunes of the workspaces whose turn it is (each once a day) and the verifies
+ * of a rotating sample (each at least once per SQLVAULT_VERIFY_EVERY). Job ids
+ * derive from workspace and tick, and the queue's enqueue function dedups by
+ * id, so ticks are idempotent: re-running one, or two schedulers running the
+ * same one, enqueues nothing new. Enqueues go through the queue's shipped
+ * function (FCALL sqlvault_enqueue), pipelined 1000 at a time on our own
+ * connection, because one round trip per job cannot reach 100,000 in 5 s.
+ *
+ * Leadership: PREFIX:{sched}:leader holds "owner|fence" with a PX lease; a new
+ * leader INCRs the fence. The leader renews every lease/3; followers try every
+ * min(lease/4, 1 s), so one takes over within about a lease of a leader's
+ * death. The fence guards the one state the leader writes, last_tick: a
+ * deposed leader cannot move it (its enqueues are harmless duplicates).
+ * Catch-up: the loop runs cron_prev(now) when it is newer than last_tick, so
+ * after any downtime exactly the latest missed tick runs, once.
+ *
+ * THREAD SAFETY NOTES: a sched_t is used by one thread; it owns one hiredis
+ * context and one queue_conn. */
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "log.h"
+#include "sched_int.h"
+#include "util.h"
+
+#define PIPE_WINDOW 1000
+#define POLL_MS 500
+#define MS_PER_DAY 86400000LL
+
+/* ACQUIRE/RENEW: KEYS leader, fence; ARGV owner, lease_ms. Returns our fence,
+ * or 0 when someone else leads. */
+static const char lua_acquire[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v then\n"
+    "  local o, f = string.match(v, '^(.*)|(%d+)$')\n"
+    "  if o == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]); return tonumber(f) end\n"
+    "  return 0\n"
+    "end\n"
+    "local f = redis.call('INCR', KEYS[2])\n"
+    "redis.call('SET', KEYS[1], ARGV[1] .. '|' .. f, 'PX', ARGV[2])\n"
+    "return f\n";
+
+/* MARK: KEYS leader, last_tick; ARGV owner|fence ('' = unfenced), tick.
+ * Returns 1, or -1 when the fence no longer holds. */
+static const char lua_mark[] =
+    "if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end\n"
+    "local cur = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+    "if tonumber(ARGV[2]) > cur then redis.call('SET', KEYS[2], ARGV[2]) end\n"
+    "return 1\n";
+
+/* RELEASE: KEYS leader; ARGV owner|fence. Deletes the lease if still ours. */
+static const char lua_release[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
+    "return 0\n";
+
+/* Sends one command; see sched_int.h. */
+redisReply *sched_cmd(sched_t *s, sv_err *err, int argc, const char **argv)
+{
+    size_t lens[32];
+    redisReply *r;
+    if (argc > 32) {
+        sv_err_set(err, SV_EINTERNAL, "too many arguments");
+        return NULL;
+    }
+    if (!s->rc || s->rc->err) {
+        sv_err_set(err, SV_EUNREACH, "redis connection lost");
+        return NULL;
+    }
+    for (int i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
+    r = redisCommandArgv(s->rc, argc, argv, lens);
+    if (!r) {
+        sv_err_set(err, SV_EUNREACH, "redis at %s:%d: %s", s->cfg->redis_host, s->cfg->redis_port,
+                   s->rc->errstr[0] ? s->rc->errstr : "connection lost");
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        sv_err_set(err, SV_EINTERNAL, "redis refused %s: %.200s", argv[0], r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Connects our own context: AUTH and SELECT as the config says. */
+static int redis_connect(sched_t *s, sv_err *err)
+{
+    const sv_config *cfg = s->cfg;
+    struct timeval tv = {2, 0}, cmd_tv = {30, 0};
+    if (s->rc) redisFree(s->rc);
+    s->rc = redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, tv);
+    if (!s->rc || s->rc->err) {
+        sv_err_set(err, SV_EUNREACH, "unable to connect to redis at %s:%d: %s", cfg->redis_host,
+                   cfg->redis_port, s->rc ? s->rc->errstr : "out of memory");
+        sv_err_hint(err, "is redis-server running? set SQLVAULT_REDIS_URL");
+        if (s->rc) redisFree(s->rc);
+        s->rc = NULL;
+        return -1;
+    }
+    redisSetTimeout(s->rc, cmd_tv);
+    redisEnableKeepAlive(s->rc);
+    if (cfg->redis_password && cfg->redis_password[0]) {
+        redisReply *r = sched_cmd(s, err, 2, (const char *[]){"AUTH", cfg->redis_password});
+        if (!r) {
+            sv_err_set(err, SV_EAUTH, "redis at %s:%d refused the password", cfg->redis_host,
+                       cfg->redis_port);
+            return sv_err_hint(err, "check the password in SQLVAULT_REDIS_URL");
+        }
+        freeReplyObject(r);
+    }
+    if (cfg->redis_db != 0) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", cfg->redis_db);
+        redisReply *r = sched_cmd(s, err, 2, (const char *[]){"SELECT", db});
+        if (!r) return -1;
+        freeReplyObject(r);
+    }
+    return 0;
+}
+
+/* Opens a scheduler; see sched.h. */
+int sched_new(const sv_config *cfg, const sv_clock *clock, sched_t **out, sv_err *err)
+{
+    sched_t *s = calloc(1, sizeof *s);
+    const char *p = cfg->redis_prefix ? cfg->redis_prefix : "sqlvault";
+    char host[64] = "host";
+    *out = NULL;
+    if (!s) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    s->cfg = cfg;
+    s->clock = clock;
+    if (cron_parse(cfg->schedule ? cfg->schedule : "0 */6 * * *", &s->cron, err) != 0) {
+        sv_err_wrap(err, "SQLVAULT_SCHEDULE");
+        goto fail;
+    }
+    s->base = queue_pool_base(cfg, cfg->pool);
+    s->k_leader = sv_asprintf("%s:{sched}:leader", p);
+    s->k_fence = sv_asprintf("%s:{sched}:fence", p);
+    s->k_last = sv_asprintf("%s:{sched}:last_tick", p);
+    s->k_result = sv_asprintf("%s:{sched}:last_result", p);
+    s->k_ratio = sv_asprintf("%s:metrics:last_tick_failure_ratio", p);
+    s->k_set = sv_asprintf("%s:workspaces", p);
+    if (!s->base || !s->k_leader || !s->k_fence || !s->k_last || !s->k_result || !s->k_ratio ||
+        !s->k_set) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto fail;
+    }
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = 0;
+    snprintf(s->owner, sizeof s->owner, "%.63s:%ld:%08" PRIx64, host, (long)getpid(),
+             sv_rand64(clock) & 0xffffffffu);
+    if (queue_conn_open(cfg, &s->qc, err) != 0) goto fail; /* loads the function library */
+    if (redis_connect(s, err) != 0) goto fail;
+    *out = s;
+    return 0;
+fail:
+    sched_free(s);
+    return -1;
+}
+
+/* Forgets the last tick's jobs. */
+static void jobs_clear(sched_t *s)
+{
+    for (size_t i = 0; i < s->njobs; i++) free(s->jobs[i].id);
+    s->njobs = 0;
+    s->tick_ms = 0;
+}
+
+/* Frees a scheduler; NULL is a no-op. */
+void sched_free(sched_t *s)
+{
+    if (!s) return;
+    jobs_clear(s);
+    free(s->jobs);
+    if (s->rc) redisFree(s->rc);
+    queue_conn_free(s->qc);
+    free(s->base);
+    free(s->k_leader);
+    free(s->k_fence);
+    free(s->k_last);
+    free(s->k_result);
+    free(s->k_ratio);
+    free(s->k_set);
+    free(s);
+}
+
+/* YYYYMMDDTHHMMZ. */
+void sched_tick_id(int64_t tick_ms, char out[16])
+{
+    char ts[SV_TS_LEN];
+    sv_ts_format(tick_ms, ts);
+    memcpy(out, ts, 13); /* YYYYMMDDTHHMM */
+    out[13] = 'Z';
+    out[14] = 0;
+}
+
+/* FNV-1a of a string: the workspace's slot in the rotating samples. */
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* "{kind}-{ws}-{tick}", or with 32 hex of sha256(ws) when too long for an id. */
+static char *job_id(const char *kind, const char *ws, const char *tick)
+{
+    char *id = sv_asprintf("%s-%s-%s", kind, ws, tick);
+    if (id && strlen(id) > 128) {
+        unsigned char md[32];
+        char hex[65];
+        unsigned int mdlen = 0;
+        EVP_Digest(ws, strlen(ws), md, &mdlen, EVP_sha256(), NULL);
+        sv_hex(md, 16, hex);
+        free(id);
+        id = sv_asprintf("%s-%s-%s", kind, hex, tick);
+    }
+    return id;
+}
+
+/* Adds a job to the tick's list. */
+static int jobs_add(sched_t *s, char type, char *id, sv_err *err)
+{
+    if (!id) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    if (s->njobs == s->capjobs) {
+        size_t cap = s->capjobs ? s->capjobs * 2 : 1024;
+        sched_job *nj = realloc(s->jobs, cap * sizeof *nj);
+        if (!nj) {
+            free(id);
+            return sv_err_set(err, SV_ENOMEM, "out of memory");
+        }
+        s->jobs = nj;
+        s->capjobs = cap;
+    }
+    sched_job *j = &s->jobs[s->njobs++];
+    j->id = id;
+    j->type = type;
+    j->state[0] = 0;
+    return 0;
+}
+
+/* used_memory from INFO memory, or -1. */
+static long long redis_used_memory(sched_t *s)
+{
+    sv_err e;
+    long long v = -1;
+    redisReply *r = sched_cmd(s, &e, 2, (const char *[]){"INFO", "memory"});
+    if (!r) return -1;
+    if (r->type == REDIS_REPLY_STRING) {
+        const char *p = strstr(r->str, "used_memory:");
+        if (p) v = strtoll(p + 12, NULL, 10);
+    }
+    freeReplyObject(r);
+    return v;
+}
+
+typedef struct packed_opts {
+    char *buf;
+    size_t len;
+} packed_opts;
+
+/* Sends the tick's jobs [from, to) as pipelined FCALLs and reads the replies. */
+static int enqueue_window(sched_t *s, const sched_ws_list *ws, const size_t *ws_of, size_t from,
+                          size_t to, const packed_opts *opts, long long *created,
+                          long long *existing, sv_err *err)
+{
+    char maxa[16];
+    const char *type_name[] = {"backup", "prune", "verify"};
+    snprintf(maxa, sizeof maxa, "%d", s->cfg->max_attempts > 0 ? s->cfg->max_attempts : 5);
+    for (size_t i = from; i < to; i++) {
+        int t = s->jobs[i].type == 'b' ? 0 : s->jobs[i].type == 'p' ? 1 : 2;
+        const char *argv[11] = {"FCALL", "sqlvault_enqueue", "1", s->base, s->jobs[i].id,
+                                type_name[t], ws->names[ws_of[i]], "scheduled", maxa,
+                                opts[t].buf ? opts[t].buf : "", "scheduled"};
+        size_t lens[11];
+        for (int k = 0; k < 11; k++) lens[k] = strlen(argv[k]);
+        lens[9] = opts[t].buf ? opts[t].len : 0;
+        if (redisAppendCommandArgv(s->rc, 11, argv, lens) != REDIS_OK)
+            return sv_err_set(err, SV_ENOMEM, "out of memory");
+    }
+    int rc = 0;
+    for (size_t i = from; i < to; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(s->rc, (void **)&r) != REDIS_OK || !r) {
+            return sv_err_set(err, SV_EUNREACH, "redis at %s:%d: %s", s->cfg->redis_host,
+                              s->cfg->redis_port, s->rc->errstr[0] ? s->rc->errstr : "connection lost");
+        }
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            r->element[0]->type == REDIS_REPLY_INTEGER) {
+            if (r->element[0]->integer == 1) (*created)++;
+            else (*existing)++;
+        } else if (rc == 0) {
+            rc = sv_err_set(err, SV_EINTERNAL, "enqueueing %s: %.200s", s->jobs[i].id,
+                            r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+/* Runs one tick; see sched.h. */
+int sched_run_tick(sched_t *s, int64_t tick_ms, const sched_ws_list *ws_in, json_t **summary,
+                   sv_err *err)
+{
+    sched_ws_list found = {0};
+    const sched_ws_list *ws = ws_in;
+    size_t *ws_of = NULL;
+    packed_opts opts[3] = {{0}};
+    json_t *o = NULL;
+    char tick[16], iso[SV_ISO_LEN];
+    long long created = 0, existing = 0, nb = 0, np = 0, nv = 0;
+    long long mem_before, mem_after;
+    int64_t t0 = sv_mono_ms(s->clock);
+    int rc = -1;
+
+    *summary = NULL;
+    jobs_clear(s);
+    s->tick_ms = tick_ms;
+    sched_tick_id(tick_ms, tick);
+    sv_iso_format(tick_ms, iso);
+    if (!ws) {
+        if (sched_discover(s, &found, err) != 0) goto fail;
+        ws = &found;
+    }
+    mem_before = redis_used_memory(s);
+
+    /* The samples: with a tick every `interval`, a workspace is pruned every
+     * k_p-th tick and verified every k_v-th, chosen by its hash and the slot. */
+    int64_t next = cron_next(&s->cron, tick_ms);
+    int64_t interval = next > tick_ms ? next - tick_ms : MS_PER_DAY;
+    int64_t verify_every = s->cfg->verify_every_ms > 0 ? s->cfg->verify_every_ms : 7 * MS_PER_DAY;
+    uint64_t k_p = (uint64_t)(SCHED_PRUNE_EVERY_MS / interval), k_v = (uint64_t)(verify_every / interval);
+    uint64_t slot = (uint64_t)(tick_ms / interval);
+    if (k_p < 1) k_p = 1;
+    if (k_v < 1) k_v = 1;
+
+    ws_of = malloc((ws->n * 3 + 1) * sizeof *ws_of);
+    if (!ws_of) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < ws->n; i++) {
+        ws_of[s->njobs] = i;
+        if (jobs_add(s, 'b', job_id("sched", ws->names[i], tick), err) != 0) goto fail;
+        nb++;
+    }
+    for (size_t i = 0; i < ws->n; i++) {
+        if ((fnv1a(ws->names[i]) + slot) % k_p != 0) continue;
+        ws_of[s->njobs] = i;
+        if (jobs_add(s, 'p', job_id("prune", ws->names[i], tick), err) != 0) goto fail;
+        np++;
+    }
+    for (size_t i = 0; i < ws->n; i++) {
+        if (((fnv1a(ws->names[i]) >> 17) + slot) % k_v != 0) continue;
+        ws_of[s->njobs] = i;
+        if (jobs_add(s, 'v', job_id("verify", ws->names[i], tick), err) != 0) goto fail;
+        nv++;
+    }
+
+    /* Options: the backup's timestamp is the tick, so a duplicate is one backup. */
+    {
+        json_t *bo = json_pack("{s:I, s:s}", "ts", (json_int_t)tick_ms, "reason", "scheduled");
+        json_t *vo = json_pack("{s:s}", "at", "latest");
+        int prc = (!bo || !vo) ? sv_err_set(err, SV_ENOMEM, "out of memory") : 0;
+        if (prc == 0) prc = queue_opts_pack(bo, &opts[0].buf, &opts[0].len, err);
+        if (prc == 0) prc = queue_opts_pack(vo, &opts[2].buf, &opts[2].len, err);
+        json_decref(bo);
+        json_decref(vo);
+        if (prc != 0) goto fail;
+    }
+    for (size_t from = 0; from < s->njobs; from += PIPE_WINDOW) {
+        size_t to = from + PIPE_WINDOW < s->njobs ? from + PIPE_WINDOW : s->njobs;
+        if (enqueue_window(s, ws, ws_of, from, to, opts, &created, &existing, err) != 0) {
+            sv_err_wrap(err, "tick %s", tick);
+            goto fail;
+        }
+    }
+    mem_after = redis_used_memory(s);
+    int64_t ms = sv_mono_ms(s->clock) - t0;
+    o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "tick", iso, "tick_ms",
+                  (json_int_t)tick_ms, "workspaces", (json_int_t)ws->n, "enqueued",
+                  (json_int_t)created, "existing", (json_int_t)existing, "backups", (json_int_t)nb,
+                  "prunes", (json_int_t)np, "verifies", (json_int_t)nv, "ms", (json_int_t)ms,
+                  "redis_memory_before", (json_int_t)mem_before, "redis_memory_after",
+                  (json_int_t)mem_after);
+    if (!o) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto fail;
+    }
+    log_info(NULL, NULL,
+             "scheduler: tick %s: %zu workspaces, %lld backups, %lld prunes, %lld verifies; "
+             "%lld enqueued, %lld already there, in %lld ms",
+             iso, ws->n, nb, np, nv, created, existing, (long long)ms);
+    *summary = o;
+    rc = 0;
+fail:
+    free(opts[0].buf);
+    free(opts[2].buf);
+    free(ws_of);
+    sched_ws_list_free(&found);
+    return rc;
+}
+
+/* True for a state a job does not leave. */
+static bool terminal(const char *st)
+{
+    return strcmp(st, "succeeded") == 0 || strcmp(st, "failed") == 0 ||
+           strcmp(st, "cancelled") == 0 || strcmp(st, "gone") == 0;
+}
+
+/* Reads the state of every unfinished job of the tick (pipelined). Returns
+ * the number still unfinished, or -1. */
+static long long poll_states(sched_t *s, sv_err *err)
+{
+    long long open = 0;
+    size_t i = 0;
+    while (i < s->njobs) {
+        size_t sent[PIPE_WINDOW], n = 0;
+        for (; i < s->njobs && n < PIPE_WINDOW; i++) {
+            if (s->jobs[i].state[0] && terminal(s->jobs[i].state)) continue;
+            char *key = sv_asprintf("%sjob:%s", s->base, s->jobs[i].id);
+            if (!key) return sv_err_set(err, SV_ENOMEM, "out of memory");
+            const char *argv[3] = {"HGET", key, "state"};
+            size_t lens[3] = {4, strlen(key), 5};
+            int arc = redisAppendCommandArgv(s->rc, 3, argv, lens);
+            free(key);
+            if (arc != REDIS_OK) return sv_err_set(err, SV_ENOMEM, "out of memory");
+            sent[n++] = i;
+        }
+        for (size_t k = 0; k < n; k++) {
+            redisReply *r = NULL;
+            if (redisGetReply(s->rc, (void **)&r) != REDIS_OK || !r)
+                return sv_err_set(err, SV_EUNREACH, "redis connection lost while polling jobs");
+            sched_job *j = &s->jobs[sent[k]];
+            if (r->type == REDIS_REPLY_STRING) snprintf(j->state, sizeof j->state, "%s", r->str);
+            else if (r->type == REDIS_REPLY_NIL) snprintf(j->state, sizeof j->state, "gone");
+            if (!terminal(j->state)) open++;
+            freeReplyObject(r);
+        }
+    }
+    return open;
+}
+
+/* Counts outcomes, sets the metric and raises the alert; adds to summary. */
+static int evaluate(sched_t *s, json_t *summary, bool timed_out, sv_err *err)
+{
+    const char *names[3] = {"backup", "prune", "verify"};
+    long long cnt[3][5] = {{0}}; /* succeeded failed cancelled gone open */
+    char iso[SV_ISO_LEN], ratio_s[32];
+    for (size_t i = 0; i < s->njobs; i++) {
+        int t = s->jobs[i].type == 'b' ? 0 : s->jobs[i].type == 'p' ? 1 : 2;
+        const char *st = s->jobs[i].state;
+        int o = strcmp(st, "succeeded") == 0 ? 0 : strcmp(st, "failed") == 0 ? 1
+              : strcmp(st, "cancelled") == 0 ? 2 : strcmp(st, "gone") == 0 ? 3 : 4;
+        cnt[t][o]++;
+    }
+    long long total = 0;
+    for (int o = 0; o < 5; o++) total += cnt[0][o];
+    double ratio = total ? (double)cnt[0][1] / (double)total : 0.0;
+    bool alert = ratio > SCHED_ALERT_RATIO;
+    sv_iso_format(s->tick_ms, iso);
+    snprintf(ratio_s, sizeof ratio_s, "%.6f", ratio);
+
+    json_t *res = json_object();
+    for (int t = 0; t < 3; t++) {
+        json_object_set_new(res, names[t],
+                            json_pack("{s:I, s:I, s:I, s:I, s:I}", "succeeded", (json_int_t)cnt[t][0],
+                                      "failed", (json_int_t)cnt[t][1], "cancelled",
+                                      (json_int_t)cnt[t][2], "expired", (json_int_t)cnt[t][3],
+                                      "unfinished", (json_int_t)cnt[t][4]));
+    }
+    json_object_set_new(summary, "results", res);
+    json_object_set_new(summary, "failure_ratio", json_real(ratio));
+    json_object_set_new(summary, "alert", json_boolean(alert));
+    json_object_set_new(summary, "timed_out", json_boolean(timed_out));
+
+    /* The metric, and the tick's record. */
+    char fb[24], tb[24], tk[24];
+    snprintf(fb, sizeof fb, "%lld", cnt[0][1]);
+    snprintf(tb, sizeof tb, "%lld", total);
+    snprintf(tk, sizeof tk, "%" PRId64, s->tick_ms);
+    redisReply *r = sched_cmd(s, err, 3, (const char *[]){"SET", s->k_ratio, ratio_s});
+    if (!r) return -1;
+    freeReplyObject(r);
+    r = sched_cmd(s, err, 12,
+                  (const char *[]){"HSET", s->k_result, "tick", iso, "tick_ms", tk, "backups", tb,
+                                   "failed", fb, "ratio", ratio_s, "alert", alert ? "1" : "0"});
+    if (!r) return -1;
+    freeReplyObject(r);
+
+    if (alert) {
+        log_error(NULL, NULL,
+                  "scheduler: ALERT: %lld of %lld backups of tick %s failed (%.2f%% > %.0f%%)",
+                  cnt[0][1], total, iso, ratio * 100, SCHED_ALERT_RATIO * 100);
+        char *ek = sv_asprintf("%sevents", s->base);
+        char *msg = sv_asprintf("{\"event\":\"alert\",\"job\":\"\",\"tick\":\"%s\",\"failed\":%lld,"
+                                "\"total\":%lld,\"ratio\":%s}",
+                                iso, cnt[0][1], total, ratio_s);
+        if (!ek || !msg) {
+            free(ek);
+            free(msg);
+            return sv_err_set(err, SV_ENOMEM, "out of memory");
+        }
+        r = sched_cmd(s, err, 18,
+                      (const char *[]){"XADD", ek, "MAXLEN", "~", "10000", "*", "job", "", "event",
+                                       "alert", "tick", iso, "failed", fb, "total", tb, "ratio",
+                                       ratio_s});
+        if (!r) {
+            free(ek);
+            free(msg);
+            return -1;
+        }
+        freeReplyObject(r);
+        r = sched_cmd(s, err, 3, (const char *[]){"PUBLISH", ek, msg});
+        free(ek);
+        free(msg);
+        if (!r) return -1;
+        freeReplyObject(r);
+    } else {
+        log_info(NULL, NULL, "scheduler: tick %s: %lld of %lld backups failed (%.2f%%)", iso,
+                 cnt[0][1], total, ratio * 100);
+    }
+    return 0;
+}
+
+/* Waits for the last tick's jobs; see sched.h. */
+int sched_wait_tick(sched_t *s, int64_t timeout_ms, json_t *summary, sv_err *err)
+{
+    int64_t start = sv_mono_ms(s->clock);
+    bool timed_out = false;
+    for (;;) {
+        long long open = poll_states(s, err);
+        if (open < 0) return -1;
+        if (open == 0) break;
+        if (timeout_ms > 0 && sv_mono_ms(s->clock) - start >= timeout_ms) {
+            timed_out = true;
+            break;
+        }
+        sv_sleep_ms(s->clock, POLL_MS);
+    }
+    return evaluate(s, summary, timed_out, err);
+}
+
+/* Records the tick; see sched.h. */
+int sched_mark_tick(sched_t *s, int64_t tick_ms, bool fenced, sv_err *err)
+{
+    char tk[24], holder[160] = "";
+    snprintf(tk, sizeof tk, "%" PRId64, tick_ms);
+    if (fenced) snprintf(holder, sizeof holder, "%s|%" PRId64, s->owner, s->fence);
+    redisReply *r = sched_cmd(s, err, 7,
+                              (const char *[]){"EVAL", lua_mark, "2", s->k_leader, s->k_last, holder, tk});
+    if (!r) return -1;
+    long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    if (v != 1) return sv_err_set(err, SV_ELEASE, "this scheduler lost the lead (fence %" PRId64 ")", s->fence);
+    return 0;
+}
+
+/* Takes or renews the lead; sets s->fence (0 when another leads). */
+static int lead(sched_t *s, sv_err *err)
+{
+    char lease[24];
+    snprintf(lease, sizeof lease, "%" PRId64, s->cfg->lease_ms > 0 ? s->cfg->lease_ms : 30000);
+    redisReply *r = sched_cmd(s, err, 7,
+                              (const char *[]){"EVAL", lua_acquire, "2", s->k_leader, s->k_fence,
+                                               s->owner, lease});
+    if (!r) return -1;
+    int64_t f = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    if (f && !s->fence)
+        log_info(NULL, NULL, "scheduler: %s leads (fence %" PRId64 ")", s->owner, f);
+    else if (!f && s->fence)
+        log_warn(NULL, NULL, "scheduler: %s lost the lead", s->owner);
+    s->fence = f;
+    return 0;
+}
+
+/* Gives up the lead if still ours. */
+static void unlead(sched_t *s)
+{
+    char holder[160];
+    sv_err e;
+    if (!s->fence) return;
+    snprintf(holder, sizeof holder, "%s|%" PRId64, s->owner, s->fence);
+    redisReply *r = sched_cmd(s, &e, 5, (const char *[]){"EVAL", lua_release, "1", s->k_leader, holder});
+    if (r) freeReplyObject(r);
+    s->fence = 0;
+}
+
+/* last_tick from Redis (0 when none). */
+static int last_tick(sched_t *s, int64_t *out, sv_err *err)
+{
+    redisReply *r = sched_cmd(s, err, 2, (const char *[]){"GET", s->k_last});
+    if (!r) return -1;
+    *out = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Sleeps up to ms in short slices, returning early on stop. */
+static void nap(sched_t *s, int64_t ms, volatile sig_atomic_t *stop)
+{
+    while (ms > 0 && !*stop) {
+        int64_t step = ms < 100 ? ms : 100;
+        sv_sleep_ms(s->clock, step);
+        ms -= step;
+    }
+}
+
+/* The long-running loop; see sched.h. */
+int sched_loop(sched_t *s, volatile sig_atomic_t *stop, sv_err *err)
+{
+    int64_t lease = s->cfg->lease_ms > 0 ? s->cfg->lease_ms : 30000;
+    int64_t follow_every = lease / 4 < 1000 ? lease / 4 : 1000;
+    int64_t next_poll = 0;
+    int failures = 0;
+    json_t *pending = NULL; /* summary of the tick being watched */
+
+    log_info(NULL, NULL, "scheduler: %s started, schedule '%s' (UTC), lease %" PRId64 " ms",
+             s->owner, s->cfg->schedule, lease);
+    while (!*stop) {
+        sv_err e;
+        sv_err_clear(&e);
+        if ((!s->rc || s->rc->err) && redis_connect(s, &e) != 0) goto retry;
+        if (lead(s, &e) != 0) goto retry;
+        if (s->fence) {
+            int64_t now = sv_now_ms(s->clock), last = 0;
+            int64_t due = cron_prev(&s->cron, now);
+            if (last_tick(s, &last, &e) != 0) goto retry;
+            if (due > 0 && due > last) {
+                json_t *sum = NULL;
+                if (pending) {
+                    long long open = poll_states(s, &e);
+                    if (open < 0) goto retry;
+                    if (open > 0)
+                        log_warn(NULL, NULL, "scheduler: a new tick is due while %lld jobs of the "
+                                             "previous one are unfinished; evaluating what ended", open);
+                    if (evaluate(s, pending, open > 0, &e) != 0) goto retry;
+                    json_decref(pending);
+                    pending = NULL;
+                }
+                if (sched_run_tick(s, due, NULL, &sum, &e) != 0) goto retry;
+                pending = sum;
+                next_poll = sv_mono_ms(s->clock) + 5 * POLL_MS;
+                if (sched_mark_tick(s, due, true, &e) != 0) {
+                    log_warn(NULL, NULL, "scheduler: %s", e.msg);
+                    s->fence = 0;
+                }
+            }
+        }
+        if (pending && sv_mono_ms(s->clock) >= next_poll) {
+            long long open = poll_states(s, &e);
+            if (open < 0) goto retry;
+            if (open == 0) {
+                if (evaluate(s, pending, false, &e) != 0) goto retry;
+                json_decref(pending);
+                pending = NULL;
+                jobs_clear(s);
+            }
+            next_poll = sv_mono_ms(s->clock) + 5 * POLL_MS;
+        }
+        failures = 0;
+        {
+            int64_t now = sv_now_ms(s->clock);
+            int64_t wait = s->fence ? lease / 3 : follow_every;
+            int64_t next = cron_next(&s->cron, now);
+            if (next > 0 && next - now < wait) wait = next - now;
+            if (pending && wait > 5 * POLL_MS) wait = 5 * POLL_MS;
+            nap(s, wait < 10 ? 10 : wait, stop);
+        }
+        continue;
+    retry:
+        failures++;
+        log_warn(NULL, NULL, "scheduler: %s%s%s", e.msg, e.hint[0] ? "; HINT: " : "", e.hint);
+        if (s->rc && s->rc->err) {
+            redisFree(s->rc);
+            s->rc = NULL;
+        }
+        nap(s, sv_backoff_ms(s->clock, failures < 6 ? failures : 6, 250, 5000), stop);
+    }
+    unlead(s);
+    json_decref(pending);
+    log_info(NULL, NULL, "scheduler: %s stopped", s->owner);
+    (void)err;
+    return 0;
+}
