@@ -53,8 +53,11 @@ int64_t s3_parse_time(const char *s)
     if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6)
         return 0;
     const char *dot = strchr(s, '.');
-    if (dot)
-        ms = atoi(dot + 1) % 1000;
+    if (dot) { /* fraction of a second: up to 3 digits count */
+        int scale = 100;
+        for (const char *p = dot + 1; *p >= '0' && *p <= '9' && scale > 0; p++, scale /= 10)
+            ms += (*p - '0') * scale;
+    }
     if (mo < 1 || mo > 12 || d < 1 || d > 31)
         return 0;
     int64_t days = sv_days_from_civil(y, (unsigned)mo, (unsigned)d);

@@ -336,7 +336,8 @@ int sigv4_presign_query(sigv4_signer *s, const char *method, const char *host,
     q = calloc(nq + 6, sizeof *q);
     if (!cred || !q)
         goto oom;
-    memcpy(q, query, nq * sizeof *q);
+    if (nq)
+        memcpy(q, query, nq * sizeof *q);
     q[nq + 0] = (sigv4_pair){"X-Amz-Algorithm", "AWS4-HMAC-SHA256"};
     q[nq + 1] = (sigv4_pair){"X-Amz-Credential", cred};
     q[nq + 2] = (sigv4_pair){"X-Amz-Date", amz_date};

@@ -288,7 +288,8 @@ static int s3_list(store_t *st, const char *prefix, const char *delimiter, store
             sv_err_wrap(err, "%s", what);
             goto fail;
         }
-        qsort(page.items, page.n, sizeof *page.items, item_cmp);
+        if (page.n)
+            qsort(page.items, page.n, sizeof *page.items, item_cmp);
         for (size_t i = 0; i < page.n; i++) {
             const list_item *it = &page.items[i];
             if (strncmp(it->key, s->prefix, plen) != 0)
