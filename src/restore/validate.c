@@ -182,7 +182,8 @@ static int integrity(sqlite3 *db, sv_err *err)
         const char *m = (const char *)sqlite3_column_text(st, 0);
         if (rows++ == 0) ok = m && strcmp(m, "ok") == 0;
         /* 3.40 heads the list with "*** in database main ***": report the first real problem. */
-        if (!first[0] && m && strncmp(m, "*** in database", 15) != 0) snprintf(first, sizeof first, "%s", m);
+        if (m && strncmp(m, "*** in database", 15) == 0) m = strchr(m, '\n') ? strchr(m, '\n') + 1 : NULL;
+        if (!first[0] && m && *m) snprintf(first, sizeof first, "%.*s", (int)strcspn(m, "\n"), m);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return restore_sql_fail(db, rc, "integrity_check", err);
