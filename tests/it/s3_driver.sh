@@ -104,4 +104,20 @@ for key in "odd/a b+c=d&e.txt" "odd/caf$(printf '\xc3\xa9') $(printf '\xe6\x97\x
 done
 assert_eq 3 "$("$TOOL" list odd/ | wc -l)" "odd keys listed"
 
+step "unfinished multipart uploads are listed and aborted"
+for k in "mp/one" "mp/two words"; do
+  aws_proxy s3api create-multipart-upload --bucket "$SV_S3_BUCKET" --key "$SV_PREFIX$k" >/dev/null
+done
+"$TOOL" uploads mp/ >"$W/uploads.txt"
+assert_eq 2 "$(wc -l <"$W/uploads.txt")" "uploads listed"
+assert_contains "$(cat "$W/uploads.txt")" "mp/two words " "key relative to the store root"
+assert_eq 2 "$(proxy_open_uploads)" "open uploads before aborting"
+while read -r line; do # "KEY UPLOAD_ID INITIATED_MS", the key may hold spaces
+  rest="${line% *}"
+  "$TOOL" abort-upload "${rest% *}" "${rest##* }"
+done <"$W/uploads.txt"
+assert_eq 0 "$(proxy_open_uploads)" "open uploads after aborting"
+"$TOOL" abort-upload "mp/one" "no-such-upload-id" || fail "aborting a gone upload is not an error"
+note "ok: aborting an upload already gone succeeds"
+
 sv_pass

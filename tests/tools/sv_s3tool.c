@@ -13,6 +13,7 @@
  *   delete-prefix PREFIX             delete_many of every key under PREFIX
  *   presign METHOD KEY TTL [DISPOSITION]
  *   uploads PREFIX                   unfinished multipart uploads
+ *   abort-upload KEY UPLOAD_ID
  *   ping
  *
  * On failure: "error: CODE: message" (and the hint) on stderr, exit code per
@@ -220,6 +221,9 @@ int main(int argc, char **argv)
         free(url);
     } else if (strcmp(cmd, "uploads") == 0 && argc >= 3) {
         if (st->vt->list_uploads(st, argv[2], print_upload, NULL, &err) != 0)
+            goto fail;
+    } else if (strcmp(cmd, "abort-upload") == 0 && argc >= 4) {
+        if (st->vt->abort_upload(st, argv[2], argv[3], &err) != 0)
             goto fail;
     } else if (strcmp(cmd, "ping") == 0) {
         if (store_ping(st, &err) != 0)
