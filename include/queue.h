@@ -110,6 +110,9 @@ int queue_complete(queue_conn *c, const char *base, const char *id, const char *
 /* Writes stage and bytes; *accepted false when the lease is lost. */
 int queue_progress(queue_conn *c, const char *base, const char *id, const char *token,
                    const char *stage, uint64_t done, uint64_t total, bool *accepted, sv_err *err);
+/* Renews one lease now (before a commit point); *accepted false when lost. */
+int queue_renew(queue_conn *c, const char *base, const char *id, const char *token, int64_t lease_ms,
+                bool *accepted, sv_err *err);
 /* Gives a running job back (shutdown) without using an attempt. */
 int queue_release(queue_conn *c, const char *base, const char *id, const char *token,
                   bool *accepted, sv_err *err);

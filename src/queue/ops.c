@@ -154,6 +154,16 @@ int queue_progress(queue_conn *c, const char *base, const char *id, const char *
                                             stage ? stage : "", d, t}, accepted, err);
 }
 
+/* Renew; see queue.h. */
+int queue_renew(queue_conn *c, const char *base, const char *id, const char *token, int64_t lease_ms,
+                bool *accepted, sv_err *err)
+{
+    char lease[24];
+    snprintf(lease, sizeof lease, "%" PRId64, lease_ms);
+    return call_flag(c, 7, (const char *[]){"FCALL", "sqlvault_renew", "1", base, id, token, lease},
+                     accepted, err);
+}
+
 /* Release; see queue.h. */
 int queue_release(queue_conn *c, const char *base, const char *id, const char *token,
                   bool *accepted, sv_err *err)

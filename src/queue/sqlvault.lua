@@ -10,7 +10,7 @@ docs/PROTOCOL.md describes every key, field and state; keep the two in step.
 Load with: redis-cli FUNCTION LOAD REPLACE "$(cat sqlvault.lua)"
 ]]
 
-local VERSION = 1
+local VERSION = 2
 local EVENTS_MAXLEN = 10000   -- events stream cap (approximate trimming)
 local DEAD_MAXLEN = 10000     -- dead-letter stream cap
 local RECENT_MAX = 10000      -- recent-jobs index cap
@@ -54,7 +54,8 @@ end
 
 -- Puts a job id on its priority stream and wakes one idle worker.
 local function push(B, id, prio)
-  redis.call('XADD', stream(B, prio), '*', 'id', id)
+  local eid = redis.call('XADD', stream(B, prio), '*', 'id', id)
+  redis.call('HSET', B .. 'job:' .. id, 'entry', eid)
   redis.call('LPUSH', B .. 'wake', '1')
   redis.call('LTRIM', B .. 'wake', 0, WAKE_MAX - 1)
 end
@@ -306,6 +307,20 @@ local function progress(keys, args)
   return 1
 end
 
+-- FCALL sqlvault_renew 1 B id token lease_ms
+-- Renews one lease now (a job about to pass a commit point). Returns 1, or 0
+-- when token no longer holds the lease.
+local function renew(keys, args)
+  local B, id, token, lease = keys[1], args[1], args[2], tonumber(args[3])
+  local jk = B .. 'job:' .. id
+  local j = redis.call('HMGET', jk, 'lease', 'state')
+  if j[1] ~= token or j[2] ~= 'active' then return 0 end
+  local now = now_ms()
+  redis.call('HSET', jk, 'lease_until', now + lease)
+  redis.call('ZADD', B .. 'active', 'XX', now + lease, id)
+  return 1
+end
+
 -- FCALL sqlvault_tick 1 B worker lease_ms rt_overhead [id token]...
 -- The housekeeping call: marks the worker alive, renews the leases it holds,
 -- requeues stalled jobs and promotes due retries. Returns {lost ids, ids
@@ -366,10 +381,11 @@ end
 local function cancel(keys, args)
   local B, id = keys[1], args[1]
   local jk = B .. 'job:' .. id
-  local j = hash(B, id, 'state', 'workspace')
+  local j = hash(B, id, 'state', 'workspace', 'priority', 'entry')
   if not j.state then return nil end
   if j.state == 'queued' or j.state == 'retrying' then
     redis.call('ZREM', B .. 'delayed', id)
+    if j.entry then redis.call('XDEL', stream(B, j.priority), j.entry) end
     if j.workspace and j.workspace ~= '' then
       redis.call('LREM', B .. 'wait:' .. j.workspace, 0, id)
       unlock(B, id, j.workspace)
@@ -405,6 +421,7 @@ redis.register_function('sqlvault_enqueue', enqueue)
 redis.register_function('sqlvault_claim', claim)
 redis.register_function('sqlvault_complete', complete)
 redis.register_function('sqlvault_progress', progress)
+redis.register_function('sqlvault_renew', renew)
 redis.register_function('sqlvault_tick', tick)
 redis.register_function('sqlvault_release', release)
 redis.register_function('sqlvault_emit', emit)

@@ -138,6 +138,25 @@ static bool cb_cancelled(void *ud)
     return sv_mono_ms(wp->clock) - atomic_load(&s->renewed_mono) > wp->cfg->lease_ms;
 }
 
+/* job_ctx callback: renews the lease now, before a commit point; SV_ELEASE
+ * if another worker owns the job. */
+static int cb_fence(void *ud, sv_err *err)
+{
+    slot *s = ud;
+    worker_pool *wp = s->wp;
+    int64_t sent = sv_mono_ms(wp->clock);
+    bool ok = false;
+    if (ensure_conn(wp, &s->conn, true) != 0)
+        return sv_err_set(err, SV_EUNREACH, "redis unreachable: cannot confirm the lease before committing");
+    if (queue_renew(s->conn, wp->bases[s->pool], s->id, s->token, wp->cfg->lease_ms, &ok, err) != 0) return -1;
+    if (!ok) {
+        atomic_store(&s->lost, true);
+        return sv_err_set(err, SV_ELEASE, "lease lost: another worker owns the job now");
+    }
+    atomic_store(&s->renewed_mono, sent);
+    return 0;
+}
+
 /* job_ctx callback: emits a job event (refused without the lease). */
 static int cb_emit(void *ud, const char *event, json_t *data, sv_err *err)
 {
@@ -236,6 +255,7 @@ static int run_body(slot *s, queue_job *j, json_t **result, sv_err *err)
     ctx.opts = opts;
     ctx.progress = cb_progress;
     ctx.cancelled = cb_cancelled;
+    ctx.fence = cb_fence;
     ctx.emit = cb_emit;
     ctx.set_pause = cb_set_pause;
     ctx.ud = s;
@@ -430,7 +450,7 @@ static void hk_round(worker_pool *wp, queue_conn **conn, uint64_t *overhead_sent
             ids[k] = idbuf[k];
             toks[k] = tokbuf[k];
             which[k++] = i;
-            if (p == 0 && s->paused) memcpy(pausebuf[npause++], s->ws, sizeof pausebuf[0]);
+            if (s->paused) memcpy(pausebuf[npause++], s->ws, sizeof pausebuf[0]);
         }
         pthread_mutex_unlock(&wp->mu);
         total = queue_round_trips();
