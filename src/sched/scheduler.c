@@ -200,14 +200,21 @@ void sched_tick_id(int64_t tick_ms, char out[16])
     out[14] = 0;
 }
 
-/* FNV-1a of a string: the workspace's slot in the rotating samples. */
-static uint64_t fnv1a(const char *s)
+/* A workspace's place in a rotating sample: FNV-1a of the id, salted, then
+ * murmur3's fmix64 so that ids differing in their last character spread
+ * over every residue (plain FNV leaves the high bits nearly equal). */
+static uint64_t ws_hash(const char *s, uint64_t salt)
 {
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = 1469598103934665603ULL ^ salt;
     for (; *s; s++) {
         h ^= (unsigned char)*s;
         h *= 1099511628211ULL;
     }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
     return h;
 }
 
@@ -342,6 +349,7 @@ int sched_run_tick(sched_t *s, int64_t tick_ms, const sched_ws_list *ws_in, json
     uint64_t slot = (uint64_t)(tick_ms / interval);
     if (k_p < 1) k_p = 1;
     if (k_v < 1) k_v = 1;
+    log_debug(NULL, NULL, "scheduler: interval %lld ms, prune every %llu ticks, verify every %llu ticks, slot %llu", (long long)interval, (unsigned long long)k_p, (unsigned long long)k_v, (unsigned long long)slot);
 
     ws_of = malloc((ws->n * 3 + 1) * sizeof *ws_of);
     if (!ws_of) {
@@ -354,13 +362,13 @@ int sched_run_tick(sched_t *s, int64_t tick_ms, const sched_ws_list *ws_in, json
         nb++;
     }
     for (size_t i = 0; i < ws->n; i++) {
-        if ((fnv1a(ws->names[i]) + slot) % k_p != 0) continue;
+        if ((ws_hash(ws->names[i], 1) + slot) % k_p != 0) continue;
         ws_of[s->njobs] = i;
         if (jobs_add(s, 'p', job_id("prune", ws->names[i], tick), err) != 0) goto fail;
         np++;
     }
     for (size_t i = 0; i < ws->n; i++) {
-        if (((fnv1a(ws->names[i]) >> 17) + slot) % k_v != 0) continue;
+        if ((ws_hash(ws->names[i], 2) + slot) % k_v != 0) continue;
         ws_of[s->njobs] = i;
         if (jobs_add(s, 'v', job_id("verify", ws->names[i], tick), err) != 0) goto fail;
         nv++;
