@@ -40,6 +40,16 @@ void s3_client_fini(s3_client *c)
     c->http = NULL;
 }
 
+/* The signing time (see s3.h). */
+int64_t s3_sign_now(const s3_store *s)
+{
+    if (s->base.clock != sv_clock_system())
+        return sv_now_ms(s->base.clock);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* prefix + key, heap. */
 char *s3_full_key(const s3_store *s, const char *key)
 {
@@ -88,7 +98,7 @@ static int s3_prepare(void *ud, http_attempt *a, int attempt, sv_err *err)
     size_t nh = 0;
     char *auth = NULL;
 
-    sigv4_amz_date(sv_now_ms(s->base.clock), date);
+    sigv4_amz_date(s3_sign_now(s), date);
     h[nh++] = (sigv4_pair){"Host", s->host};
     h[nh++] = (sigv4_pair){"x-amz-content-sha256", call->hash};
     h[nh++] = (sigv4_pair){"x-amz-date", date};

@@ -83,6 +83,13 @@ int s3_request(s3_client *c, const s3_req *r, http_response *resp, sv_err *err);
 /* Classifies a final non-2xx reply into err (see request.c). */
 int s3_classify(const s3_store *s, const char *what, const http_response *resp, sv_err *err);
 
+/* The time to sign with (x-amz-date), ms since the epoch: the injected
+ * clock's now, except that the process clock is read without its
+ * SQLVAULT_FAKE_NOW offset -- that variable fakes the business "now"
+ * (backup timestamps, retention) while the server compares x-amz-date with
+ * its real clock (15 minutes of skew at most). */
+int64_t s3_sign_now(const s3_store *s);
+
 /* The full key of a caller's key (prefix + key), heap. */
 char *s3_full_key(const s3_store *s, const char *key);
 

@@ -450,7 +450,7 @@ static int s3_presign(store_t *st, const char *method, const char *key, int64_t 
     uri = ekey ? sv_asprintf("/%s/%s", s->bucket, ekey) : NULL;
     if (!uri)
         goto oom;
-    sigv4_amz_date(sv_now_ms(st->clock), date);
+    sigv4_amz_date(s3_sign_now(s), date);
     /* A local signer copy: presigning must not disturb the main client's cache. */
     sigv4_signer sg = s->main.signer;
     if (sigv4_presign_query(&sg, method, s->host, uri, q, nq, ttl_s, date, &qs, err) != 0)

@@ -349,7 +349,7 @@ int s3_writer_open(store_t *st, const char *key, const store_writer_opts *o, sto
         return sv_err_set(err, SV_ENOMEM, "out of memory");
     w->s = s;
     w->cur_fd = -1;
-    w->opened_ms = sv_now_ms(st->clock);
+    w->opened_ms = s3_sign_now(s); /* compared with the server's Last-Modified */
     if (o)
         w->o = *o;
     w->key = sv_strdup(key);
