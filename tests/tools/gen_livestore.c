@@ -522,16 +522,15 @@ int main(int argc, char **argv)
     gen_schema(&g);
     gen_exec(&g, "BEGIN");
     for (uint32_t u = 0; u < GEN_USERS; u++) gen_user(&g, u);
-    int64_t size = 0;
+    /* batches sized from the bytes per event so far, so small targets
+     * (1 MiB) stop close to SIZE and big ones run in big transactions */
+    int64_t size = gen_db_size(&g);
     while ((uint64_t)size < target) {
-        for (int i = 0; i < GEN_BATCH; i++) gen_one(&g);
+        uint64_t per = g.seq > 500 ? (uint64_t)size / g.seq + 1 : 400;
+        uint64_t n = (target - (uint64_t)size) / per / 2 + 50;
+        if (n > GEN_BATCH) n = GEN_BATCH;
+        for (uint64_t i = 0; i < n; i++) gen_one(&g);
         size = gen_db_size(&g);
-        if (target - (uint64_t)size < (uint64_t)size / g.seq * GEN_BATCH) {
-            /* last stretch: smaller steps so we stop close to the target */
-            while ((uint64_t)(size = gen_db_size(&g)) < target)
-                for (int i = 0; i < 500; i++) gen_one(&g);
-            break;
-        }
     }
     char meta[160];
     snprintf(meta, sizeof meta,

@@ -1,0 +1,608 @@
+#!/usr/bin/env bash
+# The benchmark of SPEC §8: sqlvault side by side with the best pipelines an
+# operator could build from standard tools, on the same machine, in one run.
+# It builds sqlvault, generates (or reuses) a LiveStore-like workspace with
+# tests/tools/gen_livestore, starts its own s3rver and redis-server on
+# loopback, measures every row, prints one table and stops the servers on
+# every exit path.
+#
+#   scripts/bench.sh [--size 1GiB] [--quick] [--only b,c,...] [--build-dir DIR]
+#                    [--keep]
+#
+#   --size SIZE    size of the generated workspace (default 1GiB; cached under
+#                  var/bench/, so a rerun skips generation)
+#   --quick        small counts for the queue and scheduler rows (40
+#                  workspaces, 2,000 in the set): a smoke run, not figures
+#   --only LIST    rows to run, letters from: a generate, b backup to S3,
+#                  c backup to file://, d peak memory, e restore and verify,
+#                  f queue throughput, g scheduler tick
+#   --build-dir D  where to build sqlvault (default build/)
+#   --keep         keep the run's scratch dir (server data, logs)
+#
+# Rows: every figure is one run (no repetitions) with the workspace in the
+# page cache (it is read once before each timed command; caches cannot be
+# dropped without root). Wall time, CPU time (user+sys of the command and its
+# children) and peak RSS come from /usr/bin/time; the S3 server's own CPU is
+# read from /proc. A sqlvault command that fails puts its error in the row and
+# the run goes on. Set BENCH_PORT_BASE=N to use ports N (redis) and N+1
+# (s3rver) instead of ports the OS picks.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SIZE="1GiB"
+QUICK=0
+ONLY=""
+BUILD_DIR="$ROOT/build"
+KEEP=0
+while (($#)); do
+  case "$1" in
+    --size) SIZE="${2:?--size needs a value}"; shift ;;
+    --size=*) SIZE="${1#*=}" ;;
+    --quick) QUICK=1 ;;
+    --only) ONLY="${2:?--only needs a list}"; shift ;;
+    --only=*) ONLY="${1#*=}" ;;
+    --build-dir) BUILD_DIR="${2:?--build-dir needs a dir}"; shift ;;
+    --keep) KEEP=1 ;;
+    -h | --help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[[ "$SIZE" =~ ^[0-9]+(B|KiB|MiB|GiB|KB|MB|GB|K|M|G)?$ ]] || { echo "bench: bad --size $SIZE" >&2; exit 2; }
+
+# shellcheck source=../tests/servers/services.sh
+source "$ROOT/tests/servers/services.sh"
+
+VAR="$ROOT/var/bench"
+RUN="$VAR/run-$$"
+BUCKET="bench"
+SV="$BUILD_DIR/sqlvault"
+GEN="$BUILD_DIR/gen_livestore"
+WS="bench-$SIZE"
+DATA="$VAR/data"
+DB="$DATA/$WS/livestore.db"
+QUEUE_N=1000
+QUEUE_SIZE="1MiB"
+SCHED_N=100000
+if ((QUICK)); then
+  QUEUE_N=40
+  SCHED_N=2000
+fi
+TIMEOUT=1800
+PIDS=()
+ROWS=()
+REDIS_PORT=""
+S3_PORT=""
+S3_PID=""
+CLK_TCK="$(getconf CLK_TCK)"
+
+# log prints a progress line on stderr.
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+# want LETTER: true when the row is selected.
+want() { [[ -z "$ONLY" || ",$ONLY," == *",$1,"* ]]; }
+
+# cleanup stops the servers and workers and removes the scratch dir.
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do sv_stop_pid "$pid"; done
+  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do wait "$pid" 2>/dev/null; done
+  if ((KEEP)); then
+    log "scratch kept in $RUN"
+  else
+    rm -rf "$RUN"
+  fi
+}
+trap cleanup EXIT
+trap 'log interrupted; exit 130' INT TERM
+
+# ------------------------------------------------------------------ numbers
+
+# calc EXPR: prints the awk evaluation of EXPR with 2 decimals.
+calc() { awk "BEGIN { printf \"%.2f\", $1 }"; }
+
+# mib KB: prints kilobytes as MiB with no decimals.
+mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+
+# proc_cpu PID: prints the CPU seconds (user+sys) the process has used so far.
+proc_cpu() {
+  local pid="$1"
+  [[ -n "$pid" && -r "/proc/$pid/stat" ]] || { echo 0; return; }
+  awk -v t="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t }' "/proc/$pid/stat"
+}
+
+# measure LABEL CMD...: runs CMD (bounded) under /usr/bin/time with its output
+# in RUN/LABEL.log; sets M_RC, M_WALL, M_CPU (s), M_RSS (KiB), M_SRV (the S3
+# server's CPU seconds during the run) and M_ERR (last line of output on failure).
+measure() {
+  local label="$1" tf="$RUN/$1.time" s0 s1
+  shift
+  s0="$(proc_cpu "$S3_PID")"
+  /usr/bin/time -f '%e %U %S %M' -o "$tf" timeout "$TIMEOUT" "$@" >"$RUN/$label.log" 2>&1
+  M_RC=$?
+  s1="$(proc_cpu "$S3_PID")"
+  local wall usr sys rss
+  read -r wall usr sys rss < <(tail -n 1 "$tf")
+  M_WALL="$wall"
+  M_CPU="$(calc "$usr + $sys")"
+  M_RSS="$rss"
+  M_SRV="$(calc "$s1 - $s0")"
+  M_ERR=""
+  if ((M_RC != 0)); then
+    M_ERR="$(grep -v '^\s*$' "$RUN/$label.log" | grep -iE 'error|fail|not available|usage' | head -n 1)"
+    [[ -n "$M_ERR" ]] || M_ERR="$(grep -v '^\s*$' "$RUN/$label.log" | tail -n 1)"
+    M_ERR="exit $M_RC: ${M_ERR:0:110}"
+    M_ERR="${M_ERR//|//}"
+  fi
+  log "$label: rc=$M_RC wall=${M_WALL}s cpu=${M_CPU}s rss=$(mib "$M_RSS")MiB s3rver-cpu=${M_SRV}s"
+}
+
+# warm FILE: reads FILE once so the timed command finds it in the page cache.
+warm() { cat "$1" >/dev/null; }
+
+# row FIGURE SQLVAULT REFERENCE RATIO TARGET VERDICT: adds a table row and prints it.
+row() {
+  local r="| $1 | $2 | $3 | $4 | $5 | $6 |"
+  ROWS+=("$r")
+  printf '%s\n' "$r" >&2
+}
+
+# verdict VALUE OP LIMIT: prints "ok" or "MISSED" (OP is <= or >=).
+verdict() {
+  if awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { exit !((op == "<=") ? v <= l : v >= l) }'; then
+    echo ok
+  else
+    echo MISSED
+  fi
+}
+
+# timing: prints "W s (cpu C s, S3 server C s)" of the last measure.
+timing() {
+  local extra=""
+  [[ "${1:-}" == s3 ]] && extra=", s3rver ${M_SRV} s"
+  printf '%s s (cpu %s s%s)' "$M_WALL" "$M_CPU" "$extra"
+}
+
+# ------------------------------------------------------------------ servers
+
+# start_servers: starts redis-server and s3rver (no proxy) on loopback.
+start_servers() {
+  mkdir -p "$RUN/redis" "$RUN/s3"
+  local port
+  if [[ -n "${BENCH_PORT_BASE:-}" ]]; then port="$BENCH_PORT_BASE"; else port="$(sv_free_port)"; fi
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$RUN/redis" --save '' --appendonly no \
+    --daemonize no --logfile "$RUN/redis.log" </dev/null >/dev/null 2>&1 &
+  PIDS+=($!)
+  local i
+  for ((i = 0; i < 100; i++)); do
+    redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break
+    sleep 0.1
+  done
+  redis-cli -p "$port" ping 2>/dev/null | grep -q PONG || { log "redis-server did not start"; return 1; }
+  REDIS_PORT="$port"
+
+  if [[ -n "${BENCH_PORT_BASE:-}" ]]; then port=$((BENCH_PORT_BASE + 1)); else port=0; fi
+  node --openssl-legacy-provider "$ROOT/tests/servers/start-s3rver.js" --dir "$RUN/s3" \
+    --port "$port" --bucket "$BUCKET" --port-file "$RUN/s3.port" </dev/null >"$RUN/s3rver.log" 2>&1 &
+  S3_PID=$!
+  PIDS+=("$S3_PID")
+  sv_wait_file "$RUN/s3.port" 30 "$S3_PID" || { log "s3rver did not start:"; cat "$RUN/s3rver.log" >&2; return 1; }
+  S3_PORT="$(cat "$RUN/s3.port")"
+  export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=auto
+  export AWS_EC2_METADATA_DISABLED=true
+  export SQLVAULT_S3_ENDPOINT="http://127.0.0.1:$S3_PORT" SQLVAULT_S3_REGION=auto
+  export SQLVAULT_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+  export SQLVAULT_LOG_FORMAT=text
+  log "redis on $REDIS_PORT, s3rver on $S3_PORT (pid $S3_PID), scratch $RUN"
+}
+
+# aws_s3 ARGS...: the aws CLI against the bench's s3rver.
+aws_s3() { aws --endpoint-url "http://127.0.0.1:$S3_PORT" --region auto "$@"; }
+
+# --------------------------------------------------------------------- rows
+
+# build: builds sqlvault and the generator (keeps going with older binaries).
+build() {
+  log "building in $BUILD_DIR"
+  mkdir -p "$BUILD_DIR"
+  if ! { cmake -S "$ROOT" -B "$BUILD_DIR" >"$RUN/cmake.log" 2>&1 &&
+    cmake --build "$BUILD_DIR" -j "$(nproc)" --target sqlvault gen_livestore >>"$RUN/cmake.log" 2>&1; }; then
+    if [[ -x "$SV" && -x "$GEN" ]]; then
+      log "build failed (see below); going on with the binaries already in $BUILD_DIR"
+      grep -m 5 -E 'error' "$RUN/cmake.log" >&2
+    else
+      cat "$RUN/cmake.log" >&2
+      return 1
+    fi
+  fi
+}
+
+# ensure_db PATH SIZE: generates PATH with gen_livestore unless a copy made by
+# the same generator source at the same size is there (PATH.stamp); sets
+# GEN_STATE (generated or cached).
+ensure_db() {
+  local path="$1" size="$2" stamp="$1.stamp" key t0 gen_s bytes zbytes
+  key="$size $(sha256sum "$ROOT/tests/tools/gen_livestore.c" | cut -c1-16)"
+  GEN_STATE=cached
+  if [[ -f "$path" && -f "$stamp" && "$(head -n 1 "$stamp")" == "$key" ]]; then return 0; fi
+  mkdir -p "$(dirname "$path")"
+  rm -f "$stamp"
+  log "generating a $size workspace at $path"
+  t0=$SECONDS
+  "$GEN" "$path" "$size" >&2 || { log "gen_livestore failed"; return 1; }
+  gen_s=$((SECONDS - t0))
+  bytes="$(stat -c %s "$path")"
+  zbytes="$(zstd -3 -T2 -q -c "$path" | wc -c)"
+  printf '%s\n%s %s %s\n' "$key" "$bytes" "$zbytes" "$gen_s" >"$stamp"
+  GEN_STATE=generated
+}
+
+# row_generate: makes (or reuses) the workspace and reports its size and zstd ratio.
+row_generate() {
+  local bytes zbytes gen_s
+  ensure_db "$DB" "$SIZE" || return 1
+  read -r bytes zbytes gen_s < <(sed -n 2p "$DB.stamp")
+  row "a. workspace ($WS)" "$(calc "$bytes / 1048576") MiB, zstd -3 → $(calc "$zbytes / 1048576") MiB" \
+    "—" "$(calc "$bytes / $zbytes")× compression" "≈4×" "$GEN_STATE (generation took ${gen_s} s)"
+}
+
+# sv_env_s3 NAME: points sqlvault at s3://bench/NAME/ with the bench's data dir.
+sv_env_s3() {
+  export SQLVAULT_STORE="s3://$BUCKET/$1/" SQLVAULT_DATA_DIR="$DATA"
+}
+
+# row_backup_s3: sqlvault backup --inline to s3rver vs the streaming and sequential pipelines.
+row_backup_s3() {
+  local ref_wall seq_wall sv_cell ratio ratio2 v
+  sv_env_s3 sv
+  warm "$DB"
+  measure ref_stream bash -c "zstd -3 -T2 -q -c '$DB' | aws --endpoint-url http://127.0.0.1:$S3_PORT --region auto s3 cp --only-show-errors - s3://$BUCKET/ref/stream.db.zst"
+  ref_wall="$M_WALL"
+  local ref_cell ref_rss="$M_RSS"
+  ref_cell="$(timing s3)"
+  ((M_RC == 0)) || ref_cell="$M_ERR"
+
+  warm "$DB"
+  measure backup_s3 "$SV" backup "$WS" --inline
+  B_S3_RSS="$M_RSS"
+  B_S3_RC="$M_RC"
+  local sv_wall="$M_WALL"
+  if ((M_RC == 0)); then
+    sv_cell="$(timing s3), $(mib "$M_RSS") MiB"
+    ratio="$(calc "$M_WALL / $ref_wall")"
+    v="$(verdict "$ratio" '<=' 1.0)"
+  else
+    sv_cell="$M_ERR"; ratio="—"; v="MISSED"
+  fi
+  row "b. backup → S3 server, end to end" "$sv_cell" \
+    "\`zstd -3 -T2 -c DB | aws s3 cp - s3://…\`: $ref_cell, $(mib "$ref_rss") MiB" "${ratio}×" "≤ 1.0×" "$v"
+
+  local tmp="$RUN/seq.db"
+  warm "$DB"
+  measure ref_seq bash -c "sqlite3 '$DB' '.backup $tmp' && zstd -3 -T2 -q '$tmp' -o '$tmp.zst' && sha256sum '$tmp' >/dev/null && aws --endpoint-url http://127.0.0.1:$S3_PORT --region auto s3 cp --only-show-errors '$tmp.zst' s3://$BUCKET/ref/seq.db.zst"
+  seq_wall="$M_WALL"
+  local seq_cell
+  seq_cell="$(timing s3)"
+  ((M_RC == 0)) || seq_cell="$M_ERR"
+  rm -f "$tmp" "$tmp.zst"
+  if ((B_S3_RC == 0)); then
+    ratio2="$(calc "$sv_wall / $seq_wall")"
+    sv_cell="$sv_wall s"
+  else
+    ratio2="—"; sv_cell="(see row b)"
+  fi
+  row "b'. backup → S3 server vs the sequential pipeline" "$sv_cell" \
+    "\`sqlite3 .backup\` + \`zstd -3 -T2\` + \`sha256sum\` + \`aws s3 cp\`: $seq_cell" "${ratio2}×" "(for scale)" "—"
+}
+
+# row_backup_file: sqlvault backup --inline to file:// vs zstd alone.
+row_backup_file() {
+  local ref_wall ref_cell sv_cell ratio v
+  mkdir -p "$RUN/store"
+  warm "$DB"
+  measure ref_zstd bash -c "zstd -3 -T2 -q -c '$DB' > '$RUN/ref.db.zst'"
+  ref_wall="$M_WALL"
+  ref_cell="$(timing)"
+  ((M_RC == 0)) || ref_cell="$M_ERR"
+  rm -f "$RUN/ref.db.zst"
+
+  export SQLVAULT_STORE="file://$RUN/store" SQLVAULT_DATA_DIR="$DATA"
+  warm "$DB"
+  measure backup_file "$SV" backup "$WS" --inline
+  B_FILE_RSS="$M_RSS"
+  if ((M_RC == 0)); then
+    sv_cell="$(timing), $(mib "$M_RSS") MiB"
+    ratio="$(calc "$M_WALL / $ref_wall")"
+    v="$(verdict "$ratio" '<=' 1.25)"
+  else
+    sv_cell="$M_ERR"; ratio="—"; v="MISSED"
+  fi
+  rm -rf "$RUN/store"
+  row "c. backup → file:// store" "$sv_cell" "\`zstd -3 -T2 -c DB > FILE\`: $ref_cell" "${ratio}×" "≤ 1.25×" "$v"
+}
+
+# row_restore: sqlvault restore --inline from s3rver vs download + zstd -d + integrity_check + cp; then verify.
+row_restore() {
+  local rdata="$RUN/rdata" live ref_cell ref_wall sv_cell ratio v
+  sv_env_s3 sv
+  # the backups these rows read: made here when rows b did not run
+  if ! aws_s3 s3 ls "s3://$BUCKET/sv/full/$WS/" >/dev/null 2>&1; then
+    log "no sqlvault backup in the S3 server yet: making one (not timed)"
+    "$SV" backup "$WS" --inline >"$RUN/prep_backup.log" 2>&1 || log "backup failed: $(tail -n 1 "$RUN/prep_backup.log")"
+  fi
+  if ! aws_s3 s3 ls "s3://$BUCKET/ref/stream.db.zst" >/dev/null 2>&1; then
+    zstd -3 -T2 -q -c "$DB" | aws_s3 s3 cp --only-show-errors - "s3://$BUCKET/ref/stream.db.zst"
+  fi
+  mkdir -p "$rdata/$WS"
+  live="$rdata/$WS/livestore.db"
+
+  cp "$DB" "$RUN/ref-live.db"
+  measure ref_restore bash -c "set -o pipefail; aws --endpoint-url http://127.0.0.1:$S3_PORT --region auto s3 cp --only-show-errors s3://$BUCKET/ref/stream.db.zst - | zstd -d -q -c > '$RUN/ref-tmp.db' && test \"\$(sqlite3 '$RUN/ref-tmp.db' 'pragma integrity_check')\" = ok && cp '$RUN/ref-tmp.db' '$RUN/ref-live.db'"
+  ref_wall="$M_WALL"
+  ref_cell="$(timing s3), $(mib "$M_RSS") MiB"
+  ((M_RC == 0)) || ref_cell="$M_ERR"
+  rm -f "$RUN/ref-tmp.db" "$RUN/ref-live.db"
+
+  cp "$DB" "$live"
+  export SQLVAULT_DATA_DIR="$rdata"
+  warm "$live"
+  measure restore "$SV" restore "$WS" --from latest --inline --yes
+  R_RSS="$M_RSS"
+  R_RC="$M_RC"
+  if ((M_RC == 0)); then
+    sv_cell="$(timing s3), $(mib "$M_RSS") MiB"
+    ratio="$(calc "$M_WALL / $ref_wall")"
+    v="$(verdict "$ratio" '<=' 1.0)"
+  else
+    sv_cell="$M_ERR"; ratio="—"; v="MISSED"
+  fi
+  row "e. restore from S3 server, validated" "$sv_cell" \
+    "\`aws s3 cp - | zstd -d > TMP && sqlite3 TMP 'pragma integrity_check' && cp TMP LIVE\`: $ref_cell" \
+    "${ratio}×" "≤ 1.0×" "$v"
+  rm -rf "$rdata"
+
+  export SQLVAULT_DATA_DIR="$DATA"
+  measure verify "$SV" verify "$WS" --inline
+  V_RSS="$M_RSS"
+  V_RC="$M_RC"
+  if ((M_RC == 0)); then
+    sv_cell="$(timing s3), $(mib "$M_RSS") MiB"
+    v="$(verdict "$M_WALL" '<=' 900)"
+  else
+    sv_cell="$M_ERR"; v="MISSED"
+  fi
+  row "e'. verify (restore drill)" "$sv_cell" "—" "—" "< 15 min (seed)" "$v"
+}
+
+# row_memory: the peak RSS of the backup, restore and verify runs above.
+row_memory() {
+  local parts=() worst=0 kb
+  [[ -n "${B_S3_RSS:-}" ]] && parts+=("backup→S3 $(mib "$B_S3_RSS")") && ((B_S3_RSS > worst)) && worst=$B_S3_RSS
+  [[ -n "${B_FILE_RSS:-}" ]] && parts+=("backup→file $(mib "$B_FILE_RSS")") && ((B_FILE_RSS > worst)) && worst=$B_FILE_RSS
+  if [[ -n "${R_RSS:-}" ]]; then
+    if ((R_RC == 0)); then parts+=("restore $(mib "$R_RSS")"); ((R_RSS > worst)) && worst=$R_RSS
+    else parts+=("restore n/a (failed)"); fi
+  fi
+  if [[ -n "${V_RSS:-}" ]]; then
+    if ((V_RC == 0)); then parts+=("verify $(mib "$V_RSS")"); ((V_RSS > worst)) && worst=$V_RSS
+    else parts+=("verify n/a (failed)"); fi
+  fi
+  if ((${#parts[@]} == 0)); then
+    row "d. peak RSS of backup and restore" "n/a (rows b, c, e not run)" "—" "—" "≤ 64 MiB" "—"
+    return
+  fi
+  local joined
+  joined="$(printf '%s, ' "${parts[@]}")"
+  kb=$((64 * 1024))
+  row "d. peak RSS of backup and restore ($SIZE)" "${joined%, } MiB" "the seed's Node service 1.1 GiB" \
+    "—" "≤ 64 MiB" "$(verdict "$worst" '<=' "$kb")"
+}
+
+# queue_base PREFIX: the pool's key prefix (PREFIX:{default}:).
+queue_base() { printf '%s:{default}:' "$1"; }
+
+# queue_stat PREFIX FIELD: prints a counter of the pool's stats hash (0 when absent).
+queue_stat() {
+  local v
+  v="$(redis-cli -p "$REDIS_PORT" HGET "$(queue_base "$1")stats" "$2" 2>/dev/null)"
+  echo "${v:-0}"
+}
+
+# queue_run STORE-KIND PREFIX: backs up QUEUE_N workspaces through the queue
+# with 2 workers x 4 threads; sets Q_RATE, Q_RT, Q_ERR.
+queue_run() {
+  local kind="$1" prefix="$2" qdata="$RUN/qdata" i w t0 t1 done_n failed_n
+  Q_RATE=""; Q_RT=""; Q_ERR=""; Q_WALL=""
+  if [[ "$kind" == s3 ]]; then
+    export SQLVAULT_STORE="s3://$BUCKET/$prefix/"
+  else
+    mkdir -p "$RUN/qstore-$prefix"
+    export SQLVAULT_STORE="file://$RUN/qstore-$prefix"
+  fi
+  export SQLVAULT_DATA_DIR="$qdata" SQLVAULT_REDIS_PREFIX="$prefix"
+  local wpids=()
+  for w in 1 2; do
+    "$SV" worker --threads 4 >"$RUN/worker-$prefix-$w.log" 2>&1 &
+    wpids+=($!)
+    PIDS+=($!)
+  done
+  # the workers load the function library and register as alive
+  local alive=0
+  for ((i = 0; i < 150; i++)); do
+    alive="$(redis-cli -p "$REDIS_PORT" ZCARD "$(queue_base "$prefix")workers" 2>/dev/null)"
+    [[ "${alive:-0}" -ge 2 ]] && break
+    for w in "${wpids[@]}"; do kill -0 "$w" 2>/dev/null || break 2; done
+    sleep 0.1
+  done
+  if [[ "${alive:-0}" -lt 2 ]]; then
+    Q_ERR="workers did not start: $(grep -iE 'error' "$RUN/worker-$prefix-1.log" | head -n 1 | cut -c1-100)"
+    [[ "$Q_ERR" == *": " ]] && Q_ERR="workers did not register in redis within 15 s"
+    for w in "${wpids[@]}"; do sv_stop_pid "$w"; done
+    return 0
+  fi
+  local base
+  base="$(queue_base "$prefix")"
+  t0="$(date +%s.%N)"
+  for ((i = 1; i <= QUEUE_N; i++)); do
+    printf 'FCALL sqlvault_enqueue 1 %s bq-%s-%04d backup q%04d scheduled 5 ""\n' "$base" "$prefix" "$i" "$i"
+  done | redis-cli -p "$REDIS_PORT" >"$RUN/enqueue-$prefix.log" 2>&1
+  local deadline=$((SECONDS + 600))
+  while :; do
+    done_n="$(queue_stat "$prefix" succeeded)"
+    failed_n="$(queue_stat "$prefix" failed)"
+    ((done_n + failed_n >= QUEUE_N)) && break
+    if ((SECONDS > deadline)); then
+      Q_ERR="timed out: $done_n succeeded, $failed_n failed after 600 s"
+      break
+    fi
+    sleep 0.05
+  done
+  t1="$(date +%s.%N)"
+  Q_WALL="$(calc "$t1 - $t0")"
+  Q_RATE="$(calc "$done_n / ($t1 - $t0)")"
+  local rt_jobs rt_over
+  rt_jobs="$(queue_stat "$prefix" rt_jobs)"
+  rt_over="$(queue_stat "$prefix" rt_overhead)"
+  if ((done_n + failed_n > 0)); then
+    Q_RT="$(calc "($rt_jobs + $done_n + $failed_n) / ($done_n + $failed_n)") per job ($(calc "($rt_jobs + $rt_over + $done_n + $failed_n) / ($done_n + $failed_n)") with housekeeping and idle waits; enqueue included)"
+  fi
+  ((failed_n > 0)) && Q_ERR="$failed_n failed: $(redis-cli -p "$REDIS_PORT" HGET "${base}job:$(redis-cli -p "$REDIS_PORT" ZRANGE "${base}recent" 0 -1 | while read -r id; do
+    [[ "$(redis-cli -p "$REDIS_PORT" HGET "${base}job:$id" state)" == failed ]] && { echo "$id"; break; }
+  done)" error | cut -c1-100)"
+  local committed
+  if [[ "$kind" == s3 ]]; then
+    committed="$(aws_s3 s3 ls --recursive "s3://$BUCKET/$prefix/full/" | grep -c 'metadata.json$')"
+  else
+    committed="$(find "$RUN/qstore-$prefix" -name metadata.json | wc -l)"
+  fi
+  Q_COMMITTED="$committed"
+  Q_WCPU=0
+  for w in "${wpids[@]}"; do Q_WCPU="$(calc "$Q_WCPU + $(proc_cpu "$w")")"; done
+  for w in "${wpids[@]}"; do sv_stop_pid "$w"; done
+  for w in "${wpids[@]}"; do wait "$w" 2>/dev/null; done
+  log "queue $kind: $done_n succeeded, $failed_n failed, $committed committed in ${Q_WALL}s"
+}
+
+# row_queue: QUEUE_N workspaces of 1 MiB through the queue, to S3 and to file://.
+row_queue() {
+  local label="f. queue: $QUEUE_N workspaces of $QUEUE_SIZE, 2 workers × 4 threads"
+  if ! "$SV" worker --help >/dev/null 2>&1 || ! grep -q sqlvault_enqueue "$ROOT/src/queue/sqlvault.lua" 2>/dev/null; then
+    row "$label → S3 server" "n/a (queue not built)" "—" "—" "≥ 100 backups/s" "—"
+    row "$label → file://" "n/a (queue not built)" "—" "—" "≥ 100 backups/s" "—"
+    return
+  fi
+  local qdata="$RUN/qdata" seed="$VAR/data/bench-q-$QUEUE_SIZE/livestore.db" i
+  ensure_db "$seed" "$QUEUE_SIZE" || return 1
+  for ((i = 1; i <= QUEUE_N; i++)); do
+    mkdir -p "$qdata/$(printf 'q%04d' "$i")"
+    cp "$seed" "$qdata/$(printf 'q%04d' "$i")/livestore.db"
+  done
+  sync
+  local kind prefix s0 s1 srv
+  for kind in s3 file; do
+    prefix="bq$kind$$"
+    s0="$(proc_cpu "$S3_PID")"
+    queue_run "$kind" "$prefix"
+    s1="$(proc_cpu "$S3_PID")"
+    srv="$(calc "$s1 - $s0")"
+    if [[ -n "$Q_RATE" ]]; then
+      local cell="$Q_RATE backups/s ($Q_COMMITTED committed in $Q_WALL s, workers cpu $Q_WCPU s"
+      [[ "$kind" == s3 ]] && cell+=", s3rver cpu $srv s"
+      cell+=")"
+      [[ -n "$Q_ERR" ]] && cell+="; $Q_ERR"
+      local v
+      v="$(verdict "$Q_RATE" '>=' 100)"
+      [[ -n "$Q_ERR" ]] && v="MISSED"
+      row "$label → $([[ $kind == s3 ]] && echo 'S3 server' || echo 'file://')" "$cell" \
+        "redis round trips: ${Q_RT:-n/a}" "—" "≥ 100 backups/s" "$v"
+    else
+      row "$label → $([[ $kind == s3 ]] && echo 'S3 server' || echo 'file://')" "${Q_ERR:-failed}" "—" "—" "≥ 100 backups/s" "MISSED"
+    fi
+  done
+  rm -rf "$qdata"
+}
+
+# sched_set_key PREFIX: prints the Redis set of known workspaces (from docs/PROTOCOL.md).
+sched_set_key() { printf '%s:workspaces' "$1"; }
+
+# row_sched: one scheduler tick over SCHED_N workspaces in the Redis set.
+row_sched() {
+  local label="g. scheduler tick over $SCHED_N workspaces"
+  if ! "$SV" scheduler --help >/dev/null 2>&1; then
+    row "$label: time to enqueue" "n/a (scheduler not built)" "—" "—" "≤ 5 s" "—"
+    row "$label: redis memory" "n/a (scheduler not built)" "—" "—" "bounded" "—"
+    return
+  fi
+  local prefix="bs$$" key mem0 mem1 mem2 n
+  key="$(sched_set_key "$prefix")"
+  export SQLVAULT_REDIS_PREFIX="$prefix" SQLVAULT_STORE="file://$RUN/sstore" SQLVAULT_DATA_DIR="$RUN/sdata"
+  mkdir -p "$RUN/sdata" "$RUN/sstore"
+  mem0="$(redis-cli -p "$REDIS_PORT" INFO memory | awk -F: '/^used_memory:/ { print $2 + 0 }')"
+  awk -v n="$SCHED_N" -v k="$key" 'BEGIN {
+    for (i = 1; i <= n; i += 1000) {
+      line = "SADD " k
+      for (j = i; j < i + 1000 && j <= n; j++) line = line sprintf(" w%06d", j)
+      print line
+    } }' | redis-cli -p "$REDIS_PORT" >/dev/null
+  n="$(redis-cli -p "$REDIS_PORT" SCARD "$key")"
+  mem1="$(redis-cli -p "$REDIS_PORT" INFO memory | awk -F: '/^used_memory:/ { print $2 + 0 }')"
+  measure sched "$SV" scheduler --once
+  mem2="$(redis-cli -p "$REDIS_PORT" INFO memory | awk -F: '/^used_memory:/ { print $2 + 0 }')"
+  local queued
+  queued="$(redis-cli -p "$REDIS_PORT" XLEN "$(queue_base "$prefix")q:scheduled")"
+  if ((M_RC == 0)); then
+    local v
+    v="$(verdict "$M_WALL" '<=' 5)"
+    ((queued < n)) && v="MISSED"
+    row "$label: time to enqueue" "$(timing) for $queued jobs ($n in the set)" "—" "—" "≤ 5 s" "$v"
+    row "$label: redis memory" "$(calc "($mem2 - $mem1) / 1048576") MiB for the tick's jobs" \
+      "the set itself: $(calc "($mem1 - $mem0) / 1048576") MiB" "—" "bounded" "—"
+  else
+    row "$label: time to enqueue" "$M_ERR" "—" "—" "≤ 5 s" "MISSED"
+    row "$label: redis memory" "n/a" "the set itself: $(calc "($mem1 - $mem0) / 1048576") MiB" "—" "bounded" "—"
+  fi
+}
+
+# machine: prints the machine and tool versions for the report.
+machine() {
+  local cpu
+  cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+  printf -- '- machine: %s, %s cores, %s GiB RAM, %s\n' "$cpu" "$(nproc)" \
+    "$(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)" "$(uname -sr)"
+  printf -- '- tools: %s; %s; sqlite3 %s; redis %s; node %s; s3rver %s\n' \
+    "$(zstd --version | sed 's/^\*\*\* //; s/, by.*//')" "$(aws --version 2>&1 | cut -d' ' -f1)" \
+    "$(sqlite3 --version | cut -d' ' -f1)" "$(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/')" \
+    "$(node --version)" \
+    "$(node -p "require('$ROOT/tests/servers/node_modules/@20minutes/s3rver/package.json').version" 2>/dev/null)"
+  printf -- '- sqlvault %s built in %s (%s)\n' "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)" \
+    "$BUILD_DIR" "$(awk -F= '/^CMAKE_BUILD_TYPE:/ { print $2 }' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null)"
+}
+
+# ------------------------------------------------------------------- main
+
+mkdir -p "$RUN"
+[[ -x /usr/bin/time ]] || { log "/usr/bin/time is missing (apt-get install time)"; exit 2; }
+build || exit 1
+start_servers || exit 1
+LOAD0="$(cut -d' ' -f1-3 /proc/loadavg)"
+STARTED="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+
+if want a || want b || want c || want d || want e; then row_generate || exit 1; fi
+want b && row_backup_s3
+want c && row_backup_file
+want e && row_restore
+if want d; then row_memory; fi
+want f && row_queue
+want g && row_sched
+
+{
+  printf '\n## sqlvault bench, %s workspace%s, %s\n\n' "$SIZE" "$( ((QUICK)) && echo ', quick')" "$STARTED"
+  machine
+  printf -- '- load average at start %s, at end %s; one run per figure, warm page cache\n\n' \
+    "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "| figure | sqlvault | reference | ratio | target | verdict |"
+  echo "| --- | --- | --- | --- | --- | --- |"
+  # rows in letter order (b' after b), whatever order they ran in
+  printf '%s\n' "${ROWS[@]+"${ROWS[@]}"}" | sort -s -k2,2.1
+} | tee "$VAR/last.md"
+exit 0
