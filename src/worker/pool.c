@@ -39,6 +39,7 @@
 
 #define PROGRESS_EVERY_MS 1000
 #define PAUSE_TTL_MS 600000
+#define WSN(ws) ((ws)[0] ? (ws) : NULL) /* workspace for logs: NULL when none */
 
 typedef struct worker_pool worker_pool;
 
@@ -217,9 +218,9 @@ static void abort_leftovers(slot *s, const queue_job *j)
     prefix = sv_asprintf("full/%s/%s/", j->workspace, ts);
     if (!prefix) return;
     if (s->store->vt->list_uploads(s->store, prefix, abort_one, &l, &err) != 0)
-        log_debug(j->id, j->workspace, "listing earlier uploads: %s", err.msg);
+        log_debug(j->id, WSN(j->workspace), "listing earlier uploads: %s", err.msg);
     else if (l.n)
-        log_info(j->id, j->workspace, "aborted %d unfinished upload(s) of an earlier attempt", l.n);
+        log_info(j->id, WSN(j->workspace), "aborted %d unfinished upload(s) of an earlier attempt", l.n);
     free(prefix);
 }
 
@@ -298,7 +299,7 @@ static void finish(slot *s, queue_job *j, int rc, json_t *result, sv_err *jerr, 
             retry_ms = sv_backoff_ms(wp->clock, j->attempt - 1, wp->retry_base_ms, wp->retry_max_ms);
     }
     if (kind == END_DROP) {
-        log_warn(j->id, j->workspace, "lease lost: attempt %d abandoned (%s)", j->attempt,
+        log_warn(j->id, WSN(j->workspace), "lease lost: attempt %d abandoned (%s)", j->attempt,
                  rc == 0 ? "finished" : jerr->msg);
         metrics_job_done(j->type, "lease_lost", secs);
         goto done;
@@ -308,7 +309,7 @@ static void finish(slot *s, queue_job *j, int rc, json_t *result, sv_err *jerr, 
         sv_err err;
         int r;
         if (ensure_conn(wp, &s->conn, true) != 0) {
-            log_warn(j->id, j->workspace, "redis unreachable past the grace period: job left to be "
+            log_warn(j->id, WSN(j->workspace), "redis unreachable past the grace period: job left to be "
                                           "taken over after its lease");
             goto done;
         }
@@ -322,20 +323,20 @@ static void finish(slot *s, queue_job *j, int rc, json_t *result, sv_err *jerr, 
         }
         if (r == 0) {
             if (!ok)
-                log_warn(j->id, j->workspace, "%s refused: this worker lost the lease (attempt %d)",
+                log_warn(j->id, WSN(j->workspace), "%s refused: this worker lost the lease (attempt %d)",
                          kind == END_RELEASE ? "release" : "completion", j->attempt);
             else if (kind == END_RELEASE)
-                log_info(j->id, j->workspace, "job released for another worker");
+                log_info(j->id, WSN(j->workspace), "job released for another worker");
             else if (rc == 0)
-                log_info(j->id, j->workspace, "job %s succeeded in %.3f s", j->type, secs);
+                log_info(j->id, WSN(j->workspace), "job %s succeeded in %.3f s", j->type, secs);
             else
-                log_warn(j->id, j->workspace, "job %s attempt %d/%d %s: %s", j->type, j->attempt,
+                log_warn(j->id, WSN(j->workspace), "job %s attempt %d/%d %s: %s", j->type, j->attempt,
                          j->max_attempts, state, payload ? payload : "");
             metrics_job_done(j->type, !ok ? "lease_lost" : kind == END_RELEASE ? "released" : state, secs);
             goto done;
         }
         if (err.code != SV_EUNREACH) {
-            log_error(j->id, j->workspace, "completing the job: %s", err.msg);
+            log_error(j->id, WSN(j->workspace), "completing the job: %s", err.msg);
             goto done;
         }
         sv_sleep_ms(wp->clock, sv_backoff_ms(wp->clock, attempt, 100, 5000));
@@ -402,13 +403,13 @@ static void *job_thread(void *arg)
         s->busy = true;
         wp->running_jobs++;
         pthread_mutex_unlock(&wp->mu);
-        log_info(j.id, j.workspace, "job %s started (attempt %d/%d)", j.type, j.attempt, j.max_attempts);
+        log_info(j.id, WSN(j.workspace), "job %s started (attempt %d/%d)", j.type, j.attempt, j.max_attempts);
 
         sv_err_clear(&err);
         rc = run_body(s, &j, &result, &err);
         if (s->paused) {  /* a body that failed with the flag set: clear it */
             sv_err e2;
-            if (cb_set_pause(s, false, &e2) != 0) log_warn(j.id, j.workspace, "pause flag: %s", e2.msg);
+            if (cb_set_pause(s, false, &e2) != 0) log_warn(j.id, WSN(j.workspace), "pause flag: %s", e2.msg);
         }
         finish(s, &j, rc, result, &err, t0);
         json_decref(result);
