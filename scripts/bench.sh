@@ -7,7 +7,7 @@
 # every exit path.
 #
 #   scripts/bench.sh [--size 1GiB] [--quick] [--only b,c,...] [--build-dir DIR]
-#                    [--keep]
+#                    [--no-build] [--var DIR] [--keep]
 #
 #   --size SIZE    size of the generated workspace (default 1GiB; cached under
 #                  var/bench/, so a rerun skips generation)
@@ -17,6 +17,9 @@
 #                  c backup to file://, d peak memory, e restore and verify,
 #                  f queue throughput, g scheduler tick
 #   --build-dir D  where to build sqlvault (default build/)
+#   --no-build     use the binaries already in the build dir
+#   --var DIR      cache and scratch dir (default var/bench/); the table of
+#                  the last run is left in DIR/last.md
 #   --keep         keep the run's scratch dir (server data, logs)
 #
 # Rows: every figure is one run (no repetitions) with the workspace in the
@@ -34,6 +37,8 @@ QUICK=0
 ONLY=""
 BUILD_DIR="$ROOT/build"
 KEEP=0
+BUILD=1
+VAR="$ROOT/var/bench"
 while (($#)); do
   case "$1" in
     --size) SIZE="${2:?--size needs a value}"; shift ;;
@@ -43,7 +48,9 @@ while (($#)); do
     --only=*) ONLY="${1#*=}" ;;
     --build-dir) BUILD_DIR="${2:?--build-dir needs a dir}"; shift ;;
     --keep) KEEP=1 ;;
-    -h | --help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-build) BUILD=0 ;;
+    --var) VAR="${2:?--var needs a dir}"; shift ;;
+    -h | --help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -53,7 +60,8 @@ done
 # shellcheck source=../tests/servers/services.sh
 source "$ROOT/tests/servers/services.sh"
 
-VAR="$ROOT/var/bench"
+mkdir -p "$VAR" && VAR="$(cd "$VAR" && pwd)"
+BUILD_DIR="$(mkdir -p "$BUILD_DIR" && cd "$BUILD_DIR" && pwd)"
 RUN="$VAR/run-$$"
 BUCKET="bench"
 SV="$BUILD_DIR/sqlvault"
@@ -72,6 +80,7 @@ TIMEOUT=1800
 PIDS=()
 ROWS=()
 REDIS_PORT=""
+REDIS_PID=""
 S3_PORT=""
 S3_PID=""
 CLK_TCK="$(getconf CLK_TCK)"
@@ -118,9 +127,12 @@ measure() {
   local label="$1" tf="$RUN/$1.time" s0 s1
   shift
   s0="$(proc_cpu "$S3_PID")"
+  local r0
+  r0="$(proc_cpu "$REDIS_PID")"
   /usr/bin/time -f '%e %U %S %M' -o "$tf" timeout "$TIMEOUT" "$@" >"$RUN/$label.log" 2>&1
   M_RC=$?
   s1="$(proc_cpu "$S3_PID")"
+  M_REDIS="$(calc "$(proc_cpu "$REDIS_PID") - $r0")"
   local wall usr sys rss
   read -r wall usr sys rss < <(tail -n 1 "$tf")
   M_WALL="$wall"
@@ -142,7 +154,9 @@ warm() { cat "$1" >/dev/null; }
 
 # row FIGURE SQLVAULT REFERENCE RATIO TARGET VERDICT: adds a table row and prints it.
 row() {
-  local r="| $1 | $2 | $3 | $4 | $5 | $6 |"
+  local c=() a
+  for a in "$@"; do c+=("${a//|/\\|}"); done # a | in a cell would split it
+  local r="| ${c[0]} | ${c[1]} | ${c[2]} | ${c[3]} | ${c[4]} | ${c[5]} |"
   ROWS+=("$r")
   printf '%s\n' "$r" >&2
 }
@@ -172,6 +186,7 @@ start_servers() {
   if [[ -n "${BENCH_PORT_BASE:-}" ]]; then port="$BENCH_PORT_BASE"; else port="$(sv_free_port)"; fi
   redis-server --port "$port" --bind 127.0.0.1 --dir "$RUN/redis" --save '' --appendonly no \
     --daemonize no --logfile "$RUN/redis.log" </dev/null >/dev/null 2>&1 &
+  REDIS_PID=$!
   PIDS+=($!)
   local i
   for ((i = 0; i < 100; i++)); do
@@ -498,20 +513,23 @@ row_queue() {
     cp "$seed" "$qdata/$(printf 'q%04d' "$i")/livestore.db"
   done
   sync
-  local kind prefix s0 s1 srv
+  local kind prefix s0 s1 srv r0 rsrv
   for kind in s3 file; do
     prefix="bq$kind$$"
     s0="$(proc_cpu "$S3_PID")"
+    r0="$(proc_cpu "$REDIS_PID")"
     queue_run "$kind" "$prefix"
     s1="$(proc_cpu "$S3_PID")"
     srv="$(calc "$s1 - $s0")"
+    rsrv="$(calc "$(proc_cpu "$REDIS_PID") - $r0")"
     if [[ -n "$Q_RATE" ]]; then
-      local cell="$Q_RATE backups/s ($Q_COMMITTED committed in $Q_WALL s, workers cpu $Q_WCPU s"
+      local cell="$Q_RATE backups/s ($Q_COMMITTED committed in $Q_WALL s, workers cpu $Q_WCPU s, redis cpu $rsrv s"
       [[ "$kind" == s3 ]] && cell+=", s3rver cpu $srv s"
       cell+=")"
       [[ -n "$Q_ERR" ]] && cell+="; $Q_ERR"
       local v
       v="$(verdict "$Q_RATE" '>=' 100)"
+      ((QUICK)) && v="(quick run: start-up dominates)"
       [[ -n "$Q_ERR" ]] && v="MISSED"
       row "$label → $([[ $kind == s3 ]] && echo 'S3 server' || echo 'file://')" "$cell" \
         "redis round trips: ${Q_RT:-n/a}" "—" "≥ 100 backups/s" "$v"
@@ -554,7 +572,7 @@ row_sched() {
     local v
     v="$(verdict "$M_WALL" '<=' 5)"
     ((queued < n)) && v="MISSED"
-    row "$label: time to enqueue" "$(timing) for $queued jobs ($n in the set)" "—" "—" "≤ 5 s" "$v"
+    row "$label: time to enqueue" "$(timing), redis cpu $M_REDIS s: $queued jobs ($n in the set; $(grep -oE '[0-9]+ backups, [0-9]+ prunes, [0-9]+ verifies' "$RUN/sched.log" | head -n 1))" "—" "—" "≤ 5 s" "$v"
     row "$label: redis memory" "$(calc "($mem2 - $mem1) / 1048576") MiB for the tick's jobs" \
       "the set itself: $(calc "($mem1 - $mem0) / 1048576") MiB" "—" "bounded" "—"
   else
@@ -582,7 +600,8 @@ machine() {
 
 mkdir -p "$RUN"
 [[ -x /usr/bin/time ]] || { log "/usr/bin/time is missing (apt-get install time)"; exit 2; }
-build || exit 1
+if ((BUILD)); then build || exit 1; fi
+for b in "$SV" "$GEN"; do [[ -x "$b" ]] || { log "$b is missing (build it, or drop --no-build)"; exit 2; }; done
 start_servers || exit 1
 LOAD0="$(cut -d' ' -f1-3 /proc/loadavg)"
 STARTED="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
