@@ -109,8 +109,7 @@ static int from_redis(sched_t *s, sched_ws_list *l, sv_err *err)
 {
     char cursor[32] = "0";
     do {
-        redisReply *r = sched_cmd(s, err, 5,
-                                  (const char *[]){"SSCAN", s->k_set, cursor, "COUNT", "5000"});
+        redisReply *r = SCHED_CMD(s, err, "SSCAN", s->k_set, cursor, "COUNT", "5000");
         if (!r) return sv_err_wrap(err, "reading the workspace set %s", s->k_set);
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
             r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {

@@ -34,6 +34,10 @@ struct sched {
 /* Sends one command and returns the reply (caller frees), or NULL with err
  * (SV_EUNREACH on i/o failure, SV_EINTERNAL on an error reply). */
 redisReply *sched_cmd(sched_t *s, sv_err *err, int argc, const char **argv);
+/* sched_cmd with the arguments inline; argc is counted, never written. */
+#define SCHED_CMD(s, err, ...)                                                             \
+    sched_cmd((s), (err), (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), \
+              (const char *[]){__VA_ARGS__})
 
 /* Adds a workspace id to the list (copied). */
 int sched_ws_add(sched_ws_list *l, const char *ws, size_t len, sv_err *err);

@@ -107,7 +107,7 @@ static int redis_connect(sched_t *s, sv_err *err)
     redisSetTimeout(s->rc, cmd_tv);
     redisEnableKeepAlive(s->rc);
     if (cfg->redis_password && cfg->redis_password[0]) {
-        redisReply *r = sched_cmd(s, err, 2, (const char *[]){"AUTH", cfg->redis_password});
+        redisReply *r = SCHED_CMD(s, err, "AUTH", cfg->redis_password);
         if (!r) {
             sv_err_set(err, SV_EAUTH, "redis at %s:%d refused the password", cfg->redis_host,
                        cfg->redis_port);
@@ -118,7 +118,7 @@ static int redis_connect(sched_t *s, sv_err *err)
     if (cfg->redis_db != 0) {
         char db[16];
         snprintf(db, sizeof db, "%d", cfg->redis_db);
-        redisReply *r = sched_cmd(s, err, 2, (const char *[]){"SELECT", db});
+        redisReply *r = SCHED_CMD(s, err, "SELECT", db);
         if (!r) return -1;
         freeReplyObject(r);
     }
@@ -260,7 +260,7 @@ static long long redis_used_memory(sched_t *s)
 {
     sv_err e;
     long long v = -1;
-    redisReply *r = sched_cmd(s, &e, 2, (const char *[]){"INFO", "memory"});
+    redisReply *r = SCHED_CMD(s, &e, "INFO", "memory");
     if (!r) return -1;
     if (r->type == REDIS_REPLY_STRING) {
         const char *p = strstr(r->str, "used_memory:");
@@ -496,12 +496,11 @@ static int evaluate(sched_t *s, json_t *summary, bool timed_out, sv_err *err)
     snprintf(fb, sizeof fb, "%lld", cnt[0][1]);
     snprintf(tb, sizeof tb, "%lld", total);
     snprintf(tk, sizeof tk, "%" PRId64, s->tick_ms);
-    redisReply *r = sched_cmd(s, err, 3, (const char *[]){"SET", s->k_ratio, ratio_s});
+    redisReply *r = SCHED_CMD(s, err, "SET", s->k_ratio, ratio_s);
     if (!r) return -1;
     freeReplyObject(r);
-    r = sched_cmd(s, err, 12,
-                  (const char *[]){"HSET", s->k_result, "tick", iso, "tick_ms", tk, "backups", tb,
-                                   "failed", fb, "ratio", ratio_s, "alert", alert ? "1" : "0"});
+    r = SCHED_CMD(s, err, "HSET", s->k_result, "tick", iso, "tick_ms", tk, "backups", tb,
+                                   "failed", fb, "ratio", ratio_s, "alert", alert ? "1" : "0");
     if (!r) return -1;
     freeReplyObject(r);
 
@@ -518,17 +517,16 @@ static int evaluate(sched_t *s, json_t *summary, bool timed_out, sv_err *err)
             free(msg);
             return sv_err_set(err, SV_ENOMEM, "out of memory");
         }
-        r = sched_cmd(s, err, 18,
-                      (const char *[]){"XADD", ek, "MAXLEN", "~", "10000", "*", "job", "", "event",
+        r = SCHED_CMD(s, err, "XADD", ek, "MAXLEN", "~", "10000", "*", "job", "", "event",
                                        "alert", "tick", iso, "failed", fb, "total", tb, "ratio",
-                                       ratio_s});
+                                       ratio_s);
         if (!r) {
             free(ek);
             free(msg);
             return -1;
         }
         freeReplyObject(r);
-        r = sched_cmd(s, err, 3, (const char *[]){"PUBLISH", ek, msg});
+        r = SCHED_CMD(s, err, "PUBLISH", ek, msg);
         free(ek);
         free(msg);
         if (!r) return -1;
@@ -564,8 +562,7 @@ int sched_mark_tick(sched_t *s, int64_t tick_ms, bool fenced, sv_err *err)
     char tk[24], holder[160] = "";
     snprintf(tk, sizeof tk, "%" PRId64, tick_ms);
     if (fenced) snprintf(holder, sizeof holder, "%s|%" PRId64, s->owner, s->fence);
-    redisReply *r = sched_cmd(s, err, 7,
-                              (const char *[]){"EVAL", lua_mark, "2", s->k_leader, s->k_last, holder, tk});
+    redisReply *r = SCHED_CMD(s, err, "EVAL", lua_mark, "2", s->k_leader, s->k_last, holder, tk);
     if (!r) return -1;
     long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
     freeReplyObject(r);
@@ -578,9 +575,8 @@ static int lead(sched_t *s, sv_err *err)
 {
     char lease[24];
     snprintf(lease, sizeof lease, "%" PRId64, s->cfg->lease_ms > 0 ? s->cfg->lease_ms : 30000);
-    redisReply *r = sched_cmd(s, err, 7,
-                              (const char *[]){"EVAL", lua_acquire, "2", s->k_leader, s->k_fence,
-                                               s->owner, lease});
+    redisReply *r = SCHED_CMD(s, err, "EVAL", lua_acquire, "2", s->k_leader, s->k_fence,
+                                               s->owner, lease);
     if (!r) return -1;
     int64_t f = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
     freeReplyObject(r);
@@ -599,7 +595,7 @@ static void unlead(sched_t *s)
     sv_err e;
     if (!s->fence) return;
     snprintf(holder, sizeof holder, "%s|%" PRId64, s->owner, s->fence);
-    redisReply *r = sched_cmd(s, &e, 5, (const char *[]){"EVAL", lua_release, "1", s->k_leader, holder});
+    redisReply *r = SCHED_CMD(s, &e, "EVAL", lua_release, "1", s->k_leader, holder);
     if (r) freeReplyObject(r);
     s->fence = 0;
 }
@@ -607,7 +603,7 @@ static void unlead(sched_t *s)
 /* last_tick from Redis (0 when none). */
 static int last_tick(sched_t *s, int64_t *out, sv_err *err)
 {
-    redisReply *r = sched_cmd(s, err, 2, (const char *[]){"GET", s->k_last});
+    redisReply *r = SCHED_CMD(s, err, "GET", s->k_last);
     if (!r) return -1;
     *out = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
     freeReplyObject(r);
