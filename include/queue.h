@@ -147,7 +147,10 @@ int queue_stats(queue_conn *c, const char *base, int64_t alive_ms, json_t **out,
 /* The newest jobs of one pool (newest first, up to limit), as an array. */
 int queue_recent(queue_conn *c, const char *base, size_t scan, json_t **out, sv_err *err);
 
-/* The embedded function library (src/queue/sqlvault.lua). */
+/* The embedded function library (src/queue/sqlvault.lua) and its version
+ * (VERSION there): a connection loads the library when Redis has an older
+ * one, so bump both on every change. */
+#define QUEUE_LIBRARY_VERSION 3
 extern const char queue_script_lua[];
 
 #endif

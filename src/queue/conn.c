@@ -13,7 +13,7 @@
 #include "queue/internal.h"
 #include "util.h"
 
-#define QC_VERSION 2            /* must match VERSION in sqlvault.lua */
+#define QC_VERSION QUEUE_LIBRARY_VERSION
 
 static _Atomic uint64_t qc_total_rt;
 

@@ -10,7 +10,7 @@ docs/PROTOCOL.md describes every key, field and state; keep the two in step.
 Load with: redis-cli FUNCTION LOAD REPLACE "$(cat sqlvault.lua)"
 ]]
 
-local VERSION = 2
+local VERSION = 3            -- bump on every change (QUEUE_LIBRARY_VERSION in queue.h)
 local EVENTS_MAXLEN = 10000   -- events stream cap (approximate trimming)
 local DEAD_MAXLEN = 10000     -- dead-letter stream cap
 local RECENT_MAX = 10000      -- recent-jobs index cap
@@ -18,6 +18,7 @@ local WAKE_MAX = 1000         -- wake tokens kept
 local TTL_OK = 7 * 86400      -- finished job hash TTL after success or cancel (s)
 local TTL_FAIL = 30 * 86400   -- after failure (s)
 local GROUP = 'workers'
+local CONSUMER = 'claim'
 local SCAN_LIMIT = 50         -- delayed / stalled jobs handled per call
 
 -- Lock mode of a job type: x exclusive on its workspace, s shared, n none.
@@ -195,11 +196,14 @@ local function enqueue(keys, args)
 end
 
 -- Reads the next stream entry of one priority, creating the group if needed.
-local function next_entry(B, sk, worker)
-  local ok, r = pcall(redis.call, 'XREADGROUP', 'GROUP', GROUP, worker, 'COUNT', 1, 'STREAMS', sk, '>')
+-- The consumer name is fixed: the entry is acknowledged in the same atomic
+-- call, so the group's pending list stays empty and its consumer list holds
+-- one name, however many workers come and go.
+local function next_entry(B, sk)
+  local ok, r = pcall(redis.call, 'XREADGROUP', 'GROUP', GROUP, CONSUMER, 'COUNT', 1, 'STREAMS', sk, '>')
   if not ok then
     redis.call('XGROUP', 'CREATE', sk, GROUP, '0', 'MKSTREAM')
-    r = redis.call('XREADGROUP', 'GROUP', GROUP, worker, 'COUNT', 1, 'STREAMS', sk, '>')
+    r = redis.call('XREADGROUP', 'GROUP', GROUP, CONSUMER, 'COUNT', 1, 'STREAMS', sk, '>')
   end
   if not r or not r[1] or #r[1][2] == 0 then return nil end
   local e = r[1][2][1]
@@ -219,10 +223,12 @@ local function claim(keys, args)
   local B, worker, token, lease = keys[1], args[1], args[2], tonumber(args[3])
   local now = now_ms()
   promote(B, now)
+  local exhausted = true
   for _, prio in ipairs({ 'interactive', 'scheduled' }) do
     local sk = stream(B, prio)
-    for _ = 1, 100 do
-      local id = next_entry(B, sk, worker)
+    for n = 1, 101 do
+      if n == 101 then exhausted = false; break end   -- parked 100: let others run
+      local id = next_entry(B, sk)
       if not id then break end
       local jk = B .. 'job:' .. id
       local j = hash(B, id, 'state', 'type', 'workspace', 'attempt', 'max_attempts', 'opts', 'ts', 'lock')
@@ -247,7 +253,7 @@ local function claim(keys, args)
       end
     end
   end
-  redis.call('DEL', B .. 'wake')   -- nothing runnable: every wake token is stale
+  if exhausted then redis.call('DEL', B .. 'wake') end  -- nothing runnable: wake tokens are stale
   return nil
 end
 

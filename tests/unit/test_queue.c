@@ -105,6 +105,11 @@ int main(void)
         if (text) CHECK(strcmp(text, queue_script_lua) == 0);
         free(text);
         CHECK(strncmp(queue_script_lua, "#!lua name=sqlvault\n", 20) == 0);
+        {
+            const char *v = strstr(queue_script_lua, "local VERSION = ");
+            CHECK(v != NULL);
+            if (v) CHECK_INT(atoi(v + 16), QUEUE_LIBRARY_VERSION);
+        }
     }
     TEST_DONE();
 }
