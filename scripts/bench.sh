@@ -23,8 +23,8 @@
 #   --keep         keep the run's scratch dir (server data, logs)
 #
 # Rows: every figure is one run (no repetitions) with the workspace in the
-# page cache (it is read once before each timed command; caches cannot be
-# dropped without root). Wall time, CPU time (user+sys of the command and its
+# page cache (it is read once before each timed command, after a sync that
+# flushes what earlier rows wrote; caches cannot be dropped without root). Wall time, CPU time (user+sys of the command and its
 # children) and peak RSS come from /usr/bin/time; the S3 server's own CPU is
 # read from /proc. A sqlvault command that fails puts its error in the row and
 # the run goes on. Set BENCH_PORT_BASE=N to use ports N (redis) and N+1
@@ -149,8 +149,13 @@ measure() {
   log "$label: rc=$M_RC wall=${M_WALL}s cpu=${M_CPU}s rss=$(mib "$M_RSS")MiB s3rver-cpu=${M_SRV}s"
 }
 
-# warm FILE: reads FILE once so the timed command finds it in the page cache.
-warm() { cat "$1" >/dev/null; }
+# warm FILE: flushes dirty pages left by earlier rows (so their writeback does
+# not land in this one) and reads FILE once so the timed command finds it in
+# the page cache.
+warm() {
+  sync
+  cat "$1" >/dev/null
+}
 
 # row FIGURE SQLVAULT REFERENCE RATIO TARGET VERDICT: adds a table row and prints it.
 row() {
@@ -352,6 +357,7 @@ row_restore() {
   live="$rdata/$WS/livestore.db"
 
   cp "$DB" "$RUN/ref-live.db"
+  sync
   measure ref_restore bash -c "set -o pipefail; aws --endpoint-url http://127.0.0.1:$S3_PORT --region auto s3 cp --only-show-errors s3://$BUCKET/ref/stream.db.zst - | zstd -d -q -c > '$RUN/ref-tmp.db' && test \"\$(sqlite3 '$RUN/ref-tmp.db' 'pragma integrity_check')\" = ok && cp '$RUN/ref-tmp.db' '$RUN/ref-live.db'"
   ref_wall="$M_WALL"
   ref_cell="$(timing s3), $(mib "$M_RSS") MiB"
@@ -377,6 +383,7 @@ row_restore() {
   rm -rf "$rdata"
 
   export SQLVAULT_DATA_DIR="$DATA"
+  sync
   measure verify "$SV" verify "$WS" --inline
   V_RSS="$M_RSS"
   V_RC="$M_RC"
@@ -516,6 +523,7 @@ row_queue() {
   local kind prefix s0 s1 srv r0 rsrv
   for kind in s3 file; do
     prefix="bq$kind$$"
+    sync
     s0="$(proc_cpu "$S3_PID")"
     r0="$(proc_cpu "$REDIS_PID")"
     queue_run "$kind" "$prefix"
@@ -555,6 +563,7 @@ row_sched() {
   key="$(sched_set_key "$prefix")"
   export SQLVAULT_REDIS_PREFIX="$prefix" SQLVAULT_STORE="file://$RUN/sstore" SQLVAULT_DATA_DIR="$RUN/sdata"
   mkdir -p "$RUN/sdata" "$RUN/sstore"
+  sync
   mem0="$(redis-cli -p "$REDIS_PORT" INFO memory | awk -F: '/^used_memory:/ { print $2 + 0 }')"
   awk -v n="$SCHED_N" -v k="$key" 'BEGIN {
     for (i = 1; i <= n; i += 1000) {
