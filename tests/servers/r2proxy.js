@@ -823,11 +823,25 @@ function startProxy(opt) {
         body,
         bufferResponse: true,
         onResponse: (up, rbody) => {
-          if (up.statusCode === 200 && upload && rbody && !/<Error>/.test(rbody.toString('utf8'))) upload.state = 'completed'
+          if (up.statusCode === 200 && upload && rbody && !/<Error>/.test(rbody.toString('utf8'))) {
+            upload.state = 'completed'
+            upload.parts.clear()
+            forgetFinishedUploads()
+          }
         },
       })
     }
     return req.headers['if-none-match'] === '*' ? withKeyLock(`${entry.bucket}/${entry.key}`, run) : run()
+  }
+
+  // forgetFinishedUploads keeps the tracking table bounded: past 10,000
+  // entries, completed and aborted uploads are dropped, oldest first.
+  function forgetFinishedUploads() {
+    if (state.uploads.size <= 10000) return
+    for (const [id, u] of state.uploads) {
+      if (state.uploads.size <= 5000) break
+      if (u.state !== 'open') state.uploads.delete(id)
+    }
   }
 
   // removeUploadDir deletes s3rver's staging folder of an aborted upload.
@@ -846,6 +860,7 @@ function startProxy(opt) {
     upload.state = 'aborted'
     upload.parts.clear()
     removeUploadDir(upload.bucket, uploadId)
+    forgetFinishedUploads()
     req.resume()
     const send = () => {
       res.writeHead(204, { 'x-amz-request-id': String(entry.seq) })
