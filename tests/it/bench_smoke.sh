@@ -26,7 +26,7 @@ assert_eq "$table" "$(cat "$SCRATCH/var/last.md")" "the table is also left in la
 
 step "every row is there, once"
 for r in "a. workspace" "b. backup → S3 server" "b'. backup → S3 server vs the sequential" \
-  "c. backup → file://" "d. peak RSS" "e. restore from S3" "e'. verify" \
+  "c. backup → file://" "d. peak RSS" "e. restore from S3" "e'. restore vs the same pipeline with a durable copy" "e''. verify" \
   "f. queue: 40 workspaces of 1MiB, 2 workers × 4 threads → S3 server" \
   "f. queue: 40 workspaces of 1MiB, 2 workers × 4 threads → file://" \
   "g. scheduler tick over 2000 workspaces: time to enqueue" \
