@@ -18,6 +18,8 @@
 #                  f queue throughput, g scheduler tick
 #   --build-dir D  where to build sqlvault (default build/)
 #   --no-build     use the binaries already in the build dir
+#   --runs N       run each timed command of rows b, c, e N times and report
+#                  the median (default 1; rows f and g run once)
 #   --var DIR      cache and scratch dir (default var/bench/); the table of
 #                  the last run is left in DIR/last.md
 #   --keep         keep the run's scratch dir (server data, logs)
@@ -49,12 +51,14 @@ while (($#)); do
     --build-dir) BUILD_DIR="${2:?--build-dir needs a dir}"; shift ;;
     --keep) KEEP=1 ;;
     --no-build) BUILD=0 ;;
+    --runs) RUNS_OPT="${2:?--runs needs a number}"; shift ;;
     --var) VAR="${2:?--var needs a dir}"; shift ;;
-    -h | --help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
+[[ "${RUNS_OPT:-1}" =~ ^[1-9][0-9]*$ ]] || { echo "bench: bad --runs ${RUNS_OPT:-}" >&2; exit 2; }
 [[ "$SIZE" =~ ^[0-9]+(B|KiB|MiB|GiB|KB|MB|GB|K|M|G)?$ ]] || { echo "bench: bad --size $SIZE" >&2; exit 2; }
 
 # shellcheck source=../tests/servers/services.sh
@@ -79,6 +83,8 @@ fi
 TIMEOUT=1800
 PIDS=()
 ROWS=()
+PREP=()
+RUNS="${RUNS_OPT:-1}"
 REDIS_PORT=""
 REDIS_PID=""
 S3_PORT=""
@@ -120,14 +126,14 @@ proc_cpu() {
   awk -v t="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t }' "/proc/$pid/stat"
 }
 
-# measure LABEL CMD...: runs CMD (bounded) under /usr/bin/time with its output
-# in RUN/LABEL.log; sets M_RC, M_WALL, M_CPU (s), M_RSS (KiB), M_SRV (the S3
-# server's CPU seconds during the run) and M_ERR (last line of output on failure).
-measure() {
-  local label="$1" tf="$RUN/$1.time" s0 s1
+# measure_once LABEL CMD...: runs CMD (bounded) under /usr/bin/time with its
+# output in RUN/LABEL.log; sets M_RC, M_WALL, M_CPU (s), M_RSS (KiB), M_SRV
+# and M_REDIS (the S3 server's and redis' CPU seconds during the run) and
+# M_ERR (the telling line of the output on failure).
+measure_once() {
+  local label="$1" tf="$RUN/$1.time" s0 s1 r0
   shift
   s0="$(proc_cpu "$S3_PID")"
-  local r0
   r0="$(proc_cpu "$REDIS_PID")"
   /usr/bin/time -f '%e %U %S %M' -o "$tf" timeout "$TIMEOUT" "$@" >"$RUN/$label.log" 2>&1
   M_RC=$?
@@ -147,6 +153,30 @@ measure() {
     M_ERR="${M_ERR//|//}"
   fi
   log "$label: rc=$M_RC wall=${M_WALL}s cpu=${M_CPU}s rss=$(mib "$M_RSS")MiB s3rver-cpu=${M_SRV}s"
+}
+
+# measure LABEL CMD...: measure_once RUNS times, each after the command in the
+# PREP array (not timed; PREP is emptied afterwards); keeps the run with the
+# median wall time (the M_* of that run) but the highest peak RSS of all, and
+# the first failure if any run fails.
+measure() {
+  local label="$1" i runs=() rss_max=0
+  shift
+  M_ALL=""
+  for ((i = 1; i <= RUNS; i++)); do
+    if ((${#PREP[@]})); then "${PREP[@]}"; fi
+    measure_once "$label" "$@"
+    ((M_RSS > rss_max)) && rss_max=$M_RSS
+    if ((M_RC != 0)); then PREP=(); return; fi
+    runs+=("$M_WALL $M_CPU $M_SRV $M_REDIS")
+  done
+  PREP=()
+  local med
+  med="$(printf '%s\n' "${runs[@]}" | sort -n -k1,1 | sed -n "$(((RUNS + 1) / 2))p")"
+  read -r M_WALL M_CPU M_SRV M_REDIS <<<"$med"
+  M_RSS="$rss_max"
+  M_ALL="$(printf '%s\n' "${runs[@]}" | awk '{ print $1 }' | paste -sd/)"
+  ((RUNS > 1)) && log "$label: median of $RUNS: ${M_WALL}s (all: $M_ALL)"
 }
 
 # warm FILE: flushes dirty pages left by earlier rows (so their writeback does
@@ -179,6 +209,7 @@ verdict() {
 timing() {
   local extra=""
   [[ "${1:-}" == s3 ]] && extra=", s3rver ${M_SRV} s"
+  ((RUNS > 1)) && extra+="; runs ${M_ALL:-?} s"
   printf '%s s (cpu %s s%s)' "$M_WALL" "$M_CPU" "$extra"
 }
 
@@ -275,14 +306,14 @@ sv_env_s3() {
 row_backup_s3() {
   local ref_wall seq_wall sv_cell ratio ratio2 v
   sv_env_s3 sv
-  warm "$DB"
+  PREP=(warm "$DB")
   measure ref_stream bash -c "zstd -3 -T2 -q -c '$DB' | aws --endpoint-url http://127.0.0.1:$S3_PORT --region auto s3 cp --only-show-errors - s3://$BUCKET/ref/stream.db.zst"
   ref_wall="$M_WALL"
   local ref_cell ref_rss="$M_RSS"
   ref_cell="$(timing s3)"
   ((M_RC == 0)) || ref_cell="$M_ERR"
 
-  warm "$DB"
+  PREP=(warm "$DB")
   measure backup_s3 "$SV" backup "$WS" --inline
   B_S3_RSS="$M_RSS"
   B_S3_RC="$M_RC"
@@ -298,8 +329,8 @@ row_backup_s3() {
     "\`zstd -3 -T2 -c DB | aws s3 cp - s3://…\`: $ref_cell, $(mib "$ref_rss") MiB" "${ratio}×" "≤ 1.0×" "$v"
 
   local tmp="$RUN/seq.db"
-  warm "$DB"
-  measure ref_seq bash -c "sqlite3 '$DB' '.backup $tmp' && zstd -3 -T2 -q '$tmp' -o '$tmp.zst' && sha256sum '$tmp' >/dev/null && aws --endpoint-url http://127.0.0.1:$S3_PORT --region auto s3 cp --only-show-errors '$tmp.zst' s3://$BUCKET/ref/seq.db.zst"
+  PREP=(warm "$DB")
+  measure ref_seq bash -c "sqlite3 '$DB' '.backup $tmp' && zstd -3 -T2 -q -f '$tmp' -o '$tmp.zst' && sha256sum '$tmp' >/dev/null && aws --endpoint-url http://127.0.0.1:$S3_PORT --region auto s3 cp --only-show-errors '$tmp.zst' s3://$BUCKET/ref/seq.db.zst"
   seq_wall="$M_WALL"
   local seq_cell
   seq_cell="$(timing s3)"
@@ -319,7 +350,7 @@ row_backup_s3() {
 row_backup_file() {
   local ref_wall ref_cell sv_cell ratio v
   mkdir -p "$RUN/store"
-  warm "$DB"
+  PREP=(warm "$DB")
   measure ref_zstd bash -c "zstd -3 -T2 -q -c '$DB' > '$RUN/ref.db.zst'"
   ref_wall="$M_WALL"
   ref_cell="$(timing)"
@@ -327,7 +358,7 @@ row_backup_file() {
   rm -f "$RUN/ref.db.zst"
 
   export SQLVAULT_STORE="file://$RUN/store" SQLVAULT_DATA_DIR="$DATA"
-  warm "$DB"
+  PREP=(warm "$DB")
   measure backup_file "$SV" backup "$WS" --inline
   B_FILE_RSS="$M_RSS"
   if ((M_RC == 0)); then
@@ -339,6 +370,16 @@ row_backup_file() {
   fi
   rm -rf "$RUN/store"
   row "c. backup → file:// store" "$sv_cell" "\`zstd -3 -T2 -c DB > FILE\`: $ref_cell" "${ratio}×" "≤ 1.25×" "$v"
+}
+
+# restore_prep LIVE: a fresh live copy of the workspace, edited since the
+# backup (as a live database is in real life), in the page cache.
+restore_prep() {
+  cp "$DB" "$1"
+  rm -f "$1-wal" "$1-shm"
+  sqlite3 "$1" "UPDATE tasks SET title = title || ' (edited after the backup)' WHERE rowid = 1" ||
+    log "could not edit the live copy"
+  warm "$1"
 }
 
 # row_restore: sqlvault restore --inline from s3rver vs download + zstd -d + integrity_check + cp; then verify.
@@ -357,7 +398,7 @@ row_restore() {
   live="$rdata/$WS/livestore.db"
 
   cp "$DB" "$RUN/ref-live.db"
-  sync
+  PREP=(sync)
   measure ref_restore bash -c "set -o pipefail; aws --endpoint-url http://127.0.0.1:$S3_PORT --region auto s3 cp --only-show-errors s3://$BUCKET/ref/stream.db.zst - | zstd -d -q -c > '$RUN/ref-tmp.db' && test \"\$(sqlite3 '$RUN/ref-tmp.db' 'pragma integrity_check')\" = ok && cp '$RUN/ref-tmp.db' '$RUN/ref-live.db'"
   ref_wall="$M_WALL"
   ref_cell="$(timing s3), $(mib "$M_RSS") MiB"
@@ -365,19 +406,15 @@ row_restore() {
   rm -f "$RUN/ref-tmp.db"
   # the same with the copy made durable, as the restore's swap is (for scale)
   local dur_cell
-  sync
+  PREP=(sync)
   measure ref_restore_sync bash -c "set -o pipefail; aws --endpoint-url http://127.0.0.1:$S3_PORT --region auto s3 cp --only-show-errors s3://$BUCKET/ref/stream.db.zst - | zstd -d -q -c > '$RUN/ref-tmp.db' && test \"\$(sqlite3 '$RUN/ref-tmp.db' 'pragma integrity_check')\" = ok && cp '$RUN/ref-tmp.db' '$RUN/ref-live.db' && sync '$RUN/ref-live.db'"
   dur_cell="$(timing s3)"
   ((M_RC == 0)) || dur_cell="$M_ERR"
   local dur_wall="$M_WALL"
   rm -f "$RUN/ref-tmp.db" "$RUN/ref-live.db"
 
-  cp "$DB" "$live"
-  # the live database moved on since the backup, as it has in real life
-  sqlite3 "$live" "UPDATE tasks SET title = title || ' (edited after the backup)' WHERE rowid = 1" ||
-    log "could not edit the live copy"
   export SQLVAULT_DATA_DIR="$rdata"
-  warm "$live"
+  PREP=(restore_prep "$live")
   measure restore "$SV" restore "$WS" --from latest --inline --yes
   R_RSS="$M_RSS"
   R_RC="$M_RC"
@@ -398,7 +435,7 @@ row_restore() {
   rm -rf "$rdata"
 
   export SQLVAULT_DATA_DIR="$DATA"
-  sync
+  PREP=(sync)
   measure verify "$SV" verify "$WS" --inline
   V_RSS="$M_RSS"
   V_RC="$M_RC"
@@ -641,8 +678,8 @@ want g && row_sched
 {
   printf '\n## sqlvault bench, %s workspace%s, %s\n\n' "$SIZE" "$( ((QUICK)) && echo ', quick')" "$STARTED"
   machine
-  printf -- '- load average at start %s, at end %s; one run per figure, warm page cache\n\n' \
-    "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  printf -- '- load average at start %s, at end %s; %s per figure (rows b, c, e; f and g once), warm page cache\n\n' \
+    "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg)" "$( ((RUNS > 1)) && echo "median of $RUNS runs" || echo "one run")"
   echo "| figure | sqlvault | reference | ratio | target | verdict |"
   echo "| --- | --- | --- | --- | --- | --- |"
   # rows in letter order (b' after b), whatever order they ran in
