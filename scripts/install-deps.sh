@@ -45,7 +45,7 @@ have_cmd() { command -v "$1" >/dev/null 2>&1; }
 
 BUILD_PKGS=(build-essential cmake pkg-config libhiredis-dev libsqlite3-dev libcurl4-openssl-dev
   libssl-dev libzstd-dev libjansson-dev libmsgpack-dev libexpat1-dev ca-certificates)
-TEST_PKGS=(sqlite3 zstd redis-server redis-tools curl python3)
+TEST_PKGS=(sqlite3 zstd redis-server redis-tools curl python3 time)
 
 missing=()
 for p in "${BUILD_PKGS[@]}"; do have_pkg "$p" || missing+=("$p"); done
