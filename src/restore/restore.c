@@ -6,15 +6,29 @@
  * hardened open, integrity_check, required tables). Any failure ends the job
  * here with the live file byte-for-byte as it was.
  *
- * Phase 2 (the worker holds the workspace lock): a local copy of the current
- * database is taken and committed to the store as a "pre-restore" backup;
- * the pause flag is set and restore.started emitted so the Node server stops
+ * The safety net runs beside phase 1, in a thread of its own with its own
+ * store connection: the current database is backed up to the store as a
+ * "pre-restore" backup (backup_take: snapshot, zstd, upload), so the download,
+ * decompression and integrity check overlap the safety backup's snapshot,
+ * compression and upload. If validation fails, that backup is deleted again
+ * (it would only be noise in the listing). Writes that reach the live
+ * database between the copy and the swap are in neither, exactly as with a
+ * copy taken just before the pause.
+ *
+ * Phase 2 (the worker holds the workspace lock): once both are done, the
+ * pause flag is set and restore.started emitted so the Node server stops
  * processing events; the validated file is copied onto the live database
  * with the backup API and the result checked; then the flag is cleared and
- * restore.completed emitted. If the copy fails, the local pre-restore copy
- * is put back the same way (no second download) and restore.failed emitted.
+ * restore.completed emitted. The copy is one SQLite transaction, so a copy
+ * that fails part-way leaves the old content; if it fails after committing
+ * (the check), the pre-restore backup is fetched, checked and put back the
+ * same way, and restore.failed emitted. (Keeping a second local copy just
+ * for that case would cost another full read and write of the database on
+ * every restore.)
  * Every temporary file is removed on every path. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -157,6 +171,104 @@ static bool unpause(job_ctx *ctx)
     return false;
 }
 
+/* The pre-restore safety backup, run in its own thread.
+ *
+ * THREAD SAFETY NOTES: the thread gets a job context of its own (plain fields
+ * copied, its own store, no runner callbacks); it shares only `stop`
+ * (atomic, set by the main thread to cancel) with the main thread, and the
+ * main thread reads its results after pthread_join. */
+typedef struct safety_job {
+    job_ctx ctx;
+    const char *live;
+    atomic_bool stop;
+    backup_outcome out;
+    int rc;
+    sv_err err;
+    int64_t ms;
+} safety_job;
+
+/* The safety thread's cancel check. */
+static bool safety_cancelled(void *ud) { return atomic_load(&((safety_job *)ud)->stop); }
+
+/* The pre-restore backup of the live database. */
+static void *safety_main(void *arg)
+{
+    safety_job *s = arg;
+    backup_params bp = {.workspace = s->ctx.workspace, .backup_type = "pre-restore", .reason = "pre-restore"};
+    int64_t t0 = sv_mono_ms(s->ctx.clock);
+    sv_err_clear(&s->err);
+    bp.db_path = s->live;
+    s->rc = backup_take(&s->ctx, &bp, &s->out, &s->err);
+    if (s->rc != 0) sv_err_wrap(&s->err, "pre-restore backup");
+    s->ms = sv_mono_ms(s->ctx.clock) - t0;
+    return NULL;
+}
+
+/* Starts the safety thread; *started tells whether it runs. */
+static int safety_start(job_ctx *ctx, const char *live, safety_job *s, pthread_t *th, bool *started, sv_err *err)
+{
+    *started = false;
+    /* Only plain fields are copied: every runner callback (progress, fence,
+     * emit, pause, and any added later) stays NULL, as the runner's callbacks
+     * are not safe to call from a second thread. The pre-restore backup has a
+     * folder of its own, so a second writer of it after a takeover is harmless. */
+    memset(&s->ctx, 0, sizeof s->ctx);
+    s->ctx.cfg = ctx->cfg;
+    s->ctx.clock = ctx->clock;
+    s->ctx.job_id = ctx->job_id;
+    s->ctx.type = ctx->type;
+    s->ctx.workspace = ctx->workspace;
+    s->ctx.attempt = ctx->attempt;
+    s->ctx.opts = ctx->opts;
+    s->ctx.cancelled = safety_cancelled;
+    s->ctx.ud = s;
+    s->ctx.store = NULL;
+    s->live = live;
+    atomic_store(&s->stop, false);
+    if (store_open(ctx->cfg, ctx->clock, &s->ctx.store, err) != 0) return -1;
+    if (pthread_create(th, NULL, safety_main, s) != 0) {
+        store_free(s->ctx.store);
+        s->ctx.store = NULL;
+        return sv_err_set(err, SV_ENOMEM, "unable to start the safety backup thread");
+    }
+    *started = true;
+    return 0;
+}
+
+/* Deletes a pre-restore backup that is no longer wanted (validation failed):
+ * the commit marker first, so a half-deleted one is simply uncommitted. */
+static void safety_discard(job_ctx *ctx, safety_job *s)
+{
+    char *meta = backup_key(ctx->workspace, s->out.ts, "metadata.json");
+    char *obj = backup_key(ctx->workspace, s->out.ts, BACKUP_OBJECT);
+    sv_err e;
+    sv_err_clear(&e);
+    if (meta && obj) {
+        const char *k1[] = {meta}, *k2[] = {obj};
+        if (store_delete_many(ctx->store, k1, 1, &e) != 0 || store_delete_many(ctx->store, k2, 1, &e) != 0)
+            log_warn(ctx->job_id, ctx->workspace, "unable to delete the unneeded pre-restore backup %s: %s",
+                     s->out.ts, e.msg);
+    }
+    free(meta);
+    free(obj);
+}
+
+/* Puts the pre-restore backup back onto the live database after a failed swap. */
+static int put_back(job_ctx *ctx, const char *safety_ts, const char *live, sv_err *err)
+{
+    restore_source rs = {.kind = RESTORE_SRC_BACKUP, .ref = safety_ts};
+    restore_fetched rf;
+    restore_validated rv;
+    char rts[SV_TS_LEN];
+    json_t *rmeta = NULL;
+    int64_t rms;
+    int rc = restore_prepare(ctx, &rs, NULL, &rf, &rv, rts, &rmeta, &rms, err);
+    if (rc == 0) rc = restore_swap(rf.path, live, ctx->clock, err);
+    restore_fetched_remove(&rf);
+    json_decref(rmeta);
+    return rc;
+}
+
 /* The restore job: opts from, db, require_table. */
 int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
 {
@@ -166,56 +278,63 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
     restore_source src;
     restore_fetched f = {0};
     restore_validated val;
-    snapshot_info pre = {0};
-    backup_outcome safety = {0};
+    safety_job *sj = NULL;
+    pthread_t th;
+    bool sj_running = false;
     json_t *meta = NULL, *ev = NULL;
     char ts[SV_TS_LEN] = "", *live = NULL;
+    const char *safety_ts = NULL;
     struct stat sb;
     bool had_db, paused = false, swapped_any = false;
-    int64_t t0 = sv_mono_ms(ctx->clock), validate_ms = 0, t_fetched = 0, t_safety = 0, t_swap = 0, pause_ms = 0;
-    int rc = -1;
+    int64_t t0 = sv_mono_ms(ctx->clock), validate_ms = 0, t_swap = 0, pause_ms = 0;
+    int rc = -1, prc;
 
     *result = NULL;
     if (sv_check_workspace(ctx->workspace, err) != 0) return -1;
     if (restore_parse_from(from, &src, err) != 0) return -1;
     live = dbopt ? sv_strdup(dbopt) : config_db_path(ctx->cfg, ctx->workspace);
-    if (!live) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    sj = calloc(1, sizeof *sj);
+    if (!live || !sj) {
+        free(live);
+        free(sj);
+        return sv_err_set(err, SV_ENOMEM, "out of memory");
+    }
+    had_db = stat(live, &sb) == 0;
+    if (had_db && !S_ISREG(sb.st_mode)) {
+        sv_err_set(err, SV_EINVAL, "the live database '%s' is not a regular file", live);
+        goto done;
+    }
 
-    /* Phase 1: validate; the live database is not touched. */
-    if (restore_prepare(ctx, &src, req, &f, &val, ts, &meta, &validate_ms, err) != 0) goto done;
-    t_fetched = sv_mono_ms(ctx->clock);
+    /* Phase 1 (the live database is not touched), with the safety backup beside it. */
+    if (had_db && safety_start(ctx, live, sj, &th, &sj_running, err) != 0) goto done;
+    prc = restore_prepare(ctx, &src, req, &f, &val, ts, &meta, &validate_ms, err);
+    if (prc != 0 || job_cancelled(ctx)) atomic_store(&sj->stop, true);
+    if (sj_running) {
+        job_progress(ctx, "safety", 0, 0);
+        pthread_join(th, NULL);
+        sj_running = false;
+    }
+    if (prc != 0) {
+        if (had_db && sj->rc == 0) safety_discard(ctx, sj);
+        goto done;
+    }
     log_info(ctx->job_id, ctx->workspace, "restore source validated: %llu bytes, %s (fetch %lld ms, check %lld ms)",
              (unsigned long long)f.size, f.sum, (long long)f.duration_ms, (long long)validate_ms);
     if (job_cancelled(ctx)) {
         sv_err_set(err, SV_ELEASE, "job cancelled before the swap: lease lost or shutting down");
         goto done;
     }
-
-    /* Phase 2: safety copy, pause, swap. */
-    had_db = stat(live, &sb) == 0;
-    if (had_db && !S_ISREG(sb.st_mode)) {
-        sv_err_set(err, SV_EINVAL, "the live database '%s' is not a regular file", live);
-        goto done;
-    }
     if (had_db) {
-        backup_params bp = {.workspace = ctx->workspace, .backup_type = "pre-restore", .reason = "pre-restore"};
-        job_progress(ctx, "safety", 0, 0);
-        if (snapshot_take(live, ctx->cfg->tmp_dir, ctx->clock, ctx->cfg->max_db_size, &pre, err) != 0) {
-            sv_err_wrap(err, "pre-restore copy of the live database");
+        if (sj->rc != 0) {
+            *err = sj->err;
             goto done;
         }
-        bp.db_path = pre.path;
-        if (backup_take(ctx, &bp, &safety, err) != 0) {
-            sv_err_wrap(err, "pre-restore backup");
-            goto done;
-        }
-        t_safety = sv_mono_ms(ctx->clock);
-        log_info(ctx->job_id, ctx->workspace, "pre-restore backup %s committed", safety.ts);
+        safety_ts = sj->out.ts;
+        log_info(ctx->job_id, ctx->workspace, "pre-restore backup %s committed", safety_ts);
     }
-    if (job_cancelled(ctx)) {
-        sv_err_set(err, SV_ELEASE, "job cancelled before the swap: lease lost or shutting down");
-        goto done;
-    }
+
+    /* Phase 2: pause, swap, check. The swap is a commit point: fence first. */
+    if (job_fence(ctx, err) != 0) goto done;
     if (ctx->set_pause) {
         if (ctx->set_pause(ctx->ud, true, err) != 0) {
             sv_err_wrap(err, "setting the pause flag");
@@ -225,7 +344,7 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
     }
     pause_ms = sv_mono_ms(ctx->clock);
     ev = json_pack("{s:s, s:s, s:s, s:s?}", "workspace", ctx->workspace, "job", ctx->job_id, "from", from,
-                   "safety_backup", had_db ? safety.ts : NULL);
+                   "safety_backup", safety_ts);
     emit(ctx, "restore.started", ev);
     json_decref(ev);
     ev = NULL;
@@ -242,7 +361,7 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
         bool rolled_back = false;
         sv_err_clear(&rb);
         if (had_db) {
-            rolled_back = restore_swap(pre.path, live, ctx->clock, &rb) == 0;
+            rolled_back = put_back(ctx, safety_ts, live, &rb) == 0;
             if (!rolled_back)
                 log_error(ctx->job_id, ctx->workspace, "putting the pre-restore copy back failed: %s", rb.msg);
         } else {
@@ -252,11 +371,11 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
         if (rolled_back) sv_err_wrap(err, "swap failed, the previous database was put back");
         else {
             sv_err_wrap(err, "swap failed and putting the previous database back failed too (%s)", rb.msg);
-            sv_err_hint(err, "restore the pre-restore backup %s with 'sqlvault restore %s --from %s'", safety.ts,
-                        ctx->workspace, safety.ts);
+            sv_err_hint(err, "restore the pre-restore backup %s with 'sqlvault restore %s --from %s'", safety_ts,
+                        ctx->workspace, safety_ts);
         }
         ev = json_pack("{s:s, s:s, s:s, s:b, s:s?}", "workspace", ctx->workspace, "job", ctx->job_id, "error",
-                       err->msg, "rolled_back", rolled_back, "safety_backup", had_db ? safety.ts : NULL);
+                       err->msg, "rolled_back", rolled_back, "safety_backup", safety_ts);
         rc = -1;
         goto done;
     }
@@ -271,10 +390,10 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
                             (json_int_t)f.size, "object_size", (json_int_t)f.object_size, "compressed", f.compressed,
                             "object_checksum", f.obj_sum, "page_size", (int)val.hdr.page_size, "page_count",
                             (json_int_t)val.page_count, "tables", (json_int_t)val.tables, "backup",
-                            ts[0] ? ts : NULL, "safety_backup", had_db ? safety.ts : NULL, "fetch_ms",
-                            (json_int_t)f.duration_ms, "validate_ms", (json_int_t)validate_ms, "safety_ms",
-                            (json_int_t)(had_db ? t_safety - t_fetched : 0), "pause_ms", (json_int_t)pause_ms,
-                            "durationMs", (json_int_t)(sv_mono_ms(ctx->clock) - t0), "restoredAt", iso);
+                            ts[0] ? ts : NULL, "safety_backup", safety_ts, "fetch_ms", (json_int_t)f.duration_ms,
+                            "validate_ms", (json_int_t)validate_ms, "safety_ms", (json_int_t)sj->ms, "pause_ms",
+                            (json_int_t)pause_ms, "durationMs", (json_int_t)(sv_mono_ms(ctx->clock) - t0),
+                            "restoredAt", iso);
     }
     if (!*result) {
         rc = sv_err_set(err, SV_ENOMEM, "out of memory");
@@ -282,6 +401,10 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
     }
     rc = 0;
 done:
+    if (sj_running) {
+        atomic_store(&sj->stop, true);
+        pthread_join(th, NULL);
+    }
     if (paused) {
         bool cleared = unpause(ctx);
         if (rc == 0) json_object_set_new(*result, "pause_cleared", json_boolean(cleared));
@@ -289,7 +412,7 @@ done:
     if (swapped_any) {
         if (rc == 0) {
             ev = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "workspace", ctx->workspace, "job", ctx->job_id, "from",
-                           from, "checksum", f.sum, "safety_backup", safety.ts[0] ? safety.ts : NULL);
+                           from, "checksum", f.sum, "safety_backup", safety_ts);
             emit(ctx, "restore.completed", ev);
         } else emit(ctx, "restore.failed", ev);
     }
@@ -298,10 +421,9 @@ done:
         log_info(ctx->job_id, ctx->workspace, "restored from %s (%llu bytes, paused %lld ms)", from,
                  (unsigned long long)f.size, (long long)pause_ms);
     restore_fetched_remove(&f);
-    /* backup_take read the copy through SQLite, which leaves -wal/-shm beside a WAL-format file. */
-    if (pre.path) remove_db(pre.path);
-    snapshot_remove(&pre);
-    json_decref(safety.metadata);
+    json_decref(sj->out.metadata);
+    store_free(sj->ctx.store);
+    free(sj);
     json_decref(meta);
     free(live);
     return rc;

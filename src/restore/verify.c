@@ -31,6 +31,7 @@ static int write_verify(job_ctx *ctx, const char *ts, json_t *doc, sv_err *err)
     store_put_opts po = {.if_none_match = false, .content_type = "application/json"};
     int rc;
     if (!key || !text) rc = sv_err_set(err, SV_ENOMEM, "out of memory");
+    else if (job_fence(ctx, err) != 0) rc = -1;
     else rc = store_put(ctx->store, key, text, strlen(text), &po, err);
     if (rc != 0) sv_err_wrap(err, "writing %s", key ? key : "verify.json");
     free(key);

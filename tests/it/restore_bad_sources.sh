@@ -110,6 +110,9 @@ expect_status 1 sv restore "$ws" --from "object:uploads/$ws/missing.db" --yes --
 expect_status 1 sv restore "$ws" --from "file:$SV_SCRATCH/missing.db" --yes --inline
 assert_eq "$(live_state "$SV_SCRATCH/live.before")" "$(live_state "$live")" "live database still the original"
 
+step "failed restores leave no pre-restore backups behind"
+assert_eq 1 "$(sv list "$ws" | grep -c pre-restore)" "pre-restore backups (the baseline's only)"
+
 step "through the queue: a bad source never sets the pause flag"
 sv_bg "$SV_BIN" worker --threads 1
 out="$(sv restore "$ws" --from "object:uploads/$ws/text.db" --yes 2>&1)" && fail "queued restore of a text file succeeded"
