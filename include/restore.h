@@ -106,4 +106,11 @@ int restore_validate(const char *path, const char *require_tables, restore_valid
  * (page count and schema against the source). */
 int restore_swap(const char *src_path, const char *dst_path, const sv_clock *clock, sv_err *err);
 
+/* Where no database exists yet at dst_path (nor its -wal, -shm or -journal),
+ * moves the validated file src_path there (fsync, rename without replacing,
+ * directory fsync): nobody can have it open, so no copy is needed. Returns 1
+ * when installed (src_path is gone), 0 when not applicable (a database
+ * appeared, another filesystem: use restore_swap), -1 on error. */
+int restore_install_new(const char *src_path, const char *dst_path, sv_err *err);
+
 #endif

@@ -351,7 +351,9 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
 
     job_progress(ctx, "swap", 0, f.size);
     swapped_any = true;
-    rc = restore_swap(f.path, live, ctx->clock, err);
+    rc = had_db ? 0 : restore_install_new(f.path, live, err);
+    if (rc == 0) rc = restore_swap(f.path, live, ctx->clock, err);
+    else if (rc == 1) rc = 0;
     if (rc == 0 && restore_test_fail_swap()) {
         rc = sv_err_set(err, SV_EIO, "injected swap failure (SQLVAULT_TEST_FAIL_SWAP)");
     }

@@ -7,9 +7,12 @@
  * middle of a transaction finish on the old snapshot). A writer that holds
  * the lock makes the step return BUSY: we wait with backoff; a writer that
  * arrives during the copy waits on its own busy timeout and then carries on
- * against the new content. Nothing here renames or truncates the file under
- * anyone's feet. */
+ * against the new content. Nothing here renames or truncates a live file
+ * under anyone's feet: restore_install_new renames only onto a name where no
+ * database (nor a -wal, -shm or -journal of one) exists. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -112,4 +115,46 @@ fail:
     sqlite3_close(src);
     sqlite3_close(dst);
     return -1;
+}
+
+/* True if path exists (any type). */
+static bool exists(const char *path, const char *suffix)
+{
+    struct stat sb;
+    char *p = sv_asprintf("%s%s", path, suffix);
+    bool yes = p && lstat(p, &sb) == 0;
+    free(p);
+    return yes;
+}
+
+/* Moves a validated file into place where there is no database yet (see restore.h). */
+int restore_install_new(const char *src_path, const char *dst_path, sv_err *err)
+{
+    char *dir;
+    int fd;
+    if (make_parent(dst_path, err) != 0) return -1;
+    if (exists(dst_path, "") || exists(dst_path, "-wal") || exists(dst_path, "-shm") || exists(dst_path, "-journal"))
+        return 0;
+    fd = open(src_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return sv_err_set(err, SV_EIO, "unable to open '%s': %s", src_path, strerror(errno));
+    if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        return sv_err_set(err, e == ENOSPC ? SV_ENOSPC : SV_EIO, "unable to sync '%s': %s", src_path, strerror(e));
+    }
+    close(fd);
+    if (renameat2(AT_FDCWD, src_path, AT_FDCWD, dst_path, RENAME_NOREPLACE) != 0) {
+        if (errno == EEXIST || errno == EXDEV || errno == EINVAL || errno == ENOSYS) return 0;
+        return sv_err_set(err, SV_EIO, "unable to move the restored database to '%s': %s", dst_path, strerror(errno));
+    }
+    dir = sv_strdup(dst_path);
+    if (dir && strrchr(dir, '/')) {
+        *strrchr(dir, '/') = '\0';
+        if (sv_fsync_dir(*dir ? dir : "/", err) != 0) {
+            free(dir);
+            return -1;
+        }
+    }
+    free(dir);
+    return 1;
 }

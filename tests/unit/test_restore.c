@@ -1,7 +1,8 @@
 /* test_restore.c -- the restore module's pieces on their own: the header
  * check (table-driven), --from parsing, the fetch pipeline on local files
  * (plain, zstd, truncated, bomb with and without a declared size, checksum
- * and size mismatches), validation (integrity, required tables) and the swap. */
+ * and size mismatches), validation (integrity, required tables), the swap and
+ * the install-by-rename of a new database. */
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -243,6 +244,16 @@ static void test_fetch(void)
         restore_validated lv;
         CHECK(restore_validate(P("live/x/live.db"), "eventlog", &lv, &e) == 0);
         CHECK_INT(lv.page_count, v.page_count);
+    }
+    /* install-by-rename where no database exists; not over an existing one */
+    CHECK_INT(restore_install_new(g.path, P("live/y/new.db"), &e), 1);
+    CHECK(access(g.path, F_OK) != 0);
+    {
+        restore_fetched h;
+        CHECK(fetch(P("live/y/new.db"), 1 << 30, want, -1, &h, &e) == 0);
+        CHECK_INT(restore_install_new(h.path, P("live/x/live.db"), &e), 0);
+        CHECK(access(h.path, F_OK) == 0);
+        restore_fetched_remove(&h);
     }
     restore_fetched_remove(&g);
     /* checksum and size mismatches */
