@@ -94,6 +94,7 @@ static int check_copy(sqlite3 *src, sqlite3 *dst, sv_err *err)
 int restore_swap(const char *src_path, const char *dst_path, const sv_clock *clock, sv_err *err)
 {
     sqlite3 *src = NULL, *dst = NULL;
+    bool wal = false;
     int rc;
 
     if (make_parent(dst_path, err) != 0) return -1;
@@ -105,8 +106,22 @@ int restore_swap(const char *src_path, const char *dst_path, const sv_clock *clo
         goto fail;
     }
     sqlite3_busy_timeout(dst, 5000);
+    {
+        /* In WAL mode the WAL is synced before the checkpoint below, so syncing
+         * it at the copy's commit too (FULL) buys nothing but a second flush of
+         * the whole database. Rollback-journal databases keep FULL. */
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(dst, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            wal = strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+        sqlite3_finalize(st);
+        if (wal) sqlite3_exec(dst, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+    }
     if (copy_all(src, dst, clock, err) != 0) goto fail;
     if (check_copy(src, dst, err) != 0) goto fail;
+    /* Make the copy durable now, as far as readers on older snapshots allow;
+     * the rest is checkpointed by whoever closes last, the WAL being synced. */
+    if (wal) sqlite3_exec(dst, "PRAGMA wal_checkpoint(PASSIVE)", NULL, NULL, NULL);
     sqlite3_close(src);
     rc = sqlite3_close(dst);
     if (rc != SQLITE_OK) return sv_err_set(err, SV_EIO, "closing the live database: %s", sqlite3_errstr(rc));
