@@ -129,6 +129,8 @@ int queue_cancel(queue_conn *c, const char *base, const char *id, char *state, s
 int queue_tick(queue_conn *c, const char *base, const char *worker, int64_t lease_ms,
                uint64_t rt_overhead, const char *const *ids, const char *const *tokens, size_t n,
                bool *lost, bool *cancel, sv_err *err);
+/* Removes a stopping worker from the pool's live workers. */
+int queue_worker_gone(queue_conn *c, const char *base, const char *worker, sv_err *err);
 /* Blocks up to timeout_ms for a wake token on any of the pools. */
 int queue_wait_wake(queue_conn *c, char *const *bases, size_t n, int64_t timeout_ms, sv_err *err);
 

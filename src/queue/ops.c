@@ -241,6 +241,19 @@ int queue_tick(queue_conn *c, const char *base, const char *worker, int64_t leas
     return 0;
 }
 
+/* ZREM of the worker from PREFIX:{POOL}:workers. */
+int queue_worker_gone(queue_conn *c, const char *base, const char *worker, sv_err *err)
+{
+    char *key = sv_asprintf("%sworkers", base);
+    redisReply *r;
+    if (!key) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    r = qc_callv(c, err, 3, (const char *[]){"ZREM", key, worker});
+    free(key);
+    if (!r) return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
 /* BLPOP on the pools' wake lists. */
 int queue_wait_wake(queue_conn *c, char *const *bases, size_t n, int64_t timeout_ms, sv_err *err)
 {

@@ -506,6 +506,10 @@ static void *hk_thread(void *arg)
             left -= 50;
         }
     }
+    for (size_t p = 0; conn && !queue_conn_broken(conn) && p < wp->nbases; p++) {
+        sv_err err;
+        if (queue_worker_gone(conn, wp->bases[p], wp->worker_id, &err) != 0) break;
+    }
     queue_conn_free(conn);
     return NULL;
 }

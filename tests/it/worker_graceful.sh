@@ -32,6 +32,7 @@ assert_eq 0 "$EXIT_RC" "exit status"
 assert_le $((SECONDS - t0)) 5 "seconds to stop"
 assert_eq succeeded "$(qstate g-run)" "the running job"
 assert_eq queued "$(qstate g-next)" "the job enqueued after SIGTERM"
+assert_eq 0 "$(redis_cli ZCARD "$(qbase)workers")" "live workers after the stop"
 
 step "a job longer than --grace is released for another worker and finishes there"
 start_worker g2 --threads 1 --grace 1
