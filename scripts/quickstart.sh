@@ -56,19 +56,25 @@ wpid=$!
 pids=("$wpid" "${pids[@]+"${pids[@]}"}")
 echo "== worker pool started (pid $wpid, log var/worker.log)"
 
-# Every workspace through the queue: enqueue all, then wait for each.
+# Every workspace through the queue: each `sqlvault backup WS` enqueues a job
+# and waits for a worker to finish it; they run side by side.
 workspaces=()
 for f in "$SQLVAULT_DATA_DIR"/*/livestore.db; do workspaces+=("$(basename "$(dirname "$f")")"); done
-jobs=()
+waiters=()
 for ws in "${workspaces[@]}"; do
-  jobs+=("$("$bin" backup "$ws" --no-wait)")
+  "$bin" backup "$ws" >"var/backup-$ws.out" 2>&1 &
+  waiters+=($!)
 done
 status=0
 for i in "${!workspaces[@]}"; do
   ws=${workspaces[$i]}
-  job=${jobs[$i]}
-  echo "== backup of $ws (job $job)"
-  "$bin" status "$job" --wait || status=1
+  if wait "${waiters[$i]}"; then
+    echo "== backup of $ws: done"
+  else
+    echo "== backup of $ws: FAILED"
+    status=1
+  fi
+  sed 's/^/   /' "var/backup-$ws.out"
 done
 for ws in "${workspaces[@]}"; do
   echo

@@ -56,10 +56,11 @@ int cmd_list(sv_config *cfg, int argc, char **argv)
                       "databaseSize", json_object_get(meta, "databaseSize"), "compressedSize",
                       json_object_get(meta, "compressedSize"), "checksum", json_object_get(meta, "checksum"),
                       "reason", json_object_get(meta, "reason"));
-        json_object_set_new(o, "verified", json_boolean(ver != NULL));
+        /* verified: the last restore drill passed; a failed drill shows as verifyOk false. */
+        json_object_set_new(o, "verified", json_boolean(ver && json_is_true(json_object_get(ver, "ok"))));
         if (ver) {
             json_object_set(o, "verifiedAt", json_object_get(ver, "verifiedAt"));
-            json_object_set(o, "verifyOk", json_object_get(ver, "ok"));
+            json_object_set_new(o, "verifyOk", json_boolean(json_is_true(json_object_get(ver, "ok"))));
         }
         json_array_append_new(arr, o);
         json_decref(meta);
@@ -84,7 +85,7 @@ int cmd_list(sv_config *cfg, int argc, char **argv)
                    json_string_value(json_object_get(o, "backupType")),
                    (long long)json_integer_value(json_object_get(o, "databaseSize")),
                    (long long)json_integer_value(json_object_get(o, "compressedSize")),
-                   !json_is_true(json_object_get(o, "verified")) ? "-" : json_is_true(vok) ? "ok" : "FAILED",
+                   !vok ? "-" : json_is_true(vok) ? "ok" : "FAILED",
                    json_string_value(json_object_get(o, "reason")) ? json_string_value(json_object_get(o, "reason")) : "");
         }
         if (json_array_size(arr) == 0) fprintf(stderr, "no committed backups of '%s'\n", ws);

@@ -45,13 +45,16 @@ static int pragma_int(sqlite3 *db, const char *sql, int64_t *out)
     return rc;
 }
 
-/* Removes path and its possible journal. */
+/* Removes path and every side file SQLite may have made next to it. */
 static void remove_db_files(const char *path)
 {
-    char *j = sv_asprintf("%s-journal", path);
+    static const char *const sides[] = {"-journal", "-wal", "-shm"};
     unlink(path);
-    if (j) unlink(j);
-    free(j);
+    for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++) {
+        char *side = sv_asprintf("%s%s", path, sides[i]);
+        if (side) unlink(side);
+        free(side);
+    }
 }
 
 /* Takes the snapshot (see snapshot.h). */
