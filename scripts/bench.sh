@@ -584,8 +584,10 @@ row_queue() {
     rsrv="$(calc "$(proc_cpu "$REDIS_PID") - $r0")"
     if [[ -n "$Q_RATE" ]]; then
       local cell="$Q_RATE backups/s ($Q_COMMITTED committed in $Q_WALL s, workers cpu $Q_WCPU s, redis cpu $rsrv s"
-      [[ "$kind" == s3 ]] && cell+=", s3rver cpu $srv s"
-      cell+=")"
+      local per="$Q_WCPU + $rsrv"
+      [[ "$kind" == s3 ]] && cell+=", s3rver cpu $srv s" && per+=" + $srv"
+      per="$(calc "1000 * ($per) / $QUEUE_N")"
+      cell+="; $per ms of CPU per backup, so at most $(calc "2000 / $per" | cut -d. -f1)/s on 2 idle cores)"
       [[ -n "$Q_ERR" ]] && cell+="; $Q_ERR"
       local v
       v="$(verdict "$Q_RATE" '>=' 100)"
@@ -612,6 +614,7 @@ row_sched() {
     return
   fi
   local prefix="bs$$" key mem0 mem1 mem2 n
+  local RUNS=1 # a second tick at the same time enqueues nothing (deterministic ids)
   key="$(sched_set_key "$prefix")"
   export SQLVAULT_REDIS_PREFIX="$prefix" SQLVAULT_STORE="file://$RUN/sstore" SQLVAULT_DATA_DIR="$RUN/sdata"
   mkdir -p "$RUN/sdata" "$RUN/sstore"
