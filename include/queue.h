@@ -145,6 +145,8 @@ int queue_touch_pause(queue_conn *c, const sv_config *cfg, const char *ws, int64
  * decoded); *out NULL when the job does not exist. */
 int queue_job_get(queue_conn *c, const char *base, const char *id, json_t **out, sv_err *err);
 /* Depths, counters and ratios of one pool as a JSON object. */
+/* GET PREFIX:name (e.g. "metrics:last_tick_failure_ratio"); *out heap or NULL if absent. */
+int queue_get_key(queue_conn *c, const sv_config *cfg, const char *name, char **out, sv_err *err);
 int queue_stats(queue_conn *c, const char *base, int64_t alive_ms, json_t **out, sv_err *err);
 /* The newest jobs of one pool (newest first, up to limit), as an array. */
 int queue_recent(queue_conn *c, const char *base, size_t scan, json_t **out, sv_err *err);

@@ -17,6 +17,7 @@
 #include <zstd.h>
 #include "backup.h"
 #include "log.h"
+#include "metrics/metrics.h"
 #include "snapshot.h"
 
 #define CHUNK (1024 * 1024)
@@ -284,6 +285,8 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
         p.wx = NULL;
         if (store_writer_commit(ctx->store, w, err) != 0) goto done;
     }
+    metrics_bytes("read", snap.size);
+    metrics_bytes("uploaded", compressed + (bp->export_key ? snap.size : 0));
     out->duration_ms = sv_mono_ms(ctx->clock) - t0;
     meta = make_meta(ctx, bp, ts_ms, &snap, db_sum, obj_sum, compressed, out->duration_ms);
     meta_text = meta ? json_dumps(meta, JSON_INDENT(2)) : NULL;

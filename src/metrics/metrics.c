@@ -147,6 +147,26 @@ static void render_queue(char **b, size_t *l, size_t *c)
         json_decref(st);
     }
     queue_bases_free(bases);
+    {
+        /* Written by the leading scheduler after each tick's jobs finished. */
+        char *ratio = NULL;
+        if (queue_get_key(srv.conn, srv.cfg, "metrics:last_tick_failure_ratio", &ratio, &err) == 0 && ratio) {
+            put(b, l, c, "# HELP sqlvault_backup_failure_ratio_last_tick failed share of the last scheduled tick's backups\n"
+                         "# TYPE sqlvault_backup_failure_ratio_last_tick gauge\n"
+                         "sqlvault_backup_failure_ratio_last_tick %g\n", strtod(ratio, NULL));
+        }
+        free(ratio);
+    }
+}
+
+static _Atomic uint64_t mx_bytes_read, mx_bytes_uploaded, mx_bytes_downloaded;
+
+/* Adds to a byte counter. */
+void metrics_bytes(const char *direction, uint64_t n)
+{
+    if (strcmp(direction, "read") == 0) mx_bytes_read += n;
+    else if (strcmp(direction, "uploaded") == 0) mx_bytes_uploaded += n;
+    else if (strcmp(direction, "downloaded") == 0) mx_bytes_downloaded += n;
 }
 
 /* Renders every metric; see metrics.h. */
@@ -176,6 +196,13 @@ char *metrics_render(void)
         put(&b, &len, &cap, "sqlvault_job_duration_seconds_count{type=\"%s\"} %llu\n", mx_types[i].type,
             (unsigned long long)mx_types[i].count);
     }
+    put(&b, &len, &cap, "# HELP sqlvault_bytes_total bytes read from live databases, uploaded to and downloaded from the store\n"
+                        "# TYPE sqlvault_bytes_total counter\n"
+                        "sqlvault_bytes_total{direction=\"read\"} %llu\n"
+                        "sqlvault_bytes_total{direction=\"uploaded\"} %llu\n"
+                        "sqlvault_bytes_total{direction=\"downloaded\"} %llu\n",
+        (unsigned long long)mx_bytes_read, (unsigned long long)mx_bytes_uploaded,
+        (unsigned long long)mx_bytes_downloaded);
     put(&b, &len, &cap, "# HELP sqlvault_last_success_timestamp_seconds last successful job by type\n"
                         "# TYPE sqlvault_last_success_timestamp_seconds gauge\n");
     for (int i = 0; i < mx_ntypes; i++)

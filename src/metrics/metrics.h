@@ -21,6 +21,10 @@ typedef void (*metrics_probe_fn)(void *ud, metrics_pool_state *st);
  * first call per (type, outcome). */
 void metrics_job_done(const char *type, const char *outcome, double seconds);
 
+/* Adds to the byte counters: direction is "read" (from live databases),
+ * "uploaded" (to the store) or "downloaded" (from the store). Thread-safe. */
+void metrics_bytes(const char *direction, uint64_t n);
+
 /* Starts the HTTP thread on cfg->metrics_addr (host:port). probe may be NULL. */
 int metrics_start(const sv_config *cfg, metrics_probe_fn probe, void *ud, sv_err *err);
 /* Stops it (no-op if not started). */

@@ -310,3 +310,19 @@ int queue_touch_pause(queue_conn *c, const sv_config *cfg, const char *ws, int64
     freeReplyObject(r);
     return 0;
 }
+
+/* GET of one key under the prefix (PREFIX:name); *out is a heap string or
+ * NULL when the key is absent. */
+int queue_get_key(queue_conn *c, const sv_config *cfg, const char *name, char **out, sv_err *err)
+{
+    char *key = sv_asprintf("%s:%s", cfg->redis_prefix, name);
+    redisReply *r;
+    *out = NULL;
+    if (!key) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    r = qc_callv(c, err, 2, (const char *[]){"GET", key});
+    free(key);
+    if (!r) return -1;
+    if (r->type == REDIS_REPLY_STRING) *out = strndup(r->str, r->len);
+    freeReplyObject(r);
+    return 0;
+}

@@ -25,6 +25,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 #include "log.h"
+#include "metrics/metrics.h"
 #include "restore.h"
 #include "util.h"
 
@@ -134,7 +135,10 @@ static void *reader_main(void *arg)
 {
     fetch_pipe *p = arg;
     sv_err_clear(&p->rerr);
-    if (p->o->key) p->rrc = store_get(p->o->store, p->o->key, 0, reader_sink, p, &p->rerr);
+    if (p->o->key) {
+        p->rrc = store_get(p->o->store, p->o->key, 0, reader_sink, p, &p->rerr);
+        metrics_bytes("downloaded", p->in_bytes);
+    }
     else p->rrc = read_file(p, &p->rerr);
     pthread_mutex_lock(&p->mu);
     if (p->rrc == 0 && p->len[p->wslot] > 0) p->count++;

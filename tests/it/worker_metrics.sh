@@ -29,6 +29,19 @@ assert_contains "$m" 'sqlvault_worker_threads 2' "/metrics threads"
 assert_contains "$m" 'sqlvault_last_success_timestamp_seconds{type="sleep"}' "/metrics last success"
 assert_eq 404 "$(curl -s -o /dev/null -w '%{http_code}' "http://$addr/nope")" "unknown path"
 
+step "a backup counts the bytes it read and uploaded; the last tick's failure ratio is a gauge"
+make_workspace mx 2000
+"$SV_BIN" backup mx >/dev/null
+redis_cli SET "$SQLVAULT_REDIS_PREFIX:metrics:last_tick_failure_ratio" 0.02 >/dev/null
+m=$(curl -fsS "http://$addr/metrics")
+size=$(stat -c %s "$SQLVAULT_DATA_DIR/mx/livestore.db")
+read_bytes=$(sed -n 's/^sqlvault_bytes_total{direction="read"} //p' <<<"$m")
+up_bytes=$(sed -n 's/^sqlvault_bytes_total{direction="uploaded"} //p' <<<"$m")
+assert_eq "$size" "$read_bytes" "bytes read = the database's size"
+assert_ge "$up_bytes" 1 "bytes uploaded"
+assert_le "$up_bytes" "$size" "bytes uploaded (compressed)"
+assert_contains "$m" 'sqlvault_backup_failure_ratio_last_tick 0.02' "/metrics last tick failure ratio"
+
 step "/readyz says 503 while Redis is down, and the worker keeps serving /healthz"
 redis_private_stop
 assert_eq 503 "$(curl -s -o /dev/null -w '%{http_code}' "http://$addr/readyz")" "/readyz without redis"
