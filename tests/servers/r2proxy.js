@@ -1125,8 +1125,9 @@ function startControl(opt) {
           case 'GET /log': {
             const since = Number(u.searchParams.get('since') || 0)
             const ops = u.searchParams.getAll('op')
+            const pending = u.searchParams.get('pending') === '1'
             const entries = state.log.filter(
-              (e) => e.seq > since && (ops.length === 0 || ops.includes(e.op)) && e.status !== null
+              (e) => e.seq > since && (ops.length === 0 || ops.includes(e.op)) && (pending || e.status !== null)
             )
             return reply(res, 200, { last: state.seq, entries })
           }
