@@ -196,6 +196,9 @@ row() {
   printf '%s\n' "$r" >&2
 }
 
+# ratio_cell R: "R×", or "—" when there is no ratio.
+ratio_cell() { if [[ "$1" == "—" ]]; then echo "—"; else echo "$1×"; fi; }
+
 # verdict VALUE OP LIMIT: prints "ok" or "MISSED" (OP is <= or >=).
 verdict() {
   if awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { exit !((op == "<=") ? v <= l : v >= l) }'; then
@@ -326,7 +329,7 @@ row_backup_s3() {
     sv_cell="$M_ERR"; ratio="—"; v="MISSED"
   fi
   row "b. backup → S3 server, end to end" "$sv_cell" \
-    "\`zstd -3 -T2 -c DB | aws s3 cp - s3://…\`: $ref_cell, $(mib "$ref_rss") MiB" "${ratio}×" "≤ 1.0×" "$v"
+    "\`zstd -3 -T2 -c DB | aws s3 cp - s3://…\`: $ref_cell, $(mib "$ref_rss") MiB" "$(ratio_cell "$ratio")" "≤ 1.0×" "$v"
 
   local tmp="$RUN/seq.db"
   PREP=(warm "$DB")
@@ -343,7 +346,7 @@ row_backup_s3() {
     ratio2="—"; sv_cell="(see row b)"
   fi
   row "b'. backup → S3 server vs the sequential pipeline" "$sv_cell" \
-    "\`sqlite3 .backup\` + \`zstd -3 -T2\` + \`sha256sum\` + \`aws s3 cp\`: $seq_cell" "${ratio2}×" "(for scale)" "—"
+    "\`sqlite3 .backup\` + \`zstd -3 -T2\` + \`sha256sum\` + \`aws s3 cp\`: $seq_cell" "$(ratio_cell "$ratio2")" "(for scale)" "—"
 }
 
 # row_backup_file: sqlvault backup --inline to file:// vs zstd alone.
@@ -369,7 +372,7 @@ row_backup_file() {
     sv_cell="$M_ERR"; ratio="—"; v="MISSED"
   fi
   rm -rf "$RUN/store"
-  row "c. backup → file:// store" "$sv_cell" "\`zstd -3 -T2 -c DB > FILE\`: $ref_cell" "${ratio}×" "≤ 1.25×" "$v"
+  row "c. backup → file:// store" "$sv_cell" "\`zstd -3 -T2 -c DB > FILE\`: $ref_cell" "$(ratio_cell "$ratio")" "≤ 1.25×" "$v"
 }
 
 # restore_prep LIVE: a fresh live copy of the workspace, edited since the
@@ -427,11 +430,11 @@ row_restore() {
   fi
   row "e. restore from S3 server, validated" "$sv_cell" \
     "\`aws s3 cp - | zstd -d > TMP && sqlite3 TMP 'pragma integrity_check' && cp TMP LIVE\`: $ref_cell" \
-    "${ratio}×" "≤ 1.0×" "$v"
+    "$(ratio_cell "$ratio")" "≤ 1.0×" "$v"
   local r_wall="$M_WALL" r_rc="$M_RC"
   row "e'. restore vs the same pipeline with a durable copy" "$( ((r_rc == 0)) && echo "$r_wall s" || echo "(see row e)")" \
     "… \`&& cp TMP LIVE && sync LIVE\`: $dur_cell" \
-    "$( ((r_rc == 0)) && calc "$r_wall / $dur_wall" || echo —)×" "(for scale)" "—"
+    "$(ratio_cell "$( ((r_rc == 0)) && calc "$r_wall / $dur_wall" || echo —)")" "(for scale)" "—"
   rm -rf "$rdata"
 
   export SQLVAULT_DATA_DIR="$DATA"
@@ -451,14 +454,14 @@ row_restore() {
 # row_memory: the peak RSS of the backup, restore and verify runs above.
 row_memory() {
   local parts=() worst=0 kb
-  [[ -n "${B_S3_RSS:-}" ]] && parts+=("backup→S3 $(mib "$B_S3_RSS")") && ((B_S3_RSS > worst)) && worst=$B_S3_RSS
-  [[ -n "${B_FILE_RSS:-}" ]] && parts+=("backup→file $(mib "$B_FILE_RSS")") && ((B_FILE_RSS > worst)) && worst=$B_FILE_RSS
+  [[ -n "${B_S3_RSS:-}" ]] && parts+=("backup→S3 $(mib "$B_S3_RSS") MiB") && ((B_S3_RSS > worst)) && worst=$B_S3_RSS
+  [[ -n "${B_FILE_RSS:-}" ]] && parts+=("backup→file $(mib "$B_FILE_RSS") MiB") && ((B_FILE_RSS > worst)) && worst=$B_FILE_RSS
   if [[ -n "${R_RSS:-}" ]]; then
-    if ((R_RC == 0)); then parts+=("restore $(mib "$R_RSS")"); ((R_RSS > worst)) && worst=$R_RSS
+    if ((R_RC == 0)); then parts+=("restore $(mib "$R_RSS") MiB"); ((R_RSS > worst)) && worst=$R_RSS
     else parts+=("restore n/a (failed)"); fi
   fi
   if [[ -n "${V_RSS:-}" ]]; then
-    if ((V_RC == 0)); then parts+=("verify $(mib "$V_RSS")"); ((V_RSS > worst)) && worst=$V_RSS
+    if ((V_RC == 0)); then parts+=("verify $(mib "$V_RSS") MiB"); ((V_RSS > worst)) && worst=$V_RSS
     else parts+=("verify n/a (failed)"); fi
   fi
   if ((${#parts[@]} == 0)); then
@@ -468,7 +471,7 @@ row_memory() {
   local joined
   joined="$(printf '%s, ' "${parts[@]}")"
   kb=$((64 * 1024))
-  row "d. peak RSS of backup and restore ($SIZE)" "${joined%, } MiB" "the seed's Node service 1.1 GiB" \
+  row "d. peak RSS of backup and restore ($SIZE)" "${joined%, }" "the seed's Node service 1.1 GiB" \
     "—" "≤ 64 MiB" "$(verdict "$worst" '<=' "$kb")"
 }
 
