@@ -138,12 +138,19 @@ HINT: run the suite with scripts/test.sh, or start the servers with
       tests/servers/services.sh start DIR && source DIR/env.sh"
 }
 
-# sv_cleanup: stops what the test started (EXIT trap), keeps the scratch dir
-# when the test failed or SV_KEEP is set.
+# sv_cleanup: stops what the test started (EXIT trap): sv_on_exit commands,
+# sv_bg processes and any other background job of the test shell; keeps the
+# scratch dir when the test failed or SV_KEEP is set.
 sv_cleanup() {
   local rc=$? pid cmd
   set +e
   for cmd in "${SV_CLEANUP_CMDS[@]+"${SV_CLEANUP_CMDS[@]}"}"; do eval "$cmd" >/dev/null 2>&1; done
+  # background jobs the test started with a plain `&` (and their children):
+  # one left running keeps ctest's output pipe open and ctest waits for it
+  for pid in $(jobs -p); do
+    pkill -TERM -P "$pid" 2>/dev/null
+    kill -TERM "$pid" 2>/dev/null
+  done
   for pid in "${SV_CLEANUP_PIDS[@]+"${SV_CLEANUP_PIDS[@]}"}"; do
     if kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null
