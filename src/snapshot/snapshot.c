@@ -5,6 +5,7 @@
  * snapshot is one consistent state of the database whatever other processes
  * commit meanwhile. The destination is a fresh temporary file with no journal
  * and no syncs: it is a scratch copy, streamed out and removed right after. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -57,6 +58,28 @@ static void remove_db_files(const char *path)
     }
 }
 
+#define STALE_MS (15 * 60 * 1000)
+
+/* Removes snapshots a killed process left in tmp_dir. A live snapshot is
+ * written continuously until it is unlinked (right after the copy), so one
+ * untouched for 15 minutes belongs to nobody. */
+static void sweep_stale(const char *tmp_dir, const sv_clock *clock)
+{
+    DIR *d = opendir(tmp_dir);
+    struct dirent *de;
+    int64_t now = sv_now_ms(clock);
+    if (!d) return;
+    while ((de = readdir(d)) != NULL) {
+        struct stat sb;
+        char *p;
+        if (strncmp(de->d_name, "snap-", 5) != 0) continue;
+        p = sv_asprintf("%s/%s", tmp_dir, de->d_name);
+        if (p && stat(p, &sb) == 0 && now - (int64_t)sb.st_mtime * 1000 > STALE_MS) unlink(p);
+        free(p);
+    }
+    closedir(d);
+}
+
 /* Takes the snapshot (see snapshot.h). */
 int snapshot_take(const char *db_path, const char *tmp_dir, const sv_clock *clock, uint64_t max_size,
                   snapshot_info *out, sv_err *err)
@@ -76,6 +99,7 @@ int snapshot_take(const char *db_path, const char *tmp_dir, const sv_clock *cloc
         return -1;
     }
     if (sv_mkdirs(tmp_dir, err) != 0) return -1;
+    sweep_stale(tmp_dir, clock);
     sv_random_id(clock, id);
     out->path = sv_asprintf("%s/snap-%.16s.db", tmp_dir, id);
     if (!out->path) return sv_err_set(err, SV_ENOMEM, "out of memory");

@@ -27,6 +27,18 @@ note "ok: zstd frame carries its XXH64 checksum"
 assert_eq 0 "$(find "$store_root" -name '.*' -type f | wc -l)" "temporary files in the store"
 assert_eq 0 "$(find "$SQLVAULT_DATA_DIR" -name 'snap-*' | wc -l)" "temporary snapshots"
 
+step "a snapshot left by a killed process is swept once stale; a fresh one (a running backup's) is kept"
+tmpd="$SQLVAULT_DATA_DIR/.sqlvault-tmp"
+mkdir -p "$tmpd"
+head -c 4096 /dev/zero >"$tmpd/snap-leftover.db"
+touch -d '1 hour ago' "$tmpd/snap-leftover.db"
+head -c 4096 /dev/zero >"$tmpd/snap-running.db"
+"$SV_BIN" backup "$ws" --inline >/dev/null
+[[ ! -e "$tmpd/snap-leftover.db" ]] || fail "stale snapshot not removed"
+[[ -e "$tmpd/snap-running.db" ]] || fail "a fresh snapshot was removed"
+rm -f "$tmpd/snap-running.db"
+note "ok: stale removed, fresh kept"
+
 step "the same backup timestamp twice (a retried job) gives one backup, not two"
 out1=$("$SV_BIN" backup "$ws" --inline --json --ts 20250101T000000.000Z)
 out2=$("$SV_BIN" backup "$ws" --inline --json --ts 20250101T000000.000Z)
