@@ -31,6 +31,7 @@ typedef struct backup_outcome {
     char ts[SV_TS_LEN];       /* folder name */
     json_t *metadata;         /* new reference: the committed metadata.json */
     bool already_committed;   /* an earlier attempt had committed this backup */
+    const char *snapshot;     /* "direct" or "copy" (snapshot.h); NULL if already committed */
     int64_t duration_ms;
 } backup_outcome;
 

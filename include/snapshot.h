@@ -1,33 +1,48 @@
-/* snapshot.h -- a consistent copy of a live SQLite database, taken with the
- * backup API on its own read-only connection, into a temporary file.
+/* snapshot.h -- one consistent state of a live SQLite database, as a stream
+ * of bytes that is a valid database file.
  *
- * The copy runs in one step (sqlite3_backup_step(-1)) inside one read
- * transaction, so in WAL mode writers carry on and cannot restart it. The
- * caller owns the temporary file and removes it with snapshot_remove on every
- * path. */
+ * A read transaction on a read-only connection of our own pins the state.
+ * Two ways to get its bytes:
+ *  - direct (WAL mode, WAL fully checkpointed): the main file itself is the
+ *    snapshot, and stays so while the read transaction is held, because a
+ *    checkpoint cannot write past an open reader's mark. Nothing is copied.
+ *  - copy (otherwise): the backup API copies the state into a temporary file
+ *    in one step (sqlite3_backup_step(-1)), so writers cannot restart it; the
+ *    file is unlinked as soon as it is open for reading.
+ * Either way the caller reads size bytes with snapshot_read and calls
+ * snapshot_release on every path. */
 #ifndef SV_SNAPSHOT_H
 #define SV_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "clock.h"
 #include "err.h"
 
 typedef struct snapshot_info {
-    char *path;             /* temporary file, heap; NULL once removed */
+    int fd;                 /* copy mode: the unlinked temporary copy; -1 in direct mode */
+    bool direct;            /* true: the bytes come from the live file under hold's transaction */
+    void *hold;             /* sqlite3 * holding the read transaction (direct) */
+    uint64_t offset;        /* direct mode: next byte snapshot_read returns */
+    char *path;             /* temporary copy (copy mode), heap; NULL once removed */
     uint64_t size;          /* bytes */
     int page_size;
     int64_t page_count;
     char journal_mode[16];  /* of the source: "wal", "delete", ... */
 } snapshot_info;
 
-/* Takes a snapshot of db_path into a new file under tmp_dir. Fails with
+/* Takes a snapshot of db_path (a copy goes under tmp_dir). Fails with
  * SV_ENOTFOUND if there is no database, SV_ECORRUPT if it is not SQLite,
  * SV_ETOOBIG past max_size, SV_ENOSPC when the disk fills (nothing is left
- * behind on failure). */
+ * behind on failure). allow_direct false forces the copy. */
 int snapshot_take(const char *db_path, const char *tmp_dir, const sv_clock *clock, uint64_t max_size,
-                  snapshot_info *out, sv_err *err);
-/* Deletes the temporary file and frees path; safe to call twice. */
-void snapshot_remove(snapshot_info *s);
+                  bool allow_direct, snapshot_info *out, sv_err *err);
+/* Reads up to n bytes at the current offset (0 at the end, -1 with errno). */
+ssize_t snapshot_read(snapshot_info *s, void *buf, size_t n);
+/* Ends the read transaction, closes fd, removes any temporary file; safe to
+ * call twice. */
+void snapshot_release(snapshot_info *s);
 /* Maps a SQLite result code to an sv_code: BUSY/LOCKED -> SV_EBUSY, FULL ->
  * SV_ENOSPC, NOTADB/CORRUPT -> SV_ECORRUPT, CANTOPEN -> SV_ENOTFOUND, else SV_EIO.
  * The one place SQLite errors are classified. */

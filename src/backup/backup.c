@@ -107,7 +107,6 @@ static int read_existing(job_ctx *ctx, const char *meta_key, backup_outcome *out
 
 /* The pipeline state, so the fail path frees what was made. */
 typedef struct pipe {
-    int fd;
     unsigned char *in;
     unsigned char *outbuf;
     size_t outcap;
@@ -128,15 +127,16 @@ static int flush_out(job_ctx *ctx, pipe_t *p, ZSTD_outBuffer *ob, uint64_t *comp
 }
 
 /* Streams the snapshot through the hashes and zstd into the writers. */
-static int stream(job_ctx *ctx, pipe_t *p, const snapshot_info *snap, char db_sum[72], char obj_sum[72],
+static int stream(job_ctx *ctx, pipe_t *p, snapshot_info *snap, char db_sum[72], char obj_sum[72],
                   uint64_t *compressed, sv_err *err)
 {
     uint64_t done = 0;
     size_t r;
     ZSTD_outBuffer ob = {p->outbuf, p->outcap, 0};
     *compressed = 0;
-    for (;;) {
-        ssize_t n = read(p->fd, p->in, CHUNK);
+    while (done < snap->size) {
+        uint64_t left = snap->size - done;
+        ssize_t n = snapshot_read(snap, p->in, left < CHUNK ? (size_t)left : CHUNK);
         if (n < 0) {
             if (errno == EINTR) continue;
             return sv_err_set(err, SV_EIO, "unable to read the snapshot: %s", strerror(errno));
@@ -156,7 +156,7 @@ static int stream(job_ctx *ctx, pipe_t *p, const snapshot_info *snap, char db_su
         if (job_cancelled(ctx)) return sv_err_set(err, SV_ELEASE, "job cancelled: lease lost or shutting down");
     }
     if (done != snap->size)
-        return sv_err_set(err, SV_EIO, "snapshot changed size while reading (%llu of %llu bytes)",
+        return sv_err_set(err, SV_EIO, "snapshot shorter than its page count says (%llu of %llu bytes)",
                           (unsigned long long)done, (unsigned long long)snap->size);
     do {
         ZSTD_inBuffer ib = {NULL, 0, 0};
@@ -202,8 +202,8 @@ static json_t *make_meta(job_ctx *ctx, const backup_params *bp, int64_t ts_ms, c
 int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_err *err)
 {
     const sv_config *cfg = ctx->cfg;
-    snapshot_info snap = {0};
-    pipe_t p = {.fd = -1};
+    snapshot_info snap = {.fd = -1};
+    pipe_t p = {0};
     char *meta_key = NULL, *obj_key = NULL, *meta_text = NULL;
     char db_sum[72], obj_sum[72];
     uint64_t compressed = 0;
@@ -229,19 +229,15 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
     sv_err_clear(err);
 
     job_progress(ctx, "snapshot", 0, 0);
-    if (snapshot_take(bp->db_path, cfg->tmp_dir, ctx->clock, cfg->max_db_size, &snap, err) != 0) goto done;
+    if (snapshot_take(bp->db_path, cfg->tmp_dir, ctx->clock, cfg->max_db_size, !getenv("SQLVAULT_SNAPSHOT_COPY"),
+                      &snap, err) != 0)
+        goto done;
+    out->snapshot = snap.direct ? "direct" : "copy";
     if (job_cancelled(ctx)) {
         sv_err_set(err, SV_ELEASE, "job cancelled: lease lost or shutting down");
         goto done;
     }
-    p.fd = open(snap.path, O_RDONLY | O_CLOEXEC);
-    if (p.fd < 0) {
-        sv_err_set(err, SV_EIO, "unable to open the snapshot: %s", strerror(errno));
-        goto done;
-    }
-    /* The file is ours alone; unlinking it now means no path can leave it behind. */
-    snapshot_remove(&snap);
-    posix_fadvise(p.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (snap.fd >= 0) posix_fadvise(snap.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     p.in = malloc(CHUNK);
     p.outcap = ZSTD_CStreamOutSize() * 4;
     p.outbuf = malloc(p.outcap);
@@ -312,8 +308,7 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
 done:
     if (p.w) store_writer_abort(ctx->store, p.w);
     if (p.wx) store_writer_abort(ctx->store, p.wx);
-    if (p.fd >= 0) close(p.fd);
-    snapshot_remove(&snap);
+    snapshot_release(&snap);
     ZSTD_freeCCtx(p.z);
     EVP_MD_CTX_free(p.md_db);
     EVP_MD_CTX_free(p.md_obj);
@@ -358,6 +353,7 @@ int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
                             "already_committed", out.already_committed, "durationMs",
                             (json_int_t)out.duration_ms);
         free(key);
+        if (*result && out.snapshot) json_object_set_new(*result, "snapshot", json_string(out.snapshot));
     }
     log_info(ctx->job_id, ctx->workspace, "backup %s committed%s", out.ts,
              out.already_committed ? " (by an earlier attempt)" : "");

@@ -80,63 +80,113 @@ static void sweep_stale(const char *tmp_dir, const sv_clock *clock)
     closedir(d);
 }
 
-/* Takes the snapshot (see snapshot.h). */
-int snapshot_take(const char *db_path, const char *tmp_dir, const sv_clock *clock, uint64_t max_size,
-                  snapshot_info *out, sv_err *err)
+/* The main database file of src, as SQLite holds it open. Going through
+ * SQLite's own handle matters: POSIX advisory locks belong to the process,
+ * and closing any other descriptor of the database or its -shm file would
+ * silently drop the read lock this snapshot depends on. */
+static sqlite3_file *main_file(sqlite3 *src)
 {
-    sqlite3 *src = NULL, *dst = NULL;
-    sqlite3_backup *bk = NULL;
-    sqlite3_stmt *st = NULL;
-    struct stat sb;
-    char id[33];
-    int64_t page_size = 0, page_count = 0;
-    int rc, attempt;
+    sqlite3_file *f = NULL;
+    if (sqlite3_file_control(src, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK) return NULL;
+    return f && f->pMethods ? f : NULL;
+}
 
-    memset(out, 0, sizeof *out);
-    if (stat(db_path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        sv_err_set(err, SV_ENOTFOUND, "no database at '%s'", db_path);
-        sv_err_hint(err, "check SQLVAULT_DATA_DIR or pass --db PATH");
+/* Reads the wal-index header and checkpoint info through src's own mapping
+ * of the -shm file (format: the SQLite WAL-index documentation): true when
+ * the WAL holds no frame that is not yet in the main file (mxFrame ==
+ * nBackfill). Both header copies must agree, else a writer is mid-update and
+ * the answer is no. Called inside src's read transaction. */
+static bool wal_fully_checkpointed(sqlite3 *src)
+{
+    sqlite3_file *f = main_file(src);
+    volatile unsigned char *shm = NULL;
+    unsigned char buf[136];
+    uint32_t version, mx_frame, n_backfill;
+    if (!f || f->pMethods->iVersion < 2 || !f->pMethods->xShmMap) return false;
+    if (f->pMethods->xShmMap(f, 0, 32768, 0, (void volatile **)&shm) != SQLITE_OK || !shm) return false;
+    for (int tries = 0; tries < 3; tries++) {
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        for (size_t i = 0; i < sizeof buf; i++) buf[i] = shm[i];
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (memcmp(buf, buf + 48, 48) != 0 || buf[12] != 1) continue; /* copies differ / not initialised */
+        memcpy(&version, buf, 4);
+        memcpy(&mx_frame, buf + 16, 4);
+        memcpy(&n_backfill, buf + 96, 4);
+        return version == 3007000 && mx_frame == n_backfill;
+    }
+    return false;
+}
+
+/* Reads up to n bytes of the snapshot at its current offset. */
+ssize_t snapshot_read(snapshot_info *s, void *buf, size_t n)
+{
+    if (!s->direct) return read(s->fd, buf, n);
+    sqlite3_file *f = main_file(s->hold);
+    if (s->offset >= s->size) return 0;
+    if (n > s->size - s->offset) n = (size_t)(s->size - s->offset);
+    if (!f || f->pMethods->xRead(f, buf, (int)n, (sqlite3_int64)s->offset) != SQLITE_OK) {
+        errno = EIO;
         return -1;
     }
-    if (sv_mkdirs(tmp_dir, err) != 0) return -1;
-    sweep_stale(tmp_dir, clock);
-    sv_random_id(clock, id);
-    out->path = sv_asprintf("%s/snap-%.16s.db", tmp_dir, id);
-    if (!out->path) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    s->offset += n;
+    return (ssize_t)n;
+}
 
-    rc = sqlite3_open_v2(db_path, &src, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+/* Backfills the WAL into the main file if no reader prevents it (what the
+ * application's own auto-checkpoint would do), so a direct snapshot is
+ * possible. Best effort: a read-only folder or a busy writer just means no. */
+static void passive_checkpoint(const char *db_path)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK)
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    sqlite3_close(db);
+}
+
+/* Opens db_path read-only and begins a read transaction; fills page size,
+ * count and journal mode. */
+static int begin_read(const char *db_path, sqlite3 **out, int64_t *page_size, int64_t *page_count,
+                      char journal_mode[16], sv_err *err)
+{
+    sqlite3 *src = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_open_v2(db_path, &src, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    *out = NULL;
     if (rc != SQLITE_OK) {
         sv_err_set(err, snapshot_classify(rc), "unable to open '%s': %s", db_path,
                    src ? sqlite3_errmsg(src) : sqlite3_errstr(rc));
-        goto fail;
+        sqlite3_close(src);
+        return -1;
     }
     sqlite3_busy_timeout(src, 10000);
-    /* One read transaction for everything below: page count and copy agree. */
+    /* One read transaction for everything after: page count and bytes agree. */
     rc = sqlite3_exec(src, "BEGIN", NULL, NULL, NULL);
-    if (rc == SQLITE_OK) rc = pragma_int(src, "PRAGMA page_size", &page_size);
-    if (rc == SQLITE_OK) rc = pragma_int(src, "PRAGMA page_count", &page_count);
+    if (rc == SQLITE_OK) rc = pragma_int(src, "PRAGMA page_size", page_size);
+    if (rc == SQLITE_OK) rc = pragma_int(src, "PRAGMA page_count", page_count);
     if (rc != SQLITE_OK) {
         sv_code c = snapshot_classify(rc);
         sv_err_set(err, c, "%s '%s': %s", c == SV_ECORRUPT ? "not a valid sqlite database:" : "unable to read",
                    db_path, sqlite3_errmsg(src));
-        goto fail;
+        sqlite3_close(src);
+        return -1;
     }
-    if ((uint64_t)page_size * (uint64_t)page_count > max_size) {
-        char a[32], b[32];
-        sv_err_set(err, SV_ETOOBIG, "database '%s' is %s, over the %s limit", db_path,
-                   sv_human_size((uint64_t)page_size * (uint64_t)page_count, a, sizeof a),
-                   sv_human_size(max_size, b, sizeof b));
-        sv_err_hint(err, "raise SQLVAULT_MAX_DB_SIZE if this size is expected");
-        goto fail;
-    }
-    if (sqlite3_prepare_v2(src, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
+    journal_mode[0] = '\0';
+    if (sqlite3_prepare_v2(src, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
         const char *m = (const char *)sqlite3_column_text(st, 0);
-        snprintf(out->journal_mode, sizeof out->journal_mode, "%s", m ? m : "");
+        snprintf(journal_mode, 16, "%s", m ? m : "");
     }
     sqlite3_finalize(st);
-    st = NULL;
+    *out = src;
+    return 0;
+}
 
+/* Copies the state src's transaction sees into out->path with the backup API. */
+static int copy_snapshot(sqlite3 *src, const char *db_path, const char *tmp_dir, const sv_clock *clock,
+                         snapshot_info *out, sv_err *err)
+{
+    sqlite3 *dst = NULL;
+    sqlite3_backup *bk = NULL;
+    int rc, attempt;
     rc = sqlite3_open_v2(out->path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         sv_err_set(err, snapshot_classify(rc), "unable to create snapshot file in '%s': %s", tmp_dir,
@@ -150,8 +200,8 @@ int snapshot_take(const char *db_path, const char *tmp_dir, const sv_clock *cloc
                    sqlite3_errmsg(dst));
         goto fail;
     }
-    /* One step copies everything; BUSY/LOCKED (a writer holding the lock in
-     * rollback mode) is retried with backoff, everything else is final. */
+    /* One step copies everything; BUSY/LOCKED is retried with backoff,
+     * everything else is final. */
     for (attempt = 0;; attempt++) {
         rc = sqlite3_backup_step(bk, -1);
         if (rc == SQLITE_DONE) break;
@@ -177,31 +227,111 @@ int snapshot_take(const char *db_path, const char *tmp_dir, const sv_clock *cloc
         sv_err_set(err, snapshot_classify(rc), "unable to close the snapshot: %s", sqlite3_errstr(rc));
         goto fail;
     }
-    sqlite3_exec(src, "COMMIT", NULL, NULL, NULL);
-    sqlite3_close(src);
-    src = NULL;
-    if (stat(out->path, &sb) != 0) {
-        sv_err_set(err, SV_EIO, "snapshot file vanished: %s", strerror(errno));
-        goto fail;
-    }
-    out->size = (uint64_t)sb.st_size;
-    out->page_size = (int)page_size;
-    out->page_count = out->size / (uint64_t)page_size;
     return 0;
 fail:
-    sqlite3_finalize(st);
     if (bk) sqlite3_backup_finish(bk);
     if (dst) sqlite3_close(dst);
-    if (src) sqlite3_close(src);
-    snapshot_remove(out);
     return -1;
 }
 
-/* Deletes the temporary file. */
-void snapshot_remove(snapshot_info *s)
+/* Takes the snapshot (see snapshot.h). */
+int snapshot_take(const char *db_path, const char *tmp_dir, const sv_clock *clock, uint64_t max_size,
+                  bool allow_direct, snapshot_info *out, sv_err *err)
 {
-    if (!s->path) return;
-    remove_db_files(s->path);
-    free(s->path);
-    s->path = NULL;
+    sqlite3 *src = NULL;
+    struct stat sb;
+    char id[33];
+    int64_t page_size = 0, page_count = 0;
+
+    memset(out, 0, sizeof *out);
+    out->fd = -1;
+    if (stat(db_path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        sv_err_set(err, SV_ENOTFOUND, "no database at '%s'", db_path);
+        sv_err_hint(err, "check SQLVAULT_DATA_DIR or pass --db PATH");
+        return -1;
+    }
+    sweep_stale(tmp_dir, clock);
+    if (begin_read(db_path, &src, &page_size, &page_count, out->journal_mode, err) != 0) goto fail;
+    if ((uint64_t)page_size * (uint64_t)page_count > max_size) {
+        char a[32], b[32];
+        sv_err_set(err, SV_ETOOBIG, "database '%s' is %s, over the %s limit", db_path,
+                   sv_human_size((uint64_t)page_size * (uint64_t)page_count, a, sizeof a),
+                   sv_human_size(max_size, b, sizeof b));
+        sv_err_hint(err, "raise SQLVAULT_MAX_DB_SIZE if this size is expected");
+        goto fail;
+    }
+    out->page_size = (int)page_size;
+    out->page_count = page_count;
+    out->size = (uint64_t)page_size * (uint64_t)page_count;
+
+    /* Direct: only in WAL mode (in rollback mode the shared lock would hold
+     * writers off for the whole upload; the copy holds it for less). The
+     * check runs inside our read transaction: nBackfill can never pass our
+     * read mark while we hold it, so "the WAL is fully backfilled" now means
+     * the main file holds exactly our snapshot, and keeps holding it. */
+    if (allow_direct && strcmp(out->journal_mode, "wal") == 0) {
+        if (!wal_fully_checkpointed(src)) {
+            sqlite3_exec(src, "COMMIT", NULL, NULL, NULL);
+            sqlite3_close(src);
+            src = NULL;
+            passive_checkpoint(db_path);
+            if (begin_read(db_path, &src, &page_size, &page_count, out->journal_mode, err) != 0) goto fail;
+            out->page_size = (int)page_size;
+            out->page_count = page_count;
+            out->size = (uint64_t)page_size * (uint64_t)page_count;
+        }
+        sqlite3_file *f = main_file(src);
+        sqlite3_int64 fsize = 0;
+        if (strcmp(out->journal_mode, "wal") == 0 && wal_fully_checkpointed(src) && f &&
+            f->pMethods->xFileSize(f, &fsize) == SQLITE_OK && (uint64_t)fsize >= out->size) {
+            out->direct = true;
+            out->hold = src;
+            return 0;
+        }
+    }
+
+    if (sv_mkdirs(tmp_dir, err) != 0) goto fail;
+    sv_random_id(clock, id);
+    out->path = sv_asprintf("%s/snap-%.16s.db", tmp_dir, id);
+    if (!out->path) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (copy_snapshot(src, db_path, tmp_dir, clock, out, err) != 0) goto fail;
+    sqlite3_exec(src, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(src);
+    src = NULL;
+    out->fd = open(out->path, O_RDONLY | O_CLOEXEC);
+    if (out->fd < 0 || fstat(out->fd, &sb) != 0) {
+        sv_err_set(err, SV_EIO, "unable to open the snapshot: %s", strerror(errno));
+        goto fail;
+    }
+    /* The file is ours alone; unlinking it now means no later path can leave it behind. */
+    remove_db_files(out->path);
+    free(out->path);
+    out->path = NULL;
+    out->size = (uint64_t)sb.st_size;
+    out->page_count = (int64_t)(out->size / (uint64_t)page_size);
+    return 0;
+fail:
+    if (src) sqlite3_close(src);
+    snapshot_release(out);
+    return -1;
+}
+
+/* Ends the read transaction, closes fd, removes any temporary file. */
+void snapshot_release(snapshot_info *s)
+{
+    if (s->hold) {
+        sqlite3_exec(s->hold, "COMMIT", NULL, NULL, NULL);
+        sqlite3_close(s->hold);
+        s->hold = NULL;
+    }
+    if (s->fd >= 0) close(s->fd);
+    s->fd = -1;
+    if (s->path) {
+        remove_db_files(s->path);
+        free(s->path);
+        s->path = NULL;
+    }
 }

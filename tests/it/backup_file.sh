@@ -15,6 +15,7 @@ db="$SQLVAULT_DATA_DIR/$ws/livestore.db"
 
 step "round trip: the stored object decompresses to the same content, metadata last"
 out=$("$SV_BIN" backup "$ws" --inline --json)
+assert_eq direct "$(jq -r .snapshot <<<"$out")" "a quiet WAL workspace is read directly, no copy"
 ts=$(jq -r .ts <<<"$out")
 dir="$store_root/full/$ws/$ts"
 [[ -f "$dir/metadata.json" && -f "$dir/livestore.db.zst" ]] || fail "backup files missing in $dir"
@@ -47,19 +48,22 @@ assert_eq true "$(jq -r .already_committed <<<"$out2")" "second attempt finds th
 assert_eq "$(jq -r .checksum <<<"$out1")" "$(jq -r .checksum <<<"$out2")" "both report the same backup"
 assert_eq 1 "$(find "$store_root/full/$ws" -maxdepth 1 -name '20250101T000000.000Z' | wc -l)" "folders for that timestamp"
 
-# concurrent JOURNAL_MODE: another process commits rows 1,2,3,... one per
-# transaction while the backup runs; the snapshot must hold exactly 1..k.
+# concurrent NAME JOURNAL_MODE [SNAPSHOT_MODE] [AUTOCHECKPOINT]: another
+# process commits rows 1,2,3,... one per transaction while the backup runs;
+# the snapshot must hold exactly 1..k. Prints the snapshot method used.
 concurrent() {
-  local mode="$1" cws="conc-$1"
+  local name="$1" mode="$2" force="${3:-}" ckpt="${4:-1000}" cws="conc-$1"
   local cdb="$SQLVAULT_DATA_DIR/$cws/livestore.db"
+  rm -rf "$SQLVAULT_DATA_DIR/$cws" "$SV_SCRATCH/stop-$name"
   mkdir -p "$(dirname "$cdb")"
   sqlite3 "$cdb" "PRAGMA journal_mode=$mode; CREATE TABLE seq(n INTEGER PRIMARY KEY, pad BLOB);
     CREATE TABLE filler(b BLOB);
     WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x<60) INSERT INTO filler SELECT randomblob(1000000) FROM c;" >/dev/null
-  python3 - "$cdb" "$SV_SCRATCH/stop-$mode" >"$SV_SCRATCH/writer-$mode.log" 2>&1 <<'PY' &
+  python3 - "$cdb" "$SV_SCRATCH/stop-$name" "$ckpt" >"$SV_SCRATCH/writer-$name.log" 2>&1 <<'PY' &
 import os, sqlite3, sys
-db, stop = sys.argv[1], sys.argv[2]
+db, stop, ckpt = sys.argv[1], sys.argv[2], int(sys.argv[3])
 c = sqlite3.connect(db, timeout=30, isolation_level=None)
+c.execute("PRAGMA wal_autocheckpoint=%d" % ckpt)
 n = 0
 while not os.path.exists(stop):
     n += 1
@@ -70,26 +74,61 @@ print(n)
 PY
   local wpid=$!
   SV_CLEANUP_PIDS+=("$wpid")
-  wait_for --timeout 30 bash -c "[ \$(sqlite3 '$cdb' 'SELECT count(*) FROM seq' 2>/dev/null || echo 0) -ge 50 ]"
+  wait_for --timeout 30 bash -c "[ \$(sqlite3 -cmd '.timeout 5000' '$cdb' 'SELECT count(*) FROM seq' 2>/dev/null || echo 0) -ge 50 ]"
   local out cts
-  out=$("$SV_BIN" backup "$cws" --inline --json)
+  if [[ -n "$force" ]]; then out=$(SQLVAULT_SNAPSHOT_COPY=1 "$SV_BIN" backup "$cws" --inline --json)
+  else out=$("$SV_BIN" backup "$cws" --inline --json); fi
   cts=$(jq -r .ts <<<"$out")
-  touch "$SV_SCRATCH/stop-$mode"
-  wait "$wpid" || fail "writer failed: $(cat "$SV_SCRATCH/writer-$mode.log")"
-  zstd -dq "$store_root/full/$cws/$cts/livestore.db.zst" -o "$SV_SCRATCH/conc-$mode.db"
-  assert_eq ok "$(db_integrity "$SV_SCRATCH/conc-$mode.db")" "integrity_check of a snapshot taken under writes ($mode)"
+  touch "$SV_SCRATCH/stop-$name"
+  wait "$wpid" || fail "writer failed: $(cat "$SV_SCRATCH/writer-$name.log")"
+  zstd -dqf "$store_root/full/$cws/$cts/livestore.db.zst" -o "$SV_SCRATCH/conc-$name.db"
+  assert_eq ok "$(db_integrity "$SV_SCRATCH/conc-$name.db")" "integrity_check of a snapshot taken under writes ($name)" >&2
   local k minv maxv
-  read -r k minv maxv < <(sqlite3 -separator ' ' "$SV_SCRATCH/conc-$mode.db" 'SELECT count(*), min(n), max(n) FROM seq')
-  assert_ge "$k" 50 "rows in the snapshot ($mode)"
-  assert_eq "1 $k" "$minv $maxv" "snapshot rows are exactly 1..k, no gaps ($mode)"
+  read -r k minv maxv < <(sqlite3 -separator ' ' "$SV_SCRATCH/conc-$name.db" 'SELECT count(*), min(n), max(n) FROM seq')
+  assert_ge "$k" 50 "rows in the snapshot ($name)" >&2
+  assert_eq "1 $k" "$minv $maxv" "snapshot rows are exactly 1..k, no gaps ($name)" >&2
   local total
-  total=$(sqlite3 "$cdb" 'SELECT count(*) FROM seq')
-  assert_ge "$total" "$k" "the writer went on committing past the snapshot ($mode)"
+  total=$(sqlite3 -cmd '.timeout 5000' "$cdb" 'SELECT count(*) FROM seq')
+  assert_ge "$total" "$k" "the writer went on committing past the snapshot ($name)" >&2
+  jq -r .snapshot <<<"$out"
 }
-step "a concurrent writer in WAL mode: the snapshot is a consistent prefix"
-concurrent wal
-step "a concurrent writer in rollback-journal mode: the snapshot is a consistent prefix"
-concurrent delete
+step "a concurrent writer in WAL mode, the backup-API copy forced: the snapshot is a consistent prefix"
+assert_eq copy "$(concurrent wal-copy wal force)" "snapshot method"
+step "a concurrent writer in WAL mode checkpointing after every commit: the direct snapshot (no copy) is a consistent prefix"
+method=""
+for attempt in 1 2 3 4 5; do
+  method=$(concurrent "wal-direct-$attempt" wal "" 1)
+  note "attempt $attempt used the $method snapshot"
+  [[ "$method" == direct ]] && break
+done
+assert_eq direct "$method" "a direct snapshot was taken under writes"
+step "a concurrent writer in WAL mode with default checkpoints: consistent prefix whichever method"
+note "method: $(concurrent wal wal)"
+step "a concurrent writer in rollback-journal mode: the snapshot is a consistent prefix (always copied)"
+assert_eq copy "$(concurrent delete delete)" "snapshot method in rollback mode"
+
+step "a reader pinning an old state keeps the WAL from being backfilled: the backup copies, and holds the newest commit"
+pdb="$SQLVAULT_DATA_DIR/pinned/livestore.db"
+mkdir -p "$(dirname "$pdb")"
+sqlite3 "$pdb" "PRAGMA journal_mode=wal; CREATE TABLE t(n); INSERT INTO t VALUES (1);" >/dev/null
+python3 - "$pdb" "$SV_SCRATCH/pin-ready" "$SV_SCRATCH/pin-stop" <<'PY' &
+import os, sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN"); c.execute("SELECT count(*) FROM t").fetchall()
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]): time.sleep(0.05)
+c.execute("COMMIT")
+PY
+pinpid=$!
+SV_CLEANUP_PIDS+=("$pinpid")
+wait_for --timeout 10 test -e "$SV_SCRATCH/pin-ready"
+sqlite3 "$pdb" "INSERT INTO t VALUES (2); INSERT INTO t VALUES (3);"
+out=$("$SV_BIN" backup pinned --inline --json)
+touch "$SV_SCRATCH/pin-stop"
+wait "$pinpid"
+assert_eq copy "$(jq -r .snapshot <<<"$out")" "snapshot method with the WAL pinned"
+zstd -dqf "$store_root/full/pinned/$(jq -r .ts <<<"$out")/livestore.db.zst" -o "$SV_SCRATCH/pinned.db"
+assert_eq "3 6" "$(sqlite3 -separator ' ' "$SV_SCRATCH/pinned.db" 'SELECT count(*), sum(n) FROM t')" "the backup holds every commit"
 
 step "bad input: invalid id exits 2, missing database exits 1, not-SQLite exits 1, config errors listed at once"
 expect_status 2 "$SV_BIN" backup "../x" --inline
@@ -121,7 +160,7 @@ if mount -t tmpfs -o size=2m tmpfs "$full" 2>/dev/null; then
   assert_contains "$errout" "No space left" "error says the disk is full"
   assert_eq 0 "$(find "$full/store" -type f | wc -l)" "files left in the full store"
   rc=0
-  errout=$(SQLVAULT_TMP_DIR="$full/tmp" "$SV_BIN" backup "$ws" --inline 2>&1) || rc=$?
+  errout=$(SQLVAULT_SNAPSHOT_COPY=1 SQLVAULT_TMP_DIR="$full/tmp" "$SV_BIN" backup "$ws" --inline 2>&1) || rc=$?
   assert_eq 1 "$rc" "exit code when the temporary directory's disk is full"
   assert_contains "$errout" "disk full" "error says the disk is full"
   assert_eq 0 "$(find "$full/tmp" -type f | wc -l)" "files left in the temporary directory"
