@@ -19,7 +19,7 @@ timeout 60 "$SV_BIN" backup "$ws" --id re-b1 >/dev/null || fail "backup through 
 before=$(db_count "$db" eventlog)
 sqlite3 "$db" "INSERT INTO eventlog (name, args, created_at) VALUES ('x', '{}', 'now')"
 assert_eq $((before + 1)) "$(db_count "$db" eventlog)" "rows after the change"
-redis_cli SUBSCRIBE "$(qbase)events" >"$SV_SCRATCH/channel.txt" &
+redis-cli -u "${SQLVAULT_REDIS_URL:-$SV_REDIS_URL}" SUBSCRIBE "$(qbase)events" >"$SV_SCRATCH/channel.txt" &
 sub=$!
 SV_CLEANUP_PIDS+=("$sub")
 wait_for --timeout 10 bash -c "(( \$(redis-cli -u '$SQLVAULT_REDIS_URL' PUBSUB NUMSUB '$(qbase)events' | tail -1) >= 1 ))"
