@@ -24,6 +24,8 @@ int cmd_stats(sv_config *cfg, int argc, char **argv);
 int cli_fail(const sv_err *err);
 /* Prints a result object as "key: value" lines (nested objects flattened). */
 void cli_print_result(FILE *out, json_t *result);
+/* Prints a job's result for people: prune's as its table, others as above. */
+void cli_print_job_result(FILE *out, const char *type, json_t *result);
 /* True if argv has --help or -h. */
 int cli_wants_help(int argc, char **argv);
 

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "job.h"
 #include "log.h"
+#include "prune.h"
 #include "queue.h"
 #include "store.h"
 #include "util.h"
@@ -84,6 +85,13 @@ void cli_print_result(FILE *out, json_t *result)
     if (result) print_value(out, "", result);
 }
 
+/* Prints a job's result for people. */
+void cli_print_job_result(FILE *out, const char *type, json_t *result)
+{
+    if (type && strcmp(type, "prune") == 0 && json_is_object(result)) prune_print(result, out);
+    else cli_print_result(out, result);
+}
+
 typedef struct inline_ud {
     bool tty;
     int64_t last_ms;
@@ -146,7 +154,7 @@ static int run_inline(sv_config *cfg, const char *type, const char *ws, json_t *
         char *s = json_dumps(result, JSON_INDENT(2));
         if (s) printf("%s\n", s);
         free(s);
-    } else cli_print_result(stdout, result);
+    } else cli_print_job_result(stdout, type, result);
     json_decref(result);
     return 0;
 }
@@ -176,7 +184,15 @@ int cmd_job(sv_config *cfg, int argc, char **argv)
         if (strcmp(job_cmds[i].type, argv[0]) == 0) jc = &job_cmds[i];
     if (!jc || !opts) goto done;
     if (cli_wants_help(argc, argv)) {
-        printf("usage: %s\n", jc->usage);
+        printf("usage: %s\n\n"
+               "  (default)   enqueue the job in Redis and wait for a worker, with progress on a terminal\n"
+               "  --no-wait   enqueue and print the job id (see 'sqlvault status JOB')\n"
+               "  --inline    run the job in this process, without Redis (disaster recovery, scripts)\n"
+               "  --json      print the result (or the job, when queued) as JSON\n"
+               "  --id JOB    the job id; enqueuing the same id twice gives one job\n"
+               "  --db PATH   the database file instead of DATA_DIR/WS/livestore.db\n"
+               "exit codes: 0 success, 1 the job failed, 2 usage or configuration, 3 redis or storage unreachable\n",
+               jc->usage);
         rc = 0;
         goto done;
     }

@@ -139,7 +139,7 @@ int queue_cli_submit(const sv_config *cfg, const queue_submit *q)
             if (s) printf("%s\n", s);
             free(s);
         } else if (ok) {
-            cli_print_result(stdout, json_object_get(job, "result"));
+            cli_print_job_result(stdout, q->type, json_object_get(job, "result"));
         }
         if (!ok) {
             const char *e = json_string_value(json_object_get(job, "error"));

@@ -148,6 +148,13 @@ errout=$(SQLVAULT_MAX_DB_SIZE=16KiB "$SV_BIN" backup "$ws" --inline 2>&1) || rc=
 assert_eq 1 "$rc" "exit code of a database over SQLVAULT_MAX_DB_SIZE"
 assert_contains "$errout" "over the" "size cap error"
 
+step "prune --dry-run prints every backup with its decision, and deletes nothing"
+before=$(find "$store_root/full/$ws" -name metadata.json | wc -l)
+out=$("$SV_BIN" prune "$ws" --dry-run --inline 2>/dev/null)
+assert_contains "$out" "ACTION" "dry-run table header"
+assert_eq "$before" "$(grep -c "^$ws .* keep " <<<"$out")" "every backup listed as kept"
+assert_eq "$before" "$(find "$store_root/full/$ws" -name metadata.json | wc -l)" "backups after a dry run"
+
 step "disk full on the store or the temporary directory: clear error, nothing partial left"
 full="$SV_SCRATCH/full"
 mkdir -p "$full"
