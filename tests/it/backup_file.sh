@@ -152,7 +152,9 @@ step "prune --dry-run prints every backup with its decision, and deletes nothing
 before=$(find "$store_root/full/$ws" -name metadata.json | wc -l)
 out=$("$SV_BIN" prune "$ws" --dry-run --inline 2>/dev/null)
 assert_contains "$out" "ACTION" "dry-run table header"
-assert_eq "$before" "$(grep -c "^$ws .* keep " <<<"$out")" "every backup listed as kept"
+assert_eq "$before" "$(grep -cE "^$ws .* (keep|delete) " <<<"$out")" "every backup listed with a decision"
+grep -qE "^$ws +20250101T000000.000Z +delete " <<<"$out" || fail "the backup of 2025-01-01 (past every window) is not marked delete: $out"
+note "ok: the 2025 backup would be deleted, the newer ones kept"
 assert_eq "$before" "$(find "$store_root/full/$ws" -name metadata.json | wc -l)" "backups after a dry run"
 
 step "disk full on the store or the temporary directory: clear error, nothing partial left"
