@@ -12,14 +12,6 @@
 #include "queue/internal.h"
 #include "util.h"
 
-/* Prints an error with its hint; returns the exit code. */
-static int fail_with(const sv_err *err)
-{
-    fprintf(stderr, "error: %s\n", err->msg);
-    if (err->hint[0]) fprintf(stderr, "HINT: %s\n", err->hint);
-    return sv_err_exit_code(err);
-}
-
 /* Reconnects with backoff for up to limit_ms; 0 when connected again. */
 static int reconnect_for(queue_conn *c, const sv_clock *clk, int64_t limit_ms, sv_err *err)
 {
@@ -110,7 +102,7 @@ int queue_cli_submit(const sv_config *cfg, const queue_submit *q)
     if (q->job_id) snprintf(id, sizeof id, "%s", q->job_id);
     else sv_random_id(clk, id);
     base = queue_pool_base(cfg, q->pool ? q->pool : cfg->pool);
-    if (!base) return fail_with(&(sv_err){SV_ENOMEM, "out of memory", ""});
+    if (!base) return cli_fail(&(sv_err){SV_ENOMEM, "out of memory", ""});
     if (queue_opts_pack(q->opts, &opts, &opts_len, &err) != 0) goto fail;
     if (queue_conn_open(cfg, &c, &err) != 0) goto fail;
     {
@@ -152,7 +144,7 @@ int queue_cli_submit(const sv_config *cfg, const queue_submit *q)
     }
     goto done;
 fail:
-    rc = fail_with(&err);
+    rc = cli_fail(&err);
 done:
     json_decref(job);
     queue_conn_free(c);
