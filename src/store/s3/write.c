@@ -23,7 +23,8 @@
  *
  * THREAD SAFETY NOTES: the caller's thread and the upload threads share only
  * the job queue, the ETag table, the byte counter and the failure slot, all
- * under w->mu. Each upload thread has its own s3_client (connection and
+ * under w->mu (the ETag table's growth too: a realloc outside the lock once
+ * let an upload thread store into the freed block). Each upload thread has its own s3_client (connection and
  * signer). on_progress is called from the caller's thread only. */
 #include "store/s3/s3.h"
 
@@ -306,18 +307,20 @@ static int seal_part(store_writer_t *w, sv_err *err)
                           (unsigned long long)w->s->part_size);
     if (!w->upload_id && start_multipart(w, err) != 0)
         return -1;
+    pthread_mutex_lock(&w->mu);
+    /* The table grows under w->mu: upload threads store ETags into it under
+     * the same lock, so none can write into the block realloc moves away. */
     if ((size_t)w->nparts >= w->etags_cap) {
         size_t cap = w->etags_cap ? w->etags_cap * 2 : 64;
         char **e = realloc(w->etags, cap * sizeof *e);
-        if (!e)
+        if (!e) {
+            pthread_mutex_unlock(&w->mu);
             return sv_err_set(err, SV_ENOMEM, "out of memory");
-        pthread_mutex_lock(&w->mu);
+        }
         memset(e + w->etags_cap, 0, (cap - w->etags_cap) * sizeof *e);
         w->etags = e;
         w->etags_cap = cap;
-        pthread_mutex_unlock(&w->mu);
     }
-    pthread_mutex_lock(&w->mu);
     while (w->busy >= w->s->concurrency && !w->failed)
         pthread_cond_wait(&w->cv, &w->mu);
     if (w->failed) {
