@@ -10,7 +10,7 @@ docs/PROTOCOL.md describes every key, field and state; keep the two in step.
 Load with: redis-cli FUNCTION LOAD REPLACE "$(cat sqlvault.lua)"
 ]]
 
-local VERSION = 3            -- bump on every change (QUEUE_LIBRARY_VERSION in queue.h)
+local VERSION = 4            -- bump on every change (QUEUE_LIBRARY_VERSION in queue.h)
 local EVENTS_MAXLEN = 10000   -- events stream cap (approximate trimming)
 local DEAD_MAXLEN = 10000     -- dead-letter stream cap
 local RECENT_MAX = 10000      -- recent-jobs index cap
@@ -330,7 +330,8 @@ end
 -- FCALL sqlvault_tick 1 B worker lease_ms rt_overhead [id token]...
 -- The housekeeping call: marks the worker alive, renews the leases it holds,
 -- requeues stalled jobs and promotes due retries. Returns {lost ids, ids
--- whose cancel was requested}.
+-- whose cancel was requested}. A job the same token has just completed is
+-- neither renewed nor lost (the tick raced the completion).
 local function tick(keys, args)
   local B, worker, lease, rt = keys[1], args[1], tonumber(args[2]), tonumber(args[3] or '0')
   local now = now_ms()
@@ -341,12 +342,13 @@ local function tick(keys, args)
   for i = 4, #args - 1, 2 do
     local id, token = args[i], args[i + 1]
     local jk = B .. 'job:' .. id
-    local j = redis.call('HMGET', jk, 'lease', 'state', 'cancel_requested')
+    local j = redis.call('HMGET', jk, 'lease', 'state', 'cancel_requested', 'done_by')
     if j[1] == token and j[2] == 'active' then
       redis.call('HSET', jk, 'lease_until', now + lease)
       redis.call('ZADD', B .. 'active', 'XX', now + lease, id)
       if j[3] then table.insert(cancel, id) end
-    else
+    elseif j[4] ~= token then
+      -- (done_by == token: this attempt has just completed; not lost)
       table.insert(lost, id)
     end
   end

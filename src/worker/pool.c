@@ -19,7 +19,10 @@
  *
  * THREAD SAFETY NOTES: a job thread writes its slot's job fields under
  * wp->mu when a job starts and ends; the housekeeping thread copies them
- * under wp->mu and sends the tick without the lock. lost, cancel_req and
+ * under wp->mu and sends the tick without the lock, then applies the answer
+ * under wp->mu again, only to slots still running the same job id with the
+ * same lease token (never by slot position alone: the slot may have moved
+ * on to the next job while the tick was in flight). lost, cancel_req and
  * renewed_mono are atomics written by housekeeping and read by the job
  * thread's cancelled() callback. Redis connections and stores are never
  * shared between threads. */
@@ -391,11 +394,13 @@ static void *job_thread(void *arg)
             continue;
         }
         t0 = sv_mono_ms(wp->clock);
+        s->last_progress = t0;
+        pthread_mutex_lock(&wp->mu);
+        /* Reset with the job fields, under wp->mu: housekeeping applies a
+         * tick's answer only to the job (id + token) it asked about. */
         atomic_store(&s->lost, false);
         atomic_store(&s->cancel_req, false);
         atomic_store(&s->renewed_mono, t0);
-        s->last_progress = t0;
-        pthread_mutex_lock(&wp->mu);
         snprintf(s->id, sizeof s->id, "%s", j.id);
         snprintf(s->token, sizeof s->token, "%s", j.token);
         snprintf(s->ws, sizeof s->ws, "%s", j.workspace);
@@ -463,16 +468,22 @@ static void hk_round(worker_pool *wp, queue_conn **conn, uint64_t *overhead_sent
             goto done;
         }
         *overhead_sent = overhead + 1;
+        /* The answers are about the jobs the tick named. A slot may have
+         * finished that job and started another since: act only where the
+         * slot still runs the same job id under the same lease token, and
+         * decide that under wp->mu, which the job thread holds when it
+         * switches jobs. */
+        pthread_mutex_lock(&wp->mu);
         for (size_t i = 0; i < k; i++) {
             slot *s = &wp->slots[which[i]];
-            if (lost[i]) {
-                if (!atomic_exchange(&s->lost, true))
-                    log_warn(ids[i], NULL, "heartbeat refused: the lease was lost (another worker owns the job)");
-            } else {
-                atomic_store(&s->renewed_mono, sent);
-            }
+            bool warn = false;
+            if (!s->busy || strcmp(s->id, ids[i]) != 0 || strcmp(s->token, toks[i]) != 0) continue;
+            if (lost[i]) warn = !atomic_exchange(&s->lost, true);
+            else atomic_store(&s->renewed_mono, sent);
             if (cancel[i]) atomic_store(&s->cancel_req, true);
+            if (warn) log_warn(ids[i], NULL, "heartbeat refused: the lease was lost (another worker owns the job)");
         }
+        pthread_mutex_unlock(&wp->mu);
     }
     for (int i = 0; i < npause; i++) {
         sv_err err;
