@@ -148,6 +148,12 @@ int queue_job_get(queue_conn *c, const char *base, const char *id, json_t **out,
 /* GET PREFIX:name (e.g. "metrics:last_tick_failure_ratio"); *out heap or NULL if absent. */
 int queue_get_key(queue_conn *c, const sv_config *cfg, const char *name, char **out, sv_err *err);
 int queue_stats(queue_conn *c, const char *base, int64_t alive_ms, json_t **out, sv_err *err);
+/* PREFIX:verified (src/queue/verified.c): the newest verified backup of each
+ * workspace. note_verified moves a workspace's entry forward only; each calls
+ * fn once per workspace. */
+int queue_note_verified(queue_conn *c, const sv_config *cfg, const char *ws, int64_t backup_ms, sv_err *err);
+int queue_verified_each(queue_conn *c, const sv_config *cfg, void (*fn)(void *ud, const char *ws, int64_t ms),
+                        void *ud, sv_err *err);
 /* The newest jobs of one pool (newest first, up to limit), as an array. */
 int queue_recent(queue_conn *c, const char *base, size_t scan, json_t **out, sv_err *err);
 

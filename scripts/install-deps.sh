@@ -45,6 +45,8 @@ have_cmd() { command -v "$1" >/dev/null 2>&1; }
 
 BUILD_PKGS=(build-essential cmake pkg-config libhiredis-dev libsqlite3-dev libcurl4-openssl-dev
   libssl-dev libzstd-dev libjansson-dev libmsgpack-dev libexpat1-dev ca-certificates)
+# /metrics, /healthz, /readyz are served with libmicrohttpd
+BUILD_PKGS+=(libmicrohttpd-dev)
 TEST_PKGS=(sqlite3 zstd redis-server redis-tools curl python3 time)
 
 missing=()
@@ -60,6 +62,10 @@ if ((!BUILD_ONLY)); then
     esac
   done
   have_cmd aws || have_pkg awscli || missing+=(awscli)
+  # ops tests: promtool and Prometheus (metrics lint, rule tests, alerts end
+  # to end), stunnel (the TLS Redis recipe)
+  have_cmd promtool || have_pkg prometheus || missing+=(prometheus)
+  have_cmd stunnel4 || have_pkg stunnel4 || missing+=(stunnel4)
   if ! have_cmd node; then
     missing+=(nodejs npm)
   elif ! have_cmd npm; then

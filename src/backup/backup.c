@@ -302,6 +302,7 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
             goto done;
         }
     }
+    metrics_backup_size(compressed);
     out->metadata = meta;
     meta = NULL;
     rc = 0;

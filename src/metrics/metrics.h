@@ -1,6 +1,8 @@
-/* metrics.h -- process metrics and the tiny HTTP endpoint (SPEC §7) that
- * serves /metrics (Prometheus text), /healthz and /readyz on
- * SQLVAULT_METRICS_ADDR. Counters are process-wide and thread-safe. */
+/* metrics.h -- process metrics and the HTTP endpoint (SPEC §7) that serves
+ * /metrics (Prometheus text), /healthz and /readyz on SQLVAULT_METRICS_ADDR
+ * with libmicrohttpd. Counters are process-wide and thread-safe; /readyz and
+ * the Redis-backed figures come from state that background threads keep
+ * fresh, so no request waits on Redis or the store. */
 #ifndef SV_METRICS_H
 #define SV_METRICS_H
 
@@ -17,20 +19,28 @@ typedef struct metrics_pool_state {
 typedef void (*metrics_probe_fn)(void *ud, metrics_pool_state *st);
 
 /* Records one finished attempt: outcome is succeeded, failed, retrying,
- * cancelled, released or lease_lost. Thread-safe, no allocation after the
- * first call per (type, outcome). */
+ * cancelled, released or lease_lost. Thread-safe, no allocation. */
 void metrics_job_done(const char *type, const char *outcome, double seconds);
 
 /* Adds to the byte counters: direction is "read" (from live databases),
  * "uploaded" (to the store) or "downloaded" (from the store). Thread-safe. */
 void metrics_bytes(const char *direction, uint64_t n);
 
-/* Starts the HTTP thread on cfg->metrics_addr (host:port). probe may be NULL. */
+/* Records a committed backup's stored (compressed) size. Thread-safe. */
+void metrics_backup_size(uint64_t compressed);
+
+/* The caller (the worker's housekeeping) just completed a Redis round trip:
+ * keeps /readyz's view of Redis fresh. Thread-safe, no-op before start. */
+void metrics_redis_ok(void);
+
+/* Starts the HTTP server on cfg->metrics_addr (host:port, [v6]:port) and the
+ * threads that keep its state fresh. probe may be NULL. cfg must outlive
+ * metrics_stop. No-op when metrics_addr is unset. */
 int metrics_start(const sv_config *cfg, metrics_probe_fn probe, void *ud, sv_err *err);
-/* Stops it (no-op if not started). */
+/* Stops them (no-op if not started). */
 void metrics_stop(void);
 
-/* Renders the metrics text into a heap string (for tests and the server). */
+/* Renders the metrics text into a heap string the caller frees (NULL on OOM). */
 char *metrics_render(void);
 
 #endif

@@ -273,6 +273,18 @@ done:
 /* What to do with a finished attempt. */
 typedef enum { END_COMPLETE, END_RELEASE, END_DROP } end_kind;
 
+/* After a verify succeeded: records the workspace's newest verified backup
+ * for /metrics (best effort). */
+static void note_verified(slot *s, const queue_job *j, json_t *result)
+{
+    int64_t ms;
+    sv_err err;
+    const char *ts = json_string_value(json_object_get(result, "ts"));
+    if (strcmp(j->type, "verify") != 0 || !j->workspace[0] || !ts || sv_ts_parse(ts, &ms) != 0) return;
+    if (queue_note_verified(s->conn, s->wp->cfg, j->workspace, ms, &err) != 0)
+        log_debug(j->id, j->workspace, "verified backup not recorded: %s", err.msg);
+}
+
 /* Reports an attempt's end, retrying across Redis outages. */
 static void finish(slot *s, queue_job *j, int rc, json_t *result, sv_err *jerr, int64_t t0)
 {
@@ -336,6 +348,7 @@ static void finish(slot *s, queue_job *j, int rc, json_t *result, sv_err *jerr, 
                 log_warn(j->id, WSN(j->workspace), "job %s attempt %d/%d %s: %s", j->type, j->attempt,
                          j->max_attempts, state, payload ? payload : "");
             metrics_job_done(j->type, !ok ? "lease_lost" : kind == END_RELEASE ? "released" : state, secs);
+            if (ok && kind == END_COMPLETE && rc == 0) note_verified(s, j, result);
             goto done;
         }
         if (err.code != SV_EUNREACH) {
@@ -485,6 +498,7 @@ static void hk_round(worker_pool *wp, queue_conn **conn, uint64_t *overhead_sent
         }
         pthread_mutex_unlock(&wp->mu);
     }
+    metrics_redis_ok(); /* every pool ticked: /readyz sees Redis as reachable */
     for (int i = 0; i < npause; i++) {
         sv_err err;
         if (queue_touch_pause(*conn, wp->cfg, pausebuf[i], PAUSE_TTL_MS, &err) != 0)
