@@ -1,92 +1,461 @@
-// index.js -- a small Node client for the sqlvault job queue.
+// index.js -- the Node client for sqlvault's job queue (ESM; types in index.d.ts).
 //
 // It speaks the protocol of docs/PROTOCOL.md through the Redis Function
 // library the project ships (src/queue/sqlvault.lua): enqueue is one FCALL
-// (deduplicated by job id), options travel as a msgpack map, and a job is
-// polled by reading its hash. When the library is missing from Redis (a fresh
-// or restarted server) the client loads it from the repository file.
-'use strict'
+// (deduplicated by job id), options travel as a msgpack map, a job is read
+// from its hash, and waitForJob listens on the pool's events channel with
+// polling as the fallback. onRestore/onBackup implement the Node server's
+// half of the listener protocol (docs/PROTOCOL.md, "Listeners"). It never runs
+// a job itself: a `sqlvault worker` must serve the pool.
+import fs from 'node:fs'
+import path from 'node:path'
+import crypto from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import Redis from 'ioredis'
+import { encode, decode } from '@msgpack/msgpack'
+import { storeConfig, openStore, listBackups as storeListBackups } from './store.js'
 
-const fs = require('fs')
-const path = require('path')
-const crypto = require('crypto')
-const Redis = require('ioredis')
-const { encode, decode } = require('@msgpack/msgpack')
-
-const LIBRARY = path.join(__dirname, '..', '..', 'src', 'queue', 'sqlvault.lua')
+const HERE = path.dirname(fileURLToPath(import.meta.url))
+export const LIBRARY_PATH = path.join(HERE, '..', '..', 'src', 'queue', 'sqlvault.lua')
+export const JOB_TYPES = ['backup', 'export', 'restore', 'verify', 'prune', 'import-url']
+export const FINAL_STATES = ['succeeded', 'failed', 'cancelled']
+const INTERACTIVE = new Set(['backup', 'export', 'restore', 'import-url'])
+const FINAL = new Set(FINAL_STATES)
 const INT_FIELDS = ['attempt', 'max_attempts', 'bytes_done', 'bytes_total', 'created_at', 'started_at',
   'finished_at', 'ts', 'fence', 'retry_at', 'lease_until']
-const INTERACTIVE = new Set(['backup', 'export', 'restore', 'import-url'])
-const FINAL = new Set(['succeeded', 'failed', 'cancelled'])
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/
+const QUEUE_OPTS = new Set(['id', 'pool', 'priority', 'maxAttempts'])
+const HEARTBEAT_MS = 5000
+const LISTENER_TTL_MS = 15000
 
-class SqlvaultQueue {
-  // opts: url (redis://...), prefix ('sqlvault'), pool ('default'), library (path of sqlvault.lua)
+// Every error this client throws. code: REDIS_UNREACHABLE, JOB_FAILED,
+// JOB_CANCELLED, TIMEOUT, ABORTED, NOT_FOUND, INVALID. errorCode: the job's
+// error_code (transient, corrupt, checksum, invalid, ...) for JOB_FAILED.
+export class SqlvaultError extends Error {
+  constructor (message, { code, errorCode, job, cause } = {}) {
+    super(message, cause ? { cause } : undefined)
+    this.name = 'SqlvaultError'
+    this.code = code || 'ERROR'
+    if (errorCode !== undefined) this.errorCode = errorCode
+    if (job !== undefined) this.job = job
+  }
+}
+
+export function isValidId (s) { return typeof s === 'string' && ID_RE.test(s) }
+
+function checkId (what, s) {
+  if (!isValidId(s)) {
+    throw new SqlvaultError(`invalid ${what} ${JSON.stringify(s)}: use 1-128 letters, digits, '_' or '-', starting with a letter or digit`, { code: 'INVALID' })
+  }
+}
+
+const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
+
+function redisWhere (redis) {
+  const o = redis && redis.options
+  if (redis && redis.isCluster) return 'the Redis cluster'
+  if (o && o.path) return `Redis at ${o.path}`
+  if (o && o.host) return `Redis at ${o.host}:${o.port}`
+  return 'Redis'
+}
+
+const UNREACHABLE_RE = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|EPIPE|max retries per request|Connection is closed|Stream isn't writeable|enableOfflineQueue|Failed to refresh slots cache|None of startup nodes is available|connect ETIMEDOUT|Cluster isn't ready|timed out/i
+
+export class SqlvaultClient {
+  // opts: redis (an ioredis Redis or Cluster), url, prefix, pool, library,
+  // commandTimeoutMs (5000), store (a store config, see store.js), onError.
   constructor (opts = {}) {
-    this.redis = opts.redis || new Redis(opts.url || process.env.SQLVAULT_REDIS_URL || 'redis://127.0.0.1:6379/0',
-      { maxRetriesPerRequest: 3 })
+    this.ownRedis = !opts.redis
+    this.redis = opts.redis || new Redis(opts.url || process.env.SQLVAULT_REDIS_URL || 'redis://127.0.0.1:6379/0', {
+      maxRetriesPerRequest: 1,
+      connectTimeout: 3000,
+      retryStrategy: times => Math.min(100 * times, 2000)
+    })
+    // an unhandled 'error' event would crash the process; errors reach callers
+    // through their commands instead
+    if (this.ownRedis) this.redis.on('error', () => {})
     this.prefix = opts.prefix || process.env.SQLVAULT_REDIS_PREFIX || 'sqlvault'
     this.pool = opts.pool || 'default'
-    this.library = opts.library || LIBRARY
+    this.library = opts.library || LIBRARY_PATH
+    this.commandTimeoutMs = opts.commandTimeoutMs || 5000
+    this.onError = opts.onError || (() => {})
+    this._store = opts.store || null
+    this._sub = null
+    this._subChannels = new Map() // channel -> refcount
+    this._subHandlers = new Set()
   }
 
   // The pool's key prefix: PREFIX:{POOL}:
   base (pool) { return `${this.prefix}:{${pool || this.pool}}:` }
 
-  // FCALL that loads the library once if Redis does not have it.
-  async fcall (name, pool, ...args) {
+  // Runs one Redis call, turning connection trouble into REDIS_UNREACHABLE
+  // and bounding it by commandTimeoutMs.
+  async _r (fn) {
+    let timer
+    const timeout = new Promise((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${this.commandTimeoutMs} ms`)), this.commandTimeoutMs)
+    })
     try {
-      return await this.redis.call('FCALL', name, 1, this.base(pool), ...args)
+      return await Promise.race([fn(), timeout])
     } catch (e) {
-      if (!/Function not found/i.test(e.message)) throw e
-      await this.redis.call('FUNCTION', 'LOAD', 'REPLACE', fs.readFileSync(this.library, 'utf8'))
-      return this.redis.call('FCALL', name, 1, this.base(pool), ...args)
+      if (e instanceof SqlvaultError) throw e
+      if (UNREACHABLE_RE.test(`${e.code || ''} ${e.message}`) || e.name === 'MaxRetriesPerRequestError') {
+        throw new SqlvaultError(`${redisWhere(this.redis)} is unreachable (${e.message}); check SQLVAULT_REDIS_URL and that redis-server runs`,
+          { code: 'REDIS_UNREACHABLE', cause: e })
+      }
+      throw e
+    } finally {
+      clearTimeout(timer)
     }
   }
 
-  // Enqueues a job; returns { id, created, state }. options: id, pool,
-  // priority ('interactive' | 'scheduled'), maxAttempts (5), reason.
-  async enqueue (type, workspace, jobOpts = {}, options = {}) {
+  // FCALL that loads the library once if Redis does not have it.
+  async fcall (name, pool, ...args) {
+    return this._r(async () => {
+      try {
+        return await this.redis.call('FCALL', name, 1, this.base(pool), ...args)
+      } catch (e) {
+        if (!/Function not found/i.test(e.message)) throw e
+        await this.loadLibrary()
+        return this.redis.call('FCALL', name, 1, this.base(pool), ...args)
+      }
+    })
+  }
+
+  async loadLibrary () {
+    const code = fs.readFileSync(this.library, 'utf8')
+    if (this.redis.isCluster) {
+      await Promise.all(this.redis.nodes('master').map(n => n.call('FUNCTION', 'LOAD', 'REPLACE', code)))
+    } else {
+      await this.redis.call('FUNCTION', 'LOAD', 'REPLACE', code)
+    }
+  }
+
+  // Enqueues a job and returns its id. options: id (dedup: the same id twice
+  // is one job), pool, priority ('interactive' | 'scheduled'), maxAttempts;
+  // every other field is a job option sent as msgpack (reason, from, format,
+  // ttl, user_id, ...).
+  async enqueue (type, workspace, options = {}) {
+    return (await this.enqueueJob(type, workspace, options)).id
+  }
+
+  // Like enqueue, returning { id, created, state }: created is false when the
+  // id already existed (deduplicated) and state is that job's state.
+  async enqueueJob (type, workspace, options = {}) {
+    if (!JOB_TYPES.includes(type)) throw new SqlvaultError(`unknown job type '${type}' (one of ${JOB_TYPES.join(', ')})`, { code: 'INVALID' })
+    if (workspace || type !== 'prune') checkId('workspace id', workspace)
     const id = options.id || crypto.randomBytes(16).toString('hex')
-    const priority = options.priority || (options.reason === 'scheduled' || !INTERACTIVE.has(type) ? 'scheduled' : 'interactive')
-    const reason = options.reason || jobOpts.reason || ''
+    checkId('job id', id)
+    if (options.pool) checkId('pool', options.pool)
+    const jobOpts = {}
+    for (const [k, v] of Object.entries(options)) if (!QUEUE_OPTS.has(k) && v !== undefined) jobOpts[k] = v
+    const reason = jobOpts.reason || 'manual'
+    jobOpts.reason = reason
+    const priority = options.priority || (reason === 'scheduled' || !INTERACTIVE.has(type) ? 'scheduled' : 'interactive')
+    if (priority !== 'interactive' && priority !== 'scheduled') throw new SqlvaultError(`priority '${priority}' is neither interactive nor scheduled`, { code: 'INVALID' })
     const [created, state] = await this.fcall('sqlvault_enqueue', options.pool, id, type, workspace || '',
       priority, String(options.maxAttempts || 5), Buffer.from(encode(jobOpts)), reason)
     return { id, created: created === 1, state }
   }
 
-  // Reads a job: the hash with numbers as numbers, result parsed and options
-  // decoded; null if there is no such job.
-  async get (id, pool) {
+  // Reads a job: the hash with numbers as numbers, `result` parsed and `opts`
+  // decoded; null if there is no such job (or it expired).
+  async getJob (id, { pool } = {}) {
+    checkId('job id', id)
     const key = `${this.base(pool)}job:${id}`
-    const h = await this.redis.hgetall(key)
+    const [h, opts] = await this._r(() => Promise.all([this.redis.hgetall(key), this.redis.hgetBuffer(key, 'opts')]))
     if (!h || !h.state) return null
-    const opts = await this.redis.hgetBuffer(key, 'opts')
     const job = { id, ...h }
     for (const f of INT_FIELDS) if (f in job) job[f] = Number(job[f])
     if (job.result) { try { job.result = JSON.parse(job.result) } catch (_) {} }
-    job.opts = opts && opts.length ? decode(opts) : {}
+    try { job.opts = opts && opts.length ? decode(opts) : {} } catch (_) { job.opts = {} }
     delete job.lease
     delete job.done_by
     return job
   }
 
-  // Polls until the job ends (succeeded, failed or cancelled) or timeoutMs.
-  async wait (id, { timeoutMs = 60000, intervalMs = 200, pool, onProgress } = {}) {
+  // Waits until the job ends. Resolves with the job when it succeeded;
+  // rejects with SqlvaultError JOB_FAILED (errorCode = the job's error_code),
+  // JOB_CANCELLED, NOT_FOUND, TIMEOUT (the job keeps running), ABORTED (signal)
+  // or REDIS_UNREACHABLE (Redis could not be reached until the deadline).
+  // onProgress(job) is called whenever state, stage or bytes change.
+  async waitForJob (id, { timeoutMs = 60000, onProgress, signal, pool, pollMs = 500 } = {}) {
+    checkId('job id', id)
     const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const job = await this.get(id, pool)
-      if (!job) throw new Error(`no job ${id}`)
-      if (FINAL.has(job.state)) return job
-      if (onProgress) onProgress(job)
-      if (Date.now() > deadline) throw new Error(`job ${id} still ${job.state} after ${timeoutMs} ms`)
-      await new Promise(resolve => setTimeout(resolve, intervalMs))
+    let wake = null
+    const kick = () => { if (wake) { const w = wake; wake = null; w() } }
+    const onEvent = msg => { if (msg.job === id) kick() }
+    const channel = `${this.base(pool)}events`
+    const onAbort = () => kick()
+    if (signal) {
+      if (signal.aborted) throw new SqlvaultError(`waiting for job ${id} was aborted`, { code: 'ABORTED' })
+      signal.addEventListener('abort', onAbort)
+    }
+    let subscribed = false
+    this._subscribe(channel, onEvent)
+      .then(() => { subscribed = true })
+      .catch(() => {}) // polling alone then
+    let last = ''
+    let lastErr = null
+    try {
+      for (;;) {
+        if (signal && signal.aborted) throw new SqlvaultError(`waiting for job ${id} was aborted`, { code: 'ABORTED' })
+        let job = null
+        try {
+          job = await this._bounded(this.getJob(id, { pool }), deadline, signal)
+          lastErr = null
+        } catch (e) {
+          if (e.code === 'DEADLINE') {
+            lastErr = new SqlvaultError(`${redisWhere(this.redis)} did not answer within ${timeoutMs} ms while waiting for job ${id}`, { code: 'REDIS_UNREACHABLE' })
+          } else if (e.code === 'REDIS_UNREACHABLE') lastErr = e
+          else throw e
+        }
+        if (job) {
+          if (job.state === 'succeeded') return job
+          if (job.state === 'failed') {
+            throw new SqlvaultError(`job ${id} (${job.type} of ${job.workspace || 'every workspace'}) failed: ${job.error || 'no error recorded'}${job.error_code ? ` [${job.error_code}]` : ''}`,
+              { code: 'JOB_FAILED', errorCode: job.error_code || '', job })
+          }
+          if (job.state === 'cancelled') throw new SqlvaultError(`job ${id} was cancelled`, { code: 'JOB_CANCELLED', errorCode: job.error_code || 'cancel', job })
+          const sig = `${job.state}|${job.stage || ''}|${job.bytes_done || 0}|${job.bytes_total || 0}`
+          if (sig !== last) {
+            last = sig
+            if (onProgress) { try { onProgress(job) } catch (_) {} }
+          }
+        } else if (!lastErr) {
+          throw new SqlvaultError(`no job ${id} in pool ${pool || this.pool} (never enqueued, or expired)`, { code: 'NOT_FOUND' })
+        }
+        const left = deadline - Date.now()
+        if (left <= 0) {
+          if (!job) throw lastErr
+          throw new SqlvaultError(`job ${id} still ${job.state}${job.stage ? ` (${job.stage})` : ''} after ${timeoutMs} ms`, { code: 'TIMEOUT', job })
+        }
+        // with the subscription, an event wakes us at once; the poll catches
+        // progress (which has no event) and lost messages
+        const interval = subscribed && job && job.state === 'queued' ? Math.max(pollMs, 2000) : pollMs
+        await new Promise(resolve => {
+          const t = setTimeout(() => { wake = null; resolve() }, Math.min(left, lastErr ? 250 : interval))
+          wake = () => { clearTimeout(t); resolve() }
+        })
+      }
+    } finally {
+      if (signal) signal.removeEventListener('abort', onAbort)
+      this._unsubscribe(channel, onEvent)
     }
   }
 
-  // Cancels a job; returns the state after the call, or null.
-  async cancel (id, pool) { return this.fcall('sqlvault_cancel', pool, id) }
+  // A promise bounded by a deadline and an abort signal.
+  _bounded (p, deadline, signal) {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(Object.assign(new Error('deadline'), { code: 'DEADLINE' })), Math.max(0, deadline - Date.now()))
+      const ab = () => reject(new SqlvaultError('waiting was aborted', { code: 'ABORTED' }))
+      if (signal) signal.addEventListener('abort', ab, { once: true })
+      p.then(resolve, reject).finally(() => { clearTimeout(t); if (signal) signal.removeEventListener('abort', ab) })
+    })
+  }
 
-  async close () { await this.redis.quit() }
+  // Enqueue and wait in one call.
+  async run (type, workspace, options = {}, waitOpts = {}) {
+    const id = await this.enqueue(type, workspace, options)
+    return this.waitForJob(id, { pool: options.pool, ...waitOpts })
+  }
+
+  // Cancels a job; returns the state after the call, or null.
+  async cancel (id, { pool } = {}) { return this.fcall('sqlvault_cancel', pool, id) }
+
+  // The committed backups of a workspace, newest first (as `sqlvault list --json`).
+  async listBackups (workspace) {
+    checkId('workspace id', workspace)
+    if (!this._store) this._store = openStore(storeConfig())
+    else if (!this._store.list) this._store = openStore(this._store)
+    return storeListBackups(this._store, workspace)
+  }
+
+  // Tells the scheduler the workspace changed: SADD PREFIX:dirty WS, and
+  // SADD PREFIX:workspaces WS so discovery knows it.
+  async markDirty (workspace) {
+    checkId('workspace id', workspace)
+    await this._r(() => Promise.all([
+      this.redis.sadd(`${this.prefix}:dirty`, workspace),
+      this.redis.sadd(`${this.prefix}:workspaces`, workspace)
+    ]))
+  }
+
+  // ------------------------------------------------------------- listeners
+
+  // The Node server's half of the restore pause. pause({ jobId, workspace })
+  // must stop writing and close or park SQLite handles; the ack goes out once
+  // it resolves. resume({ jobId, workspace, outcome }) runs after the swap
+  // (outcome 'completed' | 'failed' | 'flag-gone'); reopen handles there.
+  // Returns a handle: { listenerId, close() }.
+  async onRestore (workspace, { pause, resume } = {}, opts = {}) {
+    return this._listen(workspace, { restore: { start: pause, end: resume } }, opts)
+  }
+
+  // The same for a backup's quiesce (LiveStore stores): quiesce() waits until
+  // the store is synced and holds writes; resume() after the copy.
+  async onBackup (workspace, { quiesce, resume } = {}, opts = {}) {
+    return this._listen(workspace, { backup: { start: quiesce, end: resume } }, opts)
+  }
+
+  async _listen (workspace, handlers, { pools } = {}) {
+    checkId('workspace id', workspace)
+    const P = this.prefix
+    const listenerId = crypto.randomBytes(12).toString('hex')
+    const regKey = `${P}:listeners:{${workspace}}`
+    const kinds = {
+      restore: { flag: `${P}:pause:{${workspace}}`, start: 'restore.started', end: ['restore.completed', 'restore.failed'] },
+      backup: { flag: `${P}:quiesce:{${workspace}}`, start: 'backup.quiesce', end: ['backup.resume'] }
+    }
+    const state = { restore: null, backup: null } // { jobId, started: Promise, ended }
+    let closed = false
+    const channels = (pools && pools.length ? pools : [this.pool]).map(p => `${this.base(p)}events`)
+
+    const redisNow = async () => {
+      try {
+        const [s, us] = await this._r(() => this.redis.time())
+        return Number(s) * 1000 + Math.floor(Number(us) / 1000)
+      } catch (_) { return Date.now() }
+    }
+    const heartbeat = async () => {
+      const now = await redisNow()
+      await this._r(() => this.redis.zadd(regKey, now + LISTENER_TTL_MS, listenerId))
+      await this._r(() => this.redis.zremrangebyscore(regKey, '-inf', now - 60000)).catch(() => {})
+    }
+
+    const begin = (kind, jobId) => {
+      if (closed) return
+      const cur = state[kind]
+      if (cur && cur.jobId === jobId) return
+      if (cur && !cur.ended) finish(kind, cur.jobId, 'superseded')
+      const h = handlers[kind]
+      const s = { jobId, ended: false, poll: null }
+      state[kind] = s
+      s.started = (async () => {
+        try {
+          if (h && h.start) await h.start({ jobId, workspace, kind })
+        } catch (e) {
+          this.onError(e)
+          return // no ack: the worker times out and records pause_acked false
+        }
+        const ackKey = `${P}:acks:{${workspace}}:${jobId}`
+        try {
+          await this._r(() => this.redis.sadd(ackKey, listenerId))
+          await this._r(() => this.redis.expire(ackKey, 600))
+        } catch (e) { this.onError(e) }
+      })()
+      // while paused: the flag gone (a lost message) ends it too
+      s.poll = setInterval(async () => {
+        if (s.ended) return
+        try {
+          const v = await this._r(() => this.redis.get(kinds[kind].flag))
+          if (!v || !v.startsWith(jobId)) finish(kind, jobId, 'flag-gone')
+        } catch (_) {}
+      }, 1000)
+    }
+    const finish = (kind, jobId, outcome) => {
+      const s = state[kind]
+      if (!s || s.jobId !== jobId || s.ended) return
+      s.ended = true
+      clearInterval(s.poll)
+      const h = handlers[kind]
+      s.done = s.started.then(async () => {
+        try { if (h && h.end) await h.end({ jobId, workspace, kind, outcome }) } catch (e) { this.onError(e) }
+      })
+    }
+
+    const onEvent = msg => {
+      if (closed || msg.workspace !== workspace) return
+      for (const kind of Object.keys(kinds)) {
+        if (msg.event === kinds[kind].start) begin(kind, msg.job)
+        else if (kinds[kind].end.includes(msg.event)) finish(kind, msg.job, msg.event.split('.')[1])
+      }
+    }
+    // a listener that missed the start event finds the flag set
+    const checkFlags = async () => {
+      for (const kind of Object.keys(kinds)) {
+        try {
+          const v = await this._r(() => this.redis.get(kinds[kind].flag))
+          if (v) {
+            const jobId = v.split(/[^A-Za-z0-9_-]/)[0]
+            const s = state[kind]
+            if (!s || s.jobId !== jobId) begin(kind, jobId)
+          }
+        } catch (_) {}
+      }
+    }
+
+    await Promise.all(channels.map(c => this._subscribe(c, onEvent)))
+    await heartbeat()
+    const hb = setInterval(() => { heartbeat().catch(e => this.onError(e)) }, HEARTBEAT_MS)
+    const fl = setInterval(() => { if (!closed) checkFlags() }, 1000)
+    hb.unref()
+    fl.unref()
+    await checkFlags()
+    return {
+      listenerId,
+      workspace,
+      // the restore/backup in progress, if any: { jobId, ended }
+      get paused () { return state.restore && !state.restore.ended ? state.restore.jobId : null },
+      get quiesced () { return state.backup && !state.backup.ended ? state.backup.jobId : null },
+      close: async () => {
+        if (closed) return
+        closed = true
+        clearInterval(hb)
+        clearInterval(fl)
+        for (const k of Object.keys(state)) if (state[k]) clearInterval(state[k].poll)
+        for (const c of channels) this._unsubscribe(c, onEvent)
+        await this._r(() => this.redis.zrem(regKey, listenerId)).catch(() => {})
+      }
+    }
+  }
+
+  // ---------------------------------------------------------- subscriber
+
+  async _subscribe (channel, handler) {
+    if (!this._sub) {
+      this._sub = this.redis.duplicate()
+      this._sub.on('error', () => {})
+      this._sub.on('message', (ch, raw) => {
+        let msg
+        try { msg = JSON.parse(raw) } catch (_) { return }
+        for (const h of this._subHandlers) if (h.channel === ch) { try { h.fn(msg) } catch (_) {} }
+      })
+    }
+    this._subHandlers.add({ channel, fn: handler })
+    const n = this._subChannels.get(channel) || 0
+    this._subChannels.set(channel, n + 1)
+    if (n === 0) {
+      await this._r(() => this._sub.subscribe(channel))
+      // everyone left while the SUBSCRIBE was in flight
+      if (!this._subChannels.get(channel) && this._sub) this._sub.unsubscribe(channel).catch(() => {})
+    }
+  }
+
+  _unsubscribe (channel, handler) {
+    for (const h of this._subHandlers) if (h.channel === channel && h.fn === handler) { this._subHandlers.delete(h); break }
+    const n = (this._subChannels.get(channel) || 1) - 1
+    if (n <= 0) {
+      this._subChannels.delete(channel)
+      if (this._sub) this._sub.unsubscribe(channel).catch(() => {})
+    } else this._subChannels.set(channel, n)
+  }
+
+  async close () {
+    if (this._sub) { this._sub.disconnect(); this._sub = null }
+    if (this.ownRedis) {
+      try { await Promise.race([this.redis.quit(), sleep(1000)]) } catch (_) {}
+      this.redis.disconnect()
+    }
+  }
 }
 
-module.exports = { SqlvaultQueue }
+// Backwards-compatible names of the first client (get/wait, enqueue → {id, created, state}).
+export class SqlvaultQueue extends SqlvaultClient {
+  async enqueue (type, workspace, jobOpts = {}, options = {}) { return this.enqueueJob(type, workspace, { ...jobOpts, ...options }) }
+  get (id, pool) { return this.getJob(id, { pool }) }
+  wait (id, opts = {}) { return this.waitForJob(id, opts) }
+}
+
+export { storeConfig, openStore } from './store.js'
+export { parseSize, formatSize } from './size.js'
