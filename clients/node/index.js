@@ -197,15 +197,19 @@ export class SqlvaultClient {
       .catch(() => {}) // polling alone then
     let last = ''
     let lastErr = null
+    let lastJob = null
     try {
       for (;;) {
         if (signal && signal.aborted) throw new SqlvaultError(`waiting for job ${id} was aborted`, { code: 'ABORTED' })
         let job = null
         try {
-          job = await this._bounded(this.getJob(id, { pool }), deadline, signal)
+          job = await this._bounded(this.getJob(id, { pool }), deadline + 200, signal)
           lastErr = null
+          lastJob = job
         } catch (e) {
-          if (e.code === 'DEADLINE') {
+          if (e.code === 'DEADLINE' && lastJob) {
+            throw new SqlvaultError(`job ${id} still ${lastJob.state}${lastJob.stage ? ` (${lastJob.stage})` : ''} after ${timeoutMs} ms (Redis slow to answer)`, { code: 'TIMEOUT', job: lastJob })
+          } else if (e.code === 'DEADLINE') {
             lastErr = new SqlvaultError(`${redisWhere(this.redis)} did not answer within ${timeoutMs} ms while waiting for job ${id}`, { code: 'REDIS_UNREACHABLE' })
           } else if (e.code === 'REDIS_UNREACHABLE') lastErr = e
           else throw e

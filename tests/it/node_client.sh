@@ -21,7 +21,18 @@ cdir="$SV_SCRATCH/cluster"
 mkdir -p "$cdir"
 nodes=()
 for i in 1 2 3; do
-  port="$(free_port)"
+  # a cluster node also listens on port + 10000 (the cluster bus): both free, below 55536
+  port="$(python3 -c '
+import random, socket
+r = random.Random()
+for _ in range(200):
+    p = r.randint(20000, 45000)
+    try:
+        for q in (p, p + 10000):
+            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
+        print(p); break
+    except OSError:
+        pass')"
   redis-server --port "$port" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file "$cdir/nodes-$port.conf" \
     --dir "$cdir" --save '' --appendonly no --daemonize no --logfile "$cdir/redis-$port.log" </dev/null >/dev/null 2>&1 &
   SV_CLEANUP_PIDS+=($!)
