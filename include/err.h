@@ -27,6 +27,7 @@ typedef enum {
     SV_ECANCEL,   /* cancelled or shutting down */
     SV_ENOMEM,
     SV_EINTERNAL,
+    SV_ENOTSUP,   /* the store does not implement this optional call (501) */
     SV_ECODE_MAX
 } sv_code;
 

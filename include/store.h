@@ -96,7 +96,9 @@ typedef struct store_vt {
      * absolute path. *out is heap-allocated, caller frees. */
     int (*presign)(store_t *s, const char *method, const char *key, int64_t ttl_s,
                    const char *content_disposition, char **out, sv_err *err);
-    /* Unfinished uploads under prefix, and aborting one. */
+    /* Unfinished uploads under prefix, and aborting one. list_uploads fails
+     * with SV_ENOTSUP on a store without the call (s3rver): callers skip
+     * the sweep; the driver logs that once per process. */
     int (*list_uploads)(store_t *s, const char *prefix, store_upload_fn fn, void *ud,
                         sv_err *err);
     int (*abort_upload)(store_t *s, const char *key, const char *upload_id, sv_err *err);

@@ -24,6 +24,7 @@ static const char *const code_names[SV_ECODE_MAX] = {
     [SV_ECANCEL] = "cancelled",
     [SV_ENOMEM] = "no_memory",
     [SV_EINTERNAL] = "internal",
+    [SV_ENOTSUP] = "not_supported",
 };
 
 /* Sets code and formatted message; returns -1. */
@@ -105,7 +106,8 @@ bool sv_code_retryable(sv_code c)
     case SV_ENOMEM:
     case SV_EINTERNAL:
         return true;
-    default: /* invalid input, not found, auth, corrupt, checksum, too big, conflict, remote 4xx */
+    default: /* invalid input, not found, auth, corrupt, checksum, too big, conflict, remote 4xx,
+              * not supported (501: the store will not grow the call by itself) */
         return false;
     }
 }

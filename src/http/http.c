@@ -243,9 +243,12 @@ static void attempt_clear(http_attempt *a)
     a->oom = false;
 }
 
-/* True for statuses worth retrying. */
+/* True for statuses worth retrying: 5xx but 501 Not Implemented and 505
+ * HTTP Version Not Supported (the server will answer them again), 408, 429. */
 bool http_status_retryable(long status)
 {
+    if (status == 501 || status == 505)
+        return false;
     return status >= 500 || status == 408 || status == 429;
 }
 

@@ -120,7 +120,7 @@ typedef struct http_request {
 int http_do(http_conn *c, const http_request *r, http_response *resp, sv_err *err);
 void http_response_clear(http_response *r);
 
-/* True for statuses http_do retries (5xx, 408, 429). */
+/* True for statuses http_do retries (5xx but 501 and 505, 408, 429). */
 bool http_status_retryable(long status);
 
 #endif

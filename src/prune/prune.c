@@ -56,6 +56,7 @@ typedef struct prune_run {
     json_t *decisions;
     size_t ndecisions;
     bool truncated;
+    bool uploads_unsupported; /* the store cannot list multipart uploads */
 } prune_run;
 
 /* A batch of keys to delete, flushed at DELETE_BATCH. */
@@ -367,9 +368,15 @@ static int upload_entry(void *ud, const store_upload *u, sv_err *err)
 static int sweep_uploads(prune_run *r, const char *prefix, sv_err *err)
 {
     upload_sweep s = {r, r->now - PRUNE_LEFTOVER_AGE_MS};
-    if (!r->store->vt->list_uploads) return 0;
-    if (r->store->vt->list_uploads(r->store, prefix, upload_entry, &s, err) != 0)
+    if (!r->store->vt->list_uploads || r->uploads_unsupported) return 0;
+    if (r->store->vt->list_uploads(r->store, prefix, upload_entry, &s, err) != 0) {
+        if (err->code == SV_ENOTSUP) { /* optional: the rest of the prune goes on */
+            sv_err_clear(err);
+            r->uploads_unsupported = true;
+            return 0;
+        }
         return sv_err_wrap(err, "listing unfinished uploads under %s", prefix[0] ? prefix : "/");
+    }
     return 0;
 }
 
@@ -492,6 +499,7 @@ int job_prune(job_ctx *ctx, json_t **result, sv_err *err)
         goto fail;
     }
     if (r.truncated) json_object_set_new(*result, "decisions_truncated", json_true());
+    if (r.uploads_unsupported) json_object_set_new(*result, "uploads_unsupported", json_true());
     log_info(ctx->job_id, ctx->workspace,
              "prune%s: kept %lld, deleted %lld, leftovers %lld, exports %lld, uploads %lld, "
              "aborted uploads %lld",

@@ -5,7 +5,7 @@
  * retries of 500/503 then success (and the sha256 sent in
  * x-amz-content-sha256 is the payload's); 403/404/400 never retried and
  * classified (auth, not found, remote with Code and Message, no secret in
- * the message); 5xx forever -> transient after the bounded attempts; a GET
+ * the message); 501 not retried (not supported); 5xx forever -> transient after the bounded attempts; a GET
  * cut mid-body resumes with Range and If-Match and the sink sees each byte
  * once; a range ignored on resume is an error, not duplicate bytes;
  * CompleteMultipartUpload answered 200 with an <Error> body fails and the
@@ -477,6 +477,7 @@ static void test_classification(void)
         {503, "SlowDown", SV_ETRANSIENT, 6, "after 6 attempts"},
         {429, "SlowDown", SV_ETRANSIENT, 6, "http 429"},
         {408, "RequestTimeout", SV_ETRANSIENT, 6, "http 408"},
+        {501, "NotImplemented", SV_ENOTSUP, 1, "does not implement this call"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         fake f;

@@ -9,6 +9,7 @@
  *   403 SignatureDoesNotMatch, InvalidAccessKeyId, AccessDenied, ...  SV_EAUTH
  *   404 (but not NoSuchBucket)                                      SV_ENOTFOUND
  *   412                                                              SV_ECONFLICT
+ *   501 (NotImplemented: an optional call the store lacks), never retried  SV_ENOTSUP
  *   5xx, 408, 429 after retries                                      SV_ETRANSIENT
  *   any other status                                       SV_EREMOTE, Code + Message
  *   unreachable endpoint after retries (from http_do)                SV_EUNREACH
@@ -177,6 +178,9 @@ int s3_classify(const s3_store *s, const char *what, const http_response *resp, 
     if (st == 412)
         return sv_err_set(err, SV_ECONFLICT, "%s: precondition failed (%s)", what,
                           c[0] ? c : "the object exists or changed");
+    if (st == 501 || strcmp(c, "NotImplemented") == 0)
+        return sv_err_set(err, SV_ENOTSUP, "%s: s3 at %s does not implement this call (http %ld %s%s%s)",
+                          what, s->origin, st, c, sep, m);
     if (http_status_retryable(st)) {
         if (resp->first_error[0] && strcmp(resp->first_error, "") != 0)
             return sv_err_set(err, SV_ETRANSIENT,

@@ -13,10 +13,12 @@
 #include "store/s3/s3.h"
 
 #include <openssl/evp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "store/s3/xml.h"
 #include "util.h"
 
@@ -529,11 +531,18 @@ static int up_cb(void *ud, const char *path, const char *text, sv_err *err)
     return 0;
 }
 
-/* Unfinished multipart uploads under prefix, every page. */
+/* Set once a store answered ListMultipartUploads with 501: optional, and a
+ * store that lacks it (s3rver) will not grow it while this process runs. */
+static _Atomic bool list_uploads_missing;
+
+/* Unfinished multipart uploads under prefix, every page. SV_ENOTSUP when the
+ * store lacks the call: logged once per process, and asked only once. */
 static int s3_list_uploads(store_t *st, const char *prefix, store_upload_fn fn, void *ud,
                            sv_err *err)
 {
     s3_store *s = S(st);
+    if (atomic_load(&list_uploads_missing))
+        return sv_err_set(err, SV_ENOTSUP, "s3 at %s does not list multipart uploads", s->origin);
     http_response resp = {0};
     up_page p = {.s = s, .fn = fn, .ud = ud};
     char *key_marker = NULL, *id_marker = NULL;
@@ -555,8 +564,13 @@ static int s3_list_uploads(store_t *st, const char *prefix, store_upload_fn fn, 
         if (id_marker)
             q[nq++] = (sigv4_pair){"upload-id-marker", id_marker};
         s3_req r = {.method = "GET", .query = q, .nq = nq, .body_cap = 16u << 20, .what = what};
-        if (s3_request(&s->main, &r, &resp, err) != 0)
+        if (s3_request(&s->main, &r, &resp, err) != 0) {
+            if (err->code == SV_ENOTSUP && !atomic_exchange(&list_uploads_missing, true))
+                log_warn(NULL, NULL, "s3 at %s does not implement ListMultipartUploads: unfinished "
+                                     "multipart uploads are not swept by sqlvault (set a lifecycle "
+                                     "rule on the bucket to abort them)", s->origin);
             goto fail;
+        }
         p.truncated = false;
         if (s3_xml_walk(resp.body, resp.body_len, up_cb, &p, err) != 0) {
             if (!p.stopped)
