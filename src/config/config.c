@@ -5,6 +5,7 @@
  * ever echoed back (a bad secret is reported by name only). */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,9 +57,35 @@ static void problem(char *buf, size_t cap, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Overwrites s in place with '*' (argv storage: what /proc/PID/cmdline and
+ * ps show of this process). */
+static void scrub(char *s, size_t n)
+{
+    for (size_t i = 0; i < n && s[i]; i++) s[i] = '*';
+}
+
+/* scrub of a whole string. */
+static void scrub_all(char *s)
+{
+    scrub(s, SIZE_MAX);
+}
+
+/* Masks the password of a redis://[user]:password@host URL in place. */
+static void scrub_redis_password(char *u)
+{
+    if (strncmp(u, "redis://", 8) != 0) return;
+    char *p = u + 8, *slash = strchr(p, '/'), *at = strchr(p, '@');
+    if (!at || (slash && at > slash)) return;
+    char *pc = memchr(p, ':', (size_t)(at - p));
+    char *pw = pc ? pc + 1 : p;
+    scrub(pw, (size_t)(at - pw));
+}
+
 /* Finds --flag or --flag=value in argv, removes it, returns the value (argv
- * storage) or NULL. A later occurrence wins. */
-static const char *take_flag(int *argc, char **argv, const char *flag, int *missing)
+ * storage) or NULL. A later occurrence wins; hide, when set, scrubs the
+ * values of the earlier ones. */
+static const char *take_flag(int *argc, char **argv, const char *flag, int *missing,
+                             void (*hide)(char *))
 {
     const char *val = NULL;
     size_t fl = strlen(flag);
@@ -67,6 +94,8 @@ static const char *take_flag(int *argc, char **argv, const char *flag, int *miss
         int used = 0;
         if (strcmp(a, "--") == 0) break;
         if (a[0] == '-' && a[1] == '-' && strncmp(a + 2, flag, fl) == 0) {
+            if (val && hide && (a[2 + fl] == '=' || (a[2 + fl] == '\0' && i + 1 < *argc)))
+                hide((char *)val);
             if (a[2 + fl] == '=') { val = a + 3 + fl; used = 1; }
             else if (a[2 + fl] == '\0') {
                 if (i + 1 < *argc) { val = argv[i + 1]; used = 2; }
@@ -137,10 +166,13 @@ static int parse_int(const char *name, const char *s, int lo, int hi, int *out, 
     return 0;
 }
 
-/* Loads defaults, environment, flags; reports every problem at once. */
+/* Loads defaults, environment, flags; reports every problem at once. Secret
+ * flag values (--secret-access-key, the password in --redis-url) are
+ * overwritten in argv's storage once copied, so the process list does not
+ * show them after start-up. */
 int config_load(sv_config *c, int *argc, char **argv, sv_err *err)
 {
-    const char *val[NVARS];
+    const char *val[NVARS], *flagval[NVARS];
     char errs[sizeof err->msg] = "";
     sv_err e;
     memset(c, 0, sizeof *c);
@@ -148,7 +180,9 @@ int config_load(sv_config *c, int *argc, char **argv, sv_err *err)
         const sv_config_var *v = &sv_config_vars[i];
         const char *env = getenv(v->env);
         int missing = 0;
-        const char *flag = take_flag(argc, argv, v->flag, &missing);
+        const char *flag = take_flag(argc, argv, v->flag, &missing,
+                                     i == 0 ? scrub_redis_password : i == 6 ? scrub_all : NULL);
+        flagval[i] = flag;
         if (missing) problem(errs, sizeof errs, "--%s: missing value", v->flag);
         val[i] = flag ? flag : (env && *env) ? env : v->deflt;
     }
@@ -210,6 +244,9 @@ int config_load(sv_config *c, int *argc, char **argv, sv_err *err)
     c->pool = sv_strdup(V(25));
     if (!sv_valid_id(c->pool)) problem(errs, sizeof errs, "SQLVAULT_POOL: '%s' is not a valid pool name", c->pool);
 #undef V
+    /* Everything is copied: no pointer into argv is kept past this point. */
+    if (flagval[0]) scrub_redis_password((char *)flagval[0]);
+    if (flagval[6]) scrub_all((char *)flagval[6]);
 
     /* The store URL. */
     if (strncmp(c->store_url, "file://", 7) == 0) {
