@@ -160,7 +160,7 @@ int queue_recent(queue_conn *c, const char *base, size_t scan, json_t **out, sv_
 /* The embedded function library (src/queue/sqlvault.lua) and its version
  * (VERSION there): a connection loads the library when Redis has an older
  * one, so bump both on every change. */
-#define QUEUE_LIBRARY_VERSION 4
+#define QUEUE_LIBRARY_VERSION 5
 extern const char queue_script_lua[];
 
 #endif

@@ -44,6 +44,10 @@ int sv_fsync_dir(const char *dir, sv_err *err);
 /* Human-readable size into buf ("1.2 GiB"). */
 const char *sv_human_size(uint64_t n, char *buf, size_t cap);
 
+/* True when s is well-formed UTF-8 (no overlongs, surrogates or code
+ * points past U+10FFFF): what jansson, Redis events and logs can carry. */
+bool sv_utf8_valid(const char *s);
+
 /* Heap string helpers; abort on OOM is NOT done: NULL on failure. */
 char *sv_strdup(const char *s);
 char *sv_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -223,6 +223,12 @@ int cmd_job(sv_config *cfg, int argc, char **argv)
                 fprintf(stderr, "error: option '%s' needs a value\nusage: %s\n", a, jc->usage);
                 goto done;
             }
+            if (!sv_utf8_valid(val)) {
+                fprintf(stderr, "error: the value of option '--%s' is not valid UTF-8\n"
+                                "HINT: job options travel as JSON: pass UTF-8 text (check the shell's locale)\n",
+                        o->flag);
+                goto done;
+            }
             json_object_set_new(opts, o->key, json_string(val));
         } else if (!ws) ws = a;
         else {

@@ -294,3 +294,27 @@ char *sv_asprintf(const char *fmt, ...)
     va_end(ap);
     return out;
 }
+
+/* True when s is well-formed UTF-8 (see util.h). */
+bool sv_utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p, len, cp, min;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F, min = 0x80;
+        else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F, min = 0x800;
+        else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07, min = 0x10000;
+        else return false;
+        for (unsigned k = 1; k < len; k++) {
+            if ((p[k] & 0xC0) != 0x80) return false; /* also stops at the NUL */
+            cp = (cp << 6) | (p[k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+        p += len;
+    }
+    return true;
+}

@@ -10,7 +10,7 @@ docs/PROTOCOL.md describes every key, field and state; keep the two in step.
 Load with: redis-cli FUNCTION LOAD REPLACE "$(cat sqlvault.lua)"
 ]]
 
-local VERSION = 4            -- bump on every change (QUEUE_LIBRARY_VERSION in queue.h)
+local VERSION = 5            -- bump on every change (QUEUE_LIBRARY_VERSION in queue.h)
 local EVENTS_MAXLEN = 10000   -- events stream cap (approximate trimming)
 local DEAD_MAXLEN = 10000     -- dead-letter stream cap
 local RECENT_MAX = 10000      -- recent-jobs index cap
@@ -32,6 +32,51 @@ end
 
 local function valid_id(s)
   return type(s) == 'string' and #s >= 1 and #s <= 128 and s:match('^[%w][%w_%-]*$') ~= nil
+end
+
+-- True when s is well-formed UTF-8: no stray or missing continuation bytes,
+-- no overlong forms, no surrogates, nothing past U+10FFFF.
+local function utf8_ok(s)
+  if not s:find('[\128-\255]') then return true end
+  local i, n = 1, #s
+  while i <= n do
+    local c = s:byte(i)
+    if c < 0x80 then
+      i = i + 1
+    else
+      local len, cp, min
+      if c >= 0xC2 and c <= 0xDF then len, cp, min = 2, c - 0xC0, 0x80
+      elseif c >= 0xE0 and c <= 0xEF then len, cp, min = 3, c - 0xE0, 0x800
+      elseif c >= 0xF0 and c <= 0xF4 then len, cp, min = 4, c - 0xF0, 0x10000
+      else return false end
+      if i + len - 1 > n then return false end
+      for k = i + 1, i + len - 1 do
+        local b = s:byte(k)
+        if b < 0x80 or b > 0xBF then return false end
+        cp = cp * 64 + (b - 0x80)
+      end
+      if cp < min or cp > 0x10FFFF or (cp >= 0xD800 and cp <= 0xDFFF) then return false end
+      i = i + len
+    end
+  end
+  return true
+end
+
+-- The name of the first option (key or string value, at any depth) that is
+-- not valid UTF-8, or nil. Only called when the packed options hold a byte
+-- >= 0x80, so the usual ASCII options cost one string.find.
+local function opts_bad_utf8(v, name)
+  local t = type(v)
+  if t == 'string' then
+    if not utf8_ok(v) then return name end
+  elseif t == 'table' then
+    for k, x in pairs(v) do
+      if type(k) == 'string' and not utf8_ok(k) then return 'with an invalid name' end
+      local bad = opts_bad_utf8(x, type(k) == 'string' and k or name)
+      if bad then return bad end
+    end
+  end
+  return nil
 end
 
 -- Appends an event to the capped stream and publishes it as JSON.
@@ -172,7 +217,14 @@ local function enqueue(keys, args)
     if not ((b >= 0x80 and b <= 0x8f) or b == 0xde or b == 0xdf) then
       return redis.error_reply('ERR opts must be a msgpack map')
     end
+    if opts:find('[\128-\255]', 2) then
+      local ok, v = pcall(cmsgpack.unpack, opts)
+      if not ok then return redis.error_reply('ERR opts must be a msgpack map') end
+      local bad = opts_bad_utf8(v, '?')
+      if bad then return redis.error_reply('ERR option ' .. bad .. ' is not valid UTF-8') end
+    end
   end
+  if not utf8_ok(reason) then return redis.error_reply('ERR reason is not valid UTF-8') end
   local jk = B .. 'job:' .. id
   local st = redis.call('HGET', jk, 'state')
   if st then return { 0, st } end

@@ -106,5 +106,18 @@ int main(void)
     sv_err_set(&e, SV_ECORRUPT, "inner");
     sv_err_wrap(&e, "outer %d", 1);
     CHECK_STR(e.msg, "outer 1: inner");
+    CHECK(!sv_code_retryable(SV_ENOTSUP));
+    CHECK_STR(sv_code_name(SV_ENOTSUP), "not_supported");
+    /* UTF-8: well-formed text passes; stray, overlong, surrogate, truncated, too high fail. */
+    CHECK(sv_utf8_valid(""));
+    CHECK(sv_utf8_valid("plain ascii"));
+    CHECK(sv_utf8_valid("caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80"));
+    CHECK(!sv_utf8_valid("a\xff"));
+    CHECK(!sv_utf8_valid("\xc0\xaf"));
+    CHECK(!sv_utf8_valid("\xe0\x80\xaf"));
+    CHECK(!sv_utf8_valid("\xed\xa0\x80"));
+    CHECK(!sv_utf8_valid("\xe2\x82"));
+    CHECK(!sv_utf8_valid("\xf4\x90\x80\x80"));
+    CHECK(!sv_utf8_valid("\x80"));
     TEST_DONE();
 }
