@@ -42,6 +42,8 @@ typedef struct sv_config {
     int64_t grace_ms;      /* --grace, default 30s */
     char *pools;           /* "default" */
     char *pool;            /* pool a job command enqueues into */
+    char *alert_webhook;   /* SQLVAULT_ALERT_WEBHOOK, NULL = off; secret (never logged) */
+    char *alert_format;    /* json, slack or sentry */
 } sv_config;
 
 /* One configuration variable, for --help and the README. */

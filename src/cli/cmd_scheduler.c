@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "metrics/alert.h"
 #include "clock.h"
 #include "scheduler.h"
 #include "util.h"
@@ -137,6 +138,8 @@ int cmd_scheduler(sv_config *cfg, int argc, char **argv)
     }
     rc = wait && tick_failed(sum) ? 1 : 0;
 done:
+    if (alert_webhook_drain(30000) > 0) /* an alert still being delivered gets a moment */
+        fprintf(stderr, "warning: an alert webhook delivery did not finish\n");
     json_decref(sum);
     sched_free(s);
     return rc;

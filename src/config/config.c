@@ -39,6 +39,8 @@ const sv_config_var sv_config_vars[] = {
     {"SQLVAULT_GRACE", "grace", "30", "seconds running jobs get to finish on SIGTERM"},
     {"SQLVAULT_POOLS", "pools", "default", "pools a worker serves"},
     {"SQLVAULT_POOL", "pool", "default", "pool a job command enqueues into"},
+    {"SQLVAULT_ALERT_WEBHOOK", "alert-webhook", NULL, "URL that receives a JSON POST when the failure alert fires"},
+    {"SQLVAULT_ALERT_FORMAT", "alert-format", "json", "body of the alert webhook: json, slack or sentry"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -242,6 +244,14 @@ int config_load(sv_config *c, int *argc, char **argv, sv_err *err)
         problem(errs, sizeof errs, "SQLVAULT_GRACE: %s", e.msg);
     c->pools = sv_strdup(V(24));
     c->pool = sv_strdup(V(25));
+    /* The webhook URL is a secret (Slack and Sentry keys live in it): never echoed. */
+    c->alert_webhook = V(26) && *V(26) ? sv_strdup(V(26)) : NULL;
+    if (c->alert_webhook && strncmp(c->alert_webhook, "http://", 7) != 0 && strncmp(c->alert_webhook, "https://", 8) != 0)
+        problem(errs, sizeof errs, "SQLVAULT_ALERT_WEBHOOK: must start with http:// or https://");
+    c->alert_format = sv_strdup(V(27));
+    if (strcmp(c->alert_format, "json") != 0 && strcmp(c->alert_format, "slack") != 0 &&
+        strcmp(c->alert_format, "sentry") != 0)
+        problem(errs, sizeof errs, "SQLVAULT_ALERT_FORMAT: '%s' must be json, slack or sentry", c->alert_format);
     if (!sv_valid_id(c->pool)) problem(errs, sizeof errs, "SQLVAULT_POOL: '%s' is not a valid pool name", c->pool);
 #undef V
     /* Everything is copied: no pointer into argv is kept past this point. */
@@ -277,7 +287,7 @@ void config_free(sv_config *c)
     char **strs[] = {&c->redis_url, &c->redis_host, &c->redis_password, &c->redis_prefix, &c->store_url,
                      &c->s3_endpoint, &c->s3_region, &c->access_key_id, &c->secret_access_key,
                      &c->data_dir, &c->tmp_dir, &c->workspaces, &c->schedule, &c->retention,
-                     &c->metrics_addr, &c->pools, &c->pool};
+                     &c->metrics_addr, &c->pools, &c->pool, &c->alert_webhook, &c->alert_format};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "log.h"
+#include "metrics/alert.h"
 #include "sched_int.h"
 #include "util.h"
 
@@ -531,6 +532,11 @@ static int evaluate(sched_t *s, json_t *summary, bool timed_out, sv_err *err)
         free(msg);
         if (!r) return -1;
         freeReplyObject(r);
+        {   /* SQLVAULT_ALERT_WEBHOOK: delivered in the background, never waited on here */
+            alert_tick at = {iso, cnt[0][1], total, ratio, SCHED_ALERT_RATIO};
+            sv_err we;
+            if (alert_webhook_send(s->cfg, &at, &we) != 0) log_error(NULL, NULL, "alert webhook: %s", we.msg);
+        }
     } else {
         log_info(NULL, NULL, "scheduler: tick %s: %lld of %lld backups failed (%.2f%%)", iso,
                  cnt[0][1], total, ratio * 100);
