@@ -9,10 +9,15 @@
 #include "cli.h"
 #include "queue.h"
 
-/* sqlvault stats [--json] */
+#define STATS_USAGE "usage: sqlvault stats [--json]   (pools from SQLVAULT_POOLS / --pools)\n" \
+                    "       sqlvault stats --ws WS [--limit N] [--json]   one workspace's backups over time\n"
+
+/* sqlvault stats [--json] | --ws WS [--limit N] [--json] */
 int cmd_stats(sv_config *cfg, int argc, char **argv)
 {
     bool as_json = false;
+    const char *ws = NULL;
+    long limit = 50;
     queue_conn *c = NULL;
     char **bases = NULL;
     size_t n = 0;
@@ -21,16 +26,33 @@ int cmd_stats(sv_config *cfg, int argc, char **argv)
     int rc = 2;
 
     if (cli_wants_help(argc, argv)) {
-        printf("usage: sqlvault stats [--json]   (pools from SQLVAULT_POOLS / --pools)\n");
+        printf(STATS_USAGE);
+        printf("  --ws WS     each committed backup of WS, oldest first: time, type, size, stored size,\n"
+               "              change, duration, verification, and the size trend (reads the store)\n"
+               "  --limit N   the newest N backups (default 50)\n"
+               "  --json      JSON for scripts and the web page's chart\n");
         json_decref(pools);
         return 0;
     }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) as_json = true;
-        else {
-            fprintf(stderr, "error: unexpected argument '%s'\nusage: sqlvault stats [--json]\n", argv[i]);
+        else if (strcmp(argv[i], "--ws") == 0 && i + 1 < argc) ws = argv[++i];
+        else if (strncmp(argv[i], "--ws=", 5) == 0) ws = argv[i] + 5;
+        else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
+            char *end;
+            limit = strtol(argv[++i], &end, 10);
+            if (*end || limit < 1) {
+                fprintf(stderr, "error: --limit needs a positive number\n" STATS_USAGE);
+                goto done;
+            }
+        } else {
+            fprintf(stderr, "error: unexpected argument '%s'\n" STATS_USAGE, argv[i]);
             goto done;
         }
+    }
+    if (ws) {
+        json_decref(pools);
+        return cmd_stats_ws(cfg, ws, limit, as_json);
     }
     if (queue_conn_open(cfg, &c, &err) != 0) {
         rc = cli_fail(&err);

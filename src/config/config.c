@@ -183,7 +183,7 @@ int config_load(sv_config *c, int *argc, char **argv, sv_err *err)
         const char *env = getenv(v->env);
         int missing = 0;
         const char *flag = take_flag(argc, argv, v->flag, &missing,
-                                     i == 0 ? scrub_redis_password : i == 6 ? scrub_all : NULL);
+                                     i == 0 ? scrub_redis_password : i == 6 || i == 26 ? scrub_all : NULL);
         flagval[i] = flag;
         if (missing) problem(errs, sizeof errs, "--%s: missing value", v->flag);
         val[i] = flag ? flag : (env && *env) ? env : v->deflt;
@@ -257,6 +257,7 @@ int config_load(sv_config *c, int *argc, char **argv, sv_err *err)
     /* Everything is copied: no pointer into argv is kept past this point. */
     if (flagval[0]) scrub_redis_password((char *)flagval[0]);
     if (flagval[6]) scrub_all((char *)flagval[6]);
+    if (flagval[26]) scrub_all((char *)flagval[26]); /* the alert webhook URL holds keys */
 
     /* The store URL. */
     if (strncmp(c->store_url, "file://", 7) == 0) {
