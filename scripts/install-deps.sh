@@ -95,6 +95,19 @@ else
   say "apt packages: all present"
 fi
 
+# The web server's browser tests (tests/web, issue 10): Debian's chromium, which
+# playwright-core drives through executablePath; nothing downloads a browser.
+if ((!BUILD_ONLY)) && ! have_cmd chromium && ! have_pkg chromium; then
+  say "missing: chromium (web page tests)"
+  if [[ "$(id -u)" == 0 ]]; then web_sudo=(); elif have_cmd sudo; then web_sudo=(sudo); else
+    echo "install-deps: need root to install chromium" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${web_sudo[@]+"${web_sudo[@]}"}" apt-get update -q
+  "${web_sudo[@]+"${web_sudo[@]}"}" apt-get install -y -q --no-install-recommends chromium
+fi
+
 if ((BUILD_ONLY || !NPM)); then
   exit 0
 fi
@@ -124,4 +137,7 @@ npm_install() {
 
 npm_install "$ROOT/tests/servers"
 npm_install "$ROOT/clients/node"
+# the reference web server (scripts/web.sh) and its tests (playwright-core, esbuild, react)
+npm_install "$ROOT/clients/node/server"
+npm_install "$ROOT/tests/web"
 say "done"

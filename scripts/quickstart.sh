@@ -6,10 +6,21 @@
 # file://./var/backups, lists the result, and stops what it started.
 #
 #   bash scripts/quickstart.sh            # from the repository's top folder
+#   bash scripts/quickstart.sh --web      # instead of backing up: Redis, a worker and the
+#                                         # web page (scripts/web.sh) with a demo user; prints
+#                                         # the URL and the access token; Ctrl-C stops all
 #
 # Environment: SQLVAULT_* variables are honoured (see README); with
 # SQLVAULT_REDIS_URL set, that Redis is used instead of a private one.
 set -euo pipefail
+WEB=0
+for arg in "$@"; do
+  case "$arg" in
+    --web) WEB=1 ;;
+    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "quickstart.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
+  esac
+done
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
@@ -55,6 +66,39 @@ fi
 wpid=$!
 pids=("$wpid" "${pids[@]+"${pids[@]}"}")
 echo "== worker pool started (pid $wpid, log var/worker.log)"
+
+# --web: the reference web server with a demo user who may use every workspace here.
+if ((WEB)); then
+  token="demo-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  wss=()
+  for f in "$SQLVAULT_DATA_DIR"/*/livestore.db; do wss+=("$(basename "$(dirname "$f")")"); done
+  python3 -c 'import json, sys; print(json.dumps({sys.argv[1]: {"user": "demo", "workspaces": sys.argv[2:], "admin": False}}))' \
+    "$token" "${wss[@]}" >var/web-users.json
+  chmod 600 var/web-users.json
+  export SQLVAULT_WEB_USERS="$top/var/web-users.json"
+  export SQLVAULT_WEB_ADDR="${SQLVAULT_WEB_ADDR:-127.0.0.1:8080}"
+  bash scripts/web.sh >var/web.log 2>&1 &
+  webpid=$!
+  pids=("$webpid" "${pids[@]}")
+  url=""
+  for _ in $(seq 300); do
+    url=$(sed -n 's/^listening on //p' var/web.log | head -1)
+    [[ -n "$url" ]] && break
+    kill -0 "$webpid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [[ -z "$url" ]]; then
+    echo "== the web server did not start:" >&2
+    sed 's/^/   /' var/web.log >&2
+    exit 1
+  fi
+  echo
+  echo "== Backup & Restore page: $url"
+  echo "== Access token:          $token"
+  echo "   (workspaces: ${wss[*]}; worker log var/worker.log, web log var/web.log; Ctrl-C stops everything)"
+  wait "$webpid" || true
+  exit 0
+fi
 
 # Every workspace through the queue: each `sqlvault backup WS` enqueues a job
 # and waits for a worker to finish it; they run side by side.
