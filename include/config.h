@@ -44,6 +44,7 @@ typedef struct sv_config {
     char *pool;            /* pool a job command enqueues into */
     char *alert_webhook;   /* SQLVAULT_ALERT_WEBHOOK, NULL = off; secret (never logged) */
     char *alert_format;    /* json, slack or sentry */
+    int64_t pause_timeout_ms; /* SQLVAULT_PAUSE_TIMEOUT: a restore's wait for pause acks, default 10s */
 } sv_config;
 
 /* One configuration variable, for --help and the README. */

@@ -47,8 +47,18 @@ typedef struct job_ctx {
     /* Emits an event (restore.started, restore.completed, restore.failed) with
      * a data object (borrowed). May be NULL (inline without redis). */
     int (*emit)(void *ud, const char *event, json_t *data, sv_err *err);
-    /* Sets or clears the workspace's pause flag. May be NULL. */
+    /* Sets or clears the workspace's pause flag (docs/PROTOCOL.md), owned by
+     * this attempt: SV_ELEASE when a newer attempt of the job holds it. May
+     * be NULL (inline: nobody to pause). */
     int (*set_pause)(void *ud, bool on, sv_err *err);
+    /* While paused: the workspace's live listeners and how many of them have
+     * acknowledged this job's pause. May be NULL (nobody to wait for). */
+    int (*pause_acks)(void *ud, int *live, int *acked, sv_err *err);
+    /* Records value under name on the job, once: the first attempt's value
+     * wins, and *out (heap, caller frees) gets the recorded one, so every
+     * attempt and takeover works from the same record. May be NULL (inline:
+     * one attempt, *out is a copy of value). */
+    int (*pin)(void *ud, const char *name, const char *value, char **out, sv_err *err);
     void *ud;
 } job_ctx;
 

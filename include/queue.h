@@ -119,6 +119,11 @@ int queue_release(queue_conn *c, const char *base, const char *id, const char *t
 /* Appends a job event (restore.started ...) with data (borrowed, may be NULL). */
 int queue_emit(queue_conn *c, const char *base, const char *id, const char *token,
                const char *event, json_t *data, bool *accepted, sv_err *err);
+/* Records value in the job's field (only "source") once: *out (heap) gets
+ * the recorded value, the first attempt's. *accepted false (and *out NULL)
+ * when token no longer holds the lease. */
+int queue_pin(queue_conn *c, const char *base, const char *id, const char *token, const char *field,
+              const char *value, char **out, bool *accepted, sv_err *err);
 /* Cancels a job; state gets the state after the call ("" if no such job). */
 int queue_cancel(queue_conn *c, const char *base, const char *id, char *state, size_t cap,
                  sv_err *err);
@@ -134,12 +139,26 @@ int queue_worker_gone(queue_conn *c, const char *base, const char *worker, sv_er
 /* Blocks up to timeout_ms for a wake token on any of the pools. */
 int queue_wait_wake(queue_conn *c, char *const *bases, size_t n, int64_t timeout_ms, sv_err *err);
 
-/* The workspace pause flag PREFIX:pause:{ws} (value: the job id) with a TTL
- * as a safety net; on=false deletes it. */
-int queue_set_pause(queue_conn *c, const sv_config *cfg, const char *ws, const char *job_id,
-                    bool on, int64_t ttl_ms, sv_err *err);
-/* Extends the pause flag's TTL while its restore runs. */
-int queue_touch_pause(queue_conn *c, const sv_config *cfg, const char *ws, int64_t ttl_ms, sv_err *err);
+/* The restore pause (docs/PROTOCOL.md): the flag PREFIX:pause:{ws} holds
+ * "JOB:FENCE:TOKEN" and belongs to that attempt. A stale attempt (lower
+ * fence) can neither overwrite nor clear the flag of the attempt after it. */
+typedef struct queue_pause_owner {
+    const char *ws, *job_id, *token;
+    int64_t fence;           /* the attempt's workspace-lock fence */
+} queue_pause_owner;
+/* Sets or renews the flag with a TTL; *owned false when a newer attempt
+ * holds it (nothing changed). A flag set afresh starts with no acks. */
+int queue_pause_set(queue_conn *c, const sv_config *cfg, const queue_pause_owner *o, int64_t ttl_ms, bool *owned,
+                    sv_err *err);
+/* Deletes the flag and the job's acks if o owns it; *cleared false when
+ * another attempt owns it (left as is). An absent flag counts as cleared. */
+int queue_pause_clear(queue_conn *c, const sv_config *cfg, const queue_pause_owner *o, bool *cleared, sv_err *err);
+/* Extends the flag's TTL if o owns it (housekeeping, while the restore runs). */
+int queue_pause_touch(queue_conn *c, const sv_config *cfg, const queue_pause_owner *o, int64_t ttl_ms, sv_err *err);
+/* Live listeners of ws (PREFIX:listeners:{ws} members whose score is in the
+ * future) and how many of them acked job_id (PREFIX:acks:{ws}:JOB). */
+int queue_pause_acks(queue_conn *c, const sv_config *cfg, const char *ws, const char *job_id, int *live, int *acked,
+                     sv_err *err);
 
 /* One job hash as a JSON object (numbers as numbers, result parsed, opts
  * decoded); *out NULL when the job does not exist. */
@@ -160,7 +179,7 @@ int queue_recent(queue_conn *c, const char *base, size_t scan, json_t **out, sv_
 /* The embedded function library (src/queue/sqlvault.lua) and its version
  * (VERSION there): a connection loads the library when Redis has an older
  * one, so bump both on every change. */
-#define QUEUE_LIBRARY_VERSION 5
+#define QUEUE_LIBRARY_VERSION 6
 extern const char queue_script_lua[];
 
 #endif

@@ -41,6 +41,7 @@ const sv_config_var sv_config_vars[] = {
     {"SQLVAULT_POOL", "pool", "default", "pool a job command enqueues into"},
     {"SQLVAULT_ALERT_WEBHOOK", "alert-webhook", NULL, "URL that receives a JSON POST when the failure alert fires"},
     {"SQLVAULT_ALERT_FORMAT", "alert-format", "json", "body of the alert webhook: json, slack or sentry"},
+    {"SQLVAULT_PAUSE_TIMEOUT", "pause-timeout", "10s", "how long a restore waits for listeners to ack its pause"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -253,6 +254,8 @@ int config_load(sv_config *c, int *argc, char **argv, sv_err *err)
         strcmp(c->alert_format, "sentry") != 0)
         problem(errs, sizeof errs, "SQLVAULT_ALERT_FORMAT: '%s' must be json, slack or sentry", c->alert_format);
     if (!sv_valid_id(c->pool)) problem(errs, sizeof errs, "SQLVAULT_POOL: '%s' is not a valid pool name", c->pool);
+    if (sv_parse_duration_ms(V(28), &c->pause_timeout_ms, &e) != 0)
+        problem(errs, sizeof errs, "SQLVAULT_PAUSE_TIMEOUT: %s", e.msg);
 #undef V
     /* Everything is copied: no pointer into argv is kept past this point. */
     if (flagval[0]) scrub_redis_password((char *)flagval[0]);

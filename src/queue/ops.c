@@ -279,35 +279,112 @@ int queue_wait_wake(queue_conn *c, char *const *bases, size_t n, int64_t timeout
     return 0;
 }
 
-/* Pause flag; see queue.h. */
-int queue_set_pause(queue_conn *c, const sv_config *cfg, const char *ws, const char *job_id,
-                    bool on, int64_t ttl_ms, sv_err *err)
+/* Pin; see queue.h. */
+int queue_pin(queue_conn *c, const char *base, const char *id, const char *token, const char *field,
+              const char *value, char **out, bool *accepted, sv_err *err)
 {
-    char *key = sv_asprintf("%s:pause:{%s}", cfg->redis_prefix, ws);
-    char px[24];
-    redisReply *r;
-    if (!key) return sv_err_set(err, SV_ENOMEM, "out of memory");
-    snprintf(px, sizeof px, "%" PRId64, ttl_ms > 0 ? ttl_ms : 3600000);
-    if (on) r = qc_callv(c, err, 5, (const char *[]){"SET", key, job_id, "PX", px});
-    else r = qc_callv(c, err, 2, (const char *[]){"DEL", key});
-    free(key);
+    redisReply *r = qc_callv(c, err, 8, (const char *[]){"FCALL", "sqlvault_pin", "1", base, id, token, field, value});
+    *out = NULL;
     if (!r) return -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[1]->type != REDIS_REPLY_STRING)
+        return bad_reply(r, "sqlvault_pin", err);
+    *accepted = reply_int(r->element[0]) == 1;
+    if (*accepted && !(*out = strndup(r->element[1]->str, r->element[1]->len))) {
+        freeReplyObject(r);
+        return sv_err_set(err, SV_ENOMEM, "out of memory");
+    }
     freeReplyObject(r);
     return 0;
 }
 
-/* PEXPIRE of the pause flag. */
-int queue_touch_pause(queue_conn *c, const sv_config *cfg, const char *ws, int64_t ttl_ms, sv_err *err)
+/* PREFIX:pause:{ws}, PREFIX:acks:{ws}:job, PREFIX:listeners:{ws} (heap; NULL on OOM). */
+static int pause_keys(const sv_config *cfg, const char *ws, const char *job_id, char *keys[3], sv_err *err)
 {
-    char *key = sv_asprintf("%s:pause:{%s}", cfg->redis_prefix, ws);
-    char px[24];
+    keys[0] = sv_asprintf("%s:pause:{%s}", cfg->redis_prefix, ws);
+    keys[1] = sv_asprintf("%s:acks:{%s}:%s", cfg->redis_prefix, ws, job_id ? job_id : "");
+    keys[2] = sv_asprintf("%s:listeners:{%s}", cfg->redis_prefix, ws);
+    if (keys[0] && keys[1] && keys[2]) return 0;
+    for (int i = 0; i < 3; i++) free(keys[i]);
+    return sv_err_set(err, SV_ENOMEM, "out of memory");
+}
+
+/* Calls one pause function; *out gets its integer answer. */
+static int pause_call(queue_conn *c, const char *fn, int nkeys, char *keys[3], int nargs, const char **args,
+                      long long *out, sv_err *err)
+{
+    const char *argv[12];
+    char nk[4];
+    int argc = 0;
     redisReply *r;
-    if (!key) return sv_err_set(err, SV_ENOMEM, "out of memory");
-    snprintf(px, sizeof px, "%" PRId64, ttl_ms);
-    r = qc_callv(c, err, 3, (const char *[]){"PEXPIRE", key, px});
-    free(key);
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    argv[argc++] = strcmp(fn, "sqlvault_pause_acks") == 0 ? "FCALL_RO" : "FCALL";
+    argv[argc++] = fn;
+    argv[argc++] = nk;
+    for (int i = 0; i < nkeys; i++) argv[argc++] = keys[i];
+    for (int i = 0; i < nargs && argc < 12; i++) argv[argc++] = args[i];
+    r = qc_callv(c, err, argc, argv);
+    for (int i = 0; i < 3; i++) free(keys[i]);
     if (!r) return -1;
+    if (r->type == REDIS_REPLY_INTEGER) {
+        out[0] = r->integer;
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+        out[0] = reply_int(r->element[0]);
+        out[1] = reply_int(r->element[1]);
+    } else {
+        return bad_reply(r, fn, err);
+    }
     freeReplyObject(r);
+    return 0;
+}
+
+/* Pause flag; see queue.h. */
+int queue_pause_set(queue_conn *c, const sv_config *cfg, const queue_pause_owner *o, int64_t ttl_ms, bool *owned,
+                    sv_err *err)
+{
+    char *keys[3], fence[24], ttl[24];
+    long long v[2] = {0, 0};
+    if (pause_keys(cfg, o->ws, o->job_id, keys, err) != 0) return -1;
+    snprintf(fence, sizeof fence, "%" PRId64, o->fence);
+    snprintf(ttl, sizeof ttl, "%" PRId64, ttl_ms > 0 ? ttl_ms : 60000);
+    if (pause_call(c, "sqlvault_pause_set", 2, keys, 4, (const char *[]){o->job_id, o->token, fence, ttl}, v,
+                   err) != 0)
+        return -1;
+    *owned = v[0] == 1;
+    return 0;
+}
+
+/* See queue.h. */
+int queue_pause_clear(queue_conn *c, const sv_config *cfg, const queue_pause_owner *o, bool *cleared, sv_err *err)
+{
+    char *keys[3];
+    long long v[2] = {0, 0};
+    if (pause_keys(cfg, o->ws, o->job_id, keys, err) != 0) return -1;
+    if (pause_call(c, "sqlvault_pause_clear", 2, keys, 2, (const char *[]){o->job_id, o->token}, v, err) != 0)
+        return -1;
+    *cleared = v[0] == 1;
+    return 0;
+}
+
+/* See queue.h. */
+int queue_pause_touch(queue_conn *c, const sv_config *cfg, const queue_pause_owner *o, int64_t ttl_ms, sv_err *err)
+{
+    char *keys[3], ttl[24];
+    long long v[2] = {0, 0};
+    if (pause_keys(cfg, o->ws, o->job_id, keys, err) != 0) return -1;
+    snprintf(ttl, sizeof ttl, "%" PRId64, ttl_ms);
+    return pause_call(c, "sqlvault_pause_touch", 1, keys, 3, (const char *[]){o->job_id, o->token, ttl}, v, err);
+}
+
+/* See queue.h. */
+int queue_pause_acks(queue_conn *c, const sv_config *cfg, const char *ws, const char *job_id, int *live, int *acked,
+                     sv_err *err)
+{
+    char *keys[3];
+    long long v[2] = {0, 0};
+    if (pause_keys(cfg, ws, job_id, keys, err) != 0) return -1;
+    if (pause_call(c, "sqlvault_pause_acks", 3, keys, 0, NULL, v, err) != 0) return -1;
+    *live = (int)v[0];
+    *acked = (int)v[1];
     return 0;
 }
 

@@ -10,7 +10,7 @@ docs/PROTOCOL.md describes every key, field and state; keep the two in step.
 Load with: redis-cli FUNCTION LOAD REPLACE "$(cat sqlvault.lua)"
 ]]
 
-local VERSION = 5            -- bump on every change (QUEUE_LIBRARY_VERSION in queue.h)
+local VERSION = 6            -- bump on every change (QUEUE_LIBRARY_VERSION in queue.h)
 local EVENTS_MAXLEN = 10000   -- events stream cap (approximate trimming)
 local DEAD_MAXLEN = 10000     -- dead-letter stream cap
 local RECENT_MAX = 10000      -- recent-jobs index cap
@@ -435,6 +435,25 @@ local function emit(keys, args)
   return 1
 end
 
+-- Fields a job body may record once on its job (sqlvault_pin).
+local PINNABLE = { source = true }
+
+-- FCALL sqlvault_pin 1 B id token field value
+-- Records value in the job's field once, for the attempt holding the lease:
+-- the first attempt's value wins and every later attempt or takeover gets it
+-- back (a restore's resolved source); an empty value only reads the record.
+-- Returns {1, recorded value or ''}, or
+-- {0, ''} when token does not hold the lease.
+local function pin(keys, args)
+  local B, id, token, field, value = keys[1], args[1], args[2], args[3], args[4] or ''
+  if not PINNABLE[field] then return redis.error_reply('ERR field cannot be pinned') end
+  local jk = B .. 'job:' .. id
+  local j = redis.call('HMGET', jk, 'lease', 'state')
+  if j[1] ~= token or j[2] ~= 'active' then return { 0, '' } end
+  if value ~= '' then redis.call('HSETNX', jk, field, value) end
+  return { 1, redis.call('HGET', jk, field) or '' }
+end
+
 -- FCALL sqlvault_cancel 1 B id
 -- Cancels a waiting job at once; asks a running job's worker to stop.
 -- Returns the state after the call, or nil if the job does not exist.
@@ -475,6 +494,82 @@ local function stats(keys, args)
            redis.call('HGETALL', B .. 'stats') }
 end
 
+--[[ The restore pause (docs/PROTOCOL.md "Restore pause"). These functions act
+on one workspace, not one pool: their keys share the workspace's hash tag,
+  KEYS[1] = PREFIX:pause:{WS}       the flag: "JOB:FENCE:TOKEN"
+  KEYS[2] = PREFIX:acks:{WS}:JOB    listeners that have stopped writing
+  KEYS[3] = PREFIX:listeners:{WS}   zset listener id -> alive until (ms)
+The flag belongs to one attempt of one job: its lease token. The fence (the
+attempt's workspace-lock grant, which grows with every grant) orders
+attempts, so a takeover overwrites a stale attempt's flag but a stale
+attempt can neither overwrite nor clear the flag of the attempt after it. ]]
+
+local function pause_parse(v)
+  local job, fence, token = string.match(v or '', '^([^:]*):(%d+):(.*)$')
+  return job, tonumber(fence or '0') or 0, token
+end
+
+-- FCALL sqlvault_pause_set 2 PAUSEKEY ACKSKEY job token fence ttl_ms
+-- Sets (or renews) the flag for this attempt. Returns 1, or 0 when the flag
+-- belongs to an attempt with an equal or newer fence (this one is stale).
+-- A flag set where none was starts with an empty acks set.
+local function pause_set(keys, args)
+  local pk, ak = keys[1], keys[2]
+  local job, token, fence, ttl = args[1], args[2], tonumber(args[3]), tonumber(args[4])
+  if not valid_id(job) then return redis.error_reply('ERR invalid job id') end
+  if not token or token == '' or string.find(token, ':', 1, true) then
+    return redis.error_reply('ERR invalid token')
+  end
+  if not fence or not ttl or ttl < 1 then return redis.error_reply('ERR invalid fence or ttl') end
+  local cur = redis.call('GET', pk)
+  if cur then
+    local cj, cf, ct = pause_parse(cur)
+    if cj == job and ct == token then
+      redis.call('PEXPIRE', pk, ttl)
+      return 1
+    end
+    if cf >= fence then return 0 end
+  else
+    redis.call('DEL', ak)
+  end
+  redis.call('SET', pk, job .. ':' .. fence .. ':' .. token, 'PX', ttl)
+  return 1
+end
+
+-- FCALL sqlvault_pause_touch 1 PAUSEKEY job token ttl_ms
+-- Extends the flag's TTL if this attempt owns it. Returns 1 or 0.
+local function pause_touch(keys, args)
+  local cj, _, ct = pause_parse(redis.call('GET', keys[1]))
+  if cj ~= args[1] or ct ~= args[2] then return 0 end
+  redis.call('PEXPIRE', keys[1], tonumber(args[3]))
+  return 1
+end
+
+-- FCALL sqlvault_pause_clear 2 PAUSEKEY ACKSKEY job token
+-- Deletes the flag (and the job's acks) if this attempt owns it. Returns 1
+-- when the flag is gone (deleted now, or already absent), 0 when another
+-- attempt owns it (left untouched).
+local function pause_clear(keys, args)
+  local cur = redis.call('GET', keys[1])
+  if not cur then return 1 end
+  local cj, _, ct = pause_parse(cur)
+  if cj ~= args[1] or ct ~= args[2] then return 0 end
+  redis.call('DEL', keys[1], keys[2])
+  return 1
+end
+
+-- FCALL_RO sqlvault_pause_acks 3 PAUSEKEY ACKSKEY LISTENERSKEY
+-- Returns {live listeners, live listeners that acked}: the restore waits
+-- until the two are equal (or SQLVAULT_PAUSE_TIMEOUT passes).
+local function pause_acks(keys, args)
+  local live = redis.call('ZRANGEBYSCORE', keys[3], '(' .. now_ms(), '+inf')
+  local acked = 0
+  for _, l in ipairs(live) do
+    if redis.call('SISMEMBER', keys[2], l) == 1 then acked = acked + 1 end
+  end
+  return { #live, acked }
+end
+
 local function version() return VERSION end
 
 redis.register_function('sqlvault_enqueue', enqueue)
@@ -486,5 +581,10 @@ redis.register_function('sqlvault_tick', tick)
 redis.register_function('sqlvault_release', release)
 redis.register_function('sqlvault_emit', emit)
 redis.register_function('sqlvault_cancel', cancel)
+redis.register_function('sqlvault_pin', pin)
+redis.register_function('sqlvault_pause_set', pause_set)
+redis.register_function('sqlvault_pause_touch', pause_touch)
+redis.register_function('sqlvault_pause_clear', pause_clear)
+redis.register_function{ function_name = 'sqlvault_pause_acks', callback = pause_acks, flags = { 'no-writes' } }
 redis.register_function{ function_name = 'sqlvault_stats', callback = stats, flags = { 'no-writes' } }
 redis.register_function{ function_name = 'sqlvault_version', callback = version, flags = { 'no-writes' } }

@@ -6,29 +6,24 @@
  * hardened open, integrity_check, required tables). Any failure ends the job
  * here with the live file byte-for-byte as it was.
  *
- * The safety net runs beside phase 1, in a thread of its own with its own
- * store connection: the current database is backed up to the store as a
- * "pre-restore" backup (backup_take: snapshot, zstd, upload), so the download,
- * decompression and integrity check overlap the safety backup's snapshot,
- * compression and upload. If validation fails, that backup is deleted again
- * (it would only be noise in the listing). Writes that reach the live
- * database between the copy and the swap are in neither, exactly as with a
- * copy taken just before the pause.
+ * The source is resolved once: the first attempt turns latest or a time
+ * into one backup and records it on the job (job_ctx.pin); every later
+ * attempt and takeover restores that backup, never the job's own safety
+ * backup, which is newer.
  *
- * Phase 2 (the worker holds the workspace lock): once both are done, the
- * pause flag is set and restore.started emitted so the Node server stops
- * processing events; the validated file is copied onto the live database
- * with the backup API and the result checked; then the flag is cleared and
- * restore.completed emitted. The copy is one SQLite transaction, so a copy
- * that fails part-way leaves the old content; if it fails after committing
- * (the check), the pre-restore backup is fetched, checked and put back the
- * same way, and restore.failed emitted. (Keeping a second local copy just
- * for that case would cost another full read and write of the database on
- * every restore.)
+ * Phase 2 (the worker holds the workspace lock): the pause flag is set and
+ * restore.started emitted; the job waits until every live listener has
+ * acknowledged that it stopped writing (or SQLVAULT_PAUSE_TIMEOUT passes).
+ * Only then is the safety backup of the live database taken, so every
+ * write committed before the pause is in it (docs/PROTOCOL.md). The fence
+ * is renewed right before the swap; the validated file is copied onto the
+ * live database with the backup API and the result checked; then the flag
+ * is cleared and restore.completed emitted. The copy is one SQLite
+ * transaction, so a copy that fails part-way leaves the old content; if it
+ * fails after committing (the check), the pre-restore backup is fetched,
+ * checked and put back the same way, and restore.failed emitted.
  * Every temporary file is removed on every path. */
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -157,7 +152,8 @@ static void emit(job_ctx *ctx, const char *event, json_t *data)
         log_warn(ctx->job_id, ctx->workspace, "unable to emit %s: %s", event, e.msg);
 }
 
-/* Clears the pause flag, retrying once; logs if it stays set. */
+/* Clears the pause flag, retrying a failed call twice; logs if it stays
+ * set. A flag that belongs to a newer attempt is left alone. */
 static bool unpause(job_ctx *ctx)
 {
     sv_err e;
@@ -165,92 +161,92 @@ static bool unpause(job_ctx *ctx)
     for (int i = 0; i < 3; i++) {
         sv_err_clear(&e);
         if (ctx->set_pause(ctx->ud, false, &e) == 0) return true;
+        if (e.code == SV_ELEASE) {
+            log_warn(ctx->job_id, ctx->workspace, "pause flag left to its owner: %s", e.msg);
+            return false;
+        }
         sv_sleep_ms(ctx->clock, 200);
     }
     log_error(ctx->job_id, ctx->workspace, "unable to clear the pause flag: %s", e.msg);
     return false;
 }
 
-/* The pre-restore safety backup, run in its own thread.
- *
- * THREAD SAFETY NOTES: the thread gets a job context of its own (plain fields
- * copied, its own store, no runner callbacks); it shares only `stop`
- * (atomic, set by the main thread to cancel) with the main thread, and the
- * main thread reads its results after pthread_join. */
-typedef struct safety_job {
-    job_ctx ctx;
-    const char *live;
-    atomic_bool stop;
-    backup_outcome out;
-    int rc;
-    sv_err err;
-    int64_t ms;
-} safety_job;
-
-/* The safety thread's cancel check. */
-static bool safety_cancelled(void *ud) { return atomic_load(&((safety_job *)ud)->stop); }
-
-/* The pre-restore backup of the live database. */
-static void *safety_main(void *arg)
+/* Waits until every live listener acked the pause, or timeout_ms passed.
+ * *acked false on a timeout; *listeners gets the live listener count. */
+static int wait_acks(job_ctx *ctx, int64_t timeout_ms, bool *acked, int *listeners, sv_err *err)
 {
-    safety_job *s = arg;
-    backup_params bp = {.workspace = s->ctx.workspace, .backup_type = "pre-restore", .reason = "pre-restore"};
-    int64_t t0 = sv_mono_ms(s->ctx.clock);
-    sv_err_clear(&s->err);
-    bp.db_path = s->live;
-    s->rc = backup_take(&s->ctx, &bp, &s->out, &s->err);
-    if (s->rc != 0) sv_err_wrap(&s->err, "pre-restore backup");
-    s->ms = sv_mono_ms(s->ctx.clock) - t0;
-    return NULL;
+    int64_t t0 = sv_mono_ms(ctx->clock);
+    *acked = true;
+    *listeners = 0;
+    if (!ctx->pause_acks) return 0;
+    job_progress(ctx, "pause", 0, 0);
+    for (;;) {
+        int live = 0, got = 0;
+        sv_err e;
+        sv_err_clear(&e);
+        if (ctx->pause_acks(ctx->ud, &live, &got, &e) == 0) {
+            *listeners = live;
+            if (got >= live) return 0;
+        } else {
+            log_warn(ctx->job_id, ctx->workspace, "reading pause acknowledgements: %s", e.msg);
+        }
+        if (job_cancelled(ctx)) return sv_err_set(err, SV_ELEASE, "job cancelled during the pause");
+        if (sv_mono_ms(ctx->clock) - t0 >= timeout_ms) {
+            *acked = false;
+            log_warn(ctx->job_id, ctx->workspace, "%d of %d listener(s) acknowledged the pause within %lld ms; "
+                     "going on", got, live, (long long)timeout_ms);
+            return 0;
+        }
+        sv_sleep_ms(ctx->clock, 20);
+    }
 }
 
-/* Starts the safety thread; *started tells whether it runs. */
-static int safety_start(job_ctx *ctx, const char *live, safety_job *s, pthread_t *th, bool *started, sv_err *err)
+/* The source as recorded on the job: the first attempt resolves latest or a
+ * time to one backup and records it; every attempt and takeover restores
+ * that one. *rec (heap) is "backup:TS", "object:KEY" or "file:PATH". */
+static int pin_source(job_ctx *ctx, const restore_source *src, char **rec, sv_err *err)
 {
-    *started = false;
-    /* Only plain fields are copied: every runner callback (progress, fence,
-     * emit, pause, and any added later) stays NULL, as the runner's callbacks
-     * are not safe to call from a second thread. The pre-restore backup has a
-     * folder of its own, so a second writer of it after a takeover is harmless. */
-    memset(&s->ctx, 0, sizeof s->ctx);
-    s->ctx.cfg = ctx->cfg;
-    s->ctx.clock = ctx->clock;
-    s->ctx.job_id = ctx->job_id;
-    s->ctx.type = ctx->type;
-    s->ctx.workspace = ctx->workspace;
-    s->ctx.attempt = ctx->attempt;
-    s->ctx.opts = ctx->opts;
-    s->ctx.cancelled = safety_cancelled;
-    s->ctx.ud = s;
-    s->ctx.store = NULL;
-    s->live = live;
-    atomic_store(&s->stop, false);
-    if (store_open(ctx->cfg, ctx->clock, &s->ctx.store, err) != 0) return -1;
-    if (pthread_create(th, NULL, safety_main, s) != 0) {
-        store_free(s->ctx.store);
-        s->ctx.store = NULL;
-        return sv_err_set(err, SV_ENOMEM, "unable to start the safety backup thread");
+    char *mine = NULL;
+    int rc = -1;
+    *rec = NULL;
+    if (src->kind == RESTORE_SRC_BACKUP) {
+        catalog_entry ce;
+        char *was = NULL;
+        /* A recorded source needs no listing: ask the record first. */
+        if (ctx->pin && ctx->pin(ctx->ud, "source", "", &was, err) != 0) return -1;
+        if (was && *was) {
+            *rec = was;
+            return 0;
+        }
+        free(was);
+        if (catalog_find(ctx->store, ctx->workspace, src->ref, &ce, err) != 0) return -1;
+        mine = sv_asprintf("backup:%s", ce.ts);
+    } else {
+        mine = sv_asprintf("%s:%s", src->kind == RESTORE_SRC_OBJECT ? "object" : "file", src->ref);
     }
-    *started = true;
-    return 0;
+    if (!mine) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    if (ctx->pin) {
+        if (ctx->pin(ctx->ud, "source", mine, rec, err) != 0) goto done;
+    } else if (!(*rec = sv_strdup(mine))) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto done;
+    }
+    rc = 0;
+done:
+    free(mine);
+    return rc;
 }
 
-/* Deletes a pre-restore backup that is no longer wanted (validation failed):
- * the commit marker first, so a half-deleted one is simply uncommitted. */
-static void safety_discard(job_ctx *ctx, safety_job *s)
+/* Turns a recorded source back into a restore_source (pointing into rec). */
+static int source_from_record(const char *rec, restore_source *src, sv_err *err)
 {
-    char *meta = backup_key(ctx->workspace, s->out.ts, "metadata.json");
-    char *obj = backup_key(ctx->workspace, s->out.ts, BACKUP_OBJECT);
-    sv_err e;
-    sv_err_clear(&e);
-    if (meta && obj) {
-        const char *k1[] = {meta}, *k2[] = {obj};
-        if (store_delete_many(ctx->store, k1, 1, &e) != 0 || store_delete_many(ctx->store, k2, 1, &e) != 0)
-            log_warn(ctx->job_id, ctx->workspace, "unable to delete the unneeded pre-restore backup %s: %s",
-                     s->out.ts, e.msg);
+    memset(src, 0, sizeof *src);
+    if (strncmp(rec, "backup:", 7) == 0) {
+        src->kind = RESTORE_SRC_BACKUP;
+        src->ref = rec + 7;
+        return 0;
     }
-    free(meta);
-    free(obj);
+    return restore_parse_from(rec, src, err);
 }
 
 /* Puts the pre-restore backup back onto the live database after a failed swap. */
@@ -269,71 +265,54 @@ static int put_back(job_ctx *ctx, const char *safety_ts, const char *live, sv_er
     return rc;
 }
 
+/* The pre-restore safety backup of the live database, taken while the
+ * workspace is paused: every write committed before the pause is in it. */
+static int safety_backup(job_ctx *ctx, const char *live, backup_outcome *out, sv_err *err)
+{
+    backup_params bp = {.workspace = ctx->workspace, .backup_type = "pre-restore", .reason = "pre-restore",
+                        .db_path = live};
+    job_progress(ctx, "safety", 0, 0);
+    if (backup_take(ctx, &bp, out, err) != 0) return sv_err_wrap(err, "pre-restore backup");
+    return 0;
+}
+
 /* The restore job: opts from, db, require_table. */
 int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
 {
     const char *from = json_string_value(json_object_get(ctx->opts, "from"));
     const char *dbopt = json_string_value(json_object_get(ctx->opts, "db"));
     const char *req = json_string_value(json_object_get(ctx->opts, "require_table"));
-    restore_source src;
+    restore_source asked, src;
     restore_fetched f = {0};
     restore_validated val;
-    safety_job *sj = NULL;
-    pthread_t th;
-    bool sj_running = false;
+    backup_outcome safety;
     json_t *meta = NULL, *ev = NULL;
-    char ts[SV_TS_LEN] = "", *live = NULL;
+    char ts[SV_TS_LEN] = "", *live = NULL, *rec = NULL;
     const char *safety_ts = NULL;
     struct stat sb;
-    bool had_db, paused = false, swapped_any = false;
-    int64_t t0 = sv_mono_ms(ctx->clock), validate_ms = 0, t_swap = 0, pause_ms = 0;
-    int rc = -1, prc;
+    bool had_db, paused = false, swapped_any = false, acked = true;
+    int listeners = 0;
+    int64_t t0 = sv_mono_ms(ctx->clock), validate_ms = 0, t_swap = 0, t_pause = 0, pause_wait_ms = 0;
+    int64_t safety_ms = 0;
+    int rc = -1;
 
     *result = NULL;
+    memset(&safety, 0, sizeof safety);
     if (sv_check_workspace(ctx->workspace, err) != 0) return -1;
-    if (restore_parse_from(from, &src, err) != 0) return -1;
+    if (restore_parse_from(from, &asked, err) != 0) return -1;
     live = dbopt ? sv_strdup(dbopt) : config_db_path(ctx->cfg, ctx->workspace);
-    sj = calloc(1, sizeof *sj);
-    if (!live || !sj) {
-        free(live);
-        free(sj);
-        return sv_err_set(err, SV_ENOMEM, "out of memory");
-    }
-    had_db = stat(live, &sb) == 0;
-    if (had_db && !S_ISREG(sb.st_mode)) {
-        sv_err_set(err, SV_EINVAL, "the live database '%s' is not a regular file", live);
-        goto done;
-    }
+    if (!live) return sv_err_set(err, SV_ENOMEM, "out of memory");
 
-    /* Phase 1 (the live database is not touched), with the safety backup beside it. */
-    if (had_db && safety_start(ctx, live, sj, &th, &sj_running, err) != 0) goto done;
-    prc = restore_prepare(ctx, &src, req, &f, &val, ts, &meta, &validate_ms, err);
-    if (prc != 0 || job_cancelled(ctx)) atomic_store(&sj->stop, true);
-    if (sj_running) {
-        job_progress(ctx, "safety", 0, 0);
-        pthread_join(th, NULL);
-        sj_running = false;
-    }
-    if (prc != 0) {
-        if (had_db && sj->rc == 0) safety_discard(ctx, sj);
-        goto done;
-    }
-    log_info(ctx->job_id, ctx->workspace, "restore source validated: %llu bytes, %s (fetch %lld ms, check %lld ms)",
-             (unsigned long long)f.size, f.sum, (long long)f.duration_ms, (long long)validate_ms);
-    if (job_cancelled(ctx)) {
-        sv_err_set(err, SV_ELEASE, "job cancelled before the swap: lease lost or shutting down");
-        goto done;
-    }
-    if (had_db) {
-        if (sj->rc != 0) {
-            *err = sj->err;
-            goto done;
-        }
-        safety_ts = sj->out.ts;
-        log_info(ctx->job_id, ctx->workspace, "pre-restore backup %s committed", safety_ts);
-    }
+    /* The source, resolved once and recorded on the job. */
+    if (pin_source(ctx, &asked, &rec, err) != 0) goto done;
+    if (source_from_record(rec, &src, err) != 0) goto done;
 
-    /* Phase 2: pause, swap, check. The swap is a commit point: fence first. */
+    /* Phase 1: the live database is not touched. */
+    if (restore_prepare(ctx, &src, req, &f, &val, ts, &meta, &validate_ms, err) != 0) goto done;
+    log_info(ctx->job_id, ctx->workspace, "restore source %s validated: %llu bytes, %s (fetch %lld ms, check %lld ms)",
+             rec, (unsigned long long)f.size, f.sum, (long long)f.duration_ms, (long long)validate_ms);
+
+    /* Phase 2: pause, wait for the listeners, safety copy, swap, check. */
     if (job_fence(ctx, err) != 0) goto done;
     if (ctx->set_pause) {
         if (ctx->set_pause(ctx->ud, true, err) != 0) {
@@ -342,13 +321,30 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
         }
         paused = true;
     }
-    pause_ms = sv_mono_ms(ctx->clock);
-    ev = json_pack("{s:s, s:s, s:s, s:s?}", "workspace", ctx->workspace, "job", ctx->job_id, "from", from,
-                   "safety_backup", safety_ts);
+    t_pause = sv_mono_ms(ctx->clock);
+    ev = json_pack("{s:s, s:s, s:s, s:s?}", "workspace", ctx->workspace, "job", ctx->job_id, "from", from, "backup",
+                   ts[0] ? ts : NULL);
     emit(ctx, "restore.started", ev);
     json_decref(ev);
     ev = NULL;
+    if (wait_acks(ctx, ctx->cfg->pause_timeout_ms, &acked, &listeners, err) != 0) goto done;
+    pause_wait_ms = sv_mono_ms(ctx->clock) - t_pause;
 
+    had_db = stat(live, &sb) == 0;
+    if (had_db && !S_ISREG(sb.st_mode)) {
+        sv_err_set(err, SV_EINVAL, "the live database '%s' is not a regular file", live);
+        goto done;
+    }
+    if (had_db) {
+        int64_t ts0 = sv_mono_ms(ctx->clock);
+        if (safety_backup(ctx, live, &safety, err) != 0) goto done;
+        safety_ts = safety.ts;
+        safety_ms = sv_mono_ms(ctx->clock) - ts0;
+        log_info(ctx->job_id, ctx->workspace, "pre-restore backup %s committed", safety_ts);
+    }
+
+    /* The swap is a commit point: the fence is checked right before it. */
+    if (job_fence(ctx, err) != 0) goto done;
     job_progress(ctx, "swap", 0, f.size);
     swapped_any = true;
     rc = had_db ? 0 : restore_install_new(f.path, live, err);
@@ -381,21 +377,21 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
         rc = -1;
         goto done;
     }
-    pause_ms = t_swap - pause_ms;
     job_progress(ctx, "swap", f.size, f.size);
     {
         char iso[SV_ISO_LEN];
         sv_iso_format(sv_now_ms(ctx->clock), iso);
-        *result = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:s, s:i, s:I, s:I, s:s?, s:s?, s:I, s:I, s:I, "
-                            "s:I, s:I, s:s}",
-                            "workspace", ctx->workspace, "from", from, "db", live, "checksum", f.sum, "size",
-                            (json_int_t)f.size, "object_size", (json_int_t)f.object_size, "compressed", f.compressed,
-                            "object_checksum", f.obj_sum, "page_size", (int)val.hdr.page_size, "page_count",
-                            (json_int_t)val.page_count, "tables", (json_int_t)val.tables, "backup",
+        *result = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:s, s:i, s:I, s:I, s:s?, s:s?, s:I, s:I, s:I, "
+                            "s:I, s:b, s:i, s:I, s:I, s:s}",
+                            "workspace", ctx->workspace, "from", from, "source", rec, "db", live, "checksum", f.sum,
+                            "size", (json_int_t)f.size, "object_size", (json_int_t)f.object_size, "compressed",
+                            f.compressed, "object_checksum", f.obj_sum, "page_size", (int)val.hdr.page_size,
+                            "page_count", (json_int_t)val.page_count, "tables", (json_int_t)val.tables, "backup",
                             ts[0] ? ts : NULL, "safety_backup", safety_ts, "fetch_ms", (json_int_t)f.duration_ms,
-                            "validate_ms", (json_int_t)validate_ms, "safety_ms", (json_int_t)sj->ms, "pause_ms",
-                            (json_int_t)pause_ms, "durationMs", (json_int_t)(sv_mono_ms(ctx->clock) - t0),
-                            "restoredAt", iso);
+                            "validate_ms", (json_int_t)validate_ms, "safety_ms", (json_int_t)safety_ms,
+                            "pause_wait_ms", (json_int_t)pause_wait_ms, "pause_acked", acked, "pause_listeners",
+                            listeners, "pause_ms", (json_int_t)(t_swap - t_pause), "durationMs",
+                            (json_int_t)(sv_mono_ms(ctx->clock) - t0), "restoredAt", iso);
     }
     if (!*result) {
         rc = sv_err_set(err, SV_ENOMEM, "out of memory");
@@ -403,30 +399,30 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
     }
     rc = 0;
 done:
-    if (sj_running) {
-        atomic_store(&sj->stop, true);
-        pthread_join(th, NULL);
-    }
     if (paused) {
         bool cleared = unpause(ctx);
         if (rc == 0) json_object_set_new(*result, "pause_cleared", json_boolean(cleared));
     }
-    if (swapped_any) {
+    if (paused || swapped_any) {
         if (rc == 0) {
-            ev = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "workspace", ctx->workspace, "job", ctx->job_id, "from",
-                           from, "checksum", f.sum, "safety_backup", safety_ts);
+            ev = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?}", "workspace", ctx->workspace, "job", ctx->job_id,
+                           "from", from, "checksum", f.sum, "backup", ts[0] ? ts : NULL, "safety_backup", safety_ts);
             emit(ctx, "restore.completed", ev);
-        } else emit(ctx, "restore.failed", ev);
+        } else {
+            if (!ev)
+                ev = json_pack("{s:s, s:s, s:s, s:b}", "workspace", ctx->workspace, "job", ctx->job_id, "error",
+                               err->msg, "swapped", false);
+            emit(ctx, "restore.failed", ev);
+        }
     }
     json_decref(ev);
     if (rc == 0)
-        log_info(ctx->job_id, ctx->workspace, "restored from %s (%llu bytes, paused %lld ms)", from,
-                 (unsigned long long)f.size, (long long)pause_ms);
+        log_info(ctx->job_id, ctx->workspace, "restored %s (%llu bytes, paused %lld ms)", rec,
+                 (unsigned long long)f.size, (long long)(t_swap - t_pause));
     restore_fetched_remove(&f);
-    json_decref(sj->out.metadata);
-    store_free(sj->ctx.store);
-    free(sj);
+    json_decref(safety.metadata);
     json_decref(meta);
+    free(rec);
     free(live);
     return rc;
 }

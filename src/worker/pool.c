@@ -41,7 +41,6 @@
 #include "worker/worker.h"
 
 #define PROGRESS_EVERY_MS 1000
-#define PAUSE_TTL_MS 600000
 #define WSN(ws) ((ws)[0] ? (ws) : NULL) /* workspace for logs: NULL when none */
 
 typedef struct worker_pool worker_pool;
@@ -55,6 +54,7 @@ typedef struct slot {
     /* the running job: written under wp->mu */
     bool busy;
     char id[130], token[40], ws[130];
+    int64_t fence;          /* the attempt's workspace-lock fence (owns the pause flag) */
     size_t pool;
     bool paused;
     /* set by housekeeping */
@@ -176,18 +176,61 @@ static int cb_emit(void *ud, const char *event, json_t *data, sv_err *err)
     return 0;
 }
 
-/* job_ctx callback: sets or clears the workspace pause flag. */
+/* The pause flag's TTL: a few leases, renewed by every housekeeping tick,
+ * so a flag whose worker died lapses soon after its lease does. */
+static int64_t pause_ttl_ms(const worker_pool *wp)
+{
+    return wp->cfg->lease_ms * 3 > 15000 ? wp->cfg->lease_ms * 3 : 15000;
+}
+
+/* job_ctx callback: sets or clears the workspace pause flag, owned by this
+ * attempt (lease token + fence); SV_ELEASE when a newer attempt holds it. */
 static int cb_set_pause(void *ud, bool on, sv_err *err)
 {
     slot *s = ud;
     worker_pool *wp = s->wp;
+    queue_pause_owner o = {.ws = s->ws, .job_id = s->id, .token = s->token, .fence = s->fence};
+    bool ok = false;
     if (!s->ws[0]) return sv_err_set(err, SV_EINVAL, "job has no workspace to pause");
     if (ensure_conn(wp, &s->conn, true) != 0)
         return sv_err_set(err, SV_EUNREACH, "redis unreachable: pause flag not changed");
-    if (queue_set_pause(s->conn, wp->cfg, s->ws, s->id, on, PAUSE_TTL_MS, err) != 0) return -1;
-    pthread_mutex_lock(&wp->mu);
-    s->paused = on;
-    pthread_mutex_unlock(&wp->mu);
+    if (on ? queue_pause_set(s->conn, wp->cfg, &o, pause_ttl_ms(wp), &ok, err)
+           : queue_pause_clear(s->conn, wp->cfg, &o, &ok, err))
+        return -1;
+    if (on || ok) {
+        pthread_mutex_lock(&wp->mu);
+        s->paused = on && ok;
+        pthread_mutex_unlock(&wp->mu);
+    }
+    if (!ok) {
+        atomic_store(&s->lost, true);
+        return sv_err_set(err, SV_ELEASE, "the pause flag of workspace '%s' belongs to a newer attempt (this "
+                          "worker lost the job)", s->ws);
+    }
+    return 0;
+}
+
+/* job_ctx callback: live listeners of the workspace and their acks. */
+static int cb_pause_acks(void *ud, int *live, int *acked, sv_err *err)
+{
+    slot *s = ud;
+    if (ensure_conn(s->wp, &s->conn, true) != 0)
+        return sv_err_set(err, SV_EUNREACH, "redis unreachable: pause acknowledgements unknown");
+    return queue_pause_acks(s->conn, s->wp->cfg, s->ws, s->id, live, acked, err);
+}
+
+/* job_ctx callback: records a value on the job once (first attempt wins). */
+static int cb_pin(void *ud, const char *name, const char *value, char **out, sv_err *err)
+{
+    slot *s = ud;
+    bool ok = false;
+    if (ensure_conn(s->wp, &s->conn, true) != 0)
+        return sv_err_set(err, SV_EUNREACH, "redis unreachable: cannot record the job's %s", name);
+    if (queue_pin(s->conn, s->wp->bases[s->pool], s->id, s->token, name, value, out, &ok, err) != 0) return -1;
+    if (!ok) {
+        atomic_store(&s->lost, true);
+        return sv_err_set(err, SV_ELEASE, "lease lost: the job's %s was not recorded", name);
+    }
     return 0;
 }
 
@@ -262,6 +305,8 @@ static int run_body(slot *s, queue_job *j, json_t **result, sv_err *err)
     ctx.fence = cb_fence;
     ctx.emit = cb_emit;
     ctx.set_pause = cb_set_pause;
+    ctx.pause_acks = cb_pause_acks;
+    ctx.pin = cb_pin;
     ctx.ud = s;
     rc = fn(&ctx, result, err);
     if (rc == 0 && !*result) *result = json_object();
@@ -417,6 +462,7 @@ static void *job_thread(void *arg)
         snprintf(s->id, sizeof s->id, "%s", j.id);
         snprintf(s->token, sizeof s->token, "%s", j.token);
         snprintf(s->ws, sizeof s->ws, "%s", j.workspace);
+        s->fence = j.fence;
         s->paused = false;
         s->busy = true;
         wp->running_jobs++;
@@ -450,7 +496,7 @@ static void hk_round(worker_pool *wp, queue_conn **conn, uint64_t *overhead_sent
     int n = wp->nthreads;
     const char **ids = calloc((size_t)n + 1, sizeof *ids), **toks = calloc((size_t)n + 1, sizeof *toks);
     char (*idbuf)[130] = calloc((size_t)n + 1, sizeof *idbuf), (*tokbuf)[40] = calloc((size_t)n + 1, sizeof *tokbuf);
-    char (*pausebuf)[130] = calloc((size_t)n + 1, sizeof *pausebuf);
+    struct { char ws[130], id[130], token[40]; } *pausebuf = calloc((size_t)n + 1, sizeof *pausebuf);
     int *which = calloc((size_t)n + 1, sizeof *which);
     bool *lost = calloc((size_t)n + 1, sizeof *lost), *cancel = calloc((size_t)n + 1, sizeof *cancel);
     int npause = 0;
@@ -469,7 +515,11 @@ static void hk_round(worker_pool *wp, queue_conn **conn, uint64_t *overhead_sent
             ids[k] = idbuf[k];
             toks[k] = tokbuf[k];
             which[k++] = i;
-            if (s->paused) memcpy(pausebuf[npause++], s->ws, sizeof pausebuf[0]);
+            if (s->paused) {
+                memcpy(pausebuf[npause].ws, s->ws, sizeof s->ws);
+                memcpy(pausebuf[npause].id, s->id, sizeof s->id);
+                memcpy(pausebuf[npause++].token, s->token, sizeof s->token);
+            }
         }
         pthread_mutex_unlock(&wp->mu);
         total = queue_round_trips();
@@ -501,8 +551,9 @@ static void hk_round(worker_pool *wp, queue_conn **conn, uint64_t *overhead_sent
     metrics_redis_ok(); /* every pool ticked: /readyz sees Redis as reachable */
     for (int i = 0; i < npause; i++) {
         sv_err err;
-        if (queue_touch_pause(*conn, wp->cfg, pausebuf[i], PAUSE_TTL_MS, &err) != 0)
-            log_warn(NULL, pausebuf[i], "extending the pause flag: %s", err.msg);
+        queue_pause_owner o = {.ws = pausebuf[i].ws, .job_id = pausebuf[i].id, .token = pausebuf[i].token};
+        if (queue_pause_touch(*conn, wp->cfg, &o, pause_ttl_ms(wp), &err) != 0)
+            log_warn(pausebuf[i].id, pausebuf[i].ws, "extending the pause flag: %s", err.msg);
     }
 done:
     free(ids); free(toks); free(idbuf); free(tokbuf); free(pausebuf); free(which); free(lost); free(cancel);
