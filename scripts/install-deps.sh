@@ -66,6 +66,7 @@ if ((!BUILD_ONLY)); then
   # to end), stunnel (the TLS Redis recipe)
   have_cmd promtool || have_pkg prometheus || missing+=(prometheus)
   have_cmd stunnel4 || have_pkg stunnel4 || missing+=(stunnel4)
+  have_pkg python3-yaml || missing+=(python3-yaml) # the compose file check
   if ! have_cmd node; then
     missing+=(nodejs npm)
   elif ! have_cmd npm; then

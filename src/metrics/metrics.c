@@ -249,11 +249,9 @@ static void render_cached(mx_out *o)
     pool_gauge(o, pools, "sqlvault_failure_ratio",
                "failed share of the pool's finished jobs since its counters began", "failure_ratio");
     if (!cache.pools) json_decref(pools);
-    if (cache.have_ratio) {
-        family(o, "sqlvault_backup_failure_ratio_last_tick", "gauge",
-               "failed share of the backups of the scheduler's last evaluated tick");
-        put(o, "sqlvault_backup_failure_ratio_last_tick %.17g\n", cache.tick_ratio);
-    }
+    family(o, "sqlvault_backup_failure_ratio_last_tick", "gauge",
+           "failed share of the backups of the scheduler's last evaluated tick");
+    if (cache.have_ratio) put(o, "sqlvault_backup_failure_ratio_last_tick %.17g\n", cache.tick_ratio);
     family(o, "sqlvault_verified_backup_age_seconds", "summary",
            "age of each workspace's newest verified backup, summarised over workspaces");
     if (cache.have_ages && cache.age_n) {
