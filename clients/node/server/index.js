@@ -108,11 +108,11 @@ function publicJob (job) {
 
 // A worker's error without server paths or CLI hints (they mean nothing to a browser user).
 function scrub (msg) {
-  return String(msg).replace(/\s*\(hint:[^)]*\)/g, '').replace(/'\/[^']*'/g, 'on the server').replace(/\s\/[^\s']+/g, ' (a server file)').replace(/\.$/, '')
+  return String(msg).replace(/\s*\(hint:.*$/s, '').replace(/\s*\(hint:[^)]*\)/g, '').replace(/'\/[^']*'/g, 'on the server').replace(/\s\/[^\s']+/g, ' (a server file)').replace(/\.$/, '')
 }
 
 // Words for a failed job, and the HTTP status they go with.
-function jobFailure (e, what) {
+function jobFailure (e, what, bare = false) {
   if (e instanceof HttpError) return e
   if (e instanceof SqlvaultError) {
     if (e.code === 'REDIS_UNREACHABLE') return new HttpError(503, `The backup service is unavailable right now (its queue cannot be reached). Try again in a minute. ${what} did not start.`)
@@ -120,15 +120,16 @@ function jobFailure (e, what) {
     if (e.code === 'JOB_FAILED') {
       const why = scrub((e.job && e.job.error) || e.message)
       const code = e.errorCode
+      if (bare) what = ''
       const ws = e.job && e.job.workspace
       const untouched = e.job && e.job.type === 'restore' ? ' Your current data was not changed.' : ''
-      if (code === 'too_big') return new HttpError(413, `${what} failed: ${why}.${untouched}`)
-      if (code === 'corrupt' || code === 'invalid' || code === 'checksum') return new HttpError(400, `${what} failed: ${why}.${untouched}`)
+      if (code === 'too_big') return new HttpError(413, `${what ? `${what} failed: ` : ''}${why}.${untouched}`)
+      if (code === 'corrupt' || code === 'invalid' || code === 'checksum') return new HttpError(400, `${what ? `${what} failed: ` : ''}${why}.${untouched}`)
       if (code === 'not_found') {
         if (e.job && (e.job.type === 'export' || e.job.type === 'backup') && /no database/.test(why)) return new HttpError(404, `Workspace '${ws}' has no database on the server yet, so there is nothing to back up.`)
-        return new HttpError(404, `${what} failed: ${why}.${untouched}`)
+        return new HttpError(404, `${what ? `${what} failed: ` : ''}${why}.${untouched}`)
       }
-      return new HttpError(500, `${what} failed: ${why}.${untouched}`)
+      return new HttpError(500, `${what ? `${what} failed: ` : ''}${why}.${untouched}`)
     }
     if (e.code === 'INVALID') return new HttpError(400, e.message)
   }
@@ -489,7 +490,7 @@ export async function createWebServer (opts = {}) {
     } catch (e) {
       if (e.code !== 'ABORTED') {
         const j = e.job ? withDownload(req, e.job) : { id, state: 'unknown', error: e.message }
-        const f = jobFailure(e, `Job ${id}`)
+        const f = jobFailure(e, `Job ${id}`, true)
         send('done', { ...j, message: f.message, status: f.status })
       }
     } finally {

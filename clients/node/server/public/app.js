@@ -161,7 +161,7 @@ function signOut (message) {
 // ------------------------------------------------------------------- export
 
 async function doExport () {
-  hide('export-error', 'export-result')
+  hide('export-error', 'export-result', 'restore-done', 'restore-error')
   setBusy(true)
   const bar = $('export-bar')
   setBar(bar, 0, 0)
@@ -253,7 +253,7 @@ function isoOf (ts) {
 async function doRestoreFile () {
   const file = $('restore-file').files[0]
   if (!file) return
-  hide('restore-error', 'restore-done')
+  hide('restore-error', 'restore-done', 'export-result', 'export-error')
   if (!/\.(db|zst)$/i.test(file.name)) {
     show('restore-error', `${file.name} is not a backup file: choose a .db or .db.zst file.`)
     return
@@ -286,7 +286,7 @@ async function doRestoreFile () {
 }
 
 async function doRestoreTo (b) {
-  hide('restore-error', 'restore-done')
+  hide('restore-error', 'restore-done', 'export-result', 'export-error')
   const ok = await confirmReplace(`All current data in workspace '${state.ws}' will be replaced by the backup of ${fmtTime(b.timestamp || isoOf(b.ts))}. A safety copy of the current data is saved first. Continue?`)
   if (!ok) return
   setBusy(true)
@@ -303,7 +303,8 @@ async function doRestoreTo (b) {
 
 // ---------------------------------------------------------------- the list
 
-const TYPES = { full: 'Full', 'pre-restore': 'Safety copy (before a restore)', incremental: 'Incremental' }
+const TYPES = { full: 'Full', 'pre-restore': 'Safety copy', incremental: 'Incremental' }
+const TYPE_TITLES = { 'pre-restore': 'The data as it was just before a restore', full: 'A complete backup' }
 
 function drawChart (backups) {
   const pts = backups.filter(b => typeof b.databaseSize === 'number').map(b => ({ t: Date.parse(b.timestamp || isoOf(b.ts)), v: b.databaseSize })).filter(p => !isNaN(p.t)).sort((a, b) => a.t - b.t)
@@ -353,7 +354,13 @@ async function loadList () {
     const tr = document.createElement('tr')
     const when = fmtTime(b.timestamp || isoOf(b.ts))
     const cells = [when, TYPES[b.backupType] || b.backupType || '?', fmtSize(b.databaseSize), b.verified ? 'Yes' : 'Not yet']
-    cells.forEach((c, i) => { const td = document.createElement('td'); td.textContent = c; if (i === 2) td.className = 'num'; tr.appendChild(td) })
+    cells.forEach((c, i) => {
+      const td = document.createElement('td')
+      td.textContent = c
+      if (i === 2) td.className = 'num'
+      if (i === 1 && TYPE_TITLES[b.backupType]) td.title = TYPE_TITLES[b.backupType]
+      tr.appendChild(td)
+    })
     const td = document.createElement('td')
     const btn = document.createElement('button')
     btn.type = 'button'
