@@ -141,4 +141,6 @@ npm_install "$ROOT/clients/node"
 # the reference web server (scripts/web.sh) and its tests (playwright-core, esbuild, react)
 npm_install "$ROOT/clients/node/server"
 npm_install "$ROOT/tests/web"
+# the ops console's browser test (playwright-core)
+npm_install "$ROOT/tests/ops"
 say "done"
