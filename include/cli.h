@@ -21,6 +21,7 @@ int cmd_jobs(sv_config *cfg, int argc, char **argv);
 int cmd_stats(sv_config *cfg, int argc, char **argv);
 /* sqlvault stats --ws WS: one workspace's backups over time (cmd_stats_ws.c). */
 int cmd_stats_ws(sv_config *cfg, const char *ws, long limit, bool as_json);
+int cmd_keys(sv_config *cfg, int argc, char **argv);    /* keys rotate|shred|show */
 
 /* Prints an error with its hint to stderr and returns its exit code. */
 int cli_fail(const sv_err *err);

@@ -45,6 +45,8 @@ typedef struct sv_config {
     char *alert_webhook;   /* SQLVAULT_ALERT_WEBHOOK, NULL = off; secret (never logged) */
     char *alert_format;    /* json, slack or sentry */
     int64_t pause_timeout_ms; /* SQLVAULT_PAUSE_TIMEOUT: a restore's wait for pause acks, default 10s */
+    char *encryption_key_file;     /* KEK file (crypto.h); NULL = encryption off */
+    char *encryption_old_key_file; /* previous KEK during a rotation, unwrap only */
 } sv_config;
 
 /* One configuration variable, for --help and the README. */

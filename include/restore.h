@@ -54,6 +54,7 @@ typedef struct restore_fetch_opts {
     const char *expect_obj_sum;/* "sha256:HEX" of the object as stored, or NULL */
     int64_t expect_size;       /* database bytes, or -1 */
     int64_t expect_obj_size;   /* object bytes, or -1 */
+    bool encrypted;            /* metadata.json says encrypted: decrypted with ctx->workspace's data key (crypto.h) */
 } restore_fetch_opts;
 
 typedef struct restore_fetched {

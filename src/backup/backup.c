@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <zstd.h>
 #include "backup.h"
+#include "crypto.h"
 #include "log.h"
 #include "metrics/metrics.h"
 #include "snapshot.h"
@@ -113,15 +114,27 @@ typedef struct pipe {
     ZSTD_CCtx *z;
     EVP_MD_CTX *md_db, *md_obj;
     store_writer_t *w, *wx;
+    store_t *store;
+    crypto_stream *seal;    /* encrypting filter (crypto.h), NULL when encryption is off */
+    uint64_t stored;        /* bytes written to the object */
 } pipe_t;
 
-/* Hashes and writes zstd output. */
+/* Hashes and writes bytes as stored (the object checksum is of these). */
+static int stored_write(void *ud, const void *d, size_t n, sv_err *err)
+{
+    pipe_t *p = ud;
+    EVP_DigestUpdate(p->md_obj, d, n);
+    if (store_writer_write(p->store, p->w, d, n, err) != 0) return -1;
+    p->stored += n;
+    return 0;
+}
+
+/* Writes zstd output, through the encrypting filter when there is one. */
 static int flush_out(job_ctx *ctx, pipe_t *p, ZSTD_outBuffer *ob, uint64_t *compressed, sv_err *err)
 {
     if (ob->pos == 0) return 0;
-    EVP_DigestUpdate(p->md_obj, ob->dst, ob->pos);
-    if (store_writer_write(ctx->store, p->w, ob->dst, ob->pos, err) != 0) return -1;
-    *compressed += ob->pos;
+    if ((p->seal ? crypto_stream_write(p->seal, ob->dst, ob->pos, err) : stored_write(p, ob->dst, ob->pos, err)) != 0)
+        return -1;
     ob->pos = 0;
     return 0;
 }
@@ -164,6 +177,8 @@ static int stream(job_ctx *ctx, pipe_t *p, snapshot_info *snap, char db_sum[72],
         if (ZSTD_isError(r)) return sv_err_set(err, SV_EINTERNAL, "zstd: %s", ZSTD_getErrorName(r));
         if (flush_out(ctx, p, &ob, compressed, err) != 0) return -1;
     } while (r != 0);
+    if (p->seal && crypto_stream_finish(p->seal, err) != 0) return -1;
+    *compressed = p->stored;
     digest_str(p->md_db, db_sum);
     digest_str(p->md_obj, obj_sum);
     return 0;
@@ -171,7 +186,8 @@ static int stream(job_ctx *ctx, pipe_t *p, snapshot_info *snap, char db_sum[72],
 
 /* Builds metadata.json's object (SPEC §3 field order). */
 static json_t *make_meta(job_ctx *ctx, const backup_params *bp, int64_t ts_ms, const snapshot_info *snap,
-                         const char *db_sum, const char *obj_sum, uint64_t compressed, int64_t dur)
+                         const char *db_sum, const char *obj_sum, uint64_t compressed, int64_t dur,
+                         const crypto_dk *dk)
 {
     char iso[SV_ISO_LEN];
     sv_iso_format(ts_ms, iso);
@@ -195,6 +211,8 @@ static json_t *make_meta(job_ctx *ctx, const backup_params *bp, int64_t ts_ms, c
     json_object_set_new(m, "reason", json_string(bp->reason ? bp->reason : "manual"));
     json_object_set_new(m, "durationMs", json_integer(dur));
     json_object_set_new(m, "producer", json_string(SV_PRODUCER));
+    /* Absent on a plain backup; compressedSize/compressedChecksum are of the stored (encrypted) bytes. */
+    if (dk) json_object_set_new(m, "encryption", crypto_meta(dk, bp->workspace));
     return m;
 }
 
@@ -209,9 +227,12 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
     uint64_t compressed = 0;
     int64_t t0 = sv_mono_ms(ctx->clock), ts_ms = bp->ts_ms > 0 ? bp->ts_ms : sv_now_ms(ctx->clock);
     json_t *meta = NULL;
+    crypto_dk dk;
+    bool enc = false;
     int rc = -1;
 
     memset(out, 0, sizeof *out);
+    memset(&dk, 0, sizeof dk);
     if (sv_check_workspace(bp->workspace, err) != 0) return -1;
     sv_ts_format(ts_ms, out->ts);
     meta_key = backup_key(bp->workspace, out->ts, "metadata.json");
@@ -227,6 +248,8 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
     }
     if (err->code != SV_ENOTFOUND) goto done;
     sv_err_clear(err);
+    /* The workspace's data key when encryption is on (before any work: a wrong key fails at once). */
+    if (crypto_for_backup(cfg, ctx->store, ctx->clock, bp->workspace, &dk, &enc, err) != 0) goto done;
 
     job_progress(ctx, "snapshot", 0, 0);
     if (snapshot_take(bp->db_path, cfg->tmp_dir, ctx->clock, cfg->max_db_size, !getenv("SQLVAULT_SNAPSHOT_COPY"),
@@ -261,7 +284,9 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
         ZSTD_CCtx_setParameter(p.z, ZSTD_c_jobSize, 2 * CHUNK);
     }
     {
-        store_writer_opts wo = {.size_hint = 0, .content_type = "application/zstd"};
+        store_writer_opts wo = {.size_hint = 0, .content_type = enc ? "application/octet-stream" : "application/zstd"};
+        p.store = ctx->store;
+        if (enc && crypto_seal_new(&dk, obj_key, NULL, stored_write, &p, &p.seal, err) != 0) goto done;
         if (store_writer_open(ctx->store, obj_key, &wo, &p.w, err) != 0) goto done;
     }
     if (bp->export_key) {
@@ -284,7 +309,7 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
     metrics_bytes("read", snap.size);
     metrics_bytes("uploaded", compressed + (bp->export_key ? snap.size : 0));
     out->duration_ms = sv_mono_ms(ctx->clock) - t0;
-    meta = make_meta(ctx, bp, ts_ms, &snap, db_sum, obj_sum, compressed, out->duration_ms);
+    meta = make_meta(ctx, bp, ts_ms, &snap, db_sum, obj_sum, compressed, out->duration_ms, enc ? &dk : NULL);
     meta_text = meta ? json_dumps(meta, JSON_INDENT(2)) : NULL;
     if (!meta_text) {
         sv_err_set(err, SV_ENOMEM, "out of memory");
@@ -310,6 +335,8 @@ done:
     if (p.w) store_writer_abort(ctx->store, p.w);
     if (p.wx) store_writer_abort(ctx->store, p.wx);
     snapshot_release(&snap);
+    crypto_stream_free(p.seal);
+    crypto_dk_clear(&dk);
     ZSTD_freeCCtx(p.z);
     EVP_MD_CTX_free(p.md_db);
     EVP_MD_CTX_free(p.md_obj);

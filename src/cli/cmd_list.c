@@ -56,6 +56,8 @@ int cmd_list(sv_config *cfg, int argc, char **argv)
                       "databaseSize", json_object_get(meta, "databaseSize"), "compressedSize",
                       json_object_get(meta, "compressedSize"), "checksum", json_object_get(meta, "checksum"),
                       "reason", json_object_get(meta, "reason"));
+        /* encrypted: metadata.json has an "encryption" object (crypto.h); older backups are plain. */
+        json_object_set_new(o, "encrypted", json_boolean(json_is_object(json_object_get(meta, "encryption"))));
         /* verified: the last restore drill passed; a failed drill shows as verifyOk false. */
         json_object_set_new(o, "verified", json_boolean(ver && json_is_true(json_object_get(ver, "ok"))));
         if (ver) {
@@ -73,7 +75,8 @@ int cmd_list(sv_config *cfg, int argc, char **argv)
     } else {
         size_t i;
         json_t *o;
-        printf("%-21s  %-11s  %12s  %12s  %-8s  %s\n", "TIMESTAMP", "TYPE", "SIZE", "STORED", "VERIFIED", "REASON");
+        printf("%-21s  %-11s  %12s  %12s  %-9s  %-8s  %s\n", "TIMESTAMP", "TYPE", "SIZE", "STORED", "ENCRYPTED",
+               "VERIFIED", "REASON");
         json_array_foreach(arr, i, o) {
             if (json_object_get(o, "error")) {
                 printf("%-21s  unreadable: %s\n", json_string_value(json_object_get(o, "ts")),
@@ -81,10 +84,11 @@ int cmd_list(sv_config *cfg, int argc, char **argv)
                 continue;
             }
             json_t *vok = json_object_get(o, "verifyOk");
-            printf("%-21s  %-11s  %12lld  %12lld  %-8s  %s\n", json_string_value(json_object_get(o, "ts")),
+            printf("%-21s  %-11s  %12lld  %12lld  %-9s  %-8s  %s\n", json_string_value(json_object_get(o, "ts")),
                    json_string_value(json_object_get(o, "backupType")),
                    (long long)json_integer_value(json_object_get(o, "databaseSize")),
                    (long long)json_integer_value(json_object_get(o, "compressedSize")),
+                   json_is_true(json_object_get(o, "encrypted")) ? "yes" : "no",
                    !vok ? "-" : json_is_true(vok) ? "ok" : "FAILED",
                    json_string_value(json_object_get(o, "reason")) ? json_string_value(json_object_get(o, "reason")) : "");
         }

@@ -25,6 +25,7 @@ static const struct command {
     {"status", cmd_status, "one job's state, progress, result or error (--json)"},
     {"jobs", cmd_jobs, "recent jobs (--ws, --state, --limit)"},
     {"stats", cmd_stats, "queue depths, active jobs, workers alive, failure ratio"},
+    {"keys", cmd_keys, "encryption keys: rotate --new-key-file F, shred WS, show WS"},
 };
 
 /* Prints the top-level help. */

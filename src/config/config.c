@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "config.h"
 #include "util.h"
 
@@ -42,6 +43,10 @@ const sv_config_var sv_config_vars[] = {
     {"SQLVAULT_ALERT_WEBHOOK", "alert-webhook", NULL, "URL that receives a JSON POST when the failure alert fires"},
     {"SQLVAULT_ALERT_FORMAT", "alert-format", "json", "body of the alert webhook: json, slack or sentry"},
     {"SQLVAULT_PAUSE_TIMEOUT", "pause-timeout", "10s", "how long a restore waits for listeners to ack its pause"},
+    {"SQLVAULT_ENCRYPTION_KEY_FILE", "encryption-key-file", NULL,
+     "key-encryption key file (32 bytes raw, hex or base64); set = backups encrypted"},
+    {"SQLVAULT_ENCRYPTION_OLD_KEY_FILE", "encryption-old-key-file", NULL,
+     "previous key-encryption key, still accepted while 'keys rotate' runs"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -261,6 +266,17 @@ int config_load(sv_config *c, int *argc, char **argv, sv_err *err)
     if (flagval[0]) scrub_redis_password((char *)flagval[0]);
     if (flagval[6]) scrub_all((char *)flagval[6]);
     if (flagval[26]) scrub_all((char *)flagval[26]); /* the alert webhook URL holds keys */
+    /* Looked up by name, so rows added above do not renumber these. */
+    for (int i = 0; i < NVARS; i++) {
+        if (strcmp(sv_config_vars[i].env, "SQLVAULT_ENCRYPTION_KEY_FILE") == 0)
+            c->encryption_key_file = sv_strdup(val[i]);
+        else if (strcmp(sv_config_vars[i].env, "SQLVAULT_ENCRYPTION_OLD_KEY_FILE") == 0)
+            c->encryption_old_key_file = sv_strdup(val[i]);
+    }
+    if (c->encryption_key_file && access(c->encryption_key_file, R_OK) != 0)
+        problem(errs, sizeof errs, "SQLVAULT_ENCRYPTION_KEY_FILE: unable to read '%s'", c->encryption_key_file);
+    if (c->encryption_old_key_file && access(c->encryption_old_key_file, R_OK) != 0)
+        problem(errs, sizeof errs, "SQLVAULT_ENCRYPTION_OLD_KEY_FILE: unable to read '%s'", c->encryption_old_key_file);
 
     /* The store URL. */
     if (strncmp(c->store_url, "file://", 7) == 0) {
@@ -291,7 +307,8 @@ void config_free(sv_config *c)
     char **strs[] = {&c->redis_url, &c->redis_host, &c->redis_password, &c->redis_prefix, &c->store_url,
                      &c->s3_endpoint, &c->s3_region, &c->access_key_id, &c->secret_access_key,
                      &c->data_dir, &c->tmp_dir, &c->workspaces, &c->schedule, &c->retention,
-                     &c->metrics_addr, &c->pools, &c->pool, &c->alert_webhook, &c->alert_format};
+                     &c->metrics_addr, &c->pools, &c->pool, &c->alert_webhook, &c->alert_format,
+                     &c->encryption_key_file, &c->encryption_old_key_file};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;

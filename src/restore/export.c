@@ -50,6 +50,10 @@ int job_export(job_ctx *ctx, json_t **result, sv_err *err)
     if (fmt && strcmp(fmt, "db") != 0 && strcmp(fmt, "zst") != 0)
         return sv_err_set(err, SV_EINVAL, "invalid --format '%s' (db or zst)", fmt);
     zst = fmt && strcmp(fmt, "zst") == 0;
+    if (zst && ctx->cfg->encryption_key_file) {
+        sv_err_set(err, SV_EINVAL, "--format zst hands out the stored object, which is encrypted");
+        return sv_err_hint(err, "use --format db: the export is decrypted into a plain database");
+    }
     if (opts_ttl(ctx, ctx->cfg->export_ttl_s, &ttl, err) != 0) return -1;
     if (!sv_valid_id(ctx->job_id)) return sv_err_set(err, SV_EINVAL, "invalid job id");
     db = dbopt ? sv_strdup(dbopt) : config_db_path(ctx->cfg, ctx->workspace);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <zstd.h>
 #include <zstd_errors.h>
+#include "crypto.h"
 #include "log.h"
 #include "metrics/metrics.h"
 #include "restore.h"
@@ -228,6 +229,11 @@ static int out_detect(fetch_out *f, const restore_fetch_opts *o, const unsigned 
 {
     static const unsigned char zmagic[4] = {0x28, 0xb5, 0x2f, 0xfd};
     static const char smagic[16] = "SQLite format 3";
+    if (crypto_is_sealed(d, n)) {
+        sv_err_set(err, SV_ECORRUPT, "the source is a sqlvault encrypted object but %s", o->expect_obj_sum ?
+                   "its metadata.json does not say it is encrypted" : "it is not read as a backup");
+        return sv_err_hint(err, "restore it through its backup (--from TIMESTAMP) with the workspace's key");
+    }
     if (n >= 4 && memcmp(d, zmagic, 4) == 0) {
         unsigned long long fcs = ZSTD_getFrameContentSize(d, n);
         f->mode = 2;
@@ -255,6 +261,21 @@ static int out_detect(fetch_out *f, const restore_fetch_opts *o, const unsigned 
     return sv_err_hint(err, "upload a SQLite database file (.db) or a zstd-compressed one (.db.zst)");
 }
 
+/* The decrypted stream's consumer: format detection, then zstd or plain. */
+typedef struct plain_in_ctx {
+    fetch_out *f;
+    const restore_fetch_opts *o;
+} plain_in_ctx;
+
+/* Consumes database-side input bytes (decrypted if the object was encrypted). */
+static int plain_in(void *ud, const void *data, size_t n, sv_err *err)
+{
+    plain_in_ctx *pc = ud;
+    const unsigned char *d = data;
+    if (pc->f->mode == 0 && out_detect(pc->f, pc->o, d, n, err) != 0) return -1;
+    return pc->f->mode == 2 ? out_zstd(pc->f, d, n, err) : out_write(pc->f, d, n, err);
+}
+
 /* Removes the temporary file. */
 void restore_fetched_remove(restore_fetched *f)
 {
@@ -275,6 +296,8 @@ int restore_fetch(job_ctx *ctx, const restore_fetch_opts *o, restore_fetched *ou
 {
     fetch_pipe p;
     fetch_out f = {.fd = -1};
+    plain_in_ctx pc = {&f, o};
+    crypto_stream *dec = NULL;
     pthread_t th;
     bool started = false;
     uint64_t total = 0, consumed = 0;
@@ -359,6 +382,14 @@ int restore_fetch(job_ctx *ctx, const restore_fetch_opts *o, restore_fetched *ou
         goto done;
     }
 
+    if (o->encrypted) {
+        /* The decrypting filter sits between the stored bytes and zstd. */
+        crypto_dk dk;
+        int crc = crypto_for_restore(ctx->cfg, o->store, ctx->clock, ctx->workspace, &dk, err);
+        if (crc == 0) crc = crypto_open_new(&dk, o->key, plain_in, &pc, &dec, err);
+        crypto_dk_clear(&dk);
+        if (crc != 0) goto done;
+    }
     if (pthread_create(&th, NULL, reader_main, &p) != 0) {
         sv_err_set(err, SV_ENOMEM, "unable to start the reader thread");
         goto done;
@@ -379,8 +410,7 @@ int restore_fetch(job_ctx *ctx, const restore_fetch_opts *o, restore_fetched *ou
         n = p.len[p.head];
         pthread_mutex_unlock(&p.mu);
 
-        if (f.mode == 0) step = out_detect(&f, o, d, n, err);
-        if (step == 0) step = f.mode == 2 ? out_zstd(&f, d, n, err) : out_write(&f, d, n, err);
+        step = dec ? crypto_stream_write(dec, d, n, err) : plain_in(&pc, d, n, err);
         if (step == 0 && job_cancelled(ctx))
             step = sv_err_set(err, SV_ELEASE, "job cancelled: lease lost or shutting down");
 
@@ -402,6 +432,7 @@ int restore_fetch(job_ctx *ctx, const restore_fetch_opts *o, restore_fetched *ou
         if (o->key) sv_err_wrap(err, "reading '%s'", o->key);
         goto done;
     }
+    if (dec && crypto_stream_finish(dec, err) != 0) goto done;
     if (f.mode == 0) {
         sv_err_set(err, SV_ECORRUPT, "the source is empty");
         goto done;
@@ -456,6 +487,7 @@ done:
     EVP_MD_CTX_free(p.md_obj);
     EVP_MD_CTX_free(f.md_db);
     ZSTD_freeDCtx(f.z);
+    crypto_stream_free(dec);
     free(f.zout);
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.cv);

@@ -91,6 +91,7 @@ static int backup_source(job_ctx *ctx, const char *at, restore_fetch_opts *fo, c
     if (!*key) return sv_err_set(err, SV_ENOMEM, "out of memory");
     fo->key = *key;
     fo->require_zstd = strcmp(comp, "zstd") == 0;
+    fo->encrypted = json_object_get(*meta, "encryption") && !json_is_null(json_object_get(*meta, "encryption"));
     fo->expect_sum = json_string_value(json_object_get(*meta, "checksum"));
     fo->expect_obj_sum = json_string_value(json_object_get(*meta, "compressedChecksum"));
     v = json_object_get(*meta, "databaseSize");
