@@ -15,7 +15,9 @@
 #                  workspaces, 2,000 in the set): a smoke run, not figures
 #   --only LIST    rows to run, letters from: a generate, b backup to S3,
 #                  c backup to file://, d peak memory, e restore and verify,
-#                  f queue throughput, g scheduler tick
+#                  f queue throughput, g scheduler tick, h encryption (encrypted
+#                  vs plain backup and restore on file://, peak RSS, `keys rotate`
+#                  of 10,000 workspaces on file:// and on the S3 server)
 #   --build-dir D  where to build sqlvault (default build/)
 #   --no-build     use the binaries already in the build dir
 #   --runs N       run each timed command of rows b, c, e N times and report
@@ -74,11 +76,13 @@ WS="bench-$SIZE"
 DATA="$VAR/data"
 DB="$DATA/$WS/livestore.db"
 QUEUE_N=1000
+ROT_N=10000
 QUEUE_SIZE="1MiB"
 SCHED_N=100000
 if ((QUICK)); then
   QUEUE_N=40
   SCHED_N=2000
+  ROT_N=500
 fi
 TIMEOUT=1800
 PIDS=()
@@ -260,7 +264,7 @@ build() {
   log "building in $BUILD_DIR"
   mkdir -p "$BUILD_DIR"
   if ! { cmake -S "$ROOT" -B "$BUILD_DIR" >"$RUN/cmake.log" 2>&1 &&
-    cmake --build "$BUILD_DIR" -j "$(nproc)" --target sqlvault gen_livestore >>"$RUN/cmake.log" 2>&1; }; then
+    cmake --build "$BUILD_DIR" -j "$(nproc)" --target sqlvault gen_livestore sv_keygen >>"$RUN/cmake.log" 2>&1; }; then
     if [[ -x "$SV" && -x "$GEN" ]]; then
       log "build failed (see below); going on with the binaries already in $BUILD_DIR"
       grep -m 5 -E 'error' "$RUN/cmake.log" >&2
@@ -475,6 +479,79 @@ row_memory() {
     "—" "≤ 64 MiB" "$(verdict "$worst" '<=' "$kb")"
 }
 
+# row_crypt: client-side encryption (docs/ENCRYPTION.md): the same backup and
+# restore on file:// plain and encrypted, side by side, and `keys rotate` of
+# ROT_N workspaces' data keys on file:// and on the S3 server.
+row_crypt() {
+  local hstore="$RUN/hstore" hdata="$RUN/hdata" key="$RUN/kek.hex" key2="$RUN/kek2.hex" live
+  local pb pc pr pe eb ec er ee
+  if ! "$SV" keys --help >/dev/null 2>&1; then
+    row "h. encrypted backup" "n/a (encryption not built)" "—" "—" "≤ 1.05×" "—"
+    return
+  fi
+  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$key"
+  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$key2"
+  mkdir -p "$hdata/$WS"
+  live="$hdata/$WS/livestore.db"
+  export SQLVAULT_DATA_DIR="$DATA"
+  # backup: the same workspace, plain then encrypted, each into a fresh store
+  export SQLVAULT_STORE="file://$hstore-plain"
+  PREP=(warm "$DB")
+  measure crypt_backup_plain "$SV" backup "$WS" --inline
+  pb="$M_WALL" pc="$M_CPU" pr="$M_RSS" pe="$M_ERR"
+  export SQLVAULT_STORE="file://$hstore-enc" SQLVAULT_ENCRYPTION_KEY_FILE="$key"
+  PREP=(warm "$DB")
+  measure crypt_backup_enc "$SV" backup "$WS" --inline
+  eb="$M_WALL" ec="$M_CPU" er="$M_RSS" ee="$M_ERR"
+  unset SQLVAULT_ENCRYPTION_KEY_FILE
+  if [[ -z "$pe$ee" ]]; then
+    local r; r="$(calc "$eb / $pb")"
+    row "h. backup → file://, encrypted vs plain" "$eb s (cpu $ec s), $(mib "$er") MiB" "plain: $pb s (cpu $pc s), $(mib "$pr") MiB" \
+      "$(ratio_cell "$r")" "≤ 1.05×" "$(verdict "$r" '<=' 1.05)"
+  else
+    row "h. backup → file://, encrypted vs plain" "${ee:-ok}" "${pe:-ok}" "—" "≤ 1.05×" "MISSED"
+  fi
+  # restore: the same, from each store onto a live copy
+  export SQLVAULT_DATA_DIR="$hdata" SQLVAULT_STORE="file://$hstore-plain"
+  PREP=(restore_prep "$live")
+  measure crypt_restore_plain "$SV" restore "$WS" --from latest --inline --yes
+  pb="$M_WALL" pc="$M_CPU" pr="$M_RSS" pe="$M_ERR"
+  export SQLVAULT_STORE="file://$hstore-enc" SQLVAULT_ENCRYPTION_KEY_FILE="$key"
+  PREP=(restore_prep "$live")
+  measure crypt_restore_enc "$SV" restore "$WS" --from latest --inline --yes
+  eb="$M_WALL" ec="$M_CPU" er="$M_RSS" ee="$M_ERR"
+  unset SQLVAULT_ENCRYPTION_KEY_FILE
+  if [[ -z "$pe$ee" ]]; then
+    local r; r="$(calc "$eb / $pb")"
+    row "h'. restore from file://, encrypted vs plain (incl. the pre-restore backup)" "$eb s (cpu $ec s), $(mib "$er") MiB" \
+      "plain: $pb s (cpu $pc s), $(mib "$pr") MiB" "$(ratio_cell "$r")" "≤ 1.05×" "$(verdict "$r" '<=' 1.05)"
+  else
+    row "h'. restore from file://, encrypted vs plain" "${ee:-ok}" "${pe:-ok}" "—" "≤ 1.05×" "MISSED"
+  fi
+  rm -rf "$hdata" "$hstore-plain" "$hstore-enc"
+  export SQLVAULT_DATA_DIR="$DATA"
+  # keys rotate: ROT_N records made by sv_keygen (not timed), then rotated
+  local kind n="$ROT_N"
+  for kind in file s3; do
+    if [[ $kind == file ]]; then export SQLVAULT_STORE="file://$RUN/rstore"; else sv_env_s3 rot; fi
+    SQLVAULT_ENCRYPTION_KEY_FILE="$key" "$BUILD_DIR/sv_keygen" "$n" w 8 >"$RUN/keygen-$kind.log" 2>&1 ||
+      log "sv_keygen failed: $(tail -n 1 "$RUN/keygen-$kind.log")"
+    local RUNS=1 # a second run would find nothing to do
+    measure "rotate_$kind" env SQLVAULT_ENCRYPTION_KEY_FILE="$key" "$SV" keys rotate --new-key-file "$key2" --jobs 8 --json
+    if ((M_RC == 0)); then
+      local reqs done_n
+      reqs="$(jq -r .requests "$RUN/rotate_$kind.log")"
+      done_n="$(jq -r .rewrapped "$RUN/rotate_$kind.log")"
+      row "h''. keys rotate, $n workspaces → $([[ $kind == s3 ]] && echo 'S3 server' || echo 'file://')" \
+        "$(timing "$kind"): $done_n re-wrapped, $reqs requests, $(mib "$M_RSS") MiB" \
+        "100,000 extrapolated: $(calc "$M_WALL * 100000 / $n") s, $((reqs * 100000 / n)) requests" "—" "(measure)" "—"
+    else
+      row "h''. keys rotate, $n workspaces → $kind" "$M_ERR" "—" "—" "(measure)" "MISSED"
+    fi
+  done
+  rm -rf "$RUN/rstore"
+}
+
 # queue_base PREFIX: the pool's key prefix (PREFIX:{default}:).
 queue_base() { printf '%s:{default}:' "$1"; }
 
@@ -673,13 +750,14 @@ start_servers || exit 1
 LOAD0="$(cut -d' ' -f1-3 /proc/loadavg)"
 STARTED="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
-if want a || want b || want c || want d || want e; then row_generate || exit 1; fi
+if want a || want b || want c || want d || want e || want h; then row_generate || exit 1; fi
 want b && row_backup_s3
 want c && row_backup_file
 want e && row_restore
 if want d; then row_memory; fi
 want f && row_queue
 want g && row_sched
+want h && row_crypt
 
 {
   printf '\n## sqlvault bench, %s workspace%s, %s\n\n' "$SIZE" "$( ((QUICK)) && echo ', quick')" "$STARTED"

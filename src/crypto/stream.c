@@ -212,7 +212,7 @@ static int open_chunk(crypto_stream *s, bool final, sv_err *err)
     }
     s->index++;
     s->pos = 0;
-    return s->fn(s->ud, s->out, (size_t)(n + m), err);
+    return n + m > 0 ? s->fn(s->ud, s->out, (size_t)(n + m), err) : 0; /* only an empty object has an empty chunk */
 }
 
 /* Parses and checks the header once complete. */

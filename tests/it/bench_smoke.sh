@@ -30,7 +30,9 @@ for r in "a. workspace" "b. backup → S3 server" "b'. backup → S3 server vs t
   "f. queue: 40 workspaces of 1MiB, 2 workers × 4 threads → S3 server" \
   "f. queue: 40 workspaces of 1MiB, 2 workers × 4 threads → file://" \
   "g. scheduler tick over 2000 workspaces: time to enqueue" \
-  "g. scheduler tick over 2000 workspaces: redis memory"; do
+  "g. scheduler tick over 2000 workspaces: redis memory" \
+  "h. backup → file://, encrypted vs plain" "h'. restore from file://, encrypted vs plain" \
+  "h''. keys rotate, 500 workspaces → file://" "h''. keys rotate, 500 workspaces → S3 server"; do
   n="$(grep -cF "| $r" "$out" || true)"
   assert_eq 1 "$n" "rows starting with [$r]"
 done
@@ -38,7 +40,8 @@ done
 step "the rows of features that exist carry figures, not errors"
 # | figure | sqlvault | reference | ratio | target | verdict |: column 5 is the ratio
 ratio_of() { grep -F "| $1" "$out" | awk -F' \\| ' '{ print $4 }'; }
-for r in "b. backup → S3 server" "c. backup → file://" "e. restore from S3"; do
+for r in "b. backup → S3 server" "c. backup → file://" "e. restore from S3" "h. backup → file://, encrypted" \
+  "h'. restore from file://, encrypted"; do
   ratio="$(ratio_of "$r")"
   [[ "$ratio" =~ ^[0-9]+\.[0-9]+×$ ]] || fail "row [$r] has no ratio: $(grep -F "| $r" "$out")"
   note "ok: [$r] ratio $ratio"
@@ -47,6 +50,10 @@ assert_contains "$(grep -F '| a. workspace' "$out")" "× compression" "generator
 mem="$(grep -F '| d. peak RSS' "$out")"
 [[ "$mem" =~ backup→S3\ [0-9]+ ]] || fail "peak RSS row has no backup figure: $mem"
 note "ok: peak RSS row: $mem"
+for r in "h''. keys rotate, 500 workspaces → file://" "h''. keys rotate, 500 workspaces → S3 server"; do
+  grep -F "| $r" "$out" | grep -qE "500 re-wrapped, [0-9]+ requests" || fail "row [$r]: $(grep -F "| $r" "$out")"
+done
+note "ok: keys rotate rows: $(grep -F "| h''." "$out" | cut -c1-160)"
 
 step "the servers bench.sh started are gone"
 for f in "$SCRATCH"/var/run-*; do

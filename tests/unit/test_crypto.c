@@ -25,6 +25,7 @@ static int sink(void *ud, const void *data, size_t len, sv_err *err)
 {
     buf *b = ud;
     (void)err;
+    if (len == 0) return 0;
     if (b->n + len > b->cap) {
         b->cap = (b->n + len) * 2;
         b->d = realloc(b->d, b->cap);
