@@ -72,6 +72,21 @@ after(async () => {
   await stopAll()
 })
 
+// A screenshot while a progress label shows bytes ("... of ...") or a stage,
+// or, if the work ends before any shows, right away.
+async function midProgress (page, selector, ended, name) {
+  const end = Date.now() + T
+  let best = null
+  while (Date.now() < end && !(await ended())) {
+    const texts = await page.locator(selector).evaluateAll(els => els.filter(e => e.offsetParent).map(e => e.textContent))
+    const t = texts.find(x => / of |: \d/.test(x) && !/^Uploaded|: 0 B of/.test(x)) || null
+    if (t) { best = t; break }
+    await new Promise(resolve => setTimeout(resolve, 40))
+  }
+  await shot(page, name)
+  console.log(`# ${name}: ${best ? `caught "${best}"` : 'the work ended before a progress figure showed'}`)
+}
+
 async function signIn (page, url, token) {
   await page.goto(url)
   await page.getByLabel('Access token').fill(token)
@@ -79,10 +94,11 @@ async function signIn (page, url, token) {
 }
 
 for (const kind of ['file', 's3']) {
-  test(`the page on a ${kind === 'file' ? 'file://' : 'S3'} store: download, change, restore, refusals`, { timeout: 180000 }, async () => {
+  test(`the page on a ${kind === 'file' ? 'file://' : 'S3'} store: download, change, restore, refusals`, { timeout: 300000 }, async () => {
     const dep = deployment(`browser-${kind}`, { s3: kind === 's3' })
     const live = dep.live('ws-a')
-    makeDb(live, 60000)
+    // on file:// a larger workspace, so the screenshots catch stage and bytes mid-way
+    makeDb(live, kind === 'file' ? 150000 : 60000)
     makeDb(dep.live('ws-a2'), 100)
     makeDb(dep.live('ws-b'), 100)
     startWorker(dep)
@@ -98,9 +114,11 @@ for (const kind of ['file', 's3']) {
       assert.equal(await page.getByLabel('Workspace', { exact: true }).inputValue(), 'ws-a')
       const original = sha3(live)
       const dlPromise = page.waitForEvent('download', { timeout: T })
+      let downloaded = false
+      dlPromise.then(() => { downloaded = true }, () => {})
       await page.getByRole('button', { name: 'Download Backup' }).click()
       assert.equal(await page.getByRole('button', { name: 'Download Backup' }).isDisabled(), true, 'disabled while working')
-      await shot(page, `${kind}-1-download-progress`)
+      await midProgress(page, '#export-label', () => downloaded, `${kind}-1-download-progress`)
       const dl = await dlPromise
       const file = path.join(dep.dir, dl.suggestedFilename())
       await dl.saveAs(file)
@@ -122,8 +140,9 @@ for (const kind of ['file', 's3']) {
       assert.match(await dialog.textContent(), /All current data in workspace 'ws-a' will be replaced/)
       await shot(page, `${kind}-3-confirm`)
       await dialog.getByRole('button', { name: 'Replace all data' }).click()
-      await shot(page, `${kind}-4-restore-progress`)
-      await page.getByText("Workspace 'ws-a' was restored from").waitFor({ timeout: T })
+      const restoredText = page.getByText("Workspace 'ws-a' was restored from")
+      await midProgress(page, '#upload-label, #restore-label', async () => restoredText.isVisible(), `${kind}-4-restore-progress`)
+      await restoredText.waitFor({ timeout: T })
       await shot(page, `${kind}-5-restored`)
       // 4. the workspace equals the downloaded file
       assert.equal(sha3(live), sha3(file), 'the workspace equals the download')

@@ -25,7 +25,9 @@ const STAGES = { queued: 'Waiting for a worker', snapshot: 'Taking a consistent 
 function stageText (job) {
   if (!job) return 'Preparing…'
   if (job.state === 'queued' || job.state === 'retrying') return job.state === 'retrying' ? 'Retrying after a hiccup…' : 'Waiting for a worker…'
-  const s = job.stage ? (STAGES[job.stage] || job.stage.charAt(0).toUpperCase() + job.stage.slice(1)) : 'Working'
+  // an export first saves a backup copy in the store, then writes the file to download
+  const names = job.type === 'export' ? { ...STAGES, upload: 'Saving a backup copy', snapshot: 'Taking a consistent snapshot' } : STAGES
+  const s = job.stage ? (names[job.stage] || job.stage.charAt(0).toUpperCase() + job.stage.slice(1)) : 'Working'
   if (job.bytesTotal > 0) return `${s}: ${fmtSize(job.bytesDone)} of ${fmtSize(job.bytesTotal)}`
   if (job.bytesDone > 0) return `${s}: ${fmtSize(job.bytesDone)}`
   return `${s}…`
