@@ -270,3 +270,31 @@ test('RSS stays flat while a 1 GiB import streams through the server', async () 
   assert.ok(peak - base < 64 * 1024, `RSS grew by ${Math.round((peak - base) / 1024)} MiB while 1 GiB streamed`)
   assert.equal(sha3(live), before, 'the live database is untouched')
 })
+
+test('embedding: authenticate/canAccess from the host app, and a route module (the /admin hook)', async () => {
+  const { createWebServer } = await import('../../clients/node/server/index.js')
+  const web2 = await createWebServer({
+    env: dep.env,
+    authenticate: req => (req.headers['x-session'] === 's-carol' ? 'carol' : null),
+    canAccess: (user, ws) => user === 'carol' && ws === 'ws-b',
+    listWorkspaces: () => ['ws-b'],
+    routeModules: [app => app.route('GET', /^\/admin\/ping$/, async (req, res) => {
+      const user = await app.user(req)
+      app.sendJson(res, 200, { pong: true, user })
+    })]
+  })
+  const url = await web2.listen('127.0.0.1:0')
+  try {
+    const me = await request(`${url}/api/me`, { headers: { 'x-session': 's-carol' } })
+    assert.equal(me.status, 200)
+    assert.deepEqual(me.json.workspaces, ['ws-b'])
+    isFail(await request(`${url}/api/me`, { headers: A }), 401)
+    assert.equal((await request(`${url}/api/workspaces/ws-b/backups`, { headers: { 'x-session': 's-carol' } })).status, 200)
+    isFail(await request(`${url}/api/workspaces/ws-a/backups`, { headers: { 'x-session': 's-carol' } }), 403)
+    const ping = await request(`${url}/admin/ping`, { headers: { 'x-session': 's-carol' } })
+    assert.deepEqual(ping.json, { pong: true, user: 'carol' })
+    isFail(await request(`${url}/admin/ping`), 401)
+  } finally {
+    await web2.close()
+  }
+})
