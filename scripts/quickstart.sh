@@ -48,6 +48,7 @@ cleanup() {
   for p in "${pids[@]+"${pids[@]}"}"; do wait "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # A Redis on loopback, private to this run, unless one is named.
 if [[ -z "${SQLVAULT_REDIS_URL:-}" ]]; then
