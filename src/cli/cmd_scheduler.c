@@ -138,6 +138,7 @@ int cmd_scheduler(sv_config *cfg, int argc, char **argv)
     }
     rc = wait && tick_failed(sum) ? 1 : 0;
 done:
+    fflush(stdout); /* the summary is out before a slow webhook is waited for */
     if (alert_webhook_drain(30000) > 0) /* an alert still being delivered gets a moment */
         fprintf(stderr, "warning: an alert webhook delivery did not finish\n");
     json_decref(sum);

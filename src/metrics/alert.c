@@ -100,7 +100,7 @@ static void *deliver(void *arg)
     o.max_delay_ms = 16000;
     o.max_total_ms = 120000;
     o.connect_timeout_s = 10;
-    o.low_speed_time_s = 20;
+    o.low_speed_time_s = 45;   /* a slow receiver is waited for, not posted twice */
     if (http_conn_new(sv_clock_system(), d->origin, &o, &c, &err) == 0) {
         http_request r = {.method = "POST", .prepare = prepare, .ud = d, .body = d->body,
                           .body_len = strlen(d->body), .body_fd = -1, .body_cap = 65536};

@@ -110,4 +110,23 @@ for kv in '"level":"error"' '"event_id":"' '"message":{"formatted":"sqlvault' '"
 done
 assert_contains "$(cat "$SV_SCRATCH/tick2.err")" "2 attempt(s)" "delivered on the second attempt"
 if grep -q 'K0SECRET' "$SV_SCRATCH/tick2.err"; then fail "the sentry key appears in a log"; fi
+
+step "a receiver that takes 8 s to answer does not hold up the tick, and gets one POST"
+python3 "$SV_SOURCE_DIR/tests/tools/webhook_receiver.py" "$SV_SCRATCH/hook3.port" "$SV_SCRATCH/hook3.log" 0 8 &
+SV_CLEANUP_PIDS+=($!)
+wait_for --timeout 10 test -s "$SV_SCRATCH/hook3.port"
+t0=$SECONDS
+SQLVAULT_ALERT_WEBHOOK="http://127.0.0.1:$(cat "$SV_SCRATCH/hook3.port")/slow" SQLVAULT_ALERT_FORMAT=slack SQLVAULT_DATA_DIR="$d" \
+  "$SV_BIN" scheduler --once --wait --timeout 180 --json >"$SV_SCRATCH/tick3.json" 2>"$SV_SCRATCH/tick3.err" &
+sched=$!
+SV_CLEANUP_PIDS+=($sched)
+wait_for --timeout 10 test -s "$SV_SCRATCH/tick3.json"
+assert_contains "$(cat "$SV_SCRATCH/tick3.json")" '"alert":true' "the tick's summary, printed while the webhook is unanswered"
+wait_for --timeout 10 test -s "$SV_SCRATCH/hook3.log"
+assert_le $((SECONDS - t0)) 6 "seconds until the tick was evaluated"
+body=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["body"])' "$SV_SCRATCH/hook3.log")
+assert_eq "text" "$(python3 -c 'import json,sys; print(",".join(json.loads(sys.argv[1])))' "$body")" "slack body has only text"
+wait_for --timeout 40 bash -c "! kill -0 $sched 2>/dev/null"
+assert_contains "$(cat "$SV_SCRATCH/tick3.err")" "alert webhook delivered" "delivered once the receiver answered (the process waited for it before exiting)"
+assert_eq 1 "$(wc -l <"$SV_SCRATCH/hook3.log")" "POSTs to the slow receiver"
 sv_pass

@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
-"""webhook_receiver.py PORTFILE LOGFILE [FAIL_FIRST]
+"""webhook_receiver.py PORTFILE LOGFILE [FAIL_FIRST [DELAY_S]]
 
 A loopback HTTP server for the alert-webhook tests: binds an OS-picked port
 (written to PORTFILE), appends each POST as one JSON line
 {"path", "headers", "body"} to LOGFILE, and answers 200 -- or 503 to the
-first FAIL_FIRST POSTs, to exercise the sender's retries."""
+first FAIL_FIRST POSTs, to exercise the sender's retries; with DELAY_S it
+logs each POST at once but answers only after that many seconds (a slow
+receiver must not hold up the sender's tick)."""
 import json
 import sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer as HTTPServer
 
 port_file, log_file = sys.argv[1], sys.argv[2]
 fail_first = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0
 seen = 0
 
 
@@ -23,6 +26,9 @@ class H(BaseHTTPRequestHandler):
         with open(log_file, "a") as f:
             f.write(json.dumps({"path": self.path, "headers": dict(self.headers), "body": body}) + "\n")
         code = 503 if seen <= fail_first else 200
+        if delay:
+            import time
+            time.sleep(delay)
         self.send_response(code)
         self.send_header("Content-Length", "2")
         self.end_headers()
