@@ -171,7 +171,15 @@ export async function listBackups (store, workspace) {
       const f = committed[i]
       const o = { ts: f.ts }
       try {
-        const meta = JSON.parse(await store.getText(`${base}${f.ts}/metadata.json`))
+        // a committed metadata.json never changes: read each once per store reader
+        const mkey = `${base}${f.ts}/metadata.json`
+        if (!store.metaCache) store.metaCache = new Map()
+        let meta = store.metaCache.get(mkey)
+        if (!meta) {
+          meta = JSON.parse(await store.getText(mkey))
+          if (store.metaCache.size >= 10000) store.metaCache.delete(store.metaCache.keys().next().value)
+          store.metaCache.set(mkey, meta)
+        }
         for (const k of ['timestamp', 'backupType', 'databaseSize', 'compressedSize', 'checksum', 'reason']) {
           if (meta[k] !== undefined) o[k] = meta[k]
         }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
 import { Readable } from 'node:stream'
+import { execFileSync } from 'node:child_process'
 import { deployment, startWorker, startWeb, stopAll, request, multipart, makeDb, sha3, sql, rssKiB, sleep, waitUntil } from './lib.js'
 
 const USERS = {
@@ -297,4 +298,16 @@ test('embedding: authenticate/canAccess from the host app, and a route module (t
   } finally {
     await web2.close()
   }
+})
+
+test('a .db.zst upload through the plan route restores too', async () => {
+  const live = dep.live('ws-a')
+  const src = path.join(dep.dir, 'zst-src.db')
+  makeDb(src, 700)
+  sql(src, "INSERT INTO todos VALUES ('zst', 'compressed upload', 0)")
+  execFileSync('zstd', ['-q', '-f', src, '-o', `${src}.zst`])
+  const mp = multipart('backup', 'zst-src.db.zst', fs.readFileSync(`${src}.zst`))
+  const r = await request(`${web.url}/workspaces/ws-a/import`, { method: 'POST', headers: { ...A, 'content-type': mp.type }, body: mp.body })
+  assert.equal(r.status, 200, r.text)
+  assert.equal(sha3(live), sha3(src), 'restored from the compressed upload')
 })
