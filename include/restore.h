@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "clock.h"
 #include "err.h"
 #include "job.h"
@@ -113,5 +114,11 @@ int restore_swap(const char *src_path, const char *dst_path, const sv_clock *clo
  * when installed (src_path is gone), 0 when not applicable (a database
  * appeared, another filesystem: use restore_swap), -1 on error. */
 int restore_install_new(const char *src_path, const char *dst_path, sv_err *err);
+
+/* Prints the files a restore kept aside next to ws's database
+ * (livestore.db.damaged-TS, livestore.db.replaced-TS: kept until an operator
+ * deletes them; nothing sweeps them), one a line with size and time, under a
+ * "kept aside" heading; prints nothing when there are none. */
+void restore_print_kept_aside(const sv_config *cfg, const char *ws, FILE *out);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "catalog.h"
+#include "restore.h"
 #include "cli.h"
 
 /* sqlvault list WS [--json] */
@@ -93,6 +94,7 @@ int cmd_list(sv_config *cfg, int argc, char **argv)
                    json_string_value(json_object_get(o, "reason")) ? json_string_value(json_object_get(o, "reason")) : "");
         }
         if (json_array_size(arr) == 0) fprintf(stderr, "no committed backups of '%s'\n", ws);
+        restore_print_kept_aside(cfg, ws, stdout);
     }
     rc = 0;
 done:

@@ -24,6 +24,10 @@
  * checked and put back the same way, and restore.failed emitted.
  * Every temporary file is removed on every path. */
 #include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -142,6 +146,15 @@ static void remove_db(const char *path)
         if (p) unlink(p);
         free(p);
     }
+}
+
+/* Moves a kept-aside file's -wal back beside the live name (best effort). */
+static void restore_wal_back(const char *kept, const char *live)
+{
+    char *from = sv_asprintf("%s-wal", kept), *to = sv_asprintf("%s-wal", live);
+    if (from && to) rename(from, to);
+    free(from);
+    free(to);
 }
 
 /* Emits an event if the runner has a channel; failures are logged, not fatal. */
@@ -277,6 +290,135 @@ static int safety_backup(job_ctx *ctx, const char *live, backup_outcome *out, sv
     return 0;
 }
 
+/* Why the live file cannot be copied as it is: fills why and returns true
+ * when its header is not a database's (garbage, a header with no pages, a
+ * truncated file) or SQLite's quick_check fails on it. An empty file is a
+ * valid (empty) database. Called only after the safety copy failed. */
+static bool live_damaged(const char *live, char *why, size_t cap)
+{
+    unsigned char h[100];
+    struct stat sb;
+    restore_header hdr;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    sv_err e;
+    bool bad = false;
+    ssize_t n = -1;
+    int fd = open(live, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        if (fd >= 0) close(fd);
+        return false;
+    }
+    if (sb.st_size > 0) n = pread(fd, h, sizeof h, 0);
+    close(fd);
+    if (sb.st_size == 0) return false;
+    sv_err_clear(&e);
+    if (restore_check_header(h, n > 0 ? (size_t)n : 0, (uint64_t)sb.st_size, &hdr, &e) != 0) {
+        snprintf(why, cap, "%.300s", e.msg);
+        return true;
+    }
+    if (sqlite3_open_v2(live, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL) != SQLITE_OK) {
+        snprintf(why, cap, "cannot be opened: %s", db ? sqlite3_errmsg(db) : "out of memory");
+        bad = true;
+    } else {
+        int rc = sqlite3_step(st);
+        const char *m = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+        if (rc != SQLITE_ROW && rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
+            snprintf(why, cap, "fails its quick_check: %s", sqlite3_errmsg(db));
+            bad = true;
+        } else if (m && strcmp(m, "ok") != 0) {
+            snprintf(why, cap, "fails its quick_check: %s", m);
+            bad = true;
+        }
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return bad;
+}
+
+/* The live file's page size and journal mode from its header (0 if unknown). */
+static uint32_t live_page_size(const char *live, bool *wal)
+{
+    unsigned char h[100];
+    struct stat sb;
+    restore_header hdr;
+    sv_err e;
+    ssize_t n;
+    int fd = open(live, O_RDONLY | O_CLOEXEC);
+    *wal = false;
+    if (fd < 0) return 0;
+    n = fstat(fd, &sb) == 0 ? pread(fd, h, sizeof h, 0) : -1;
+    close(fd);
+    if (n != (ssize_t)sizeof h || restore_check_header(h, sizeof h, (uint64_t)sb.st_size, &hdr, &e) != 0) return 0;
+    *wal = hdr.wal;
+    return hdr.page_size;
+}
+
+/* Moves the live database (and its -wal) aside to LIVE.TAG-TS (-wal), where
+ * it stays until an operator deletes it; the -shm index is removed (SQLite
+ * rebuilds it). *kept (heap) gets the new name. */
+static int keep_aside(job_ctx *ctx, const char *live, const char *tag, char **kept, sv_err *err)
+{
+    char ts[SV_TS_LEN], *dir = NULL;
+    const char *sfx[] = {"", "-wal", "-journal"};
+    int rc = -1;
+    sv_ts_format(sv_now_ms(ctx->clock), ts);
+    *kept = sv_asprintf("%s.%s-%s", live, tag, ts);
+    if (!*kept) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    for (size_t i = 0; i < 3; i++) {
+        char *from = sv_asprintf("%s%s", live, sfx[i]), *to = sv_asprintf("%s%s", *kept, sfx[i]);
+        int r = from && to ? rename(from, to) : -1;
+        int e = errno;
+        free(from);
+        free(to);
+        if (r != 0 && (e != ENOENT || i == 0)) {
+            sv_err_set(err, SV_EIO, "unable to move the live database aside to '%s': %s", *kept, strerror(e));
+            goto done;
+        }
+    }
+    {
+        char *shm = sv_asprintf("%s-shm", live);
+        if (shm) unlink(shm);
+        free(shm);
+    }
+    dir = sv_strdup(live);
+    if (dir && strrchr(dir, '/')) *strrchr(dir, '/') = '\0';
+    if (dir && sv_fsync_dir(*dir && strchr(live, '/') ? dir : ".", err) != 0) goto done;
+    log_warn(ctx->job_id, ctx->workspace, "the live database was moved aside to %s", *kept);
+    rc = 0;
+done:
+    free(dir);
+    if (rc != 0) {
+        free(*kept);
+        *kept = NULL;
+    }
+    return rc;
+}
+
+/* Lists the kept-aside files of ws (see restore.h). */
+void restore_print_kept_aside(const sv_config *cfg, const char *ws, FILE *out)
+{
+    char *live = config_db_path(cfg, ws), *pat = NULL;
+    glob_t g;
+    size_t shown = 0;
+    memset(&g, 0, sizeof g);
+    if (!live || !(pat = sv_asprintf("%s.*-*", live)) || glob(pat, 0, NULL, &g) != 0) goto done;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        const char *p = g.gl_pathv[i], *tail = p + strlen(live);
+        struct stat sb;
+        char iso[SV_ISO_LEN];
+        if ((strncmp(tail, ".damaged-", 9) != 0 && strncmp(tail, ".replaced-", 10) != 0) || stat(p, &sb) != 0) continue;
+        if (shown++ == 0) fprintf(out, "\nkept aside by restores (never deleted by sqlvault; delete them once inspected):\n");
+        sv_iso_format((int64_t)sb.st_mtime * 1000, iso);
+        fprintf(out, "  %s  %12lld  %s\n", p, (long long)sb.st_size, iso);
+    }
+done:
+    globfree(&g);
+    free(pat);
+    free(live);
+}
+
 /* The restore job: opts from, db, require_table. */
 int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
 {
@@ -288,7 +430,7 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
     restore_validated val;
     backup_outcome safety;
     json_t *meta = NULL, *ev = NULL;
-    char ts[SV_TS_LEN] = "", *live = NULL, *rec = NULL;
+    char ts[SV_TS_LEN] = "", *live = NULL, *rec = NULL, *kept = NULL, why[400] = "";
     const char *safety_ts = NULL;
     struct stat sb;
     bool had_db, paused = false, swapped_any = false, acked = true;
@@ -338,10 +480,30 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
     }
     if (had_db) {
         int64_t ts0 = sv_mono_ms(ctx->clock);
-        if (safety_backup(ctx, live, &safety, err) != 0) goto done;
-        safety_ts = safety.ts;
+        bool wal = false;
+        uint32_t ps;
+        if (safety_backup(ctx, live, &safety, err) != 0) {
+            /* The disaster case: a live file that is not a sound database
+             * cannot be backed up, and need not be: it is kept aside. */
+            if (err->code == SV_ELEASE || !live_damaged(live, why, sizeof why)) goto done;
+            log_warn(ctx->job_id, ctx->workspace, "the live database is damaged (%s): keeping it aside", why);
+            if (job_fence(ctx, err) != 0 || keep_aside(ctx, live, "damaged", &kept, err) != 0) goto done;
+            had_db = false;
+        } else {
+            safety_ts = safety.ts;
+            log_info(ctx->job_id, ctx->workspace, "pre-restore backup %s committed", safety_ts);
+            /* A WAL database cannot take pages of another size through the
+             * backup API: its content is in the safety backup, the file is
+             * kept aside and the restored one moved into place. */
+            ps = live_page_size(live, &wal);
+            if (wal && ps && ps != val.hdr.page_size) {
+                snprintf(why, sizeof why, "WAL database with %u-byte pages, the source has %u", ps,
+                         val.hdr.page_size);
+                if (job_fence(ctx, err) != 0 || keep_aside(ctx, live, "replaced", &kept, err) != 0) goto done;
+                had_db = false;
+            }
+        }
         safety_ms = sv_mono_ms(ctx->clock) - ts0;
-        log_info(ctx->job_id, ctx->workspace, "pre-restore backup %s committed", safety_ts);
     }
 
     /* The swap is a commit point: the fence is checked right before it. */
@@ -359,13 +521,16 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
         sv_err rb;
         bool rolled_back = false;
         sv_err_clear(&rb);
-        if (had_db) {
+        if (had_db && err->code == SV_EBUSY) {
+            rolled_back = true; /* the copy never started writing: the live database is as it was */
+        } else if (had_db) {
             rolled_back = put_back(ctx, safety_ts, live, &rb) == 0;
             if (!rolled_back)
                 log_error(ctx->job_id, ctx->workspace, "putting the pre-restore copy back failed: %s", rb.msg);
         } else {
             remove_db(live);
-            rolled_back = true;
+            /* Put the kept-aside file back where it was. */
+            rolled_back = !kept || (rename(kept, live) == 0 && (restore_wal_back(kept, live), true));
         }
         if (rolled_back) sv_err_wrap(err, "swap failed, the previous database was put back");
         else {
@@ -393,6 +558,10 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
                             "pause_wait_ms", (json_int_t)pause_wait_ms, "pause_acked", acked, "pause_listeners",
                             listeners, "pause_ms", (json_int_t)(t_swap - t_pause), "durationMs",
                             (json_int_t)(sv_mono_ms(ctx->clock) - t0), "restoredAt", iso);
+        if (*result && kept) {
+            json_object_set_new(*result, "kept_aside", json_string(kept));
+            json_object_set_new(*result, "kept_aside_reason", json_string(why));
+        }
     }
     if (!*result) {
         rc = sv_err_set(err, SV_ENOMEM, "out of memory");
@@ -424,6 +593,7 @@ done:
     json_decref(safety.metadata);
     json_decref(meta);
     free(rec);
+    free(kept);
     free(live);
     return rc;
 }

@@ -24,6 +24,15 @@
 
 #define SWAP_BUSY_TOTAL_MS 30000
 
+/* How long the swap waits out other connections' locks: 30 s, or
+ * SQLVAULT_TEST_SWAP_BUSY_MS in the tests (a held write lock fails fast). */
+static int64_t swap_busy_total_ms(void)
+{
+    const char *v = getenv("SQLVAULT_TEST_SWAP_BUSY_MS");
+    long long n = v ? atoll(v) : 0;
+    return n > 0 ? n : SWAP_BUSY_TOTAL_MS;
+}
+
 /* Test-only failure injection (see internal.h). */
 int restore_test_fail_swap(void)
 {
@@ -49,7 +58,7 @@ static int make_parent(const char *path, sv_err *err)
 /* Runs the backup from src to dst in one step, waiting out locks. */
 static int copy_all(sqlite3 *src, sqlite3 *dst, const sv_clock *clock, sv_err *err)
 {
-    int64_t t0 = sv_mono_ms(clock);
+    int64_t t0 = sv_mono_ms(clock), total = swap_busy_total_ms();
     for (int attempt = 0;; attempt++) {
         sqlite3_backup *bk = sqlite3_backup_init(dst, "main", src, "main");
         int rc, frc;
@@ -58,12 +67,12 @@ static int copy_all(sqlite3 *src, sqlite3 *dst, const sv_clock *clock, sv_err *e
         frc = sqlite3_backup_finish(bk);
         if (rc == SQLITE_DONE && frc == SQLITE_OK) return 0;
         if (rc == SQLITE_DONE) rc = frc;
-        if ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && sv_mono_ms(clock) - t0 < SWAP_BUSY_TOTAL_MS) {
+        if ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && sv_mono_ms(clock) - t0 < total) {
             sv_sleep_ms(clock, sv_backoff_ms(clock, attempt < 10 ? attempt : 10, 20, 1000));
             continue;
         }
         if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
-            sv_err_set(err, SV_EBUSY, "the live database stayed locked for %d s", SWAP_BUSY_TOTAL_MS / 1000);
+            sv_err_set(err, SV_EBUSY, "the live database stayed locked for %lld ms", (long long)total);
             return sv_err_hint(err, "another process holds a long write transaction; retry when it is done");
         }
         if (rc == SQLITE_READONLY)
