@@ -101,6 +101,13 @@ typedef struct restore_validated {
  * integrity_check = ok, and every table in require_tables (comma list, may
  * be NULL). */
 int restore_validate(const char *path, const char *require_tables, restore_validated *out, sv_err *err);
+/* The same for a job: validation also stops at once when ctx's job is
+ * cancelled (SV_ELEASE). Bounds (see validate.c): values of at most 16 MiB,
+ * SQLite's heap capped for the process, integrity_check within 5 s + 30 s
+ * per GiB, only tables and indexes. Exceeding one fails with SV_ETOOBIG or
+ * SV_ECORRUPT (not retryable), naming the bound. ctx may be NULL. */
+int restore_validate_ex(job_ctx *ctx, const char *path, const char *require_tables, restore_validated *out,
+                        sv_err *err);
 
 /* Copies the database at src_path onto dst_path with the backup API,
  * creating dst_path (and its directory) if missing. Waits for other

@@ -128,7 +128,7 @@ int restore_prepare(job_ctx *ctx, const restore_source *src, const char *require
     if (restore_fetch(ctx, &fo, f, err) != 0) goto done;
     job_progress(ctx, "validate", 0, 0);
     t0 = sv_mono_ms(ctx->clock);
-    if (restore_validate(f->path, require_tables, val, err) != 0) goto done;
+    if (restore_validate_ex(ctx, f->path, require_tables, val, err) != 0) goto done;
     *validate_ms = sv_mono_ms(ctx->clock) - t0;
     rc = 0;
 done:

@@ -1,12 +1,19 @@
 /* validate.c -- is this file a sound SQLite database we may put live?
  *
- * Cheap checks first (the 100-byte header against the file size), then a
- * hardened read-only open, following SQLite's advice for untrusted database
- * files: SQLITE_DBCONFIG_DEFENSIVE, trusted_schema off (no functions with
- * side effects run from views or triggers in the schema), no extension
- * loading, no memory mapping, cell size checks, and the file opened as
- * immutable (no locks, no -wal/-shm files next to it). Then PRAGMA
- * integrity_check must say "ok", and the required tables must exist. */
+ * The file may come from anyone with an import URL, so validation is built
+ * for an attacker's file (docs/DESIGN.md, "Validating untrusted sources"):
+ * cheap checks first (the 100-byte header against the file size), then a
+ * hardened read-only open following SQLite's advice for untrusted database
+ * files: SQLITE_DBCONFIG_DEFENSIVE, trusted_schema off, no extension loading,
+ * triggers and views disabled, no memory mapping, cell size checks, the file
+ * opened as immutable (no locks, no -wal/-shm files next to it), and tight
+ * sqlite3_limit()s (a value of at most 16 MiB, short SQL, shallow
+ * expressions). The schema is read before anything runs: only tables and
+ * indexes, at most SCHEMA_MAX entries. Then PRAGMA integrity_check must say
+ * "ok" under a progress handler with a deadline that grows with the file's
+ * size and stops at once when the job is cancelled, with SQLite's heap
+ * capped for the process. Whatever exceeds a bound is refused at once with
+ * a non-retryable error naming the bound; the required tables must exist. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -19,6 +26,13 @@
 #include "restore.h"
 #include "snapshot.h"
 #include "util.h"
+
+#define VALUE_MAX (16 * 1024 * 1024)          /* longest string or blob a check may build */
+#define SQL_MAX (100 * 1000)                  /* longest schema statement */
+#define SCHEMA_MAX 10000                      /* schema entries */
+#define HEAP_MAX ((sqlite3_int64)40 << 20)    /* SQLite's heap, all connections of the process */
+#define DEADLINE_BASE_MS 5000                 /* integrity_check time allowed: base ... */
+#define DEADLINE_PER_GIB_MS 30000             /* ... plus this per GiB (about 10x the measured rate) */
 
 /* Big-endian readers. */
 static uint32_t be16(const unsigned char *p) { return (uint32_t)p[0] << 8 | p[1]; }
@@ -67,6 +81,16 @@ int restore_sql_fail(sqlite3 *db, int rc, const char *what, sv_err *err)
 {
     sv_code c = snapshot_classify(rc);
     const char *m = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    if ((rc & 0xff) == SQLITE_TOOBIG) {
+        sv_err_set(err, SV_ETOOBIG, "refused: %s needs a string or blob over the %d MiB validation limit", what,
+                   VALUE_MAX >> 20);
+        return sv_err_hint(err, "the file builds oversized values (an expression index or CHECK constraint?)");
+    }
+    if ((rc & 0xff) == SQLITE_NOMEM) {
+        sv_err_set(err, SV_ETOOBIG, "refused: %s needs more than the %lld MiB of memory validation may use", what,
+                   (long long)(HEAP_MAX >> 20));
+        return sv_err_hint(err, "the file is built to exhaust memory, or far larger than this worker can check");
+    }
     if (c == SV_ECORRUPT || c == SV_ENOTFOUND)
         return sv_err_set(err, SV_ECORRUPT, "not a valid SQLite database: %s: %s", what, m);
     return sv_err_set(err, c, "%s: %s", what, m);
@@ -88,8 +112,13 @@ int restore_query_int(sqlite3 *db, const char *sql, int64_t *out, sv_err *err)
     return rc == SQLITE_OK ? 0 : restore_sql_fail(db, rc, sql, err);
 }
 
-/* Opens path read-only with the hardening above (see internal.h). */
-int restore_open_ro(const char *path, sqlite3 **out, sv_err *err)
+/* Opens path with the hardening above: read-only and immutable, or (for
+ * the check) read-write with query_only on. The check needs a writable
+ * connection: SQLite's integrity_check verifies CHECK constraints only on
+ * one, and an attacker's CHECK constraint must be evaluated here, under our
+ * bounds, rather than on the server's next write. The file is our private
+ * temporary copy, so nobody else sees its locks. */
+static int open_hardened(const char *path, bool check, sqlite3 **out, sv_err *err)
 {
     sqlite3 *db = NULL;
     char *uri;
@@ -105,8 +134,9 @@ int restore_open_ro(const char *path, sqlite3 **out, sv_err *err)
         if (*c == '?' || *c == '#' || *c == '%') k += (size_t)snprintf(uri + k, cap - k, "%%%02X", (unsigned char)*c);
         else uri[k++] = *c;
     }
-    snprintf(uri + k, cap - k, "?immutable=1");
-    rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+    snprintf(uri + k, cap - k, "%s", check ? "" : "?immutable=1");
+    rc = sqlite3_open_v2(uri, &db, (check ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_URI |
+                         SQLITE_OPEN_NOMUTEX, NULL);
     free(uri);
     if (rc != SQLITE_OK) {
         restore_sql_fail(db, rc, "opening the file", err);
@@ -121,9 +151,20 @@ int restore_open_ro(const char *path, sqlite3 **out, sv_err *err)
     sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &v);
     sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, &v);
     sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
+    sqlite3_limit(db, SQLITE_LIMIT_LENGTH, VALUE_MAX);
+    sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, SQL_MAX);
+    sqlite3_limit(db, SQLITE_LIMIT_EXPR_DEPTH, 100);
+    sqlite3_limit(db, SQLITE_LIMIT_COMPOUND_SELECT, 10);
+    sqlite3_limit(db, SQLITE_LIMIT_VDBE_OP, 250000);
+    sqlite3_limit(db, SQLITE_LIMIT_FUNCTION_ARG, 16);
+    sqlite3_limit(db, SQLITE_LIMIT_LIKE_PATTERN_LENGTH, 1000);
+    sqlite3_limit(db, SQLITE_LIMIT_TRIGGER_DEPTH, 1);
+    sqlite3_limit(db, SQLITE_LIMIT_WORKER_THREADS, 0);
     rc = sqlite3_exec(db,
-                      "PRAGMA trusted_schema=OFF; PRAGMA mmap_size=0; PRAGMA cell_size_check=ON;"
-                      "PRAGMA cache_size=-8192;",
+                      check ? "PRAGMA trusted_schema=OFF; PRAGMA mmap_size=0; PRAGMA cell_size_check=ON;"
+                              "PRAGMA cache_size=-8192; PRAGMA query_only=ON;"
+                            : "PRAGMA trusted_schema=OFF; PRAGMA mmap_size=0; PRAGMA cell_size_check=ON;"
+                              "PRAGMA cache_size=-8192;",
                       NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         restore_sql_fail(db, rc, "opening the file", err);
@@ -132,6 +173,12 @@ int restore_open_ro(const char *path, sqlite3 **out, sv_err *err)
     }
     *out = db;
     return 0;
+}
+
+/* Opens path read-only, immutable, hardened (see internal.h). */
+int restore_open_ro(const char *path, sqlite3 **out, sv_err *err)
+{
+    return open_hardened(path, false, out, err);
 }
 
 /* True if a table (or view) called name exists. */
@@ -196,9 +243,70 @@ static int integrity(sqlite3 *db, sv_err *err)
     return 0;
 }
 
+/* The progress handler's state: a deadline and the job to watch. */
+typedef struct guard {
+    job_ctx *ctx;
+    const sv_clock *clock;
+    int64_t deadline;      /* monotonic ms */
+    int64_t limit_ms;      /* the time allowed */
+    bool late, cancelled;
+} guard;
+
+/* SQLite's progress callback: non-zero interrupts the statement. */
+static int guard_check(void *ud)
+{
+    guard *g = ud;
+    if (g->ctx && job_cancelled(g->ctx)) return g->cancelled = true;
+    if (sv_mono_ms(g->clock) > g->deadline) return g->late = true;
+    return 0;
+}
+
+/* Caps SQLite's heap for the whole process, once (see HEAP_MAX). A lower
+ * limit set by the embedding program is kept. */
+static void cap_heap(void)
+{
+    sqlite3_int64 cur = sqlite3_hard_heap_limit64(-1);
+    if (cur == 0 || cur > HEAP_MAX) sqlite3_hard_heap_limit64(HEAP_MAX);
+}
+
+/* Only tables and indexes, a bounded number: views and triggers are refused
+ * (a LiveStore database has none; a view can nest without bound and a
+ * trigger runs code on the next write). Reading sqlite_schema also parses
+ * the whole schema under the limits above. */
+static int check_schema(sqlite3 *db, sv_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = 0;
+    int rc = sqlite3_prepare_v2(db, "SELECT type, name FROM sqlite_schema", -1, &st, NULL);
+    if (rc != SQLITE_OK) return restore_sql_fail(db, rc, "reading the schema", err);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *type = (const char *)sqlite3_column_text(st, 0), *name = (const char *)sqlite3_column_text(st, 1);
+        if (++n > SCHEMA_MAX) {
+            sqlite3_finalize(st);
+            return sv_err_set(err, SV_ETOOBIG, "refused: the schema has more than %d entries", SCHEMA_MAX);
+        }
+        if (type && (strcmp(type, "view") == 0 || strcmp(type, "trigger") == 0)) {
+            sv_err_set(err, SV_ECORRUPT, "refused: the database holds a %s ('%.100s'); a restore source may hold "
+                       "only tables and indexes", type, name ? name : "");
+            sqlite3_finalize(st);
+            return sv_err_hint(err, "LiveStore databases have no views or triggers; is this the right file?");
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : restore_sql_fail(db, rc, "reading the schema", err);
+}
+
 /* Full validation (see restore.h). */
 int restore_validate(const char *path, const char *require_tables, restore_validated *out, sv_err *err)
 {
+    return restore_validate_ex(NULL, path, require_tables, out, err);
+}
+
+/* Full validation, bounded by a deadline and the job's cancellation (see restore.h). */
+int restore_validate_ex(job_ctx *ctx, const char *path, const char *require_tables, restore_validated *out,
+                        sv_err *err)
+{
+    guard g = {.ctx = ctx, .clock = ctx ? ctx->clock : sv_clock_system()};
     unsigned char h[100];
     struct stat sb;
     sqlite3 *db = NULL;
@@ -215,7 +323,12 @@ int restore_validate(const char *path, const char *require_tables, restore_valid
     n = pread(fd, h, sizeof h, 0);
     close(fd);
     if (restore_check_header(h, n > 0 ? (size_t)n : 0, (uint64_t)sb.st_size, &out->hdr, err) != 0) return -1;
-    if (restore_open_ro(path, &db, err) != 0) return -1;
+    cap_heap();
+    if (open_hardened(path, true, &db, err) != 0) return -1;
+    g.limit_ms = DEADLINE_BASE_MS + (int64_t)((double)sb.st_size / (1024.0 * 1024 * 1024) * DEADLINE_PER_GIB_MS);
+    g.deadline = sv_mono_ms(g.clock) + g.limit_ms;
+    sqlite3_progress_handler(db, 1000, guard_check, &g);
+    if (check_schema(db, err) != 0) goto done;
     if (restore_query_int(db, "PRAGMA page_count", &out->page_count, err) != 0) goto done;
     if ((uint64_t)out->page_count * out->hdr.page_size != (uint64_t)sb.st_size) {
         sv_err_set(err, SV_ECORRUPT, "not a valid SQLite database: %lld pages of %u bytes but the file is %llu bytes",
@@ -227,6 +340,13 @@ int restore_validate(const char *path, const char *require_tables, restore_valid
     if (require_tables && *require_tables && check_required(db, require_tables, err) != 0) goto done;
     rc = 0;
 done:
+    if (rc != 0 && g.cancelled) sv_err_set(err, SV_ELEASE, "job cancelled during validation");
+    else if (rc != 0 && g.late) {
+        sv_err_set(err, SV_ETOOBIG, "refused: validation ran past its %lld s limit for a %llu-byte file",
+                   (long long)(g.limit_ms / 1000), (unsigned long long)sb.st_size);
+        sv_err_hint(err, "the file is built to make checking slow (expression indexes or CHECK constraints over "
+                    "large values?)");
+    }
     sqlite3_close(db);
     return rc;
 }
