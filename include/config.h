@@ -47,6 +47,8 @@ typedef struct sv_config {
     int64_t pause_timeout_ms; /* SQLVAULT_PAUSE_TIMEOUT: a restore's wait for pause acks, default 10s */
     char *encryption_key_file;     /* KEK file (crypto.h); NULL = encryption off */
     char *encryption_old_key_file; /* previous KEK during a rotation, unwrap only */
+
+    char *allow_dirs;      /* SQLVAULT_ALLOW_DIRS: colon list of folders queued jobs may use besides DATA_DIR/WS/; NULL */
 } sv_config;
 
 /* One configuration variable, for --help and the README. */

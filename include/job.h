@@ -29,6 +29,10 @@ typedef struct job_ctx {
     const char *workspace;   /* validated by the runner; NULL for prune-all */
     int attempt;             /* 1-based */
     json_t *opts;            /* borrowed, never NULL (may be empty) */
+    /* True when the job came through the queue: paths and object keys in its
+     * options are held to its workspace (restore_scope_key/_path). False for
+     * --inline, which keeps every path the operator gives it. */
+    bool queued;
 
     /* Progress: stage name ("snapshot", "upload", ...), bytes done and total
      * (0 if unknown). Cheap to call often: the runner rate-limits. May be NULL. */

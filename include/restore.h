@@ -37,6 +37,7 @@ typedef enum {
 typedef struct restore_source {
     restore_src_kind kind;
     const char *ref;    /* "latest"/timestamp, the key, or the path (points into the --from string) */
+    const char *ws;     /* whose backups a latest/timestamp names; NULL = the job's workspace */
 } restore_source;
 
 /* Parses --from (latest|TIMESTAMP|object:KEY|file:PATH). Object keys must be
@@ -121,6 +122,15 @@ int restore_swap(const char *src_path, const char *dst_path, const sv_clock *clo
  * when installed (src_path is gone), 0 when not applicable (a database
  * appeared, another filesystem: use restore_swap), -1 on error. */
 int restore_install_new(const char *src_path, const char *dst_path, sv_err *err);
+
+/* Scope of a queued job (ctx->queued; no-ops otherwise), see scope.c: an
+ * object key must lie under full/WS/, uploads/WS/ or exports/WS/ of the
+ * job's workspace or of clone_from (may be NULL); a path (what names it in
+ * the error: "db", "file: source") must be absolute and resolve inside
+ * DATA_DIR/WS/ (or DATA_DIR/CLONE_FROM/) or a SQLVAULT_ALLOW_DIRS folder.
+ * SV_EINVAL naming the rule otherwise. */
+int restore_scope_key(job_ctx *ctx, const char *key, const char *clone_from, sv_err *err);
+int restore_scope_path(job_ctx *ctx, const char *path, const char *what, const char *clone_from, sv_err *err);
 
 /* Prints the files a restore kept aside next to ws's database
  * (livestore.db.damaged-TS, livestore.db.replaced-TS: kept until an operator

@@ -17,6 +17,8 @@
 #include <zstd.h>
 #include "backup.h"
 #include "crypto.h"
+
+#include "restore.h"
 #include "log.h"
 #include "metrics/metrics.h"
 #include "snapshot.h"
@@ -361,6 +363,7 @@ int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
     *result = NULL;
     if (sv_check_workspace(ctx->workspace, err) != 0) return -1;
     if (backup_opts_ts(ctx->opts, &bp.ts_ms, err) != 0) return -1;
+    if (dbopt && restore_scope_path(ctx, dbopt, "db", NULL, err) != 0) return -1; /* a queued job's scope */
     db = dbopt ? sv_strdup(dbopt) : config_db_path(ctx->cfg, ctx->workspace);
     if (!db) return sv_err_set(err, SV_ENOMEM, "out of memory");
     bp.workspace = ctx->workspace;

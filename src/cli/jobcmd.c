@@ -1,6 +1,7 @@
 /* jobcmd.c -- the job commands (backup, export, restore, verify, prune,
  * import-url): one parser, then either the queue (enqueue and wait) or
  * --inline (run the job body in this process, no Redis at all). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,39 @@
 #include "queue.h"
 #include "store.h"
 #include "util.h"
+
+/* An absolute form of a path the operator typed (relative to the current
+ * folder): a queued job runs in a worker with another current folder, and
+ * the worker accepts only absolute paths. Heap; NULL on OOM. */
+static char *absolute_path(const char *path)
+{
+    char cwd[PATH_MAX], real[PATH_MAX];
+    if (path[0] == '/') return sv_strdup(path);
+    if (realpath(path, real)) return sv_strdup(real);
+    if (!getcwd(cwd, sizeof cwd)) return sv_strdup(path);
+    return sv_asprintf("%s/%s", cwd, path);
+}
+
+/* Before enqueuing: the db option and a file: source made absolute. */
+static int absolute_paths(json_t *opts)
+{
+    const char *db = json_string_value(json_object_get(opts, "db"));
+    const char *from = json_string_value(json_object_get(opts, "from"));
+    if (db && *db) {
+        char *a = absolute_path(db);
+        if (!a) return -1;
+        json_object_set_new(opts, "db", json_string(a));
+        free(a);
+    }
+    if (from && strncmp(from, "file:", 5) == 0 && from[5]) {
+        char *a = absolute_path(from + 5), *f = a ? sv_asprintf("file:%s", a) : NULL;
+        free(a);
+        if (!f) return -1;
+        json_object_set_new(opts, "from", json_string(f));
+        free(f);
+    }
+    return 0;
+}
 
 /* A per-type option: --name with a value, or a boolean switch. */
 typedef struct opt_spec {
@@ -31,9 +65,11 @@ static const struct job_cmd {
      "sqlvault backup WS [--db PATH] [--inline|--no-wait] [--json]"},
     {"export", true, {{"db", "db", false}, {"format", "format", false}, {"ttl", "ttl", false}},
      "sqlvault export WS [--format db|zst] [--ttl S] [--db PATH] [--inline|--no-wait] [--json]"},
-    {"restore", true, {{"from", "from", false}, {"db", "db", false}, {"require-table", "require_table", false}},
+    {"restore", true,
+     {{"from", "from", false}, {"db", "db", false}, {"require-table", "require_table", false},
+      {"clone-from", "clone_from", false}},
      "sqlvault restore WS --from latest|TIMESTAMP|object:KEY|file:PATH [--yes] [--require-table T]\n"
-     "                     [--db PATH] [--inline|--no-wait] [--json]"},
+     "                     [--clone-from OTHER_WS] [--db PATH] [--inline|--no-wait] [--json]"},
     {"verify", true, {{"at", "at", false}},
      "sqlvault verify WS [--at latest|TIMESTAMP] [--inline|--no-wait] [--json]"},
     {"prune", false, {{"dry-run", "dry_run", true}},
@@ -262,8 +298,13 @@ int cmd_job(sv_config *cfg, int argc, char **argv)
     if (strcmp(jc->type, "backup") == 0 && !json_object_get(opts, "reason"))
         json_object_set_new(opts, "reason", json_string("manual"));
     if (inl) {
-        rc = run_inline(cfg, jc->type, ws, opts, as_json);
+        rc = run_inline(cfg, jc->type, ws, opts, as_json);  /* every path as the operator gave it */
     } else {
+        if (absolute_paths(opts) != 0) {
+            fprintf(stderr, "error: out of memory\n");
+            rc = 1;
+            goto done;
+        }
         queue_submit q = {0};
         q.type = jc->type;
         q.workspace = ws;

@@ -47,6 +47,8 @@ const sv_config_var sv_config_vars[] = {
      "key-encryption key file (32 bytes raw, hex or base64); set = backups encrypted"},
     {"SQLVAULT_ENCRYPTION_OLD_KEY_FILE", "encryption-old-key-file", NULL,
      "previous key-encryption key, still accepted while 'keys rotate' runs"},
+
+    {"SQLVAULT_ALLOW_DIRS", "allow-dirs", NULL, "folders (colon list) queued jobs may read and write besides DATA_DIR/WS/"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -261,6 +263,7 @@ int config_load(sv_config *c, int *argc, char **argv, sv_err *err)
     if (!sv_valid_id(c->pool)) problem(errs, sizeof errs, "SQLVAULT_POOL: '%s' is not a valid pool name", c->pool);
     if (sv_parse_duration_ms(V(28), &c->pause_timeout_ms, &e) != 0)
         problem(errs, sizeof errs, "SQLVAULT_PAUSE_TIMEOUT: %s", e.msg);
+    c->allow_dirs = V(29) && *V(29) ? sv_strdup(V(29)) : NULL;
 #undef V
     /* Everything is copied: no pointer into argv is kept past this point. */
     if (flagval[0]) scrub_redis_password((char *)flagval[0]);
@@ -309,6 +312,8 @@ void config_free(sv_config *c)
                      &c->data_dir, &c->tmp_dir, &c->workspaces, &c->schedule, &c->retention,
                      &c->metrics_addr, &c->pools, &c->pool, &c->alert_webhook, &c->alert_format,
                      &c->encryption_key_file, &c->encryption_old_key_file};
+
+                     &c->metrics_addr, &c->pools, &c->pool, &c->alert_webhook, &c->alert_format, &c->allow_dirs};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;

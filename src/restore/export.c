@@ -56,6 +56,7 @@ int job_export(job_ctx *ctx, json_t **result, sv_err *err)
     }
     if (opts_ttl(ctx, ctx->cfg->export_ttl_s, &ttl, err) != 0) return -1;
     if (!sv_valid_id(ctx->job_id)) return sv_err_set(err, SV_EINVAL, "invalid job id");
+    if (dbopt && restore_scope_path(ctx, dbopt, "db", NULL, err) != 0) return -1;
     db = dbopt ? sv_strdup(dbopt) : config_db_path(ctx->cfg, ctx->workspace);
     if (!db) return sv_err_set(err, SV_ENOMEM, "out of memory");
     /* One time for the backup folder and the export's name. */

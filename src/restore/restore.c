@@ -75,15 +75,15 @@ int restore_parse_from(const char *from, restore_source *out, sv_err *err)
 }
 
 /* The fetch options of a committed backup: its object and checksums. */
-static int backup_source(job_ctx *ctx, const char *at, restore_fetch_opts *fo, char **key, char ts[SV_TS_LEN],
-                         json_t **meta, sv_err *err)
+static int backup_source(job_ctx *ctx, const char *ws, const char *at, restore_fetch_opts *fo, char **key,
+                         char ts[SV_TS_LEN], json_t **meta, sv_err *err)
 {
     catalog_entry ce;
     const char *obj, *comp;
     json_t *v;
-    if (catalog_find(ctx->store, ctx->workspace, at, &ce, err) != 0) return -1;
+    if (catalog_find(ctx->store, ws, at, &ce, err) != 0) return -1;
     memcpy(ts, ce.ts, SV_TS_LEN);
-    if (catalog_read_meta(ctx->store, ctx->workspace, ce.ts, meta, err) != 0) return -1;
+    if (catalog_read_meta(ctx->store, ws, ce.ts, meta, err) != 0) return -1;
     obj = json_string_value(json_object_get(*meta, "object"));
     comp = json_string_value(json_object_get(*meta, "compression"));
     if (!obj || !*obj || strchr(obj, '/') || strstr(obj, ".."))
@@ -91,7 +91,7 @@ static int backup_source(job_ctx *ctx, const char *at, restore_fetch_opts *fo, c
                           obj ? obj : "");
     if (!comp || (strcmp(comp, "zstd") != 0 && strcmp(comp, "none") != 0))
         return sv_err_set(err, SV_ECORRUPT, "backup %s: unknown compression '%s'", ce.ts, comp ? comp : "");
-    *key = backup_key(ctx->workspace, ce.ts, obj);
+    *key = backup_key(ws, ce.ts, obj);
     if (!*key) return sv_err_set(err, SV_ENOMEM, "out of memory");
     fo->key = *key;
     fo->require_zstd = strcmp(comp, "zstd") == 0;
@@ -119,7 +119,8 @@ int restore_prepare(job_ctx *ctx, const restore_source *src, const char *require
     *meta = NULL;
     memset(f, 0, sizeof *f);
     if (src->kind == RESTORE_SRC_BACKUP) {
-        if (backup_source(ctx, src->ref, &fo, &key, ts, meta, err) != 0) goto done;
+        if (backup_source(ctx, src->ws ? src->ws : ctx->workspace, src->ref, &fo, &key, ts, meta, err) != 0)
+            goto done;
     } else if (src->kind == RESTORE_SRC_OBJECT) {
         fo.key = src->ref;
     } else {
@@ -233,7 +234,7 @@ static int pin_source(job_ctx *ctx, const restore_source *src, char **rec, sv_er
             return 0;
         }
         free(was);
-        if (catalog_find(ctx->store, ctx->workspace, src->ref, &ce, err) != 0) return -1;
+        if (catalog_find(ctx->store, src->ws ? src->ws : ctx->workspace, src->ref, &ce, err) != 0) return -1;
         mine = sv_asprintf("backup:%s", ce.ts);
     } else {
         mine = sv_asprintf("%s:%s", src->kind == RESTORE_SRC_OBJECT ? "object" : "file", src->ref);
@@ -419,10 +420,21 @@ done:
     free(live);
 }
 
-/* The restore job: opts from, db, require_table. */
+/* Holds a queued restore's source and paths to its workspace (scope.c). */
+static int check_scope(job_ctx *ctx, const restore_source *src, const char *dbopt, const char *clone, sv_err *err)
+{
+    if (clone && sv_check_workspace(clone, err) != 0) return sv_err_wrap(err, "clone_from");
+    if (src->kind == RESTORE_SRC_OBJECT && restore_scope_key(ctx, src->ref, clone, err) != 0) return -1;
+    if (src->kind == RESTORE_SRC_FILE && restore_scope_path(ctx, src->ref, "file: source", clone, err) != 0) return -1;
+    if (dbopt && restore_scope_path(ctx, dbopt, "db", NULL, err) != 0) return -1;
+    return 0;
+}
+
+/* The restore job: opts from, db, require_table, clone_from. */
 int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
 {
     const char *from = json_string_value(json_object_get(ctx->opts, "from"));
+    const char *clone = json_string_value(json_object_get(ctx->opts, "clone_from"));
     const char *dbopt = json_string_value(json_object_get(ctx->opts, "db"));
     const char *req = json_string_value(json_object_get(ctx->opts, "require_table"));
     restore_source asked, src;
@@ -443,12 +455,15 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
     memset(&safety, 0, sizeof safety);
     if (sv_check_workspace(ctx->workspace, err) != 0) return -1;
     if (restore_parse_from(from, &asked, err) != 0) return -1;
+    asked.ws = clone;
+    if (check_scope(ctx, &asked, dbopt, clone, err) != 0) return -1;
     live = dbopt ? sv_strdup(dbopt) : config_db_path(ctx->cfg, ctx->workspace);
     if (!live) return sv_err_set(err, SV_ENOMEM, "out of memory");
 
     /* The source, resolved once and recorded on the job. */
     if (pin_source(ctx, &asked, &rec, err) != 0) goto done;
     if (source_from_record(rec, &src, err) != 0) goto done;
+    src.ws = clone;
 
     /* Phase 1: the live database is not touched. */
     if (restore_prepare(ctx, &src, req, &f, &val, ts, &meta, &validate_ms, err) != 0) goto done;

@@ -300,6 +300,7 @@ static int run_body(slot *s, queue_job *j, json_t **result, sv_err *err)
     ctx.workspace = j->workspace[0] ? j->workspace : NULL;
     ctx.attempt = j->attempt;
     ctx.opts = opts;
+    ctx.queued = true;
     ctx.progress = cb_progress;
     ctx.cancelled = cb_cancelled;
     ctx.fence = cb_fence;
