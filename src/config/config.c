@@ -263,7 +263,6 @@ int config_load(sv_config *c, int *argc, char **argv, sv_err *err)
     if (!sv_valid_id(c->pool)) problem(errs, sizeof errs, "SQLVAULT_POOL: '%s' is not a valid pool name", c->pool);
     if (sv_parse_duration_ms(V(28), &c->pause_timeout_ms, &e) != 0)
         problem(errs, sizeof errs, "SQLVAULT_PAUSE_TIMEOUT: %s", e.msg);
-    c->allow_dirs = V(29) && *V(29) ? sv_strdup(V(29)) : NULL;
 #undef V
     /* Everything is copied: no pointer into argv is kept past this point. */
     if (flagval[0]) scrub_redis_password((char *)flagval[0]);
@@ -275,6 +274,8 @@ int config_load(sv_config *c, int *argc, char **argv, sv_err *err)
             c->encryption_key_file = sv_strdup(val[i]);
         else if (strcmp(sv_config_vars[i].env, "SQLVAULT_ENCRYPTION_OLD_KEY_FILE") == 0)
             c->encryption_old_key_file = sv_strdup(val[i]);
+        else if (strcmp(sv_config_vars[i].env, "SQLVAULT_ALLOW_DIRS") == 0 && val[i] && *val[i])
+            c->allow_dirs = sv_strdup(val[i]);
     }
     if (c->encryption_key_file && access(c->encryption_key_file, R_OK) != 0)
         problem(errs, sizeof errs, "SQLVAULT_ENCRYPTION_KEY_FILE: unable to read '%s'", c->encryption_key_file);
@@ -311,9 +312,7 @@ void config_free(sv_config *c)
                      &c->s3_endpoint, &c->s3_region, &c->access_key_id, &c->secret_access_key,
                      &c->data_dir, &c->tmp_dir, &c->workspaces, &c->schedule, &c->retention,
                      &c->metrics_addr, &c->pools, &c->pool, &c->alert_webhook, &c->alert_format,
-                     &c->encryption_key_file, &c->encryption_old_key_file};
-
-                     &c->metrics_addr, &c->pools, &c->pool, &c->alert_webhook, &c->alert_format, &c->allow_dirs};
+                     &c->encryption_key_file, &c->encryption_old_key_file, &c->allow_dirs};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;
