@@ -67,6 +67,7 @@ typedef struct restore_fetched {
     char sum[72];              /* sha256:HEX of the database */
     char obj_sum[72];          /* sha256:HEX of the input */
     int64_t duration_ms;
+    int lockfd1;               /* descriptor + 1 holding the file's liveness flock (0: none) */
 } restore_fetched;
 
 /* Streams the source into a new temporary file under tmp_dir and checks
@@ -76,6 +77,10 @@ typedef struct restore_fetched {
  * truncated input), SV_ECHECKSUM, SV_ENOTFOUND, and the store's own. */
 int restore_fetch(job_ctx *ctx, const restore_fetch_opts *o, restore_fetched *out, sv_err *err);
 void restore_fetched_remove(restore_fetched *f); /* safe twice */
+/* Removes restore-*.db temporaries (and companions) a killed process left
+ * in tmp_dir; restore_fetch calls it. Files of running restores are kept:
+ * they hold an flock for as long as they exist. */
+void restore_sweep_leftovers(const char *tmp_dir, const sv_clock *clock);
 
 /* The first 100 bytes of a database file, decoded. */
 typedef struct restore_header {

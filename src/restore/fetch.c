@@ -20,6 +20,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -276,13 +278,68 @@ static int plain_in(void *ud, const void *data, size_t n, sv_err *err)
     return pc->f->mode == 2 ? out_zstd(pc->f, d, n, err) : out_write(pc->f, d, n, err);
 }
 
-/* Removes the temporary file. */
+/* Removes the temporary file (and the companions a check connection may
+ * have left), then drops its liveness lock. */
 void restore_fetched_remove(restore_fetched *f)
 {
-    if (!f || !f->path) return;
-    unlink(f->path);
-    free(f->path);
-    f->path = NULL;
+    static const char *const sides[] = {"-wal", "-shm", "-journal"};
+    if (!f) return;
+    if (f->path) {
+        unlink(f->path);
+        for (size_t i = 0; i < 3; i++) {
+            char *p = sv_asprintf("%s%s", f->path, sides[i]);
+            if (p) unlink(p);
+            free(p);
+        }
+        free(f->path);
+        f->path = NULL;
+    }
+    if (f->lockfd1 > 0) close(f->lockfd1 - 1);
+    f->lockfd1 = 0;
+}
+
+#define LEFTOVER_MIN_AGE_MS 60000
+
+/* Removes restore temporaries that a killed process left in tmp_dir. A
+ * running restore holds an flock on its file for as long as the file exists
+ * (flock, unlike SQLite's POSIX locks, is not dropped when another
+ * descriptor of the file closes), so a file whose lock can be taken, and
+ * that is older than a minute (past the instant between its creation and
+ * its lock), belongs to nobody; companions (-wal, -shm, -journal) whose
+ * database is gone go too. */
+void restore_sweep_leftovers(const char *tmp_dir, const sv_clock *clock)
+{
+    DIR *d = opendir(tmp_dir);
+    struct dirent *de;
+    int64_t now = sv_now_ms(clock);
+    if (!d) return;
+    while ((de = readdir(d)) != NULL) {
+        struct stat sb;
+        char *p, *dot;
+        size_t base;
+        if (strncmp(de->d_name, "restore-", 8) != 0 || !(dot = strstr(de->d_name, ".db"))) continue;
+        base = (size_t)(dot - de->d_name) + 3;
+        p = sv_asprintf("%s/%s", tmp_dir, de->d_name);
+        if (!p || stat(p, &sb) != 0 || now - (int64_t)sb.st_mtime * 1000 < LEFTOVER_MIN_AGE_MS) {
+            free(p);
+            continue;
+        }
+        if (de->d_name[base] != '\0') {
+            /* a companion: removed once its database is gone */
+            char *db = sv_asprintf("%s/%.*s", tmp_dir, (int)base, de->d_name);
+            if (db && access(db, F_OK) != 0 && errno == ENOENT) unlink(p);
+            free(db);
+        } else {
+            int fd = open(p, O_RDONLY | O_CLOEXEC);
+            if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+                unlink(p);
+                log_info(NULL, NULL, "removed %s, a restore temporary left by a process that ended", p);
+            }
+            if (fd >= 0) close(fd);
+        }
+        free(p);
+    }
+    closedir(d);
 }
 
 /* Compares a computed "sha256:HEX" with an expected one (case-insensitive hex). */
@@ -366,6 +423,7 @@ int restore_fetch(job_ctx *ctx, const restore_fetch_opts *o, restore_fetched *ou
     EVP_DigestInit_ex(f.md_db, EVP_sha256(), NULL);
 
     if (sv_mkdirs(o->tmp_dir, err) != 0) goto done;
+    restore_sweep_leftovers(o->tmp_dir, ctx->clock);
     sv_random_id(ctx->clock, id);
     out->path = sv_asprintf("%s/restore-%.16s.db", o->tmp_dir, id);
     if (!out->path) {
@@ -374,6 +432,12 @@ int restore_fetch(job_ctx *ctx, const restore_fetch_opts *o, restore_fetched *ou
     }
     f.path = out->path;
     f.fd = open(out->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (f.fd >= 0) {
+        /* The liveness lock, on a descriptor of its own that lives as long as the file. */
+        int lfd = open(out->path, O_RDONLY | O_CLOEXEC);
+        if (lfd >= 0 && flock(lfd, LOCK_EX) == 0) out->lockfd1 = lfd + 1;
+        else if (lfd >= 0) close(lfd);
+    }
     if (f.fd < 0) {
         sv_err_set(err, errno == ENOSPC ? SV_ENOSPC : SV_EIO, "unable to create '%s': %s", out->path,
                    strerror(errno));
