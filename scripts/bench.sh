@@ -479,6 +479,45 @@ row_memory() {
     "—" "≤ 64 MiB" "$(verdict "$worst" '<=' "$kb")"
 }
 
+# crypt_pair KIND STORE DATA LIVE KEY WS: runs `sqlvault KIND` (backup, or
+# restore --from latest onto LIVE) RUNS times against STORE-plain and STORE-enc
+# (with KEY) alternately; sets P_/E_WALL, _CPU, _RSS (max), _ERR.
+crypt_pair() {
+  local kind="$1" store="$2" data="$3" live="$4" key="$5" ws="$6" i m pw=() pc=() ew=() ec=()
+  P_RSS=0 E_RSS=0 P_ERR="" E_ERR=""
+  for ((i = 1; i <= RUNS; i++)); do
+    for m in plain enc; do
+      if [[ $kind == backup ]]; then warm "$DB"; else restore_prep "$live"; fi
+      local cmd=("$SV" backup "$ws" --inline)
+      [[ $kind == restore ]] && cmd=("$SV" restore "$ws" --from latest --inline --yes)
+      if [[ $m == plain ]]; then
+        measure_once "crypt_${kind}_$m" env -u SQLVAULT_ENCRYPTION_KEY_FILE SQLVAULT_STORE="file://$store-$m" SQLVAULT_DATA_DIR="$data" "${cmd[@]}"
+        pw+=("$M_WALL") pc+=("$M_CPU"); ((M_RSS > P_RSS)) && P_RSS=$M_RSS; ((M_RC == 0)) || P_ERR="${P_ERR:-$M_ERR}"
+      else
+        measure_once "crypt_${kind}_$m" env SQLVAULT_ENCRYPTION_KEY_FILE="$key" SQLVAULT_STORE="file://$store-$m" SQLVAULT_DATA_DIR="$data" "${cmd[@]}"
+        ew+=("$M_WALL") ec+=("$M_CPU"); ((M_RSS > E_RSS)) && E_RSS=$M_RSS; ((M_RC == 0)) || E_ERR="${E_ERR:-$M_ERR}"
+      fi
+    done
+  done
+  med() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
+  P_WALL="$(med "${pw[@]}")" P_CPU="$(med "${pc[@]}")" E_WALL="$(med "${ew[@]}")" E_CPU="$(med "${ec[@]}")"
+  P_ALL="$(printf '%s/' "${pw[@]}")" E_ALL="$(printf '%s/' "${ew[@]}")"
+}
+
+# crypt_row LABEL: the row of the last crypt_pair (verdict on the wall-time ratio).
+crypt_row() {
+  if [[ -z "$P_ERR$E_ERR" ]]; then
+    local r rc
+    r="$(calc "$E_WALL / $P_WALL")"
+    rc="$(calc "$E_CPU / $P_CPU")"
+    row "$1" "$E_WALL s (cpu $E_CPU s; cpu ratio ${rc}×), $(mib "$E_RSS") MiB$( ((RUNS > 1)) && echo "; runs ${E_ALL%/} s")" \
+      "plain: $P_WALL s (cpu $P_CPU s), $(mib "$P_RSS") MiB$( ((RUNS > 1)) && echo "; runs ${P_ALL%/} s")" \
+      "$(ratio_cell "$r")" "≤ 1.05×" "$(verdict "$r" '<=' 1.05)"
+  else
+    row "$1" "${E_ERR:-ok}" "plain: ${P_ERR:-ok}" "—" "≤ 1.05×" "MISSED"
+  fi
+}
+
 # row_crypt: client-side encryption (docs/ENCRYPTION.md): the same backup and
 # restore on file:// plain and encrypted, side by side, and `keys rotate` of
 # ROT_N workspaces' data keys on file:// and on the S3 server.
@@ -493,41 +532,13 @@ row_crypt() {
   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$key2"
   mkdir -p "$hdata/$WS"
   live="$hdata/$WS/livestore.db"
-  export SQLVAULT_DATA_DIR="$DATA"
-  # backup: the same workspace, plain then encrypted, each into a fresh store
-  export SQLVAULT_STORE="file://$hstore-plain"
-  PREP=(warm "$DB")
-  measure crypt_backup_plain "$SV" backup "$WS" --inline
-  pb="$M_WALL" pc="$M_CPU" pr="$M_RSS" pe="$M_ERR"
-  export SQLVAULT_STORE="file://$hstore-enc" SQLVAULT_ENCRYPTION_KEY_FILE="$key"
-  PREP=(warm "$DB")
-  measure crypt_backup_enc "$SV" backup "$WS" --inline
-  eb="$M_WALL" ec="$M_CPU" er="$M_RSS" ee="$M_ERR"
-  unset SQLVAULT_ENCRYPTION_KEY_FILE
-  if [[ -z "$pe$ee" ]]; then
-    local r; r="$(calc "$eb / $pb")"
-    row "h. backup → file://, encrypted vs plain" "$eb s (cpu $ec s), $(mib "$er") MiB" "plain: $pb s (cpu $pc s), $(mib "$pr") MiB" \
-      "$(ratio_cell "$r")" "≤ 1.05×" "$(verdict "$r" '<=' 1.05)"
-  else
-    row "h. backup → file://, encrypted vs plain" "${ee:-ok}" "${pe:-ok}" "—" "≤ 1.05×" "MISSED"
-  fi
-  # restore: the same, from each store onto a live copy
-  export SQLVAULT_DATA_DIR="$hdata" SQLVAULT_STORE="file://$hstore-plain"
-  PREP=(restore_prep "$live")
-  measure crypt_restore_plain "$SV" restore "$WS" --from latest --inline --yes
-  pb="$M_WALL" pc="$M_CPU" pr="$M_RSS" pe="$M_ERR"
-  export SQLVAULT_STORE="file://$hstore-enc" SQLVAULT_ENCRYPTION_KEY_FILE="$key"
-  PREP=(restore_prep "$live")
-  measure crypt_restore_enc "$SV" restore "$WS" --from latest --inline --yes
-  eb="$M_WALL" ec="$M_CPU" er="$M_RSS" ee="$M_ERR"
-  unset SQLVAULT_ENCRYPTION_KEY_FILE
-  if [[ -z "$pe$ee" ]]; then
-    local r; r="$(calc "$eb / $pb")"
-    row "h'. restore from file://, encrypted vs plain (incl. the pre-restore backup)" "$eb s (cpu $ec s), $(mib "$er") MiB" \
-      "plain: $pb s (cpu $pc s), $(mib "$pr") MiB" "$(ratio_cell "$r")" "≤ 1.05×" "$(verdict "$r" '<=' 1.05)"
-  else
-    row "h'. restore from file://, encrypted vs plain" "${ee:-ok}" "${pe:-ok}" "—" "≤ 1.05×" "MISSED"
-  fi
+  # backup, then restore: plain and encrypted runs alternate (plain, encrypted,
+  # plain, ...) so that a load change on a shared machine hits both alike; the
+  # median of each, and the CPU-time ratio beside the wall-time one
+  crypt_pair backup "$hstore" "$DATA" "" "$key" "$WS"
+  crypt_row "h. backup → file://, encrypted vs plain"
+  crypt_pair restore "$hstore" "$hdata" "$live" "$key" "$WS"
+  crypt_row "h'. restore from file://, encrypted vs plain (each with its pre-restore backup)"
   rm -rf "$hdata" "$hstore-plain" "$hstore-enc"
   export SQLVAULT_DATA_DIR="$DATA"
   # keys rotate: ROT_N records made by sv_keygen (not timed), then rotated

@@ -123,6 +123,25 @@ assert_eq failed "$(qstate wrongkey1)" "job state"
 kill "$WORKER_PID" 2>/dev/null || true
 unset SQLVAULT_ENCRYPTION_KEY_FILE
 
+step "s3: neither key is in Redis or in the worker's log"
+dump="$SV_SCRATCH/redis-dump.txt"
+: >"$dump"
+for k in $(redis_cli --scan --pattern "$SQLVAULT_REDIS_PREFIX*"); do
+  case "$(redis_cli TYPE "$k")" in
+    string) redis_cli GET "$k" ;;
+    hash) redis_cli HGETALL "$k" ;;
+    stream) redis_cli XRANGE "$k" - + ;;
+    set) redis_cli SMEMBERS "$k" ;;
+    zset) redis_cli ZRANGE "$k" 0 -1 ;;
+    list) redis_cli LRANGE "$k" 0 -1 ;;
+  esac >>"$dump" 2>&1
+done
+assert_ge "$(wc -l <"$dump")" 10 "lines of Redis content read"
+for kf in k1 k2; do
+  grep -qiF "$(cat "$SV_SCRATCH/$kf")" "$dump" "$SV_SCRATCH/wrongkey.log" && fail "key $kf found in Redis or the log"
+done
+note "ok: no key material in Redis or the worker log"
+
 sv_use_file_store
 roundtrip file ws-file
 sv_pass
