@@ -38,6 +38,7 @@ typedef struct restore_source {
     restore_src_kind kind;
     const char *ref;    /* "latest"/timestamp, the key, or the path (points into the --from string) */
     const char *ws;     /* whose backups a latest/timestamp names; NULL = the job's workspace */
+    bool trust_drill;   /* a backup whose restore drill passed on these very bytes skips integrity_check */
 } restore_source;
 
 /* Parses --from (latest|TIMESTAMP|object:KEY|file:PATH). Object keys must be
@@ -100,6 +101,7 @@ typedef struct restore_validated {
     restore_header hdr;
     int64_t page_count;        /* PRAGMA page_count */
     int64_t tables;            /* tables in sqlite_schema */
+    bool integrity_skipped;    /* integrity_check not run: a passed drill checked the same bytes */
 } restore_validated;
 
 /* Full validation of a database file: header, hardened read-only open
@@ -112,8 +114,8 @@ int restore_validate(const char *path, const char *require_tables, restore_valid
  * SQLite's heap capped for the process, integrity_check within 5 s + 30 s
  * per GiB, only tables and indexes. Exceeding one fails with SV_ETOOBIG or
  * SV_ECORRUPT (not retryable), naming the bound. ctx may be NULL. */
-int restore_validate_ex(job_ctx *ctx, const char *path, const char *require_tables, restore_validated *out,
-                        sv_err *err);
+int restore_validate_ex(job_ctx *ctx, const char *path, const char *require_tables, bool check_integrity,
+                        restore_validated *out, sv_err *err);
 
 /* Copies the database at src_path onto dst_path with the backup API,
  * creating dst_path (and its directory) if missing. Waits for other

@@ -105,6 +105,26 @@ static int backup_source(job_ctx *ctx, const char *ws, const char *at, restore_f
     return 0;
 }
 
+/* True when backup ts's restore drill passed on exactly the bytes fetched:
+ * verify.json says ok with the checksum restore_fetch just matched. The drill
+ * ran the same integrity_check on the same bytes, so running it again can
+ * only give the same answer. */
+static bool drill_passed(job_ctx *ctx, const restore_source *src, const char *ts, const restore_fetched *f)
+{
+    json_t *v = NULL;
+    const char *sum;
+    bool yes = false;
+    sv_err e;
+    if (src->kind != RESTORE_SRC_BACKUP || !ts[0]) return false;
+    if (catalog_read_verify(ctx->store, src->ws ? src->ws : ctx->workspace, ts, &v, &e) != 0 || !v) return false;
+    sum = json_string_value(json_object_get(v, "checksum"));
+    yes = json_is_true(json_object_get(v, "ok")) && sum && strcasecmp(sum, f->sum) == 0;
+    if (yes) log_info(ctx->job_id, ctx->workspace, "backup %s passed its restore drill with checksum %s: "
+                      "integrity_check not repeated", ts, f->sum);
+    json_decref(v);
+    return yes;
+}
+
 /* Phase 1 for a restore or a verify: source to a validated temporary file.
  * ts/meta are filled for a backup source (ts "" otherwise). */
 int restore_prepare(job_ctx *ctx, const restore_source *src, const char *require_tables, restore_fetched *f,
@@ -129,7 +149,9 @@ int restore_prepare(job_ctx *ctx, const restore_source *src, const char *require
     if (restore_fetch(ctx, &fo, f, err) != 0) goto done;
     job_progress(ctx, "validate", 0, 0);
     t0 = sv_mono_ms(ctx->clock);
-    if (restore_validate_ex(ctx, f->path, require_tables, val, err) != 0) goto done;
+    if (restore_validate_ex(ctx, f->path, require_tables, !(src->trust_drill && drill_passed(ctx, src, ts, f)), val,
+                            err) != 0)
+        goto done;
     *validate_ms = sv_mono_ms(ctx->clock) - t0;
     rc = 0;
 done:
@@ -464,6 +486,7 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
     if (pin_source(ctx, &asked, &rec, err) != 0) goto done;
     if (source_from_record(rec, &src, err) != 0) goto done;
     src.ws = clone;
+    src.trust_drill = true;
 
     /* Phase 1: the live database is not touched. */
     if (restore_prepare(ctx, &src, req, &f, &val, ts, &meta, &validate_ms, err) != 0) goto done;
@@ -573,6 +596,10 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
                             "pause_wait_ms", (json_int_t)pause_wait_ms, "pause_acked", acked, "pause_listeners",
                             listeners, "pause_ms", (json_int_t)(t_swap - t_pause), "durationMs",
                             (json_int_t)(sv_mono_ms(ctx->clock) - t0), "restoredAt", iso);
+        if (*result)
+            json_object_set_new(*result, "integrity_check",
+                                json_string(val.integrity_skipped ? "skipped: the backup's restore drill passed on "
+                                                                    "the same checksum" : "ok"));
         if (*result && kept) {
             json_object_set_new(*result, "kept_aside", json_string(kept));
             json_object_set_new(*result, "kept_aside_reason", json_string(why));

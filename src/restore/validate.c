@@ -299,12 +299,12 @@ static int check_schema(sqlite3 *db, sv_err *err)
 /* Full validation (see restore.h). */
 int restore_validate(const char *path, const char *require_tables, restore_validated *out, sv_err *err)
 {
-    return restore_validate_ex(NULL, path, require_tables, out, err);
+    return restore_validate_ex(NULL, path, require_tables, true, out, err);
 }
 
 /* Full validation, bounded by a deadline and the job's cancellation (see restore.h). */
-int restore_validate_ex(job_ctx *ctx, const char *path, const char *require_tables, restore_validated *out,
-                        sv_err *err)
+int restore_validate_ex(job_ctx *ctx, const char *path, const char *require_tables, bool check_integrity,
+                        restore_validated *out, sv_err *err)
 {
     guard g = {.ctx = ctx, .clock = ctx ? ctx->clock : sv_clock_system()};
     unsigned char h[100];
@@ -336,7 +336,8 @@ int restore_validate_ex(job_ctx *ctx, const char *path, const char *require_tabl
         goto done;
     }
     if (restore_query_int(db, "SELECT count(*) FROM sqlite_schema WHERE type='table'", &out->tables, err) != 0) goto done;
-    if (integrity(db, err) != 0) goto done;
+    if (check_integrity && integrity(db, err) != 0) goto done;
+    out->integrity_skipped = !check_integrity;
     if (require_tables && *require_tables && check_required(db, require_tables, err) != 0) goto done;
     rc = 0;
 done:

@@ -6,7 +6,9 @@
 #     its safety backup committed, taken over by another worker: the live
 #     file ends equal to the backup that was latest when it was asked;
 #  2. the same when the first attempt fails (a write lock held on the live
-#     database makes the swap time out) and the retry runs.
+#     database makes the swap time out) and the retry runs;
+#  3. a backup whose drill passed on the same checksum is not integrity-
+#     checked again.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/queue_lib.sh"
 sv_setup
@@ -95,4 +97,12 @@ assert_ne "$(jq -r .safety_backup <<<"$result")" "$(jq -r .backup <<<"$result")"
 s3_get "${SV_PREFIX}full/$ws/$tk_r1_safety/livestore.db.zst" "$SV_SCRATCH/expect.db.zst"
 zstd -q -d "$SV_SCRATCH/expect.db.zst" -o "$SV_SCRATCH/expect.db"
 assert_eq "$(fingerprint "$SV_SCRATCH/expect.db")" "$(fingerprint "$db")" "live content = the backup asked for"
+
+step "a backup whose restore drill passed skips the repeated integrity_check; one without a drill runs it"
+assert_eq ok "$(jq -r .integrity_check <<<"$result")" "integrity_check of an undrilled backup"
+timeout 60 "$SV_BIN" verify "$ws" --at "$b1" --id tk-v1 >/dev/null || fail "verify failed"
+timeout 60 "$SV_BIN" restore "$ws" --from "$b1" --yes --id tk-r3 >/dev/null || fail "restore tk-r3 failed"
+assert_contains "$(qfield tk-r3 result | jq -r .integrity_check)" "skipped" "integrity_check of a drilled backup"
+assert_eq "$want" "$(fingerprint "$db")" "live content = the drilled backup"
+assert_eq ok "$(db_integrity "$db")" "live integrity"
 sv_pass
