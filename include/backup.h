@@ -4,7 +4,16 @@
  * store writer, streamed in fixed-size chunks (memory does not grow with the
  * database), then metadata.json written last with If-None-Match as the commit
  * marker. Used by the backup job, by export (which also tees the plain .db to
- * an export key) and by restore (the pre-restore safety backup). */
+ * an export key) and by restore (the pre-restore safety backup).
+ *
+ * The backup is labelled with its snapshot's time (folder, metadata
+ * timestamp), so every attempt of a job writes its own keys and a stale
+ * attempt can never overwrite another's object. With once set, exactly one
+ * backup per job is committed: the first attempt to reach its commit point
+ * stores a commit record (its folder and metadata.json text) through
+ * job_commit, fenced by its lease; every later attempt, and any attempt that
+ * finds a record, writes that same metadata.json (If-None-Match) instead of
+ * its own. See docs/DESIGN.md. */
 #ifndef SV_BACKUP_H
 #define SV_BACKUP_H
 
@@ -20,11 +29,13 @@
 typedef struct backup_params {
     const char *workspace;
     const char *db_path;      /* the live database */
-    int64_t ts_ms;            /* backup folder time; <= 0 = now */
+    int64_t ts_ms;            /* explicit label (tests, imports); <= 0 = the snapshot's time */
+    int64_t tick_ms;          /* the scheduler's tick, kept as metadata "tickTime"; 0 = none */
+    bool once;                /* one committed backup per job (job_commit); backup and export */
     const char *backup_type;  /* "full" (default) or "pre-restore" */
     const char *reason;       /* "manual", "scheduled", "export", "pre-restore" */
     const char *user_id;      /* may be NULL */
-    const char *export_key;   /* also write the plain snapshot here; NULL = no */
+    bool export_plain;        /* also write the plain snapshot at backup_export_key */
 } backup_params;
 
 typedef struct backup_outcome {
@@ -33,6 +44,7 @@ typedef struct backup_outcome {
     bool already_committed;   /* an earlier attempt had committed this backup */
     const char *snapshot;     /* "direct" or "copy" (snapshot.h); NULL if already committed */
     int64_t duration_ms;
+    char *export_key;         /* with export_plain: the plain copy's key (heap) */
 } backup_outcome;
 
 /* Runs the pipeline (see above). out->metadata is owned by the caller. */
@@ -40,12 +52,18 @@ int backup_take(job_ctx *ctx, const backup_params *p, backup_outcome *out, sv_er
 
 /* Key helpers: full/WS/TS/NAME, heap strings. */
 char *backup_key(const char *ws, const char *ts, const char *name);
+/* exports/WS/JOB/WS-TS.db: the plain copy an export writes beside its backup. */
+char *backup_export_key(const char *ws, const char *job_id, const char *ts);
+/* Frees what an outcome holds. */
+void backup_outcome_clear(backup_outcome *out);
 
 /* Parses and checks a metadata.json text: refuses an unknown major version
  * and missing required fields (SV_ECORRUPT). *out is a new reference. */
 int backup_meta_parse(const char *text, json_t **out, sv_err *err);
 
-/* Decodes opts "ts" (a folder timestamp, an ISO time, or ms) into ms; 0 if absent. */
-int backup_opts_ts(json_t *opts, int64_t *ms, sv_err *err);
+/* Decodes opts[name] ("ts": an explicit label; "tick": the scheduler's tick)
+ * (a folder timestamp, an ISO time, or ms) into ms; 0 if absent. */
+int backup_opts_time(json_t *opts, const char *name, int64_t *ms, sv_err *err);
+#define backup_opts_ts(opts, ms, err) backup_opts_time((opts), "ts", (ms), (err))
 
 #endif

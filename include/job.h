@@ -48,6 +48,12 @@ typedef struct job_ctx {
      * milliseconds the commit takes, so a stalled worker that wakes up after
      * a takeover never overwrites the new owner's objects. May be NULL. */
     int (*fence)(void *ud, sv_err *err);
+    /* The job's commit record, kept by the runner across attempts (Redis):
+     * with record NULL, reads it; otherwise stores it unless one exists.
+     * Renews the lease in the same step (SV_ELEASE when lost). *existing is
+     * the record there is (heap, caller frees) or NULL. NULL callback (inline
+     * runs): no record, nothing stored. See backup_take. */
+    int (*commit)(void *ud, const char *record, char **existing, sv_err *err);
     /* Emits an event (restore.started, restore.completed, restore.failed) with
      * a data object (borrowed). May be NULL (inline without redis). */
     int (*emit)(void *ud, const char *event, json_t *data, sv_err *err);
@@ -74,6 +80,14 @@ static inline int job_fence(job_ctx *c, sv_err *err)
 {
     if (job_cancelled(c)) return sv_err_set(err, SV_ELEASE, "job cancelled: lease lost or shutting down");
     return c->fence ? c->fence(c->ud, err) : 0;
+}
+
+/* See job_ctx.commit: 0 with *existing set or NULL; -1 with SV_ELEASE if lost. */
+static inline int job_commit(job_ctx *c, const char *record, char **existing, sv_err *err)
+{
+    *existing = NULL;
+    if (job_cancelled(c)) return sv_err_set(err, SV_ELEASE, "job cancelled: lease lost or shutting down");
+    return c->commit ? c->commit(c->ud, record, existing, err) : 0;
 }
 
 typedef int (*job_fn)(job_ctx *ctx, json_t **result, sv_err *err);

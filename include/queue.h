@@ -110,6 +110,12 @@ int queue_complete(queue_conn *c, const char *base, const char *id, const char *
 /* Writes stage and bytes; *accepted false when the lease is lost. */
 int queue_progress(queue_conn *c, const char *base, const char *id, const char *token,
                    const char *stage, uint64_t done, uint64_t total, bool *accepted, sv_err *err);
+/* The job's commit record (sqlvault_commit): renews the lease, then reads
+ * (record NULL) or stores record unless one exists. 0 with *accepted true
+ * and *existing the record there is (heap, caller frees) or NULL; *accepted
+ * false when the lease is lost. */
+int queue_commit(queue_conn *c, const char *base, const char *id, const char *token, int64_t lease_ms,
+                 const char *record, bool *accepted, char **existing, sv_err *err);
 /* Renews one lease now (before a commit point); *accepted false when lost. */
 int queue_renew(queue_conn *c, const char *base, const char *id, const char *token, int64_t lease_ms,
                 bool *accepted, sv_err *err);
@@ -179,7 +185,7 @@ int queue_recent(queue_conn *c, const char *base, size_t scan, json_t **out, sv_
 /* The embedded function library (src/queue/sqlvault.lua) and its version
  * (VERSION there): a connection loads the library when Redis has an older
  * one, so bump both on every change. */
-#define QUEUE_LIBRARY_VERSION 6
+#define QUEUE_LIBRARY_VERSION 7
 extern const char queue_script_lua[];
 
 #endif

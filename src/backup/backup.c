@@ -6,7 +6,11 @@
  * and handed to the store writer, which uploads parts concurrently. Stages
  * overlap and memory stays bounded by the chunk, zstd's window and the
  * writer's parts, whatever the database size. metadata.json goes last, with
- * If-None-Match, so a backup exists exactly when its marker does. */
+ * If-None-Match, so a backup exists exactly when its marker does.
+ *
+ * Labels and attempts (see backup.h and docs/DESIGN.md): the folder is the
+ * snapshot's time, so two attempts never share a key; with once set, the
+ * job's commit record (job_commit) picks the one backup the job commits. */
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -31,10 +35,25 @@ char *backup_key(const char *ws, const char *ts, const char *name)
     return sv_asprintf("full/%s/%s/%s", ws, ts, name);
 }
 
-/* opts.ts: folder timestamp, ISO time, or ms since the epoch. */
-int backup_opts_ts(json_t *opts, int64_t *ms, sv_err *err)
+/* exports/WS/JOB/WS-TS.db */
+char *backup_export_key(const char *ws, const char *job_id, const char *ts)
 {
-    json_t *v = json_object_get(opts, "ts");
+    return sv_asprintf("exports/%s/%s/%s-%s.db", ws, job_id, ws, ts);
+}
+
+/* Frees what an outcome holds. */
+void backup_outcome_clear(backup_outcome *out)
+{
+    json_decref(out->metadata);
+    free(out->export_key);
+    out->metadata = NULL;
+    out->export_key = NULL;
+}
+
+/* opts[name]: folder timestamp, ISO time, or ms since the epoch. */
+int backup_opts_time(json_t *opts, const char *name, int64_t *ms, sv_err *err)
+{
+    json_t *v = json_object_get(opts, name);
     *ms = 0;
     if (!v || json_is_null(v)) return 0;
     if (json_is_integer(v) && json_integer_value(v) > 0) {
@@ -52,7 +71,7 @@ int backup_opts_ts(json_t *opts, int64_t *ms, sv_err *err)
             return 0;
         }
     }
-    return sv_err_set(err, SV_EINVAL, "invalid backup timestamp option 'ts'");
+    return sv_err_set(err, SV_EINVAL, "invalid backup time option '%s'", name);
 }
 
 /* Parses metadata.json and checks version and required fields. */
@@ -186,6 +205,58 @@ static int stream(job_ctx *ctx, pipe_t *p, snapshot_info *snap, char db_sum[72],
     return 0;
 }
 
+/* Commits the backup a commit record names: writes its metadata.json text
+ * (If-None-Match; a conflict means an attempt already wrote it) and fills
+ * out from it. The record's object was complete before the record existed. */
+static int adopt_record(job_ctx *ctx, const backup_params *bp, const char *record, backup_outcome *out,
+                        sv_err *err)
+{
+    json_t *rec = json_loads(record, 0, NULL);
+    const char *ts = json_string_value(json_object_get(rec, "ts"));
+    const char *text = json_string_value(json_object_get(rec, "metadata"));
+    char *meta_key = NULL;
+    int rc = -1;
+    if (!ts || !text || strlen(ts) != SV_TS_LEN - 1) {
+        sv_err_set(err, SV_EINTERNAL, "the job's commit record is malformed");
+        goto done;
+    }
+    memcpy(out->ts, ts, SV_TS_LEN);
+    meta_key = backup_key(bp->workspace, ts, "metadata.json");
+    if (!meta_key) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto done;
+    }
+    {
+        store_put_opts po = {.if_none_match = true, .content_type = "application/json"};
+        if (store_put(ctx->store, meta_key, text, strlen(text), &po, err) != 0) {
+            if (err->code != SV_ECONFLICT) goto done;
+            sv_err_clear(err); /* written already: by the attempt that made the record, or another */
+        }
+    }
+    if (backup_meta_parse(text, &out->metadata, err) != 0) goto done;
+    if (bp->export_plain && !(out->export_key = backup_export_key(bp->workspace, ctx->job_id, ts))) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto done;
+    }
+    out->already_committed = true;
+    rc = 0;
+done:
+    json_decref(rec);
+    free(meta_key);
+    return rc;
+}
+
+/* Best-effort removal of an attempt's own objects once another backup of the
+ * job was committed instead (prune would sweep them after a day anyway). */
+static void drop_own(job_ctx *ctx, const char *obj_key, const char *export_key)
+{
+    sv_err e2;
+    const char *keys[2] = {obj_key, export_key};
+    if (store_delete_many(ctx->store, keys, export_key ? 2 : 1, &e2) != 0)
+        log_warn(ctx->job_id, ctx->workspace, "removing the unused objects of this attempt (%s): %s", obj_key,
+                 e2.msg);
+}
+
 /* Builds metadata.json's object (SPEC §3 field order). */
 static json_t *make_meta(job_ctx *ctx, const backup_params *bp, int64_t ts_ms, const snapshot_info *snap,
                          const char *db_sum, const char *obj_sum, uint64_t compressed, int64_t dur,
@@ -215,6 +286,10 @@ static json_t *make_meta(job_ctx *ctx, const backup_params *bp, int64_t ts_ms, c
     json_object_set_new(m, "producer", json_string(SV_PRODUCER));
     /* Absent on a plain backup; compressedSize/compressedChecksum are of the stored (encrypted) bytes. */
     if (dk) json_object_set_new(m, "encryption", crypto_meta(dk, bp->workspace));
+    if (bp->tick_ms > 0) {
+        sv_iso_format(bp->tick_ms, iso);
+        json_object_set_new(m, "tickTime", json_string(iso));
+    }
     return m;
 }
 
@@ -224,10 +299,10 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
     const sv_config *cfg = ctx->cfg;
     snapshot_info snap = {.fd = -1};
     pipe_t p = {0};
-    char *meta_key = NULL, *obj_key = NULL, *meta_text = NULL;
+    char *meta_key = NULL, *obj_key = NULL, *meta_text = NULL, *record = NULL, *existing = NULL;
     char db_sum[72], obj_sum[72];
     uint64_t compressed = 0;
-    int64_t t0 = sv_mono_ms(ctx->clock), ts_ms = bp->ts_ms > 0 ? bp->ts_ms : sv_now_ms(ctx->clock);
+    int64_t t0 = sv_mono_ms(ctx->clock), ts_ms;
     json_t *meta = NULL;
     crypto_dk dk;
     bool enc = false;
@@ -236,20 +311,32 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
     memset(out, 0, sizeof *out);
     memset(&dk, 0, sizeof dk);
     if (sv_check_workspace(bp->workspace, err) != 0) return -1;
-    sv_ts_format(ts_ms, out->ts);
-    meta_key = backup_key(bp->workspace, out->ts, "metadata.json");
-    obj_key = backup_key(bp->workspace, out->ts, BACKUP_OBJECT);
-    if (!meta_key || !obj_key) {
-        sv_err_set(err, SV_ENOMEM, "out of memory");
-        goto done;
+    /* A job whose earlier attempt reached its commit point: that backup (a
+     * first attempt has none to find; its commit step below would see one). */
+    if (bp->once && ctx->attempt > 1) {
+        if (job_commit(ctx, NULL, &existing, err) != 0) goto done;
+        if (existing) {
+            rc = adopt_record(ctx, bp, existing, out, err);
+            goto done;
+        }
     }
-    /* A retried job whose earlier attempt committed: report that backup. */
-    if (read_existing(ctx, meta_key, out, err) == 0) {
-        rc = 0;
-        goto done;
+    if (bp->ts_ms > 0) {
+        /* An explicit label: a retried job finds its own commit marker there. */
+        sv_ts_format(bp->ts_ms, out->ts);
+        meta_key = backup_key(bp->workspace, out->ts, "metadata.json");
+        if (!meta_key) {
+            sv_err_set(err, SV_ENOMEM, "out of memory");
+            goto done;
+        }
+        if (read_existing(ctx, meta_key, out, err) == 0) {
+            rc = 0;
+            goto done;
+        }
+        if (err->code != SV_ENOTFOUND) goto done;
+        sv_err_clear(err);
+        free(meta_key);
+        meta_key = NULL;
     }
-    if (err->code != SV_ENOTFOUND) goto done;
-    sv_err_clear(err);
     /* The workspace's data key when encryption is on (before any work: a wrong key fails at once). */
     if (crypto_for_backup(cfg, ctx->store, ctx->clock, bp->workspace, &dk, &enc, err) != 0) goto done;
 
@@ -257,6 +344,17 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
     if (snapshot_take(bp->db_path, cfg->tmp_dir, ctx->clock, cfg->max_db_size, !getenv("SQLVAULT_SNAPSHOT_COPY"),
                       &snap, err) != 0)
         goto done;
+    /* The label: when the snapshot's read transaction had begun, so every row
+     * it holds was written before it. */
+    ts_ms = bp->ts_ms > 0 ? bp->ts_ms : sv_now_ms(ctx->clock);
+    sv_ts_format(ts_ms, out->ts);
+    meta_key = backup_key(bp->workspace, out->ts, "metadata.json");
+    obj_key = backup_key(bp->workspace, out->ts, BACKUP_OBJECT);
+    if (!meta_key || !obj_key ||
+        (bp->export_plain && !(out->export_key = backup_export_key(bp->workspace, ctx->job_id, out->ts)))) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto done;
+    }
     out->snapshot = snap.direct ? "direct" : "copy";
     if (job_cancelled(ctx)) {
         sv_err_set(err, SV_ELEASE, "job cancelled: lease lost or shutting down");
@@ -291,9 +389,9 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
         if (enc && crypto_seal_new(&dk, obj_key, NULL, stored_write, &p, &p.seal, err) != 0) goto done;
         if (store_writer_open(ctx->store, obj_key, &wo, &p.w, err) != 0) goto done;
     }
-    if (bp->export_key) {
+    if (out->export_key) {
         store_writer_opts wo = {.size_hint = snap.size, .content_type = "application/vnd.sqlite3"};
-        if (store_writer_open(ctx->store, bp->export_key, &wo, &p.wx, err) != 0) goto done;
+        if (store_writer_open(ctx->store, out->export_key, &wo, &p.wx, err) != 0) goto done;
     }
     if (stream(ctx, &p, &snap, db_sum, obj_sum, &compressed, err) != 0) goto done;
     job_progress(ctx, "commit", snap.size, snap.size);
@@ -309,7 +407,7 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
         if (store_writer_commit(ctx->store, w, err) != 0) goto done;
     }
     metrics_bytes("read", snap.size);
-    metrics_bytes("uploaded", compressed + (bp->export_key ? snap.size : 0));
+    metrics_bytes("uploaded", compressed + (out->export_key ? snap.size : 0));
     out->duration_ms = sv_mono_ms(ctx->clock) - t0;
     meta = make_meta(ctx, bp, ts_ms, &snap, db_sum, obj_sum, compressed, out->duration_ms, enc ? &dk : NULL);
     meta_text = meta ? json_dumps(meta, JSON_INDENT(2)) : NULL;
@@ -317,11 +415,32 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
         sv_err_set(err, SV_ENOMEM, "out of memory");
         goto done;
     }
-    if (job_fence(ctx, err) != 0) goto done;
+    if (bp->once) {
+        /* The commit point: the first attempt to store its record names the
+         * job's backup; a record already there wins over ours. */
+        json_t *r = json_pack("{s:s, s:s}", "ts", out->ts, "metadata", meta_text);
+        record = r ? json_dumps(r, JSON_COMPACT) : NULL;
+        json_decref(r);
+        if (!record) {
+            sv_err_set(err, SV_ENOMEM, "out of memory");
+            goto done;
+        }
+        if (job_commit(ctx, record, &existing, err) != 0) goto done;
+        if (existing) {
+            char *own_export = out->export_key;
+            out->export_key = NULL;
+            drop_own(ctx, obj_key, own_export);
+            free(own_export);
+            rc = adopt_record(ctx, bp, existing, out, err);
+            goto done;
+        }
+    } else if (job_fence(ctx, err) != 0) {
+        goto done;
+    }
     {
         store_put_opts po = {.if_none_match = true, .content_type = "application/json"};
         if (store_put(ctx->store, meta_key, meta_text, strlen(meta_text), &po, err) != 0) {
-            /* Another attempt of this job committed first: that backup stands. */
+            /* Another attempt committed first (the same text, with once): that backup stands. */
             if (err->code == SV_ECONFLICT) {
                 sv_err_clear(err);
                 if (read_existing(ctx, meta_key, out, err) == 0) rc = 0;
@@ -345,9 +464,15 @@ done:
     free(p.in);
     free(p.outbuf);
     free(meta_text);
+    free(record);
+    free(existing);
     json_decref(meta);
     free(meta_key);
     free(obj_key);
+    if (rc != 0) {
+        free(out->export_key);
+        out->export_key = NULL;
+    }
     return rc;
 }
 
@@ -364,6 +489,8 @@ int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
     if (sv_check_workspace(ctx->workspace, err) != 0) return -1;
     if (backup_opts_ts(ctx->opts, &bp.ts_ms, err) != 0) return -1;
     if (dbopt && restore_scope_path(ctx, dbopt, "db", NULL, err) != 0) return -1; /* a queued job's scope */
+    if (backup_opts_time(ctx->opts, "tick", &bp.tick_ms, err) != 0) return -1;
+    bp.once = true;
     db = dbopt ? sv_strdup(dbopt) : config_db_path(ctx->cfg, ctx->workspace);
     if (!db) return sv_err_set(err, SV_ENOMEM, "out of memory");
     bp.workspace = ctx->workspace;
@@ -388,6 +515,6 @@ int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
     }
     log_info(ctx->job_id, ctx->workspace, "backup %s committed%s", out.ts,
              out.already_committed ? " (by an earlier attempt)" : "");
-    json_decref(out.metadata);
+    backup_outcome_clear(&out);
     return *result ? 0 : sv_err_set(err, SV_ENOMEM, "out of memory");
 }

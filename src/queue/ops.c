@@ -164,6 +164,33 @@ int queue_renew(queue_conn *c, const char *base, const char *id, const char *tok
                      accepted, err);
 }
 
+/* Commit record; see queue.h. */
+int queue_commit(queue_conn *c, const char *base, const char *id, const char *token, int64_t lease_ms,
+                 const char *record, bool *accepted, char **existing, sv_err *err)
+{
+    char lease[24];
+    redisReply *r;
+    long long flag;
+    *accepted = false;
+    *existing = NULL;
+    snprintf(lease, sizeof lease, "%" PRId64, lease_ms);
+    r = qc_callv(c, err, 8, (const char *[]){"FCALL", "sqlvault_commit", "1", base, id, token, lease,
+                                             record ? record : ""});
+    if (!r) return -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) return bad_reply(r, "sqlvault_commit", err);
+    flag = reply_int(r->element[0]);
+    *accepted = flag != 0;
+    if (flag == 2 && r->element[1]->type == REDIS_REPLY_STRING) {
+        *existing = strndup(r->element[1]->str, r->element[1]->len);
+        if (!*existing) {
+            freeReplyObject(r);
+            return sv_err_set(err, SV_ENOMEM, "out of memory");
+        }
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
 /* Release; see queue.h. */
 int queue_release(queue_conn *c, const char *base, const char *id, const char *token,
                   bool *accepted, sv_err *err)

@@ -10,7 +10,7 @@ docs/PROTOCOL.md describes every key, field and state; keep the two in step.
 Load with: redis-cli FUNCTION LOAD REPLACE "$(cat sqlvault.lua)"
 ]]
 
-local VERSION = 6            -- bump on every change (QUEUE_LIBRARY_VERSION in queue.h)
+local VERSION = 7            -- bump on every change (QUEUE_LIBRARY_VERSION in queue.h)
 local EVENTS_MAXLEN = 10000   -- events stream cap (approximate trimming)
 local DEAD_MAXLEN = 10000     -- dead-letter stream cap
 local RECENT_MAX = 10000      -- recent-jobs index cap
@@ -379,6 +379,27 @@ local function renew(keys, args)
   return 1
 end
 
+-- FCALL sqlvault_commit 1 B id token lease_ms record
+-- The one commit point of a job that writes a backup (docs/DESIGN.md,
+-- "Exactly one backup per job"). Renews the lease first and refuses without
+-- it. With record '' it only reads the job's commit record; otherwise it
+-- stores record unless the job has one already (set once: the first attempt
+-- to reach its commit point names the backup, every later attempt adopts
+-- it). Returns {1, ''} (stored, or nothing to read), {2, record} (the record
+-- there is), or {0, 'lease lost'}.
+local function commit_record(keys, args)
+  local B, id, token, lease, rec = keys[1], args[1], args[2], tonumber(args[3]), args[4] or ''
+  local jk = B .. 'job:' .. id
+  local j = redis.call('HMGET', jk, 'lease', 'state', 'commit')
+  if j[1] ~= token or j[2] ~= 'active' then return { 0, 'lease lost' } end
+  local now = now_ms()
+  redis.call('HSET', jk, 'lease_until', now + lease)
+  redis.call('ZADD', B .. 'active', 'XX', now + lease, id)
+  if j[3] then return { 2, j[3] } end
+  if rec ~= '' then redis.call('HSET', jk, 'commit', rec) end
+  return { 1, '' }
+end
+
 -- FCALL sqlvault_tick 1 B worker lease_ms rt_overhead [id token]...
 -- The housekeeping call: marks the worker alive, renews the leases it holds,
 -- requeues stalled jobs and promotes due retries. Returns {lost ids, ids
@@ -578,6 +599,7 @@ redis.register_function('sqlvault_complete', complete)
 redis.register_function('sqlvault_progress', progress)
 redis.register_function('sqlvault_renew', renew)
 redis.register_function('sqlvault_tick', tick)
+redis.register_function('sqlvault_commit', commit_record)
 redis.register_function('sqlvault_release', release)
 redis.register_function('sqlvault_emit', emit)
 redis.register_function('sqlvault_cancel', cancel)

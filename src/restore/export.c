@@ -59,27 +59,23 @@ int job_export(job_ctx *ctx, json_t **result, sv_err *err)
     if (dbopt && restore_scope_path(ctx, dbopt, "db", NULL, err) != 0) return -1;
     db = dbopt ? sv_strdup(dbopt) : config_db_path(ctx->cfg, ctx->workspace);
     if (!db) return sv_err_set(err, SV_ENOMEM, "out of memory");
-    /* One time for the backup folder and the export's name. */
+    /* One time, the snapshot's, for the backup folder and the export's name
+     * (an explicit opts.ts labels both, for tests). */
     if (backup_opts_ts(ctx->opts, &bp.ts_ms, err) != 0) goto done;
-    if (bp.ts_ms <= 0) bp.ts_ms = sv_now_ms(ctx->clock);
-    sv_ts_format(bp.ts_ms, ts);
-    filename = sv_asprintf("%s-%s.db%s", ctx->workspace, ts, zst ? ".zst" : "");
-    key = zst ? backup_key(ctx->workspace, ts, BACKUP_OBJECT)
-              : sv_asprintf("exports/%s/%s/%s", ctx->workspace, ctx->job_id, filename ? filename : "");
-    cd = filename ? sv_asprintf("attachment; filename=\"%s\"", filename) : NULL;
-    if (!filename || !key || !cd) {
-        sv_err_set(err, SV_ENOMEM, "out of memory");
-        goto done;
-    }
     bp.workspace = ctx->workspace;
     bp.db_path = db;
     bp.backup_type = "full";
     bp.reason = "export";
     bp.user_id = json_string_value(json_object_get(ctx->opts, "user_id"));
-    bp.export_key = zst ? NULL : key;
+    bp.export_plain = !zst;
+    bp.once = true;
     if (backup_take(ctx, &bp, &out, err) != 0) goto done;
-    if (strcmp(out.ts, ts) != 0) {
-        sv_err_set(err, SV_EINTERNAL, "backup folder %s differs from the export time %s", out.ts, ts);
+    memcpy(ts, out.ts, sizeof ts);
+    filename = sv_asprintf("%s-%s.db%s", ctx->workspace, ts, zst ? ".zst" : "");
+    key = zst ? backup_key(ctx->workspace, ts, BACKUP_OBJECT) : sv_strdup(out.export_key);
+    cd = filename ? sv_asprintf("attachment; filename=\"%s\"", filename) : NULL;
+    if (!filename || !key || !cd) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
         goto done;
     }
     job_progress(ctx, "presign", 0, 0);
@@ -100,7 +96,7 @@ int job_export(job_ctx *ctx, json_t **result, sv_err *err)
              (long long)ttl);
     rc = 0;
 done:
-    json_decref(out.metadata);
+    backup_outcome_clear(&out);
     free(db);
     free(key);
     free(filename);

@@ -1,7 +1,8 @@
 /* scheduler.c -- cron ticks, leadership and tick evaluation.
  *
  * A tick enqueues, for every discovered workspace, one scheduled backup
- * (opts.ts fixed to the tick, so a duplicate is the same backup), then the
+ * (opts.tick: the tick, kept in metadata.json as tickTime; the job id makes a
+ * duplicate the same job, which commits one backup), then the
  * prunes of the workspaces whose turn it is (each once a day) and the verifies
  * of a rotating sample (each at least once per SQLVAULT_VERIFY_EVERY). Job ids
  * derive from workspace and tick, and the queue's enqueue function dedups by
@@ -377,7 +378,8 @@ int sched_run_tick(sched_t *s, int64_t tick_ms, const sched_ws_list *ws_in, json
 
     /* Options: the backup's timestamp is the tick, so a duplicate is one backup. */
     {
-        json_t *bo = json_pack("{s:I, s:s}", "ts", (json_int_t)tick_ms, "reason", "scheduled");
+        /* The tick, not a label: the backup is labelled with its snapshot's time. */
+        json_t *bo = json_pack("{s:I, s:s}", "tick", (json_int_t)tick_ms, "reason", "scheduled");
         json_t *vo = json_pack("{s:s}", "at", "latest");
         int prc = (!bo || !vo) ? sv_err_set(err, SV_ENOMEM, "out of memory") : 0;
         if (prc == 0) prc = queue_opts_pack(bo, &opts[0].buf, &opts[0].len, err);

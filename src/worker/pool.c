@@ -161,6 +161,28 @@ static int cb_fence(void *ud, sv_err *err)
     return 0;
 }
 
+/* job_ctx callback: the job's commit record (read, or store once), with the
+ * lease renewed in the same call; SV_ELEASE if another worker owns the job. */
+static int cb_commit(void *ud, const char *record, char **existing, sv_err *err)
+{
+    slot *s = ud;
+    worker_pool *wp = s->wp;
+    int64_t sent = sv_mono_ms(wp->clock);
+    bool ok = false;
+    *existing = NULL;
+    if (ensure_conn(wp, &s->conn, true) != 0)
+        return sv_err_set(err, SV_EUNREACH, "redis unreachable: cannot confirm the lease before committing");
+    if (queue_commit(s->conn, wp->bases[s->pool], s->id, s->token, wp->cfg->lease_ms, record, &ok, existing,
+                     err) != 0)
+        return -1;
+    if (!ok) {
+        atomic_store(&s->lost, true);
+        return sv_err_set(err, SV_ELEASE, "lease lost: another worker owns the job now");
+    }
+    atomic_store(&s->renewed_mono, sent);
+    return 0;
+}
+
 /* job_ctx callback: emits a job event (refused without the lease). */
 static int cb_emit(void *ud, const char *event, json_t *data, sv_err *err)
 {
@@ -234,8 +256,11 @@ static int cb_pin(void *ud, const char *name, const char *value, char **out, sv_
     return 0;
 }
 
-/* On a second or later attempt of a backup, aborts the multipart uploads an
- * earlier attempt left under the job's (fixed) backup folder. */
+/* On a second or later attempt of a backup or export, aborts the multipart
+ * uploads earlier attempts left (each wrote under its own snapshot-time
+ * folder). Everything open under full/WS/ is an earlier attempt's: backups,
+ * exports and restores of a workspace hold its lock exclusively, and the lock
+ * belongs to the job across takeovers. */
 static void abort_leftovers(slot *s, const queue_job *j);
 
 typedef struct upload_list {
@@ -255,19 +280,19 @@ static int abort_one(void *ud, const store_upload *u, sv_err *err)
 
 static void abort_leftovers(slot *s, const queue_job *j)
 {
-    char ts[SV_TS_LEN], *prefix;
     upload_list l = {s->store, 0};
     sv_err err;
-    if (j->attempt < 2 || !j->workspace[0] || j->ts <= 0 || !s->store->vt->list_uploads) return;
+    if (j->attempt < 2 || !j->workspace[0] || !s->store->vt->list_uploads) return;
     if (strcmp(j->type, "backup") != 0 && strcmp(j->type, "export") != 0) return;
-    sv_ts_format(j->ts, ts);
-    prefix = sv_asprintf("full/%s/%s/", j->workspace, ts);
-    if (!prefix) return;
-    if (s->store->vt->list_uploads(s->store, prefix, abort_one, &l, &err) != 0)
-        log_debug(j->id, WSN(j->workspace), "listing earlier uploads: %s", err.msg);
-    else if (l.n)
-        log_info(j->id, WSN(j->workspace), "aborted %d unfinished upload(s) of an earlier attempt", l.n);
-    free(prefix);
+    char *prefixes[2] = {sv_asprintf("full/%s/", j->workspace), sv_asprintf("exports/%s/%s/", j->workspace, j->id)};
+    for (int i = 0; i < 2; i++) {
+        if (!prefixes[i]) continue;
+        if (s->store->vt->list_uploads(s->store, prefixes[i], abort_one, &l, &err) != 0)
+            log_debug(j->id, WSN(j->workspace), "listing earlier uploads: %s", err.msg);
+    }
+    if (l.n) log_info(j->id, WSN(j->workspace), "aborted %d unfinished upload(s) of an earlier attempt", l.n);
+    free(prefixes[0]);
+    free(prefixes[1]);
 }
 
 /* Looks up a job body: test jobs first (when enabled), then the real ones. */
@@ -289,7 +314,6 @@ static int run_body(slot *s, queue_job *j, json_t **result, sv_err *err)
     if (!fn) return sv_err_set(err, SV_EINVAL, "unknown job type '%s'", j->type);
     if (j->workspace[0] && sv_check_workspace(j->workspace, err) != 0) return -1;
     if (queue_opts_unpack(j->opts, j->opts_len, &opts, err) != 0) return -1;
-    if (!json_object_get(opts, "ts") && j->ts > 0) json_object_set_new(opts, "ts", json_integer(j->ts));
     if (!s->store && store_open(wp->cfg, wp->clock, &s->store, err) != 0) goto done;
     abort_leftovers(s, j);
     ctx.cfg = wp->cfg;
@@ -304,6 +328,7 @@ static int run_body(slot *s, queue_job *j, json_t **result, sv_err *err)
     ctx.progress = cb_progress;
     ctx.cancelled = cb_cancelled;
     ctx.fence = cb_fence;
+    ctx.commit = cb_commit;
     ctx.emit = cb_emit;
     ctx.set_pause = cb_set_pause;
     ctx.pause_acks = cb_pause_acks;

@@ -14,11 +14,20 @@ MIN=60000
 T1=$((($(date +%s) * 1000 / MIN + 10) * MIN))
 T2=$((T1 + 7 * MIN))
 
-# backups_of_tick MS: backup folders named after tick MS, over all workspaces.
+# backups_of_tick MS: committed backups of tick MS (metadata.json's tickTime;
+# the folder is the snapshot's time, after the tick), over all workspaces.
 backups_of_tick() {
-  local ts
-  ts="$(python3 -c 'import sys,datetime; ms=int(sys.argv[1]); print(datetime.datetime.fromtimestamp(ms//1000, datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.000Z"))' "$1")"
-  find "$STORE_DIR/full" -mindepth 2 -maxdepth 2 -name "$ts" 2>/dev/null | wc -l
+  python3 - "$1" "$STORE_DIR/full" <<'PY'
+import datetime, glob, json, os, sys
+ms, root = int(sys.argv[1]), sys.argv[2]
+iso = datetime.datetime.fromtimestamp(ms // 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + ".%03dZ" % (ms % 1000)
+n = 0
+for p in glob.glob(os.path.join(root, "*", "*", "metadata.json")):
+    m = json.load(open(p))
+    if m.get("tickTime") == iso:
+        n += 1
+print(n)
+PY
 }
 # json_field JSON PATH...: prints a field of a JSON object (nested keys).
 json_field() {
