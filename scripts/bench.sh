@@ -17,7 +17,11 @@
 #                  c backup to file://, d peak memory, e restore and verify,
 #                  f queue throughput, g scheduler tick, h encryption (encrypted
 #                  vs plain backup and restore on file://, peak RSS, `keys rotate`
-#                  of 10,000 workspaces on file:// and on the S3 server)
+#                  of 10,000 workspaces on file:// and on the S3 server),
+#                  i chaos soak (the long version of tests/it/chaos_soak.sh:
+#                  CHAOS_JOBS jobs, default 300 over 60 workspaces with 30
+#                  kills; it starts its own redis, s3rver and R2-rules proxy;
+#                  CHAOS_SEED replays)
 #   --build-dir D  where to build sqlvault (default build/)
 #   --no-build     use the binaries already in the build dir
 #   --runs N       run each timed command of rows b, c, e N times and report
@@ -55,7 +59,7 @@ while (($#)); do
     --no-build) BUILD=0 ;;
     --runs) RUNS_OPT="${2:?--runs needs a number}"; shift ;;
     --var) VAR="${2:?--var needs a dir}"; shift ;;
-    -h | --help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -736,6 +740,42 @@ row_sched() {
   fi
 }
 
+# row_chaos: the chaos soak, longer: jobs lost, duplicate commits, mismatched
+# objects and open uploads after kill -9s, a freeze, a redis restart and
+# injected 503s and resets. All four must read 0.
+row_chaos() {
+  local jobs="${CHAOS_JOBS:-300}" ws="${CHAOS_WS:-60}" kills="${CHAOS_KILLS:-30}" dir="$RUN/chaos" rep
+  local label="i. chaos soak: $jobs backups of $ws workspaces, 3 workers x 2 threads, $kills kill -9s, a freeze, a redis restart, 503s and resets"
+  rep="$dir/report.json"
+  mkdir -p "$dir"
+  if ! (sv_services_start "$dir" >"$dir/services.log" 2>&1); then
+    row "$label" "servers did not start (see $dir/services.log)" "—" "—" "0 / 0 / 0 / 0" "MISSED"
+    return
+  fi
+  (
+    # shellcheck disable=SC1091
+    source "$dir/env.sh"
+    export SV_SOURCE_DIR="$ROOT" SV_BUILD_DIR="$BUILD_DIR" SV_BIN="$SV"
+    unset SQLVAULT_S3_ENDPOINT SQLVAULT_REDIS_URL SQLVAULT_STORE SQLVAULT_REDIS_PREFIX SQLVAULT_DATA_DIR
+    CHAOS_JOBS="$jobs" CHAOS_WS="$ws" CHAOS_KILLS="$kills" CHAOS_DEADLINE="${CHAOS_DEADLINE:-900}" \
+      CHAOS_REPORT="$rep" bash "$ROOT/tests/it/chaos_soak.sh"
+  ) >"$dir/soak.log" 2>&1
+  local rc=$?
+  sv_services_stop "$dir" >/dev/null 2>&1
+  if [[ -s "$rep" ]]; then
+    local lost dup mism open v secs seed
+    lost="$(jq -r .jobs_lost "$rep")" dup="$(jq -r .duplicate_commits "$rep")"
+    mism="$(jq -r .mismatched_objects "$rep")" open="$(jq -r .open_uploads "$rep")"
+    secs="$(jq -r .seconds "$rep")" seed="$(jq -r .seed "$rep")"
+    v=ok
+    [[ "$lost$dup$mism$open" == 0000 && $rc -eq 0 ]] || v=MISSED
+    row "$label" "jobs lost $lost / duplicate commits $dup / mismatched objects $mism / open uploads $open ($secs s, seed $seed, temp files $(jq -r .temp_files "$rep"))" \
+      "—" "—" "0 / 0 / 0 / 0" "$v"
+  else
+    row "$label" "the soak stopped early: $(grep -m1 '^FAIL' "$dir/soak.log" || echo "see $dir/soak.log")" "—" "—" "0 / 0 / 0 / 0" "MISSED"
+  fi
+}
+
 # machine: prints the machine and tool versions for the report.
 machine() {
   local cpu
@@ -769,6 +809,13 @@ if want d; then row_memory; fi
 want f && row_queue
 want g && row_sched
 want h && row_crypt
+if want i; then
+  if ((QUICK)) && [[ -z "$ONLY" ]]; then
+    row "i. chaos soak" "skipped with --quick (run --only i; the suite runs the short one, tests/it/chaos_soak.sh)" "—" "—" "0 / 0 / 0 / 0" "—"
+  else
+    row_chaos
+  fi
+fi
 
 {
   printf '\n## sqlvault bench, %s workspace%s, %s\n\n' "$SIZE" "$( ((QUICK)) && echo ', quick')" "$STARTED"

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,9 +61,11 @@ static void remove_db_files(const char *path)
 
 #define STALE_MS (15 * 60 * 1000)
 
-/* Removes snapshots a killed process left in tmp_dir. A live snapshot is
- * written continuously until it is unlinked (right after the copy), so one
- * untouched for 15 minutes belongs to nobody. */
+/* Removes snapshots a killed process left in tmp_dir. Names carry the
+ * writer's pid (snap-PID-ID.db): one whose process is gone on this host goes
+ * at once. Otherwise (an older name, or a tmp dir shared across hosts) a
+ * live snapshot is written continuously until it is unlinked (right after
+ * the copy), so one untouched for 15 minutes belongs to nobody. */
 static void sweep_stale(const char *tmp_dir, const sv_clock *clock)
 {
     DIR *d = opendir(tmp_dir);
@@ -72,9 +75,15 @@ static void sweep_stale(const char *tmp_dir, const sv_clock *clock)
     while ((de = readdir(d)) != NULL) {
         struct stat sb;
         char *p;
+        char *end;
+        long pid;
         if (strncmp(de->d_name, "snap-", 5) != 0) continue;
         p = sv_asprintf("%s/%s", tmp_dir, de->d_name);
-        if (p && stat(p, &sb) == 0 && now - (int64_t)sb.st_mtime * 1000 > STALE_MS) unlink(p);
+        pid = strtol(de->d_name + 5, &end, 10);
+        if (p && *end == '-' && pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+            unlink(p);
+        else if (p && stat(p, &sb) == 0 && now - (int64_t)sb.st_mtime * 1000 > STALE_MS)
+            unlink(p);
         free(p);
     }
     closedir(d);
@@ -292,7 +301,7 @@ int snapshot_take(const char *db_path, const char *tmp_dir, const sv_clock *cloc
 
     if (sv_mkdirs(tmp_dir, err) != 0) goto fail;
     sv_random_id(clock, id);
-    out->path = sv_asprintf("%s/snap-%.16s.db", tmp_dir, id);
+    out->path = sv_asprintf("%s/snap-%ld-%.16s.db", tmp_dir, (long)getpid(), id);
     if (!out->path) {
         sv_err_set(err, SV_ENOMEM, "out of memory");
         goto fail;
