@@ -54,6 +54,11 @@ typedef struct job_ctx {
      * the record there is (heap, caller frees) or NULL. NULL callback (inline
      * runs): no record, nothing stored. See backup_take. */
     int (*commit)(void *ud, const char *record, char **existing, sv_err *err);
+    /* For a job without a workspace of its own (prune of every workspace):
+     * takes (on) or releases the lock of workspace ws, exclusively. *got
+     * false when another job holds it (skip it). SV_ELEASE when the lease is
+     * lost. NULL callback (inline runs): always got. */
+    int (*ws_lock)(void *ud, const char *ws, bool on, bool *got, sv_err *err);
     /* Emits an event (restore.started, restore.completed, restore.failed) with
      * a data object (borrowed). May be NULL (inline without redis). */
     int (*emit)(void *ud, const char *event, json_t *data, sv_err *err);
@@ -88,6 +93,13 @@ static inline int job_commit(job_ctx *c, const char *record, char **existing, sv
     *existing = NULL;
     if (job_cancelled(c)) return sv_err_set(err, SV_ELEASE, "job cancelled: lease lost or shutting down");
     return c->commit ? c->commit(c->ud, record, existing, err) : 0;
+}
+
+/* See job_ctx.ws_lock. */
+static inline int job_ws_lock(job_ctx *c, const char *ws, bool on, bool *got, sv_err *err)
+{
+    *got = true;
+    return c->ws_lock ? c->ws_lock(c->ud, ws, on, got, err) : 0;
 }
 
 typedef int (*job_fn)(job_ctx *ctx, json_t **result, sv_err *err);

@@ -22,6 +22,10 @@
 /* Uncommitted leftovers, exports, uploads and unfinished multipart uploads
  * older than this are removed. */
 #define PRUNE_LEFTOVER_AGE_MS (24LL * 3600 * 1000)
+/* Exports live at least as long as the longest URL to them: a presigned URL
+ * lasts at most 7 days (SQLVAULT_EXPORT_TTL and --ttl are capped there), so
+ * exports/ objects go once 7 days and an hour old. */
+#define PRUNE_EXPORT_AGE_MS ((7LL * 24 + 1) * 3600 * 1000)
 
 /* Prints a prune result as a human table: one line per backup (workspace,
  * ts, keep/delete, reason), then the totals. */

@@ -116,6 +116,10 @@ int queue_progress(queue_conn *c, const char *base, const char *id, const char *
  * false when the lease is lost. */
 int queue_commit(queue_conn *c, const char *base, const char *id, const char *token, int64_t lease_ms,
                  const char *record, bool *accepted, char **existing, sv_err *err);
+/* Takes (on) or releases a workspace's lock for a job that has none of its
+ * own (sqlvault_wslock): *result 1 done, 0 held by another job, -1 lease lost. */
+int queue_wslock(queue_conn *c, const char *base, const char *id, const char *token, const char *ws, bool on,
+                 int *result, sv_err *err);
 /* Renews one lease now (before a commit point); *accepted false when lost. */
 int queue_renew(queue_conn *c, const char *base, const char *id, const char *token, int64_t lease_ms,
                 bool *accepted, sv_err *err);
@@ -185,7 +189,7 @@ int queue_recent(queue_conn *c, const char *base, size_t scan, json_t **out, sv_
 /* The embedded function library (src/queue/sqlvault.lua) and its version
  * (VERSION there): a connection loads the library when Redis has an older
  * one, so bump both on every change. */
-#define QUEUE_LIBRARY_VERSION 7
+#define QUEUE_LIBRARY_VERSION 8
 extern const char queue_script_lua[];
 
 #endif

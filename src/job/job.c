@@ -12,7 +12,7 @@ static const struct {
     {"export", job_export, true, "interactive"},
     {"restore", job_restore, true, "interactive"},
     {"verify", job_verify, false, "scheduled"},
-    {"prune", job_prune, false, "scheduled"},
+    {"prune", job_prune, true, "scheduled"},
     {"import-url", job_import_url, false, "interactive"},
 };
 

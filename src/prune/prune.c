@@ -13,8 +13,9 @@
  * backup that lists as committed but lacks its snapshot.
  *
  * Also removed, once older than a day: uncommitted folders (age by the
- * folder's timestamp name and by its newest object), objects under exports/
- * and uploads/, and unfinished multipart uploads. Memory is bounded by one
+ * folder's timestamp name and by its newest object), objects under
+ * uploads/, and unfinished multipart uploads; objects under exports/ once
+ * older than 7 days and an hour (the longest a download URL lives). Memory is bounded by one
  * workspace's listing plus a 1000-key delete batch. */
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,7 @@ typedef struct prune_run {
     bool all;             /* every workspace */
     int64_t now;
     json_int_t kept, deleted, leftovers, exports, uploads, aborted, workspaces;
+    json_int_t busy;      /* workspaces skipped: another job held their lock */
     json_t *decisions;
     size_t ndecisions;
     bool truncated;
@@ -328,14 +330,14 @@ static int sweep_entry(void *ud, const store_entry *e, sv_err *err)
     return batch_add(b, e->key, err);
 }
 
-/* Removes every object under prefix older than a day. */
-static int sweep_prefix(prune_run *r, const char *prefix, json_int_t *counter, sv_err *err)
+/* Removes every object under prefix older than age_ms. */
+static int sweep_prefix(prune_run *r, const char *prefix, int64_t age_ms, json_int_t *counter, sv_err *err)
 {
     key_batch *b = calloc(1, sizeof *b);
     int rc;
     if (!b) return sv_err_set(err, SV_ENOMEM, "out of memory");
     b->run = r;
-    b->cutoff = r->now - PRUNE_LEFTOVER_AGE_MS;
+    b->cutoff = r->now - age_ms;
     b->counter = counter;
     rc = store_list(r->store, prefix, NULL, sweep_entry, b, err);
     if (rc == 0) rc = batch_flush(b, err);
@@ -464,7 +466,27 @@ int job_prune(job_ctx *ctx, json_t **result, sv_err *err)
             goto fail;
         }
         job_progress(ctx, "prune", i, wl.n);
-        if (prune_workspace(&r, wl.names[i], err) != 0) {
+        /* A prune of one workspace holds its lock (exclusive) as a job; a
+         * prune of every workspace takes each one's in turn, so the listing,
+         * the pins (newest committed, newest verified) and the deletes all
+         * happen while no backup, export, restore or verify runs there. */
+        bool got = true;
+        if (r.all) {
+            if (job_ws_lock(ctx, wl.names[i], true, &got, err) != 0) goto fail;
+            if (!got) {
+                r.busy++;
+                log_info(ctx->job_id, wl.names[i], "prune: workspace busy (another job holds its lock), skipped");
+                continue;
+            }
+        }
+        int prc = prune_workspace(&r, wl.names[i], err);
+        if (r.all) {
+            sv_err e2;
+            bool g2;
+            if (job_ws_lock(ctx, wl.names[i], false, &g2, &e2) != 0)
+                log_warn(ctx->job_id, wl.names[i], "prune: releasing the workspace lock: %s", e2.msg);
+        }
+        if (prc != 0) {
             if (r.all) sv_err_wrap(err, "workspace %s", wl.names[i]);
             goto fail;
         }
@@ -478,8 +500,8 @@ int job_prune(job_ctx *ctx, json_t **result, sv_err *err)
         char *up = r.all ? strdup("uploads/") : sv_asprintf("uploads/%s/", ws);
         char *fu = r.all ? strdup("full/") : sv_asprintf("full/%s/", ws);
         int src = (!ex || !up || !fu) ? sv_err_set(err, SV_ENOMEM, "out of memory") : 0;
-        if (src == 0) src = sweep_prefix(&r, ex, &r.exports, err);
-        if (src == 0) src = sweep_prefix(&r, up, &r.uploads, err);
+        if (src == 0) src = sweep_prefix(&r, ex, PRUNE_EXPORT_AGE_MS, &r.exports, err);
+        if (src == 0) src = sweep_prefix(&r, up, PRUNE_LEFTOVER_AGE_MS, &r.uploads, err);
         if (src == 0) src = sweep_uploads(&r, fu, err);
         if (src == 0) src = sweep_uploads(&r, ex, err);
         if (src == 0) src = sweep_uploads(&r, up, err);
@@ -500,6 +522,7 @@ int job_prune(job_ctx *ctx, json_t **result, sv_err *err)
     }
     if (r.truncated) json_object_set_new(*result, "decisions_truncated", json_true());
     if (r.uploads_unsupported) json_object_set_new(*result, "uploads_unsupported", json_true());
+    if (r.all) json_object_set_new(*result, "workspaces_busy", json_integer(r.busy));
     log_info(ctx->job_id, ctx->workspace,
              "prune%s: kept %lld, deleted %lld, leftovers %lld, exports %lld, uploads %lld, "
              "aborted uploads %lld",

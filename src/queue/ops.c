@@ -191,6 +191,19 @@ int queue_commit(queue_conn *c, const char *base, const char *id, const char *to
     return 0;
 }
 
+/* Workspace lock of a job without a workspace; see queue.h. */
+int queue_wslock(queue_conn *c, const char *base, const char *id, const char *token, const char *ws, bool on,
+                 int *result, sv_err *err)
+{
+    redisReply *r = qc_callv(c, err, 8, (const char *[]){"FCALL", "sqlvault_wslock", "1", base, id, token, ws,
+                                                         on ? "on" : "off"});
+    if (!r) return -1;
+    if (r->type != REDIS_REPLY_INTEGER) return bad_reply(r, "sqlvault_wslock", err);
+    *result = (int)r->integer;
+    freeReplyObject(r);
+    return 0;
+}
+
 /* Release; see queue.h. */
 int queue_release(queue_conn *c, const char *base, const char *id, const char *token,
                   bool *accepted, sv_err *err)

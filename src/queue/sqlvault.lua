@@ -10,7 +10,7 @@ docs/PROTOCOL.md describes every key, field and state; keep the two in step.
 Load with: redis-cli FUNCTION LOAD REPLACE "$(cat sqlvault.lua)"
 ]]
 
-local VERSION = 7            -- bump on every change (QUEUE_LIBRARY_VERSION in queue.h)
+local VERSION = 8            -- bump on every change (QUEUE_LIBRARY_VERSION in queue.h)
 local EVENTS_MAXLEN = 10000   -- events stream cap (approximate trimming)
 local DEAD_MAXLEN = 10000     -- dead-letter stream cap
 local RECENT_MAX = 10000      -- recent-jobs index cap
@@ -22,7 +22,7 @@ local CONSUMER = 'claim'
 local SCAN_LIMIT = 50         -- delayed / stalled jobs handled per call
 
 -- Lock mode of a job type: x exclusive on its workspace, s shared, n none.
-local LOCKS = { backup = 'x', export = 'x', restore = 'x', verify = 's', prune = 's',
+local LOCKS = { backup = 'x', export = 'x', restore = 'x', verify = 's', prune = 'x',
                 ['import-url'] = 'n' }
 
 local function now_ms()
@@ -400,6 +400,24 @@ local function commit_record(keys, args)
   return { 1, '' }
 end
 
+-- FCALL sqlvault_wslock 1 B id token ws on|off
+-- A job without a workspace of its own (a prune of every workspace) takes
+-- each workspace's lock in turn, exclusively, for as long as it works on it.
+-- Refused without the lease. Returns 1 (taken, or released), 0 when another
+-- job holds the lock (nothing waits: the caller skips the workspace), or -1
+-- when the lease is lost.
+local function wslock(keys, args)
+  local B, id, token, ws, on = keys[1], args[1], args[2], args[3], args[4] == 'on'
+  local j = redis.call('HMGET', B .. 'job:' .. id, 'lease', 'state')
+  if j[1] ~= token or j[2] ~= 'active' then return -1 end
+  if not valid_id(ws) then return redis.error_reply('ERR invalid workspace id') end
+  if not on then
+    unlock(B, id, ws)
+    return 1
+  end
+  return lock(B, id, ws, 'x') and 1 or 0
+end
+
 -- FCALL sqlvault_tick 1 B worker lease_ms rt_overhead [id token]...
 -- The housekeeping call: marks the worker alive, renews the leases it holds,
 -- requeues stalled jobs and promotes due retries. Returns {lost ids, ids
@@ -600,6 +618,7 @@ redis.register_function('sqlvault_progress', progress)
 redis.register_function('sqlvault_renew', renew)
 redis.register_function('sqlvault_tick', tick)
 redis.register_function('sqlvault_commit', commit_record)
+redis.register_function('sqlvault_wslock', wslock)
 redis.register_function('sqlvault_release', release)
 redis.register_function('sqlvault_emit', emit)
 redis.register_function('sqlvault_cancel', cancel)

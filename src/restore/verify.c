@@ -7,7 +7,14 @@
  * the backup itself is recorded: a damaged object, a checksum mismatch or a
  * missing object make ok:false; a network or local failure (retryable, or
  * our own disk) records nothing, so a flaky link never marks a good backup
- * bad. Readers count a backup as verified only when ok is true. */
+ * bad. Neither does our own size cap: a backup larger than
+ * SQLVAULT_MAX_DB_SIZE (lowered since it was taken) is not verified and
+ * keeps its past verdict. Readers count a backup as verified only when ok
+ * is true.
+ *
+ * A verify holds the workspace's lock shared; prune takes it exclusively, so
+ * a backup is never deleted while it is verified, and the verdict is written
+ * (after a lease fence) while the backup is still there. */
 #include <stdlib.h>
 #include <string.h>
 #include "backup.h"
@@ -60,6 +67,23 @@ int job_verify(job_ctx *ctx, json_t **result, sv_err *err)
         return sv_err_set(err, SV_EINVAL, "verify checks committed backups: --at latest or a backup time");
     if (catalog_find(ctx->store, ctx->workspace, at, &ce, err) != 0) return -1;
     src.ref = ce.ts;
+    {
+        /* The size cap is ours, not the backup's: over it, record nothing. */
+        json_t *m0 = NULL;
+        if (catalog_read_meta(ctx->store, ctx->workspace, ce.ts, &m0, err) != 0) {
+            if (!is_verdict(err->code)) return sv_err_wrap(err, "verify could not run (nothing recorded)");
+            sv_err_clear(err); /* unreadable metadata: the drill below records the verdict */
+        }
+        json_int_t size = json_integer_value(json_object_get(m0, "databaseSize"));
+        json_decref(m0);
+        if (size > 0 && (uint64_t)size > ctx->cfg->max_db_size) {
+            char a[32], b[32];
+            sv_err_set(err, SV_ETOOBIG, "backup %s holds a %s database, over SQLVAULT_MAX_DB_SIZE (%s): not verified, "
+                       "nothing recorded", ce.ts, sv_human_size((uint64_t)size, a, sizeof a),
+                       sv_human_size(ctx->cfg->max_db_size, b, sizeof b));
+            return sv_err_hint(err, "raise SQLVAULT_MAX_DB_SIZE to verify or restore this backup");
+        }
+    }
     t0 = sv_mono_ms(ctx->clock);
     rc = restore_prepare(ctx, &src, NULL, &f, &val, ts, &meta, &validate_ms, err);
     dur = sv_mono_ms(ctx->clock) - t0;

@@ -183,6 +183,23 @@ static int cb_commit(void *ud, const char *record, char **existing, sv_err *err)
     return 0;
 }
 
+/* job_ctx callback: a workspace's lock for a job without a workspace. */
+static int cb_ws_lock(void *ud, const char *ws, bool on, bool *got, sv_err *err)
+{
+    slot *s = ud;
+    int r = 0;
+    *got = false;
+    if (ensure_conn(s->wp, &s->conn, true) != 0)
+        return sv_err_set(err, SV_EUNREACH, "redis unreachable: workspace lock of %s", ws);
+    if (queue_wslock(s->conn, s->wp->bases[s->pool], s->id, s->token, ws, on, &r, err) != 0) return -1;
+    if (r < 0) {
+        atomic_store(&s->lost, true);
+        return sv_err_set(err, SV_ELEASE, "lease lost: another worker owns the job now");
+    }
+    *got = r == 1;
+    return 0;
+}
+
 /* job_ctx callback: emits a job event (refused without the lease). */
 static int cb_emit(void *ud, const char *event, json_t *data, sv_err *err)
 {
@@ -329,6 +346,7 @@ static int run_body(slot *s, queue_job *j, json_t **result, sv_err *err)
     ctx.cancelled = cb_cancelled;
     ctx.fence = cb_fence;
     ctx.commit = cb_commit;
+    ctx.ws_lock = cb_ws_lock;
     ctx.emit = cb_emit;
     ctx.set_pause = cb_set_pause;
     ctx.pause_acks = cb_pause_acks;

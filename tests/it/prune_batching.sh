@@ -50,25 +50,30 @@ for ms, old in ((base - 10 * D + 7, True), (base - 3 * D + 7, True), (now - H + 
     open(os.path.join(root, rel), "wb").write(b"partial")
     if old: aged.append(rel)
 for rel, old in (("exports/%s/job1/%s-x.db" % (ws, ws), True), ("exports/%s/job2/%s-y.db" % (ws, ws), False),
+                 ("exports/%s/job3/%s-z.db" % (ws, ws), "3d"),
                  ("uploads/%s/u1.db" % ws, True), ("uploads/%s/u2.db" % ws, False)):
     p = os.path.join(root, rel)
     os.makedirs(os.path.dirname(p), exist_ok=True)
     open(p, "wb").write(b"old")
-    if old: aged.append(rel)
+    if old: aged.append(rel + ("" if old is True else " " + old))
 print("\n".join(aged))
 PY
 aws_s3 s3 sync --only-show-errors "$TREE/$SV_PREFIX" "s3://$SV_S3_BUCKET/$SV_PREFIX" ||
   fail "seeding the bucket failed"
 # age objects: s3rver reports its files' mtimes as LastModified
-while read -r rel; do
+# (exports live 7 days and an hour, as long as the longest download URL:
+# an old one is 8 days old, job3's is 3 days old and stays)
+while read -r rel age; do
   f="$SV_S3_DATA_DIR/$SV_S3_BUCKET/$SV_PREFIX$rel._S3rver_object"
   [[ -f "$f" ]] || fail "s3rver object file $f not found"
-  touch -d '3 days ago' "$f"
+  if [[ -n "$age" ]]; then touch -d '3 days ago' "$f"
+  elif [[ "$rel" == exports/* ]]; then touch -d '8 days ago' "$f"
+  else touch -d '3 days ago' "$f"; fi
 done <"$SV_SCRATCH/aged"
 aws_proxy s3api create-multipart-upload --bucket "$SV_S3_BUCKET" \
   --key "${SV_PREFIX}full/$WS/fresh-upload/livestore.db.zst" >/dev/null || fail "create-multipart-upload failed"
 total=$(s3_keys | wc -l)
-assert_eq 3208 "$total" "objects seeded"
+assert_eq 3209 "$total" "objects seeded"
 assert_eq 1 "$(proxy_open_uploads)" "open multipart uploads"
 
 # expected_kept: the default policy restated: younger than 30 days, or
@@ -122,7 +127,7 @@ assert_eq 0 "$aborted" "stale multipart uploads (the only one is fresh)"
 assert_eq 1600 "$ndec" "decisions listed"
 assert_contains "$out" '"reason": "superseded (daily:365d)"' "dry-run reason"
 assert_contains "$out" '"reason": "all:30d"' "dry-run reason"
-assert_eq 3208 "$(s3_keys | wc -l)" "objects after dry run"
+assert_eq 3209 "$(s3_keys | wc -l)" "objects after dry run"
 text="$("$SV_BIN" prune "$WS" --inline --dry-run)" || fail "text dry run failed"
 assert_contains "$text" "daily:365d" "text dry run names the rule"
 
@@ -163,7 +168,7 @@ note "$(python3 -c 'import json,sys; r=json.load(sys.stdin); r.pop("decisions");
 assert_eq "$KEEP" "$(count_meta)" "committed backups"
 check_committed_restorable
 keys="$(s3_keys)"
-assert_eq 2 "$(grep -c "^${SV_PREFIX}exports/\|^${SV_PREFIX}uploads/" <<<"$keys" || true)" "exports and uploads left (the fresh ones)"
+assert_eq 3 "$(grep -c "^${SV_PREFIX}exports/\|^${SV_PREFIX}uploads/" <<<"$keys" || true)" "exports and uploads left (the fresh ones, and a 3-day-old export)"
 # the interrupted runs left each doomed folder's snapshot behind, without its
 # marker: uncommitted, and not yet a day old by its objects' mtime
 assert_eq $((KEEP * 2 + 2 + 1600 - KEEP)) "$(grep -c "^${SV_PREFIX}full/" <<<"$keys")" \
