@@ -121,6 +121,7 @@ test('an admin sees depth, the running job, workers, failures, dead letters and 
   assert.match(await page.textContent(`${pool} .failures tr[data-job="adm-broken-1"]`), /failed/)
   assert.match(await page.textContent(`${pool} .dead tr[data-job="adm-broken-1"] td.err`), /.+/)
   assert.match(await page.textContent('#sched-summary'), /Last tick .*: 0 of 2 backups failed \(0\.00%\)/)
+  if (env.SV_SCREENSHOT) await page.screenshot({ path: env.SV_SCREENSHOT, fullPage: true }) // for a person to look at
 })
 
 test('Retry re-enqueues a dead letter, Cancel stops the running job', async () => {

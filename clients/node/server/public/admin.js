@@ -67,7 +67,10 @@ function jobRow (j, pool, actions) {
   const tr = el('tr')
   tr.dataset.job = j.id
   tr.append(el('td', j.id), el('td', j.type), el('td', j.workspace || '-'), el('td', j.state),
-    el('td', `${j.attempt || 0}/${j.max_attempts || '-'}`), el('td', j.error || '', 'err'))
+    el('td', `${j.attempt || 0}/${j.max_attempts || '-'}`))
+  const err = el('td', null, 'err')
+  err.append(el('div', j.error || '', 'errtext'))
+  tr.append(err)
   const td = el('td')
   for (const a of actions) td.append(button(a === 'retry' ? 'Retry' : 'Cancel', a, j.id, pool))
   tr.append(td)
