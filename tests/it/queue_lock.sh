@@ -30,12 +30,12 @@ assert_disjoint() {
 
 step "five jobs of one workspace with four free threads run one at a time"
 start_worker w1 --threads 4
-qpy bulk a 5 sleep ws-a interactive 3 '{"ms": 400}' >/dev/null
-qpy bulk b 1 sleep ws-b interactive 3 '{"ms": 400}' >/dev/null
+qpy bulk a 5 sleep ws-a interactive 3 '{"ms": 1500}' >/dev/null
+qpy bulk b 1 sleep ws-b interactive 3 '{"ms": 1500}' >/dev/null
 wait_for --timeout 10 bash -c "(( \$(redis-cli -u '$SQLVAULT_REDIS_URL' LLEN '$(qbase)wait:ws-a') >= 3 ))"
 note "ok: jobs waiting for the lock are parked on $(qbase)wait:ws-a"
 assert_eq 0 "$(redis_cli XLEN "$(qbase)q:interactive")" "entries left on the stream while jobs wait for the lock"
-wait_finished 6 30
+wait_finished 6 60
 assert_disjoint a-1 a-2 a-3 a-4 a-5
 assert_eq 5 "$(for i in 1 2 3 4 5; do qstate "a-$i"; done | grep -c succeeded)" "ws-a jobs succeeded"
 bs=$(qfield b-1 started_at)
