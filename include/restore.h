@@ -140,7 +140,8 @@ int restore_scope_key(job_ctx *ctx, const char *key, const char *clone_from, sv_
 int restore_scope_path(job_ctx *ctx, const char *path, const char *what, const char *clone_from, sv_err *err);
 
 /* Prints the files a restore kept aside next to ws's database
- * (livestore.db.damaged-TS, livestore.db.replaced-TS: kept until an operator
+ * (livestore.db.damaged-TS, livestore.db.replaced-TS, and a safety copy
+ * livestore.db.pre-restore-TS whose upload failed: kept until an operator
  * deletes them; nothing sweeps them), one a line with size and time, under a
  * "kept aside" heading; prints nothing when there are none. */
 void restore_print_kept_aside(const sv_config *cfg, const char *ws, FILE *out);

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,31 +287,137 @@ static int source_from_record(const char *rec, restore_source *src, sv_err *err)
     return restore_parse_from(rec, src, err);
 }
 
-/* Puts the pre-restore backup back onto the live database after a failed swap. */
-static int put_back(job_ctx *ctx, const char *safety_ts, const char *live, sv_err *err)
+/* The upload of the pre-restore safety copy, run in its own thread while
+ * the swap runs.
+ *
+ * THREAD SAFETY NOTES: the thread gets a job context of its own (plain fields
+ * copied, its own store, no runner callbacks: they are not safe to call from
+ * a second thread); the main thread reads its results after pthread_join.
+ * The file it reads (the local copy) is written before the thread starts
+ * and not touched by the main thread until the join. */
+typedef struct safety_job {
+    job_ctx ctx;
+    const char *copy;
+    backup_outcome out;
+    int rc;
+    sv_err err;
+    int64_t ms;
+} safety_job;
+
+/* The pre-restore backup of the local safety copy. */
+static void *safety_main(void *arg)
 {
-    restore_source rs = {.kind = RESTORE_SRC_BACKUP, .ref = safety_ts};
-    restore_fetched rf;
-    restore_validated rv;
-    char rts[SV_TS_LEN];
-    json_t *rmeta = NULL;
-    int64_t rms;
-    int rc = restore_prepare(ctx, &rs, NULL, &rf, &rv, rts, &rmeta, &rms, err);
-    if (rc == 0) rc = restore_swap(rf.path, live, ctx->clock, err);
-    restore_fetched_remove(&rf);
-    json_decref(rmeta);
-    return rc;
+    safety_job *s = arg;
+    backup_params bp = {.workspace = s->ctx.workspace, .backup_type = "pre-restore", .reason = "pre-restore",
+                        .db_path = s->copy};
+    int64_t t0 = sv_mono_ms(s->ctx.clock);
+    sv_err_clear(&s->err);
+    s->rc = backup_take(&s->ctx, &bp, &s->out, &s->err);
+    if (s->rc != 0) sv_err_wrap(&s->err, "pre-restore backup");
+    else log_info(s->ctx.job_id, s->ctx.workspace, "pre-restore backup %s committed", s->out.ts);
+    s->ms = sv_mono_ms(s->ctx.clock) - t0;
+    return NULL;
 }
 
-/* The pre-restore safety backup of the live database, taken while the
- * workspace is paused: every write committed before the pause is in it. */
-static int safety_backup(job_ctx *ctx, const char *live, backup_outcome *out, sv_err *err)
+/* Starts the upload thread; *started tells whether it runs. */
+static int safety_start(job_ctx *ctx, const char *copy, safety_job *s, pthread_t *th, bool *started, sv_err *err)
 {
-    backup_params bp = {.workspace = ctx->workspace, .backup_type = "pre-restore", .reason = "pre-restore",
-                        .db_path = live};
-    job_progress(ctx, "safety", 0, 0);
-    if (backup_take(ctx, &bp, out, err) != 0) return sv_err_wrap(err, "pre-restore backup");
+    *started = false;
+    memset(s, 0, sizeof *s);
+    s->ctx.cfg = ctx->cfg;
+    s->ctx.clock = ctx->clock;
+    s->ctx.job_id = ctx->job_id;
+    s->ctx.type = ctx->type;
+    s->ctx.workspace = ctx->workspace;
+    s->ctx.attempt = ctx->attempt;
+    s->ctx.opts = ctx->opts;
+    s->copy = copy;
+    if (store_open(ctx->cfg, ctx->clock, &s->ctx.store, err) != 0) return -1;
+    if (pthread_create(th, NULL, safety_main, s) != 0) {
+        store_free(s->ctx.store);
+        s->ctx.store = NULL;
+        return sv_err_set(err, SV_ENOMEM, "unable to start the safety backup thread");
+    }
+    *started = true;
     return 0;
+}
+
+/* Removes a database file and its companions, logging nothing. */
+static void remove_with_sides(const char *path)
+{
+    const char *sfx[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < 4; i++) {
+        char *p = sv_asprintf("%s%s", path, sfx[i]);
+        if (p) unlink(p);
+        free(p);
+    }
+}
+
+/* The safety copy: the live database copied with the backup API (one read
+ * and one write, no compression) next to it as LIVE.pre-restore-TS, synced
+ * with its folder, so it is durable before the pause ends. It is uploaded
+ * as the pre-restore backup while the swap runs, and deleted once that
+ * backup is committed; if the upload fails it stays, listed by sqlvault
+ * list. *copy (heap) gets its name. */
+static int local_copy(job_ctx *ctx, const char *live, char **copy, sv_err *err)
+{
+    sqlite3 *src = NULL, *dst = NULL;
+    sqlite3_backup *bk = NULL;
+    char ts[SV_TS_LEN], *dir = NULL;
+    int rc, fd;
+    sv_ts_format(sv_now_ms(ctx->clock), ts);
+    *copy = sv_asprintf("%s.pre-restore-%s", live, ts);
+    if (!*copy) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    remove_with_sides(*copy);
+    rc = sqlite3_open_v2(live, &src, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_open_v2(*copy, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                              SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(src, 5000);
+        sqlite3_exec(dst, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF", NULL, NULL, NULL);
+        bk = sqlite3_backup_init(dst, "main", src, "main");
+        if (!bk) rc = sqlite3_errcode(dst);
+        else {
+            rc = sqlite3_backup_step(bk, -1);
+            int frc = sqlite3_backup_finish(bk);
+            rc = rc == SQLITE_DONE ? frc : rc;
+        }
+    }
+    if (rc != SQLITE_OK) {
+        sv_code c = snapshot_classify(rc);
+        sv_err_set(err, c == SV_ENOTFOUND ? SV_ECORRUPT : c, "copying the live database aside: %s",
+                   src ? sqlite3_errmsg(src) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_close(src);
+    src = NULL;
+    if (sqlite3_close(dst) != SQLITE_OK) {
+        dst = NULL;
+        sv_err_set(err, SV_EIO, "closing the safety copy '%s'", *copy);
+        goto fail;
+    }
+    dst = NULL;
+    fd = open(*copy, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        sv_err_set(err, e == ENOSPC ? SV_ENOSPC : SV_EIO, "syncing the safety copy '%s': %s", *copy, strerror(e));
+        goto fail;
+    }
+    close(fd);
+    dir = sv_strdup(live);
+    if (dir && strrchr(dir, '/')) *strrchr(dir, '/') = '\0';
+    if (dir && sv_fsync_dir(*dir && strchr(live, '/') ? dir : ".", err) != 0) goto fail;
+    free(dir);
+    return 0;
+fail:
+    sqlite3_close(src);
+    sqlite3_close(dst);
+    free(dir);
+    remove_with_sides(*copy);
+    free(*copy);
+    *copy = NULL;
+    return -1;
 }
 
 /* Why the live file cannot be copied as it is: fills why and returns true
@@ -431,7 +538,9 @@ void restore_print_kept_aside(const sv_config *cfg, const char *ws, FILE *out)
         const char *p = g.gl_pathv[i], *tail = p + strlen(live);
         struct stat sb;
         char iso[SV_ISO_LEN];
-        if ((strncmp(tail, ".damaged-", 9) != 0 && strncmp(tail, ".replaced-", 10) != 0) || stat(p, &sb) != 0) continue;
+        if ((strncmp(tail, ".damaged-", 9) != 0 && strncmp(tail, ".replaced-", 10) != 0 &&
+             strncmp(tail, ".pre-restore-", 13) != 0) || stat(p, &sb) != 0)
+            continue;
         if (shown++ == 0) fprintf(out, "\nkept aside by restores (never deleted by sqlvault; delete them once inspected):\n");
         sv_iso_format((int64_t)sb.st_mtime * 1000, iso);
         fprintf(out, "  %s  %12lld  %s\n", p, (long long)sb.st_size, iso);
@@ -462,19 +571,23 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
     restore_source asked, src;
     restore_fetched f = {0};
     restore_validated val;
-    backup_outcome safety;
+    safety_job *sj = NULL;
+    pthread_t th;
+    bool sj_running = false;
+    char *copy = NULL;
     json_t *meta = NULL, *ev = NULL;
     char ts[SV_TS_LEN] = "", *live = NULL, *rec = NULL, *kept = NULL, why[400] = "";
     const char *safety_ts = NULL;
     struct stat sb;
-    bool had_db, paused = false, swapped_any = false, acked = true;
+    bool had_db, paused = false, swapped_any = false, acked = true, cleared = true, completed = false;
+    bool keep_copy = false;
     int listeners = 0;
     int64_t t0 = sv_mono_ms(ctx->clock), validate_ms = 0, t_swap = 0, t_pause = 0, pause_wait_ms = 0;
     int64_t safety_ms = 0;
     int rc = -1;
 
     *result = NULL;
-    memset(&safety, 0, sizeof safety);
+    if (!(sj = calloc(1, sizeof *sj))) return sv_err_set(err, SV_ENOMEM, "out of memory");
     if (sv_check_workspace(ctx->workspace, err) != 0) return -1;
     if (restore_parse_from(from, &asked, err) != 0) return -1;
     asked.ws = clone;
@@ -520,16 +633,17 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
         int64_t ts0 = sv_mono_ms(ctx->clock);
         bool wal = false;
         uint32_t ps;
-        if (safety_backup(ctx, live, &safety, err) != 0) {
+        job_progress(ctx, "safety", 0, 0);
+        if (local_copy(ctx, live, &copy, err) != 0) {
             /* The disaster case: a live file that is not a sound database
-             * cannot be backed up, and need not be: it is kept aside. */
+             * cannot be copied, and need not be: it is kept aside. */
             if (err->code == SV_ELEASE || !live_damaged(live, why, sizeof why)) goto done;
             log_warn(ctx->job_id, ctx->workspace, "the live database is damaged (%s): keeping it aside", why);
             if (job_fence(ctx, err) != 0 || keep_aside(ctx, live, "damaged", &kept, err) != 0) goto done;
             had_db = false;
         } else {
-            safety_ts = safety.ts;
-            log_info(ctx->job_id, ctx->workspace, "pre-restore backup %s committed", safety_ts);
+            log_info(ctx->job_id, ctx->workspace, "safety copy %s taken", copy);
+            if (safety_start(ctx, copy, sj, &th, &sj_running, err) != 0) goto done;
             /* A WAL database cannot take pages of another size through the
              * backup API: its content is in the safety backup, the file is
              * kept aside and the restored one moved into place. */
@@ -562,9 +676,9 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
         if (had_db && err->code == SV_EBUSY) {
             rolled_back = true; /* the copy never started writing: the live database is as it was */
         } else if (had_db) {
-            rolled_back = put_back(ctx, safety_ts, live, &rb) == 0;
+            rolled_back = copy && restore_swap(copy, live, ctx->clock, &rb) == 0;
             if (!rolled_back)
-                log_error(ctx->job_id, ctx->workspace, "putting the pre-restore copy back failed: %s", rb.msg);
+                log_error(ctx->job_id, ctx->workspace, "putting the safety copy back failed: %s", rb.msg);
         } else {
             remove_db(live);
             /* Put the kept-aside file back where it was. */
@@ -573,20 +687,45 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
         if (rolled_back) sv_err_wrap(err, "swap failed, the previous database was put back");
         else {
             sv_err_wrap(err, "swap failed and putting the previous database back failed too (%s)", rb.msg);
-            sv_err_hint(err, "restore the pre-restore backup %s with 'sqlvault restore %s --from %s'", safety_ts,
-                        ctx->workspace, safety_ts);
+            sv_err_hint(err, "the previous database is kept at %s (and uploaded as a pre-restore backup)",
+                        copy ? copy : "(no copy)");
+            keep_copy = true;
         }
-        ev = json_pack("{s:s, s:s, s:s, s:b, s:s?}", "workspace", ctx->workspace, "job", ctx->job_id, "error",
-                       err->msg, "rolled_back", rolled_back, "safety_backup", safety_ts);
+        ev = json_pack("{s:s, s:s, s:s, s:b}", "workspace", ctx->workspace, "job", ctx->job_id, "error", err->msg,
+                       "rolled_back", rolled_back);
         rc = -1;
         goto done;
     }
     job_progress(ctx, "swap", f.size, f.size);
+    /* The swap is done: the listeners resume now, while the safety copy's
+     * upload (if still running) finishes. */
+    if (paused) {
+        cleared = unpause(ctx);
+        paused = false;
+    }
+    ev = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?}", "workspace", ctx->workspace, "job", ctx->job_id, "from",
+                   from, "checksum", f.sum, "backup", ts[0] ? ts : NULL, "safety_copy", copy);
+    emit(ctx, "restore.completed", ev);
+    json_decref(ev);
+    ev = NULL;
+    completed = true;
+    if (sj_running) {
+        job_progress(ctx, "safety upload", 0, 0);
+        pthread_join(th, NULL);
+        sj_running = false;
+        if (sj->rc == 0) {
+            safety_ts = sj->out.ts;
+        } else {
+            keep_copy = true;
+            log_warn(ctx->job_id, ctx->workspace, "the safety copy could not be uploaded (%s): kept at %s",
+                     sj->err.msg, copy);
+        }
+    }
     {
         char iso[SV_ISO_LEN];
         sv_iso_format(sv_now_ms(ctx->clock), iso);
         *result = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:s, s:i, s:I, s:I, s:s?, s:s?, s:I, s:I, s:I, "
-                            "s:I, s:b, s:i, s:I, s:I, s:s}",
+                            "s:I, s:b, s:i, s:I, s:I, s:s, s:b}",
                             "workspace", ctx->workspace, "from", from, "source", rec, "db", live, "checksum", f.sum,
                             "size", (json_int_t)f.size, "object_size", (json_int_t)f.object_size, "compressed",
                             f.compressed, "object_checksum", f.obj_sum, "page_size", (int)val.hdr.page_size,
@@ -595,14 +734,20 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
                             "validate_ms", (json_int_t)validate_ms, "safety_ms", (json_int_t)safety_ms,
                             "pause_wait_ms", (json_int_t)pause_wait_ms, "pause_acked", acked, "pause_listeners",
                             listeners, "pause_ms", (json_int_t)(t_swap - t_pause), "durationMs",
-                            (json_int_t)(sv_mono_ms(ctx->clock) - t0), "restoredAt", iso);
-        if (*result)
+                            (json_int_t)(sv_mono_ms(ctx->clock) - t0), "restoredAt", iso, "pause_cleared", cleared);
+        if (*result) {
             json_object_set_new(*result, "integrity_check",
                                 json_string(val.integrity_skipped ? "skipped: the backup's restore drill passed on "
                                                                     "the same checksum" : "ok"));
+            json_object_set_new(*result, "safety_upload_ms", json_integer(sj->ms));
+        }
         if (*result && kept) {
             json_object_set_new(*result, "kept_aside", json_string(kept));
             json_object_set_new(*result, "kept_aside_reason", json_string(why));
+        }
+        if (*result && keep_copy) {
+            json_object_set_new(*result, "safety_copy", json_string(copy));
+            json_object_set_new(*result, "safety_upload_error", json_string(sj->err.msg));
         }
     }
     if (!*result) {
@@ -611,28 +756,28 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
     }
     rc = 0;
 done:
-    if (paused) {
-        bool cleared = unpause(ctx);
-        if (rc == 0) json_object_set_new(*result, "pause_cleared", json_boolean(cleared));
-    }
-    if (paused || swapped_any) {
-        if (rc == 0) {
-            ev = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?}", "workspace", ctx->workspace, "job", ctx->job_id,
-                           "from", from, "checksum", f.sum, "backup", ts[0] ? ts : NULL, "safety_backup", safety_ts);
-            emit(ctx, "restore.completed", ev);
-        } else {
-            if (!ev)
-                ev = json_pack("{s:s, s:s, s:s, s:b}", "workspace", ctx->workspace, "job", ctx->job_id, "error",
-                               err->msg, "swapped", false);
-            emit(ctx, "restore.failed", ev);
-        }
+    if (paused) unpause(ctx);
+    if ((paused || swapped_any) && !completed) {
+        if (!ev)
+            ev = json_pack("{s:s, s:s, s:s, s:b}", "workspace", ctx->workspace, "job", ctx->job_id, "error", err->msg,
+                           "swapped", false);
+        emit(ctx, "restore.failed", ev);
     }
     json_decref(ev);
+    if (sj_running) {
+        pthread_join(th, NULL);
+        if (sj->rc != 0) keep_copy = true;
+    }
+    if (copy && !keep_copy) remove_with_sides(copy);
+    else if (copy) log_warn(ctx->job_id, ctx->workspace, "the safety copy is kept at %s", copy);
     if (rc == 0)
         log_info(ctx->job_id, ctx->workspace, "restored %s (%llu bytes, paused %lld ms)", rec,
                  (unsigned long long)f.size, (long long)(t_swap - t_pause));
     restore_fetched_remove(&f);
-    json_decref(safety.metadata);
+    json_decref(sj->out.metadata);
+    store_free(sj->ctx.store);
+    free(sj);
+    free(copy);
     json_decref(meta);
     free(rec);
     free(kept);
