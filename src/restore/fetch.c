@@ -278,19 +278,25 @@ static int plain_in(void *ud, const void *data, size_t n, sv_err *err)
     return pc->f->mode == 2 ? out_zstd(pc->f, d, n, err) : out_write(pc->f, d, n, err);
 }
 
+/* Unlinks a database file and its -wal, -shm and -journal companions. */
+static void unlink_with_companions(const char *path)
+{
+    static const char *const sides[] = {"-wal", "-shm", "-journal"};
+    unlink(path);
+    for (size_t i = 0; i < 3; i++) {
+        char *p = sv_asprintf("%s%s", path, sides[i]);
+        if (p) unlink(p);
+        free(p);
+    }
+}
+
 /* Removes the temporary file (and the companions a check connection may
  * have left), then drops its liveness lock. */
 void restore_fetched_remove(restore_fetched *f)
 {
-    static const char *const sides[] = {"-wal", "-shm", "-journal"};
     if (!f) return;
     if (f->path) {
-        unlink(f->path);
-        for (size_t i = 0; i < 3; i++) {
-            char *p = sv_asprintf("%s%s", f->path, sides[i]);
-            if (p) unlink(p);
-            free(p);
-        }
+        unlink_with_companions(f->path);
         free(f->path);
         f->path = NULL;
     }
@@ -332,7 +338,9 @@ void restore_sweep_leftovers(const char *tmp_dir, const sv_clock *clock)
         } else {
             int fd = open(p, O_RDONLY | O_CLOEXEC);
             if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
-                unlink(p);
+                /* companions too: the listing may have passed them while
+                 * their database still existed */
+                unlink_with_companions(p);
                 log_info(NULL, NULL, "removed %s, a restore temporary left by a process that ended", p);
             }
             if (fd >= 0) close(fd);
