@@ -16,7 +16,8 @@
  *         associated data, so reordering, truncation and tampering are detected.
  *
  * The stream filters (crypto_stream) take any number of bytes in and call an
- * output function with whole chunks; memory is two chunks whatever the size.
+ * output function with whole chunks (sealing batches up to 16 of them, 1 MiB, per call);
+ * memory is bounded by that whatever the size.
  * They are a pure byte filter so any object (full backups, LiveStore extra
  * files, future incremental links) can be sealed with the same format.
  *

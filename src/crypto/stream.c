@@ -34,7 +34,8 @@ struct crypto_stream {
     uint32_t chunk;
     unsigned char *buf;      /* seal: plaintext; open: ciphertext + tag */
     size_t pos;
-    unsigned char *out;      /* chunk + tag */
+    unsigned char *out;      /* open: chunk + tag; seal: a batch of sealed chunks */
+    size_t out_len, out_cap; /* seal: bytes batched in out, its size */
     uint64_t index;
     bool started, finished;
     crypto_out_fn fn;
@@ -123,11 +124,16 @@ static int stream_new(bool seal, const crypto_dk *dk, const char *context, crypt
     return 0;
 }
 
+/* Sealed chunks handed to the output function at once: fewer, larger store writes. */
+#define SEAL_BATCH 16
+
 /* Allocates the chunk buffers once the chunk size is known. */
 static int stream_buffers(crypto_stream *s, sv_err *err)
 {
     s->buf = malloc((size_t)s->chunk + CRYPTO_TAG_LEN);
-    s->out = malloc((size_t)s->chunk + CRYPTO_TAG_LEN);
+    s->out_cap = s->seal ? CRYPTO_HDR_LEN + SEAL_BATCH * ((size_t)s->chunk + CRYPTO_TAG_LEN)
+                         : (size_t)s->chunk + CRYPTO_TAG_LEN;
+    s->out = malloc(s->out_cap);
     if (!s->buf || !s->out) return sv_err_set(err, SV_ENOMEM, "out of memory");
     return 0;
 }
@@ -167,21 +173,35 @@ int crypto_open_new(const crypto_dk *dk, const char *context, crypto_out_fn out,
     return stream_new(false, dk, context, out, ud, sp, err);
 }
 
-/* Seals buf[0..pos) as chunk index and emits it. */
+/* Hands the batched sealed bytes to the output function. */
+static int seal_flush(crypto_stream *s, sv_err *err)
+{
+    size_t n = s->out_len;
+    s->out_len = 0;
+    return n ? s->fn(s->ud, s->out, n, err) : 0;
+}
+
+/* Seals buf[0..pos) as chunk index into the batch (the header first), flushing
+ * the batch when the next chunk might not fit and after the final chunk. */
 static int seal_chunk(crypto_stream *s, bool final, sv_err *err)
 {
     int n = 0, m = 0;
+    unsigned char *o;
     if (!s->started) {
         s->started = true;
-        if (s->fn(s->ud, s->hdr, CRYPTO_HDR_LEN, err) != 0) return -1;
+        memcpy(s->out, s->hdr, CRYPTO_HDR_LEN);
+        s->out_len = CRYPTO_HDR_LEN;
     }
-    if (chunk_begin(s, final) != 0 || EVP_EncryptUpdate(s->c, s->out, &n, s->buf, (int)s->pos) != 1 ||
-        EVP_EncryptFinal_ex(s->c, s->out + n, &m) != 1 ||
-        EVP_CIPHER_CTX_ctrl(s->c, EVP_CTRL_GCM_GET_TAG, CRYPTO_TAG_LEN, s->out + n + m) != 1)
+    if (s->out_cap - s->out_len < (size_t)s->chunk + CRYPTO_TAG_LEN && seal_flush(s, err) != 0) return -1;
+    o = s->out + s->out_len;
+    if (chunk_begin(s, final) != 0 || EVP_EncryptUpdate(s->c, o, &n, s->buf, (int)s->pos) != 1 ||
+        EVP_EncryptFinal_ex(s->c, o + n, &m) != 1 ||
+        EVP_CIPHER_CTX_ctrl(s->c, EVP_CTRL_GCM_GET_TAG, CRYPTO_TAG_LEN, o + n + m) != 1)
         return sv_err_set(err, SV_EINTERNAL, "aes-256-gcm encryption failed");
     s->index++;
     s->pos = 0;
-    return s->fn(s->ud, s->out, (size_t)(n + m) + CRYPTO_TAG_LEN, err);
+    s->out_len += (size_t)(n + m) + CRYPTO_TAG_LEN;
+    return final ? seal_flush(s, err) : 0;
 }
 
 /* Checks buf[0..pos) (ciphertext + tag) as chunk index and emits the plaintext. */
@@ -292,7 +312,7 @@ void crypto_stream_free(crypto_stream *s)
     if (!s) return;
     EVP_CIPHER_CTX_free(s->c);
     if (s->buf) OPENSSL_cleanse(s->buf, (size_t)s->chunk + CRYPTO_TAG_LEN);
-    if (s->out) OPENSSL_cleanse(s->out, (size_t)s->chunk + CRYPTO_TAG_LEN);
+    if (s->out) OPENSSL_cleanse(s->out, s->out_cap);
     free(s->buf);
     free(s->out);
     free(s->context);
