@@ -211,8 +211,13 @@ int crypto_rotate(const sv_config *cfg, const sv_clock *clock, const crypto_kek 
     }
     r->ring.kek[0] = *newk;
     r->ring.n = 1;
-    for (int i = 0; i < cur.n; i++)
-        if (strcmp(cur.kek[i].id, newk->id) != 0) r->ring.kek[r->ring.n++] = cur.kek[i];
+    {
+        /* the new key first, then the old ones it still has to read, up to
+         * the ring's capacity (which also bounds the loop for the compiler) */
+        const int cap = (int)(sizeof r->ring.kek / sizeof r->ring.kek[0]);
+        for (int i = 0; i < cur.n && i < cap && r->ring.n < cap; i++)
+            if (strcmp(cur.kek[i].id, newk->id) != 0) r->ring.kek[r->ring.n++] = cur.kek[i];
+    }
     crypto_keyring_clear(&cur);
     for (int i = 0; i < r->jobs; i++)
         if (store_open(cfg, clock, &r->stores[i], err) != 0) goto done;
