@@ -393,6 +393,10 @@ restore_prep() {
   warm "$1"
 }
 
+# result_json LABEL: the result JSON a --json run printed into $RUN/LABEL.log
+# (between the log lines: the object's own lines, "{" to "}").
+result_json() { sed -n '/^{$/,/^}$/p' "$RUN/$1.log"; }
+
 # row_restore: sqlvault restore --inline from s3rver vs download + zstd -d + integrity_check + cp; then verify.
 row_restore() {
   local rdata="$RUN/rdata" live ref_cell ref_wall sv_cell ratio v
@@ -430,8 +434,8 @@ row_restore() {
   R_RSS="$M_RSS"
   # the pause users feel, and its parts, from the last run's result
   local pause_cell="—"
-  if ((M_RC == 0)) && jq -e .pause_ms "$RUN/restore.log" >/dev/null 2>&1; then
-    pause_cell="$(jq -r '"\(.pause_ms / 1000) s (safety backup \(.safety_ms / 1000) s, swap \((.pause_ms - .safety_ms - .pause_wait_ms) / 1000) s); fetch \(.fetch_ms / 1000) s, check \(.validate_ms / 1000) s (integrity_check: \(.integrity_check))"' "$RUN/restore.log")"
+  if ((M_RC == 0)) && result_json restore | jq -e .pause_ms >/dev/null 2>&1; then
+    pause_cell="$(result_json restore | jq -r '"\(.pause_ms / 1000) s (safety copy \(.safety_ms / 1000) s, swap \((.pause_ms - .safety_ms - .pause_wait_ms) / 1000) s; the copy'"'"'s upload \(.safety_upload_ms / 1000) s beside the swap); fetch \(.fetch_ms / 1000) s, check \(.validate_ms / 1000) s"')"
   fi
   R_RC="$M_RC"
   if ((M_RC == 0)); then
@@ -460,7 +464,7 @@ row_restore() {
     PREP=(restore_prep "$live")
     measure restore_drilled "$SV" restore "$WS" --from "$dts" --inline --yes --json
     if ((M_RC == 0)); then
-      sv_cell="$(timing s3), $(mib "$M_RSS") MiB; pause $(jq -r '.pause_ms / 1000' "$RUN/restore_drilled.log") s"
+      sv_cell="$(timing s3), $(mib "$M_RSS") MiB; pause $(result_json restore_drilled | jq -r '.pause_ms / 1000') s"
       ratio="$(calc "$M_WALL / $ref_wall")"
       v="$(verdict "$ratio" '<=' 1.0)"
     else
