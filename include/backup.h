@@ -25,6 +25,10 @@
 
 #define BACKUP_META_VERSION "1.0"
 #define BACKUP_OBJECT "livestore.db.zst"
+/* A LiveStore store's backup: the event log and the state file (metadata.json
+ * "files" names the store's own file names). */
+#define BACKUP_EVENTLOG_OBJECT "eventlog.db.zst"
+#define BACKUP_STATE_OBJECT "state.db.zst"
 
 typedef struct backup_params {
     const char *workspace;
@@ -32,6 +36,7 @@ typedef struct backup_params {
     int64_t ts_ms;            /* explicit label (tests, imports); <= 0 = the snapshot's time */
     int64_t tick_ms;          /* the scheduler's tick, kept as metadata "tickTime"; 0 = none */
     bool once;                /* one committed backup per job (job_commit); backup and export */
+    const char *store_dir;    /* non-NULL: a LiveStore store directory (livestore.h), db_path unused */
     const char *backup_type;  /* "full" (default) or "pre-restore" */
     const char *reason;       /* "manual", "scheduled", "export", "pre-restore" */
     const char *user_id;      /* may be NULL */
@@ -42,13 +47,20 @@ typedef struct backup_outcome {
     char ts[SV_TS_LEN];       /* folder name */
     json_t *metadata;         /* new reference: the committed metadata.json */
     bool already_committed;   /* an earlier attempt had committed this backup */
-    const char *snapshot;     /* "direct" or "copy" (snapshot.h); NULL if already committed */
+    const char *snapshot;     /* "direct", "copy" (snapshot.h) or "store"; NULL if already committed */
     int64_t duration_ms;
     char *export_key;         /* with export_plain: the plain copy's key (heap) */
 } backup_outcome;
 
 /* Runs the pipeline (see above). out->metadata is owned by the caller. */
 int backup_take(job_ctx *ctx, const backup_params *p, backup_outcome *out, sv_err *err);
+
+/* Copies the LiveStore store in dir consistently (store.c): optimistic tries
+ * first, then, when the job can reach the store's Node server, the quiesce
+ * protocol (docs/PROTOCOL.md). *report (new reference) says which way was
+ * taken and how many tries it needed; out is released by the caller. */
+struct ls_copy;
+int backup_store_copy(job_ctx *ctx, const char *dir, struct ls_copy *out, json_t **report, sv_err *err);
 
 /* Key helpers: full/WS/TS/NAME, heap strings. */
 char *backup_key(const char *ws, const char *ts, const char *name);

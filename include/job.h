@@ -74,6 +74,12 @@ typedef struct job_ctx {
      * attempt and takeover works from the same record. May be NULL (inline:
      * one attempt, *out is a copy of value). */
     int (*pin)(void *ud, const char *name, const char *value, char **out, sv_err *err);
+    /* Backup quiesce of a LiveStore store (docs/PROTOCOL.md): on=true sets
+     * PREFIX:quiesce:{WS}, emits backup.quiesce and waits up to timeout_ms
+     * until every live listener acked; *listeners and *acked say how it went.
+     * on=false clears the flag and emits backup.resume (pointers may be NULL).
+     * May be NULL (inline runs: no Node server to ask). */
+    int (*quiesce)(void *ud, bool on, int64_t timeout_ms, int *listeners, bool *acked, sv_err *err);
     void *ud;
 } job_ctx;
 

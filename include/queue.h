@@ -170,6 +170,15 @@ int queue_pause_touch(queue_conn *c, const sv_config *cfg, const queue_pause_own
 int queue_pause_acks(queue_conn *c, const sv_config *cfg, const char *ws, const char *job_id, int *live, int *acked,
                      sv_err *err);
 
+/* The backup quiesce flag PREFIX:quiesce:{ws} (value: the job id, TTL as a
+ * safety net); on=false deletes it only if it still holds job_id. */
+int queue_set_quiesce(queue_conn *c, const sv_config *cfg, const char *ws, const char *job_id, bool on,
+                      int64_t ttl_ms, sv_err *err);
+/* Live listeners of ws (PREFIX:listeners:{ws} members scored > now_ms) and
+ * how many of them are in PREFIX:acks:{ws}:job_id. */
+int queue_listener_acks(queue_conn *c, const sv_config *cfg, const char *ws, const char *job_id, int64_t now_ms,
+                        int *live, int *acked, sv_err *err);
+
 /* One job hash as a JSON object (numbers as numbers, result parsed, opts
  * decoded); *out NULL when the job does not exist. */
 int queue_job_get(queue_conn *c, const char *base, const char *id, json_t **out, sv_err *err);

@@ -143,4 +143,8 @@ npm_install "$ROOT/clients/node/server"
 npm_install "$ROOT/tests/web"
 # the ops console's browser test (playwright-core)
 npm_install "$ROOT/tests/ops"
+
+# A real LiveStore 0.4 store for the LiveStore tests (tests/it/livestore_*.sh):
+# @livestore/livestore and @livestore/adapter-node, pinned in tests/livestore.
+npm_install "$ROOT/tests/livestore"
 say "done"

@@ -10,7 +10,13 @@
  *
  * Labels and attempts (see backup.h and docs/DESIGN.md): the folder is the
  * snapshot's time, so two attempts never share a key; with once set, the
- * job's commit record (job_commit) picks the one backup the job commits. */
+ * job's commit record (job_commit) picks the one backup the job commits.
+ *
+ * A backup is a list of files: one (livestore.db) for a single-file
+ * workspace, two for a LiveStore store (its event log and current state file,
+ * copied at one moment by backup_store_copy, store.c). Each file is its own
+ * object; metadata.json's top-level fields describe the first, and "files"
+ * lists every one with its size and checksums. */
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -23,6 +29,7 @@
 #include "crypto.h"
 
 #include "restore.h"
+#include "livestore.h"
 #include "log.h"
 #include "metrics/metrics.h"
 #include "snapshot.h"
@@ -248,19 +255,22 @@ done:
 
 /* Best-effort removal of an attempt's own objects once another backup of the
  * job was committed instead (prune would sweep them after a day anyway). */
-static void drop_own(job_ctx *ctx, const char *obj_key, const char *export_key)
+static void drop_own(job_ctx *ctx, char *const *obj_keys, int nobj, const char *export_key)
 {
     sv_err e2;
-    const char *keys[2] = {obj_key, export_key};
-    if (store_delete_many(ctx->store, keys, export_key ? 2 : 1, &e2) != 0)
-        log_warn(ctx->job_id, ctx->workspace, "removing the unused objects of this attempt (%s): %s", obj_key,
+    const char *keys[LS_MAX_FILES + 1];
+    int n = 0;
+    for (int i = 0; i < nobj; i++) keys[n++] = obj_keys[i];
+    if (export_key) keys[n++] = export_key;
+    if (store_delete_many(ctx->store, keys, (size_t)n, &e2) != 0)
+        log_warn(ctx->job_id, ctx->workspace, "removing the unused objects of this attempt (%s): %s", obj_keys[0],
                  e2.msg);
 }
 
 /* Builds metadata.json's object (SPEC §3 field order). */
 static json_t *make_meta(job_ctx *ctx, const backup_params *bp, int64_t ts_ms, const snapshot_info *snap,
                          const char *db_sum, const char *obj_sum, uint64_t compressed, int64_t dur,
-                         const crypto_dk *dk)
+                         const crypto_dk *dk, const char *object, json_t *files, json_t *store)
 {
     char iso[SV_ISO_LEN];
     sv_iso_format(ts_ms, iso);
@@ -274,7 +284,7 @@ static json_t *make_meta(job_ctx *ctx, const backup_params *bp, int64_t ts_ms, c
     json_object_set_new(m, "version", json_string(BACKUP_META_VERSION));
     json_object_set_new(m, "checksum", json_string(db_sum));
     json_object_set_new(m, "compression", json_string("zstd"));
-    json_object_set_new(m, "object", json_string(BACKUP_OBJECT));
+    json_object_set_new(m, "object", json_string(object));
     json_object_set_new(m, "compressedSize", json_integer((json_int_t)compressed));
     json_object_set_new(m, "compressedChecksum", json_string(obj_sum));
     json_object_set_new(m, "sqlite", json_pack("{s:s, s:i, s:I, s:s}", "version", sqlite3_libversion(),
@@ -290,7 +300,71 @@ static json_t *make_meta(job_ctx *ctx, const backup_params *bp, int64_t ts_ms, c
         sv_iso_format(bp->tick_ms, iso);
         json_object_set_new(m, "tickTime", json_string(iso));
     }
+    json_object_set(m, "files", files);
+    if (store) json_object_set(m, "livestore", store);
     return m;
+}
+
+/* Streams one file of the backup into its object (and the export key for the
+ * first file), commits them, and appends its entry to files. */
+static int put_file(job_ctx *ctx, pipe_t *p, snapshot_info *snap, const char *name, const char *obj_key,
+                    const char *export_key, const crypto_dk *dk, uint64_t *compressed, char db_sum[72],
+                    char obj_sum[72], json_t *files, sv_err *err)
+{
+    const sv_config *cfg = ctx->cfg;
+    if (snap->fd >= 0) posix_fadvise(snap->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    ZSTD_CCtx_reset(p->z, ZSTD_reset_session_only);
+    EVP_DigestInit_ex(p->md_db, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(p->md_obj, EVP_sha256(), NULL);
+    ZSTD_CCtx_setParameter(p->z, ZSTD_c_compressionLevel, cfg->zstd_level);
+    ZSTD_CCtx_setParameter(p->z, ZSTD_c_checksumFlag, 1);
+    ZSTD_CCtx_setPledgedSrcSize(p->z, snap->size);
+    if (snap->size > 8 * CHUNK) {
+        /* Background compression threads. Each zstd job holds its input and output
+         * buffers, so the job size bounds memory: 2 MiB jobs keep a backup near
+         * 30 MiB resident (4 MiB: ~40, the default 8 MiB: ~60) at no loss of speed. */
+        ZSTD_CCtx_setParameter(p->z, ZSTD_c_nbWorkers, 2);
+        ZSTD_CCtx_setParameter(p->z, ZSTD_c_jobSize, 2 * CHUNK);
+    } else {
+        ZSTD_CCtx_setParameter(p->z, ZSTD_c_nbWorkers, 0);
+    }
+    p->stored = 0;
+    crypto_stream_free(p->seal);
+    p->seal = NULL;
+    {
+        store_writer_opts wo = {.size_hint = 0, .content_type = dk ? "application/octet-stream" : "application/zstd"};
+        p->store = ctx->store;
+        if (dk && crypto_seal_new(dk, obj_key, NULL, stored_write, p, &p->seal, err) != 0) return -1;
+        if (store_writer_open(ctx->store, obj_key, &wo, &p->w, err) != 0) return -1;
+    }
+    if (export_key) {
+        store_writer_opts wo = {.size_hint = snap->size, .content_type = "application/vnd.sqlite3"};
+        if (store_writer_open(ctx->store, export_key, &wo, &p->wx, err) != 0) return -1;
+    }
+    if (stream(ctx, p, snap, db_sum, obj_sum, compressed, err) != 0) return -1;
+    job_progress(ctx, "commit", snap->size, snap->size);
+    if (job_fence(ctx, err) != 0) return -1;
+    {
+        store_writer_t *w = p->w;
+        p->w = NULL; /* commit frees the writer, success or not */
+        if (store_writer_commit(ctx->store, w, err) != 0) return -1;
+    }
+    if (p->wx) {
+        store_writer_t *w = p->wx;
+        p->wx = NULL;
+        if (store_writer_commit(ctx->store, w, err) != 0) return -1;
+    }
+    metrics_bytes("read", snap->size);
+    metrics_bytes("uploaded", *compressed + (export_key ? snap->size : 0));
+    {
+        const char *slash = strrchr(obj_key, '/');
+        json_t *f = json_pack("{s:s, s:s, s:I, s:s, s:I, s:s, s:i, s:I}", "name", name, "object",
+                              slash ? slash + 1 : obj_key, "size", (json_int_t)snap->size, "checksum", db_sum,
+                              "compressedSize", (json_int_t)*compressed, "compressedChecksum", obj_sum,
+                              "pageSize", snap->page_size, "pageCount", (json_int_t)snap->page_count);
+        if (!f || json_array_append_new(files, f) != 0) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    }
+    return 0;
 }
 
 /* Runs the whole pipeline (see backup.h). */
@@ -298,10 +372,15 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
 {
     const sv_config *cfg = ctx->cfg;
     snapshot_info snap = {.fd = -1};
+    ls_copy lc;
+    snapshot_info *snaps[LS_MAX_FILES] = {&snap};
+    const char *names[LS_MAX_FILES] = {"livestore.db"};
+    int nfiles = 1;
     pipe_t p = {0};
-    char *meta_key = NULL, *obj_key = NULL, *meta_text = NULL, *record = NULL, *existing = NULL;
-    char db_sum[72], obj_sum[72];
-    uint64_t compressed = 0;
+    char *meta_key = NULL, *obj_keys[LS_MAX_FILES] = {0}, *meta_text = NULL, *record = NULL, *existing = NULL;
+    char db_sum[72], obj_sum[72], sum0[72] = "", osum0[72] = "";
+    uint64_t compressed = 0, compressed0 = 0, total = 0;
+    json_t *files = json_array(), *store = NULL;
     int64_t t0 = sv_mono_ms(ctx->clock), ts_ms;
     json_t *meta = NULL;
     crypto_dk dk;
@@ -310,7 +389,13 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
 
     memset(out, 0, sizeof *out);
     memset(&dk, 0, sizeof dk);
-    if (sv_check_workspace(bp->workspace, err) != 0) return -1;
+    memset(&lc, 0, sizeof lc);
+    for (int i = 0; i < LS_MAX_FILES; i++) lc.snap[i].fd = -1;
+    if (sv_check_workspace(bp->workspace, err) != 0 || !files) {
+        if (!files) sv_err_set(err, SV_ENOMEM, "out of memory");
+        json_decref(files);
+        return -1;
+    }
     /* A job whose earlier attempt reached its commit point: that backup (a
      * first attempt has none to find; its commit step below would see one). */
     if (bp->once && ctx->attempt > 1) {
@@ -341,26 +426,34 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
     if (crypto_for_backup(cfg, ctx->store, ctx->clock, bp->workspace, &dk, &enc, err) != 0) goto done;
 
     job_progress(ctx, "snapshot", 0, 0);
-    if (snapshot_take(bp->db_path, cfg->tmp_dir, ctx->clock, cfg->max_db_size, !getenv("SQLVAULT_SNAPSHOT_COPY"),
-                      &snap, err) != 0)
+    if (bp->store_dir) {
+        if (backup_store_copy(ctx, bp->store_dir, &lc, &store, err) != 0) goto done;
+        nfiles = lc.n;
+        for (int i = 0; i < nfiles; i++) {
+            snaps[i] = &lc.snap[i];
+            names[i] = lc.name[i];
+        }
+    } else if (snapshot_take(bp->db_path, cfg->tmp_dir, ctx->clock, cfg->max_db_size,
+                             !getenv("SQLVAULT_SNAPSHOT_COPY"), &snap, err) != 0) {
         goto done;
+    }
     /* The label: when the snapshot's read transaction had begun, so every row
      * it holds was written before it. */
     ts_ms = bp->ts_ms > 0 ? bp->ts_ms : sv_now_ms(ctx->clock);
     sv_ts_format(ts_ms, out->ts);
     meta_key = backup_key(bp->workspace, out->ts, "metadata.json");
-    obj_key = backup_key(bp->workspace, out->ts, BACKUP_OBJECT);
-    if (!meta_key || !obj_key ||
+    obj_keys[0] = backup_key(bp->workspace, out->ts, bp->store_dir ? BACKUP_EVENTLOG_OBJECT : BACKUP_OBJECT);
+    obj_keys[1] = backup_key(bp->workspace, out->ts, BACKUP_STATE_OBJECT);
+    if (!meta_key || !obj_keys[0] || !obj_keys[1] ||
         (bp->export_plain && !(out->export_key = backup_export_key(bp->workspace, ctx->job_id, out->ts)))) {
         sv_err_set(err, SV_ENOMEM, "out of memory");
         goto done;
     }
-    out->snapshot = snap.direct ? "direct" : "copy";
+    out->snapshot = bp->store_dir ? "store" : snap.direct ? "direct" : "copy";
     if (job_cancelled(ctx)) {
         sv_err_set(err, SV_ELEASE, "job cancelled: lease lost or shutting down");
         goto done;
     }
-    if (snap.fd >= 0) posix_fadvise(snap.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     p.in = malloc(CHUNK);
     p.outcap = ZSTD_CStreamOutSize() * 4;
     p.outbuf = malloc(p.outcap);
@@ -371,45 +464,20 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
         sv_err_set(err, SV_ENOMEM, "out of memory");
         goto done;
     }
-    EVP_DigestInit_ex(p.md_db, EVP_sha256(), NULL);
-    EVP_DigestInit_ex(p.md_obj, EVP_sha256(), NULL);
-    ZSTD_CCtx_setParameter(p.z, ZSTD_c_compressionLevel, cfg->zstd_level);
-    ZSTD_CCtx_setParameter(p.z, ZSTD_c_checksumFlag, 1);
-    ZSTD_CCtx_setPledgedSrcSize(p.z, snap.size);
-    if (snap.size > 8 * CHUNK) {
-        /* Background compression threads. Each zstd job holds its input and output
-         * buffers, so the job size bounds memory: 2 MiB jobs keep a backup near
-         * 30 MiB resident (4 MiB: ~40, the default 8 MiB: ~60) at no loss of speed. */
-        ZSTD_CCtx_setParameter(p.z, ZSTD_c_nbWorkers, 2);
-        ZSTD_CCtx_setParameter(p.z, ZSTD_c_jobSize, 2 * CHUNK);
+    for (int i = 0; i < nfiles; i++) {
+        if (put_file(ctx, &p, snaps[i], names[i], obj_keys[i], i == 0 ? out->export_key : NULL, enc ? &dk : NULL,
+                     &compressed, db_sum, obj_sum, files, err) != 0)
+            goto done;
+        total += compressed;
+        if (i == 0) {
+            memcpy(sum0, db_sum, sizeof sum0);
+            memcpy(osum0, obj_sum, sizeof osum0);
+            compressed0 = compressed;
+        }
     }
-    {
-        store_writer_opts wo = {.size_hint = 0, .content_type = enc ? "application/octet-stream" : "application/zstd"};
-        p.store = ctx->store;
-        if (enc && crypto_seal_new(&dk, obj_key, NULL, stored_write, &p, &p.seal, err) != 0) goto done;
-        if (store_writer_open(ctx->store, obj_key, &wo, &p.w, err) != 0) goto done;
-    }
-    if (out->export_key) {
-        store_writer_opts wo = {.size_hint = snap.size, .content_type = "application/vnd.sqlite3"};
-        if (store_writer_open(ctx->store, out->export_key, &wo, &p.wx, err) != 0) goto done;
-    }
-    if (stream(ctx, &p, &snap, db_sum, obj_sum, &compressed, err) != 0) goto done;
-    job_progress(ctx, "commit", snap.size, snap.size);
-    if (job_fence(ctx, err) != 0) goto done;
-    {
-        store_writer_t *w = p.w;
-        p.w = NULL; /* commit frees the writer, success or not */
-        if (store_writer_commit(ctx->store, w, err) != 0) goto done;
-    }
-    if (p.wx) {
-        store_writer_t *w = p.wx;
-        p.wx = NULL;
-        if (store_writer_commit(ctx->store, w, err) != 0) goto done;
-    }
-    metrics_bytes("read", snap.size);
-    metrics_bytes("uploaded", compressed + (out->export_key ? snap.size : 0));
     out->duration_ms = sv_mono_ms(ctx->clock) - t0;
-    meta = make_meta(ctx, bp, ts_ms, &snap, db_sum, obj_sum, compressed, out->duration_ms, enc ? &dk : NULL);
+    meta = make_meta(ctx, bp, ts_ms, snaps[0], sum0, osum0, compressed0, out->duration_ms, enc ? &dk : NULL,
+                     strrchr(obj_keys[0], '/') + 1, files, store);
     meta_text = meta ? json_dumps(meta, JSON_INDENT(2)) : NULL;
     if (!meta_text) {
         sv_err_set(err, SV_ENOMEM, "out of memory");
@@ -429,7 +497,7 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
         if (existing) {
             char *own_export = out->export_key;
             out->export_key = NULL;
-            drop_own(ctx, obj_key, own_export);
+            drop_own(ctx, obj_keys, nfiles, own_export);
             free(own_export);
             rc = adopt_record(ctx, bp, existing, out, err);
             goto done;
@@ -448,7 +516,7 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
             goto done;
         }
     }
-    metrics_backup_size(compressed);
+    metrics_backup_size(total);
     out->metadata = meta;
     meta = NULL;
     rc = 0;
@@ -456,6 +524,9 @@ done:
     if (p.w) store_writer_abort(ctx->store, p.w);
     if (p.wx) store_writer_abort(ctx->store, p.wx);
     snapshot_release(&snap);
+    livestore_copy_release(&lc);
+    json_decref(files);
+    json_decref(store); /* metadata.json's "livestore" keeps it */
     crypto_stream_free(p.seal);
     crypto_dk_clear(&dk);
     ZSTD_freeCCtx(p.z);
@@ -468,7 +539,7 @@ done:
     free(existing);
     json_decref(meta);
     free(meta_key);
-    free(obj_key);
+    for (int i = 0; i < LS_MAX_FILES; i++) free(obj_keys[i]);
     if (rc != 0) {
         free(out->export_key);
         out->export_key = NULL;
@@ -493,6 +564,12 @@ int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
     bp.once = true;
     db = dbopt ? sv_strdup(dbopt) : config_db_path(ctx->cfg, ctx->workspace);
     if (!db) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    if (!dbopt && livestore_shape(ctx->cfg->data_dir, ctx->workspace) == LS_SHAPE_STORE) {
+        free(db);
+        db = sv_asprintf("%s/%s", ctx->cfg->data_dir, ctx->workspace);
+        if (!db) return sv_err_set(err, SV_ENOMEM, "out of memory");
+        bp.store_dir = db;
+    }
     bp.workspace = ctx->workspace;
     bp.db_path = db;
     bp.backup_type = "full";
@@ -502,8 +579,9 @@ int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
     free(db);
     if (rc != 0) return -1;
     {
-        char *key = backup_key(ctx->workspace, out.ts, BACKUP_OBJECT);
         json_t *m = out.metadata;
+        const char *obj = json_string_value(json_object_get(m, "object"));
+        char *key = backup_key(ctx->workspace, out.ts, obj ? obj : BACKUP_OBJECT);
         *result = json_pack("{s:s, s:s, s:s?, s:O?, s:O?, s:O?, s:O?, s:b, s:I}", "workspace", ctx->workspace,
                             "ts", out.ts, "key", key, "timestamp", json_object_get(m, "timestamp"),
                             "databaseSize", json_object_get(m, "databaseSize"), "compressedSize",
@@ -512,6 +590,9 @@ int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
                             (json_int_t)out.duration_ms);
         free(key);
         if (*result && out.snapshot) json_object_set_new(*result, "snapshot", json_string(out.snapshot));
+        if (*result) json_object_set_new(*result, "shape", json_string(json_object_get(m, "livestore") ? "store" : "file"));
+        if (*result && json_object_get(m, "livestore"))
+            json_object_set(*result, "livestore", json_object_get(m, "livestore"));
     }
     log_info(ctx->job_id, ctx->workspace, "backup %s committed%s", out.ts,
              out.already_committed ? " (by an earlier attempt)" : "");

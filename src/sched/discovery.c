@@ -1,5 +1,6 @@
 /* discovery.c -- which workspaces the scheduler backs up: the union of
- * DATA_DIR/ * /livestore.db, the static SQLVAULT_WORKSPACES list and the Redis
+ * DATA_DIR/ * /livestore.db and the LiveStore store directories DATA_DIR/ * /
+ * (an eventlog@N.db inside: livestore.h), the static SQLVAULT_WORKSPACES list and the Redis
  * set PREFIX:workspaces that the Node server adds to. Ids that are not valid
  * workspace ids are skipped with a warning, never passed on to a key or path.
  * The result is sorted and de-duplicated. */
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "livestore.h"
 #include "log.h"
 #include "sched_int.h"
 #include "util.h"
@@ -64,8 +66,8 @@ void sched_ws_finish(sched_ws_list *l)
     l->n = k;
 }
 
-/* DATA_DIR/WS/livestore.db for every WS directory. A missing data dir is not
- * an error (the workspaces may all come from Redis). */
+/* Every WS directory of DATA_DIR holding livestore.db or a LiveStore store.
+ * A missing data dir is not an error (the workspaces may all come from Redis). */
 static int from_data_dir(const sv_config *cfg, sched_ws_list *l, sv_err *err)
 {
     DIR *d = opendir(cfg->data_dir);
@@ -74,14 +76,7 @@ static int from_data_dir(const sv_config *cfg, sched_ws_list *l, sv_err *err)
     if (!d) return 0;
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.') continue;
-        char *p = sv_asprintf("%s/%s/livestore.db", cfg->data_dir, de->d_name);
-        struct stat st;
-        if (!p) {
-            rc = sv_err_set(err, SV_ENOMEM, "out of memory");
-            break;
-        }
-        bool ok = stat(p, &st) == 0 && S_ISREG(st.st_mode);
-        free(p);
+        bool ok = livestore_shape(cfg->data_dir, de->d_name) != LS_SHAPE_NONE;
         if (ok && sched_ws_add(l, de->d_name, strlen(de->d_name), err) != 0) {
             rc = -1;
             break;

@@ -273,6 +273,33 @@ static int cb_pin(void *ud, const char *name, const char *value, char **out, sv_
     return 0;
 }
 
+/* job_ctx callback: the backup quiesce of a LiveStore store (job.h). */
+static int cb_quiesce(void *ud, bool on, int64_t timeout_ms, int *listeners, bool *acked, sv_err *err)
+{
+    slot *s = ud;
+    worker_pool *wp = s->wp;
+    json_t *data;
+    int live = 0, nack = 0, rc;
+    if (!s->ws[0]) return sv_err_set(err, SV_EINVAL, "job has no workspace to quiesce");
+    if (ensure_conn(wp, &s->conn, true) != 0)
+        return sv_err_set(err, SV_EUNREACH, "redis unreachable: quiesce flag not changed");
+    if (queue_set_quiesce(s->conn, wp->cfg, s->ws, s->id, on, timeout_ms + 4 * wp->cfg->lease_ms, err) != 0)
+        return -1;
+    data = json_pack("{s:s, s:s}", "job", s->id, "workspace", s->ws);
+    rc = cb_emit(s, on ? "backup.quiesce" : "backup.resume", data, err);
+    json_decref(data);
+    if (rc != 0 || !on) return rc;
+    for (int64_t t0 = sv_mono_ms(wp->clock);;) {
+        if (queue_listener_acks(s->conn, wp->cfg, s->ws, s->id, sv_now_ms(wp->clock), &live, &nack, err) != 0)
+            return -1;
+        if (live == 0 || nack >= live || sv_mono_ms(wp->clock) - t0 >= timeout_ms || cb_cancelled(s)) break;
+        sv_sleep_ms(wp->clock, 50);
+    }
+    if (listeners) *listeners = live;
+    if (acked) *acked = live > 0 && nack >= live;
+    return 0;
+}
+
 /* On a second or later attempt of a backup or export, aborts the multipart
  * uploads earlier attempts left (each wrote under its own snapshot-time
  * folder). Everything open under full/WS/ is an earlier attempt's: backups,
@@ -351,6 +378,7 @@ static int run_body(slot *s, queue_job *j, json_t **result, sv_err *err)
     ctx.set_pause = cb_set_pause;
     ctx.pause_acks = cb_pause_acks;
     ctx.pin = cb_pin;
+    ctx.quiesce = cb_quiesce;
     ctx.ud = s;
     rc = fn(&ctx, result, err);
     if (rc == 0 && !*result) *result = json_object();
