@@ -69,10 +69,11 @@ typedef struct ls_copy {
     int64_t state_head;                 /* highest event the copied state applied (-1: unknown) */
     int64_t events;                     /* rows in the copied event log */
     int n_stale;
+    bool cold_journals;                 /* a cold -journal (zero header) lay next to a file: ignored */
 } ls_copy;
 
 /* Copies the store in dir optimistically (see livestore.c): a try is kept
- * only when no -journal existed before or after it, every file's size and
+ * only when no hot -journal (livestore.c) existed before or after it, every file's size and
  * change counter (header bytes 24-27) were the same before and after, the
  * copies pass integrity_check, and the state file has applied exactly the
  * event log's last event. Otherwise it tries again after a backoff, up to

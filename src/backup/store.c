@@ -51,7 +51,17 @@ int backup_store_copy(job_ctx *ctx, const char *dir, ls_copy *out, json_t **repo
     bool acked = false, quiesced = false;
     *report = NULL;
 
-    rc = livestore_copy_take(dir, ctx->cfg->tmp_dir, &o, out, err);
+    if (getenv("SQLVAULT_TEST_STORE_BUSY")) {
+        /* Test-only: the optimistic phase fails as for a store written without
+         * pause, so the quiesce path runs deterministically. Never set it in production. */
+        memset(out, 0, sizeof *out);
+        for (int i = 0; i < LS_MAX_FILES; i++) out->snap[i].fd = -1;
+        rc = sv_err_set(err, SV_EBUSY, "store busy (injected by SQLVAULT_TEST_STORE_BUSY)");
+        sv_err_hint(err, "the store is written too often for an optimistic copy: register onBackup in the Node "
+                         "server so sqlvault can quiesce it");
+    } else {
+        rc = livestore_copy_take(dir, ctx->cfg->tmp_dir, &o, out, err);
+    }
     first_tries = out->tries;
     if (rc != 0 && err->code == SV_EBUSY && ctx->quiesce && ctx->workspace &&
         !getenv("SQLVAULT_STORE_NO_QUIESCE")) {
@@ -90,6 +100,7 @@ int backup_store_copy(job_ctx *ctx, const char *dir, ls_copy *out, json_t **repo
                         "unpaired", out->unpaired, "events", (json_int_t)out->events, "eventlogHead",
                         (json_int_t)out->eventlog_head, "stateHead", (json_int_t)out->state_head, "staleStateFiles",
                         out->n_stale, "snapshotMs", (json_int_t)(sv_mono_ms(ctx->clock) - t0));
+    if (*report && out->cold_journals) json_object_set_new(*report, "coldJournalIgnored", json_true());
     if (*report && quiesced)
         json_object_update_new(*report, json_pack("{s:i, s:b, s:I}", "listeners", listeners, "quiesceAcked", acked,
                                                   "quiesceMs", (json_int_t)qms));

@@ -67,8 +67,9 @@ static const struct job_cmd {
      "sqlvault export WS [--format db|zst] [--ttl S] [--db PATH] [--inline|--no-wait] [--json]"},
     {"restore", true,
      {{"from", "from", false}, {"db", "db", false}, {"require-table", "require_table", false},
-      {"clone-from", "clone_from", false}},
+      {"clone-from", "clone_from", false}, {"eventlog-only", "eventlog_only", true}},
      "sqlvault restore WS --from latest|TIMESTAMP|object:KEY|file:PATH [--yes] [--require-table T]\n"
+     "                     [--eventlog-only] (a LiveStore store: the event log alone, LiveStore rebuilds its state)\n"
      "                     [--clone-from OTHER_WS] [--db PATH] [--inline|--no-wait] [--json]"},
     {"verify", true, {{"at", "at", false}},
      "sqlvault verify WS [--at latest|TIMESTAMP] [--inline|--no-wait] [--json]"},

@@ -5,11 +5,12 @@
  * changes NAME, writes pages, increments the file change counter (header
  * bytes 24-27) and deletes the journal at commit. One try here
  *   1. reads each file's size and header,           (h1)
- *   2. checks that no NAME-journal exists,          (j1)
+ *   2. checks that no hot NAME-journal exists,      (j1)
  *   3. copies every file with read(),
  *   4. checks again that no journal exists,         (j2)
  *   5. reads each size and header again.            (h2)
- * If a transaction wrote NAME during the copy, its journal existed over an
+ * If a transaction wrote NAME during the copy, its journal was hot (SQLite
+ * writes the journal magic before the first database page) over an
  * interval that overlaps the copy; since neither j1 nor j2 saw it, the
  * interval lies wholly between them, so its commit bumped the change counter
  * between h1 and h2: the counters differ and the try is dropped. Equal
@@ -180,15 +181,35 @@ static int probe_fd(int fd, probe_t *p, sv_err *err)
     return 0;
 }
 
-/* True when path-journal (or -wal) exists next to path. */
-static bool journal_exists(const char *path)
+/* True when a journal that may hold a transaction in flight exists next to
+ * path: a -wal file, or a -journal whose header carries the journal magic.
+ * A -journal whose first 8 bytes are zero (or shorter than that) is cold:
+ * SQLite writes the magic before it writes the first page into the database
+ * (syncJournal), so no page of that transaction is in the file yet, and
+ * SQLite itself ignores such a journal. LiveStore leaves cold journals behind
+ * when it is killed, and never removes them; refusing them would fail every
+ * backup of that store forever. *cold counts them. */
+static bool journal_hot(const char *path, int *cold)
 {
+    static const unsigned char zero[8];
+    unsigned char hdr[8];
     char buf[4096];
     struct stat st;
-    snprintf(buf, sizeof buf, "%s-journal", path);
-    if (lstat(buf, &st) == 0) return true;
+    int fd;
+    ssize_t n;
     snprintf(buf, sizeof buf, "%s-wal", path);
-    return lstat(buf, &st) == 0;
+    if (lstat(buf, &st) == 0) return true;
+    snprintf(buf, sizeof buf, "%s-journal", path);
+    fd = open(buf, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return errno != ENOENT; /* unreadable: assume the worst */
+    n = pread(fd, hdr, sizeof hdr, 0);
+    close(fd);
+    if (n < 0) return true;
+    if (n < (ssize_t)sizeof hdr || memcmp(hdr, zero, sizeof hdr) == 0) {
+        (*cold)++;
+        return false;
+    }
+    return true;
 }
 
 /* Copies src_fd (from offset 0 to EOF) into a new temporary file under
@@ -465,6 +486,7 @@ static int one_try(const char *dir, const ls_files *fl, const char *tmp_dir, con
     probe_t before[LS_MAX_FILES], after[LS_MAX_FILES];
     uint64_t copied[LS_MAX_FILES] = {0};
     bool journal = false;
+    int cold = 0;
 
     for (int i = 0; i < n; i++) {
         paths[i] = sv_asprintf("%s/%s", dir, names[i]);
@@ -486,7 +508,7 @@ static int one_try(const char *dir, const ls_files *fl, const char *tmp_dir, con
     }
     for (int i = 0; i < n; i++)
         if (probe_fd(src[i], &before[i], err) != 0) goto done;
-    for (int i = 0; i < n; i++) journal = journal || journal_exists(paths[i]);
+    for (int i = 0; i < n; i++) journal = journal_hot(paths[i], &cold) || journal;
     if (journal) {
         out->journal_seen++;
         res = 0;
@@ -494,7 +516,7 @@ static int one_try(const char *dir, const ls_files *fl, const char *tmp_dir, con
     }
     for (int i = 0; i < n; i++)
         if (copy_fd(src[i], tmp_dir, o->max_size, buf, &tmp[i], &dst[i], &copied[i], err) != 0) goto done;
-    for (int i = 0; i < n; i++) journal = journal || journal_exists(paths[i]);
+    for (int i = 0; i < n; i++) journal = journal_hot(paths[i], &cold) || journal;
     for (int i = 0; i < n; i++)
         if (probe_fd(src[i], &after[i], err) != 0) goto done;
     if (journal) {
@@ -539,6 +561,7 @@ static int one_try(const char *dir, const ls_files *fl, const char *tmp_dir, con
         }
     }
     out->n = n;
+    out->cold_journals = cold > 0;
     res = 1;
 done:
     for (int i = 0; i < LS_MAX_FILES; i++) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "backup.h"
+#include "livestore.h"
 #include "log.h"
 #include "restore.h"
 #include "util.h"
@@ -59,6 +60,14 @@ int job_export(job_ctx *ctx, json_t **result, sv_err *err)
     if (dbopt && restore_scope_path(ctx, dbopt, "db", NULL, err) != 0) return -1;
     db = dbopt ? sv_strdup(dbopt) : config_db_path(ctx->cfg, ctx->workspace);
     if (!db) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    if (!dbopt && livestore_shape(ctx->cfg->data_dir, ctx->workspace) == LS_SHAPE_STORE) {
+        /* A LiveStore store exports its event log (docs/LIVESTORE.md): one SQLite
+         * file, the source of truth, which an import restores event-log-only. */
+        free(db);
+        db = sv_asprintf("%s/%s", ctx->cfg->data_dir, ctx->workspace);
+        if (!db) return sv_err_set(err, SV_ENOMEM, "out of memory");
+        bp.store_dir = db;
+    }
     /* One time, the snapshot's, for the backup folder and the export's name
      * (an explicit opts.ts labels both, for tests). */
     if (backup_opts_ts(ctx->opts, &bp.ts_ms, err) != 0) goto done;
@@ -72,7 +81,8 @@ int job_export(job_ctx *ctx, json_t **result, sv_err *err)
     if (backup_take(ctx, &bp, &out, err) != 0) goto done;
     memcpy(ts, out.ts, sizeof ts);
     filename = sv_asprintf("%s-%s.db%s", ctx->workspace, ts, zst ? ".zst" : "");
-    key = zst ? backup_key(ctx->workspace, ts, BACKUP_OBJECT) : sv_strdup(out.export_key);
+    key = zst ? backup_key(ctx->workspace, ts, bp.store_dir ? BACKUP_EVENTLOG_OBJECT : BACKUP_OBJECT)
+              : sv_strdup(out.export_key);
     cd = filename ? sv_asprintf("attachment; filename=\"%s\"", filename) : NULL;
     if (!filename || !key || !cd) {
         sv_err_set(err, SV_ENOMEM, "out of memory");

@@ -29,4 +29,10 @@ int restore_test_fail_swap(void);
 int restore_prepare(job_ctx *ctx, const restore_source *src, const char *require_tables, restore_fetched *f,
                     restore_validated *val, char ts[SV_TS_LEN], json_t **meta, int64_t *validate_ms, sv_err *err);
 
+/* LiveStore stores (store.c): true when this restore goes to a store (the
+ * workspace is one, or the source is a store backup or a bare event log
+ * file and the workspace is not a single file), and the store restore. */
+bool restore_is_store(job_ctx *ctx, const restore_source *src);
+int restore_store(job_ctx *ctx, const restore_source *src, json_t **result, sv_err *err);
+
 #endif

@@ -600,6 +600,10 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
     if (source_from_record(rec, &src, err) != 0) goto done;
     src.ws = clone;
     src.trust_drill = true;
+    if (restore_is_store(ctx, &src)) { /* a LiveStore store: store.c */
+        rc = restore_store(ctx, &src, result, err);
+        goto done;
+    }
 
     /* Phase 1: the live database is not touched. */
     if (restore_prepare(ctx, &src, req, &f, &val, ts, &meta, &validate_ms, err) != 0) goto done;

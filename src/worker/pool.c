@@ -273,13 +273,33 @@ static int cb_pin(void *ud, const char *name, const char *value, char **out, sv_
     return 0;
 }
 
+/* Waits until every live listener of the job's workspace acked this job (or
+ * timeout_ms passed, or the job must stop): the backup quiesce's wait. */
+static int cb_await_acks(void *ud, int64_t timeout_ms, int *listeners, bool *acked, sv_err *err)
+{
+    slot *s = ud;
+    worker_pool *wp = s->wp;
+    int live = 0, nack = 0;
+    if (!s->ws[0]) return sv_err_set(err, SV_EINVAL, "job has no workspace");
+    for (int64_t t0 = sv_mono_ms(wp->clock);;) {
+        if (ensure_conn(wp, &s->conn, true) != 0) return sv_err_set(err, SV_EUNREACH, "redis unreachable");
+        if (queue_listener_acks(s->conn, wp->cfg, s->ws, s->id, sv_now_ms(wp->clock), &live, &nack, err) != 0)
+            return -1;
+        if (live == 0 || nack >= live || sv_mono_ms(wp->clock) - t0 >= timeout_ms || cb_cancelled(s)) break;
+        sv_sleep_ms(wp->clock, 50);
+    }
+    if (listeners) *listeners = live;
+    if (acked) *acked = live > 0 && nack >= live;
+    return 0;
+}
+
 /* job_ctx callback: the backup quiesce of a LiveStore store (job.h). */
 static int cb_quiesce(void *ud, bool on, int64_t timeout_ms, int *listeners, bool *acked, sv_err *err)
 {
     slot *s = ud;
     worker_pool *wp = s->wp;
     json_t *data;
-    int live = 0, nack = 0, rc;
+    int rc;
     if (!s->ws[0]) return sv_err_set(err, SV_EINVAL, "job has no workspace to quiesce");
     if (ensure_conn(wp, &s->conn, true) != 0)
         return sv_err_set(err, SV_EUNREACH, "redis unreachable: quiesce flag not changed");
@@ -289,15 +309,7 @@ static int cb_quiesce(void *ud, bool on, int64_t timeout_ms, int *listeners, boo
     rc = cb_emit(s, on ? "backup.quiesce" : "backup.resume", data, err);
     json_decref(data);
     if (rc != 0 || !on) return rc;
-    for (int64_t t0 = sv_mono_ms(wp->clock);;) {
-        if (queue_listener_acks(s->conn, wp->cfg, s->ws, s->id, sv_now_ms(wp->clock), &live, &nack, err) != 0)
-            return -1;
-        if (live == 0 || nack >= live || sv_mono_ms(wp->clock) - t0 >= timeout_ms || cb_cancelled(s)) break;
-        sv_sleep_ms(wp->clock, 50);
-    }
-    if (listeners) *listeners = live;
-    if (acked) *acked = live > 0 && nack >= live;
-    return 0;
+    return cb_await_acks(s, timeout_ms, listeners, acked, err);
 }
 
 /* On a second or later attempt of a backup or export, aborts the multipart
