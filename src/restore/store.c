@@ -98,6 +98,7 @@ static int fetch_backup(job_ctx *ctx, const char *ws, const char *at, rs_file *o
             sv_err_set(err, SV_ECORRUPT, "backup %s: the first file is not the event log", ce.ts);
             goto done;
         }
+        fo.encrypted = json_object_get(meta, "encryption") && !json_is_null(json_object_get(meta, "encryption"));
         fo.expect_sum = json_string_value(json_object_get(e, "checksum"));
         fo.expect_obj_sum = json_string_value(json_object_get(e, "compressedChecksum"));
         fo.expect_size = json_is_integer(json_object_get(e, "size")) ? json_integer_value(json_object_get(e, "size")) : -1;
