@@ -92,6 +92,17 @@ out=$("$SV_BIN" restore ls-imported --from "file:$file" --yes --inline --json) |
 assert_eq "store eventlog@6.db" "$(jq -r '.shape + " " + (.files | join(" "))' <<<"$out")" "imported as a store"
 ls_expect_state "$(ls_state "$SQLVAULT_DATA_DIR" ls-imported --schema 2)" 200 "LiveStore opening the imported store"
 
+step "an encrypted store backup (docs/ENCRYPTION.md) restores the same way"
+python3 -c "import os,sys; sys.stdout.write(os.urandom(32).hex())" >"$SV_SCRATCH/kek"
+enc=$(SQLVAULT_ENCRYPTION_KEY_FILE="$SV_SCRATCH/kek" "$SV_BIN" backup "$ws" --inline --json)
+eb="$store_root/full/$ws/$(jq -r .ts <<<"$enc")"
+[[ "$(jq -r '.encryption != null' "$eb/metadata.json")" == true ]] || fail "the backup is not encrypted"
+out=$(SQLVAULT_ENCRYPTION_KEY_FILE="$SV_SCRATCH/kek" "$SV_BIN" restore ls-enc --from "object:full/$ws/$(jq -r .ts <<<"$enc")/eventlog.db.zst" --yes --inline --json 2>&1) &&
+  fail "a sealed object restored without its metadata: $out"
+out=$(SQLVAULT_ENCRYPTION_KEY_FILE="$SV_SCRATCH/kek" "$SV_BIN" restore "$ws" --from "$(jq -r .ts <<<"$enc")" --yes --inline --json) ||
+  fail "restore of the encrypted store backup failed: $out"
+assert_eq 200 "$(jq -r .events <<<"$out")" "events restored from the encrypted backup"
+
 step "bad uploads are refused and the live store is untouched"
 sum_before=$(cd "$live" && sha256sum ./* | sha256sum)
 make_db "$SV_SCRATCH/plain.db" 10
