@@ -21,7 +21,10 @@
 #                  i chaos soak (the long version of tests/it/chaos_soak.sh:
 #                  CHAOS_JOBS jobs, default 300 over 60 workspaces with 30
 #                  kills; it starts its own redis, s3rver and R2-rules proxy;
-#                  CHAOS_SEED replays)
+#                  CHAOS_SEED replays),
+#                  j LiveStore store (a real LiveStore 0.4 store of BENCH_LS_MB
+#                  MB, default 100, under a steady writer with the Node client's
+#                  onBackup; 5 backups through the queue: time, tries, quiesce, RSS)
 #   --build-dir D  where to build sqlvault (default build/)
 #   --no-build     use the binaries already in the build dir
 #   --runs N       run each timed command of rows b, c, e N times and report
@@ -684,6 +687,29 @@ queue_run() {
   log "queue $kind: $done_n succeeded, $failed_n failed, $committed committed in ${Q_WALL}s"
 }
 
+# row_livestore (j): a real LiveStore store under a steady writer, backed up
+# through the queue (tests/livestore/bench_store.sh, docs/LIVESTORE.md).
+row_livestore() {
+  local mb="${BENCH_LS_MB:-100}" out
+  if [[ ! -d "$ROOT/tests/livestore/node_modules/@livestore" ]]; then
+    row "j. LiveStore store backup" "not run: tests/livestore not installed (scripts/install-deps.sh)" "—" "—" "—" "—"
+    return
+  fi
+  log "LiveStore store of ${mb} MB under a writer of 50 events/s, 5 backups"
+  out="$(SQLVAULT_STORE="file://$RUN/ls-store" bash "$ROOT/tests/livestore/bench_store.sh" "$SV" "$RUN/livestore" \
+    "$mb" 5 50 2>>"$RUN/livestore.log" | tail -n 1)"
+  local -A f=()
+  local kv
+  for kv in $out; do f["${kv%%=*}"]="${kv#*=}"; done
+  if [[ -n "${f[error]:-}" || -z "${f[ok]:-}" ]]; then
+    row "j. LiveStore store backup" "failed: ${out:-no output} (see $RUN/livestore.log)" "—" "—" "—" "—"
+    return
+  fi
+  row "j. LiveStore store (${f[mb]} MB, writer 50 ev/s), 5 backups via the queue" \
+    "${f[ok]}/${f[backups]} ok; median ${f[median_s]} s (max ${f[max_s]} s); tries median ${f[tries_median]} (max ${f[tries_max]}); quiesce ${f[quiesced]}/${f[backups]}; worker peak RSS ${f[rss_mib]} MiB" \
+    "—" "—" "every backup consistent; ≤ 64 MiB" "$( ((f[ok] == f[backups] && f[rss_mib] <= 64)) && echo ok || echo MISSED)"
+}
+
 # row_queue: QUEUE_N workspaces of 1 MiB through the queue, to S3 and to file://.
 row_queue() {
   local label="f. queue: $QUEUE_N workspaces of $QUEUE_SIZE, 2 workers × 4 threads"
@@ -848,6 +874,7 @@ if want i; then
     row_chaos
   fi
 fi
+want j && row_livestore
 
 {
   printf '\n## sqlvault bench, %s workspace%s, %s\n\n' "$SIZE" "$( ((QUICK)) && echo ', quick')" "$STARTED"
