@@ -495,11 +495,14 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
         }
         if (job_commit(ctx, record, &existing, err) != 0) goto done;
         if (existing) {
-            char *own_export = out->export_key;
+            char *own_export = out->export_key, own_ts[SV_TS_LEN];
+            memcpy(own_ts, out->ts, sizeof own_ts);
             out->export_key = NULL;
-            drop_own(ctx, obj_keys, nfiles, own_export);
-            free(own_export);
             rc = adopt_record(ctx, bp, existing, out, err);
+            /* Our objects are unused, unless the record names this very
+             * folder (two attempts' snapshots in one millisecond). */
+            if (strcmp(own_ts, out->ts) != 0) drop_own(ctx, obj_keys, nfiles, own_export);
+            free(own_export);
             goto done;
         }
     } else if (job_fence(ctx, err) != 0) {
