@@ -637,6 +637,11 @@ function startProxy(opt) {
         }
       }
       res.on('close', finish)
+      // Also once upstream is done: a client that went away while the
+      // request waited (key lock, HEAD of a conditional PUT) has closed res
+      // before this listener existed, and a conditional PUT's key lock must
+      // not wait for an event that already happened.
+      upReq.on('close', finish)
       upReq.on('error', (err) => {
         if (!res.headersSent) {
           sendError(req, res, entry, 502, 'BadGateway', `upstream: ${err.message}`)
