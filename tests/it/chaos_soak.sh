@@ -103,6 +103,12 @@ while :; do
     note "t+$((SECONDS - start))s: restarted redis (AOF), $(succeeded) succeeded so far"
   elif ((round % 2 == 0 && kills < KILLS)); then
     i=$((RANDOM % 3))
+    # prefer a worker that runs a job right now (its id is host:pid:random)
+    busy="$(redis-cli -u "$SQLVAULT_REDIS_URL" ZRANGE "$(qbase)active" 0 -1 2>/dev/null |
+      while read -r id; do redis-cli -u "$SQLVAULT_REDIS_URL" HGET "$(qbase)job:$id" worker; done | cut -d: -f2)"
+    for k in 0 1 2; do
+      ((k != stopped)) && grep -qx "${PIDS[$k]}" <<<"$busy" && { i=$k; break; }
+    done
     ((i == stopped)) && i=$(((i + 1) % 3)) # the frozen one is left alone: it must clean up after itself
     kill -KILL "${PIDS[$i]}" 2>/dev/null || true
     wait "${PIDS[$i]}" 2>/dev/null || true
