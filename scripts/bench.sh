@@ -803,7 +803,7 @@ row_sched() {
 # injected 503s and resets. All four must read 0.
 row_chaos() {
   local jobs="${CHAOS_JOBS:-300}" ws="${CHAOS_WS:-60}" kills="${CHAOS_KILLS:-30}" dir="$RUN/chaos" rep
-  local label="i. chaos soak: $jobs backups of $ws workspaces, 3 workers x 2 threads, $kills kill -9s, a freeze, a redis restart, 503s and resets"
+  local label="i. chaos soak: $jobs backups of $ws workspaces, 3 workers x 2 threads, up to $kills kill -9s, a freeze, a redis restart, 503s and resets"
   rep="$dir/report.json"
   mkdir -p "$dir"
   if ! (sv_services_start "$dir" >"$dir/services.log" 2>&1); then
@@ -827,7 +827,7 @@ row_chaos() {
     secs="$(jq -r .seconds "$rep")" seed="$(jq -r .seed "$rep")"
     v=ok
     [[ "$lost$dup$mism$open" == 0000 && $rc -eq 0 ]] || v=MISSED
-    row "$label" "jobs lost $lost / duplicate commits $dup / mismatched objects $mism / open uploads $open ($secs s, seed $seed, temp files $(jq -r .temp_files "$rep"))" \
+    row "$label" "jobs lost $lost / duplicate commits $dup / mismatched objects $mism / open uploads $open ($secs s, $(jq -r .kills "$rep") kills, seed $seed, temp files $(jq -r .temp_files "$rep"))" \
       "—" "—" "0 / 0 / 0 / 0" "$v"
   else
     row "$label" "the soak stopped early: $(grep -m1 '^FAIL' "$dir/soak.log" || echo "see $dir/soak.log")" "—" "—" "0 / 0 / 0 / 0" "MISSED"
