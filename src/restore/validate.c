@@ -32,7 +32,7 @@
 #define SCHEMA_MAX 10000                      /* schema entries */
 #define HEAP_MAX ((sqlite3_int64)40 << 20)    /* SQLite's heap, all connections of the process */
 #define DEADLINE_BASE_MS 5000                 /* integrity_check time allowed: base ... */
-#define DEADLINE_PER_GIB_MS 30000             /* ... plus this per GiB (about 10x the measured rate) */
+#define DEADLINE_PER_GIB_MS 120000            /* ... plus this per GiB (about 40x the measured rate: a loaded host or a cold disk must not fail a good restore) */
 
 /* Big-endian readers. */
 static uint32_t be16(const unsigned char *p) { return (uint32_t)p[0] << 8 | p[1]; }
