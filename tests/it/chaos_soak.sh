@@ -60,8 +60,8 @@ declare -a RESTARTS
 for i in 0 1 2; do start_one "$i"; done
 
 step "enqueue $JOBS backups a few at a time while the chaos runs (at most ${DEADLINE}s)"
-# Rounds of 1-2 s: each enqueues a batch; round 4 freezes a worker past its
-# lease, round 9 restarts redis, and every other round kills a worker (-9)
+# Rounds of 1-2 s: each enqueues a batch; from round 4, the first worker
+# seen running a job is frozen past its lease, round 9 restarts redis, and every other round kills a worker (-9)
 # and restarts it, until KILLS kills; then until every job succeeded.
 : >"$SV_SCRATCH/jobs"
 succeeded() { redis-cli -u "$SQLVAULT_REDIS_URL" HGET "$(qbase)stats" succeeded 2>/dev/null | sed 's/^$/0/'; }
@@ -91,21 +91,23 @@ while :; do
   enqueue "$BATCH"
   sleep "0.$((2 + RANDOM % 5))" # the chaos strikes while the batch runs
   round=$((round + 1))
-  if ((round == 4 && stopped < 0)); then
-    stopped=$((RANDOM % 3))
+  busy="$(redis-cli -u "$SQLVAULT_REDIS_URL" ZRANGE "$(qbase)active" 0 -1 2>/dev/null |
+    while read -r id; do redis-cli -u "$SQLVAULT_REDIS_URL" HGET "$(qbase)job:$id" worker; done | cut -d: -f2)"
+  frz=-1 # from round 4 on, the first worker seen running a job is frozen
+  for k in 0 1 2; do grep -qx "${PIDS[$k]}" <<<"$busy" && { frz=$k; break; }; done
+  if ((round >= 4 && stopped < 0 && frz >= 0)); then
+    stopped=$frz
     kill -STOP "${PIDS[$stopped]}"
     ( sleep 5; kill -CONT "${PIDS[$stopped]}" ) &
     sv_on_exit "kill -CONT ${PIDS[$stopped]}"
     note "t+$((SECONDS - start))s: froze worker $stopped (pid ${PIDS[$stopped]}) for 5 s, past its 3 s lease"
-  elif ((round == 9 && !redis_restarted)); then
+  elif ((round >= 9 && !redis_restarted)); then
     redis_private_restart
     redis_restarted=1
     note "t+$((SECONDS - start))s: restarted redis (AOF), $(succeeded) succeeded so far"
   elif ((round % 2 == 0 && kills < KILLS)); then
     i=$((RANDOM % 3))
     # prefer a worker that runs a job right now (its id is host:pid:random)
-    busy="$(redis-cli -u "$SQLVAULT_REDIS_URL" ZRANGE "$(qbase)active" 0 -1 2>/dev/null |
-      while read -r id; do redis-cli -u "$SQLVAULT_REDIS_URL" HGET "$(qbase)job:$id" worker; done | cut -d: -f2)"
     for k in 0 1 2; do
       ((k != stopped)) && grep -qx "${PIDS[$k]}" <<<"$busy" && { i=$k; break; }
     done
