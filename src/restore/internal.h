@@ -32,6 +32,11 @@ int restore_prepare(job_ctx *ctx, const restore_source *src, const char *require
 /* LiveStore stores (store.c): true when this restore goes to a store (the
  * workspace is one, or the source is a store backup or a bare event log
  * file and the workspace is not a single file), and the store restore. */
+/* Waits until every live listener acked the pause flag just set, or
+ * timeout_ms passed; *acked is false on a timeout, *listeners gets the live
+ * listener count. Fails only when the job is cancelled meanwhile. */
+int restore_wait_acks(job_ctx *ctx, int64_t timeout_ms, bool *acked, int *listeners, sv_err *err);
+
 bool restore_is_store(job_ctx *ctx, const restore_source *src);
 int restore_store(job_ctx *ctx, const restore_source *src, json_t **result, sv_err *err);
 

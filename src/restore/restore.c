@@ -209,9 +209,9 @@ static bool unpause(job_ctx *ctx)
     return false;
 }
 
-/* Waits until every live listener acked the pause, or timeout_ms passed.
- * *acked false on a timeout; *listeners gets the live listener count. */
-static int wait_acks(job_ctx *ctx, int64_t timeout_ms, bool *acked, int *listeners, sv_err *err)
+/* Waits until every live listener acked the pause, or timeout_ms passed
+ * (see internal.h). */
+int restore_wait_acks(job_ctx *ctx, int64_t timeout_ms, bool *acked, int *listeners, sv_err *err)
 {
     int64_t t0 = sv_mono_ms(ctx->clock);
     *acked = true;
@@ -625,7 +625,7 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
     emit(ctx, "restore.started", ev);
     json_decref(ev);
     ev = NULL;
-    if (wait_acks(ctx, ctx->cfg->pause_timeout_ms, &acked, &listeners, err) != 0) goto done;
+    if (restore_wait_acks(ctx, ctx->cfg->pause_timeout_ms, &acked, &listeners, err) != 0) goto done;
     pause_wait_ms = sv_mono_ms(ctx->clock) - t_pause;
 
     had_db = stat(live, &sb) == 0;

@@ -227,36 +227,6 @@ static int clear_store(const char *dir, int *removed, sv_err *err)
     return 0;
 }
 
-/* Waits until every live listener acked the pause (the Node server shut the
- * store down) or SQLVAULT_PAUSE_TIMEOUT passed; as restore.c does. */
-static int await_pause(job_ctx *ctx, int *listeners, bool *acked, sv_err *err)
-{
-    int64_t t0 = sv_mono_ms(ctx->clock);
-    *listeners = 0;
-    *acked = true;
-    if (!ctx->pause_acks) return 0;
-    job_progress(ctx, "pause", 0, 0);
-    for (;;) {
-        int live = 0, got = 0;
-        sv_err e;
-        sv_err_clear(&e);
-        if (ctx->pause_acks(ctx->ud, &live, &got, &e) == 0) {
-            *listeners = live;
-            if (got >= live) return 0;
-        } else {
-            log_warn(ctx->job_id, ctx->workspace, "reading pause acknowledgements: %s", e.msg);
-        }
-        if (job_cancelled(ctx)) return sv_err_set(err, SV_ELEASE, "job cancelled during the pause");
-        if (sv_mono_ms(ctx->clock) - t0 >= ctx->cfg->pause_timeout_ms) {
-            *acked = false;
-            log_warn(ctx->job_id, ctx->workspace, "%d of %d listener(s) acknowledged the pause; going on", got,
-                     live);
-            return 0;
-        }
-        sv_sleep_ms(ctx->clock, 20);
-    }
-}
-
 /* True when this restore is a store restore (see restore.h). */
 bool restore_is_store(job_ctx *ctx, const restore_source *src)
 {
@@ -352,7 +322,7 @@ int restore_store(job_ctx *ctx, const restore_source *src, json_t **result, sv_e
     json_decref(ev);
     ev = NULL;
     started = true;
-    if (await_pause(ctx, &listeners, &acked, err) != 0) goto done;
+    if (restore_wait_acks(ctx, ctx->cfg->pause_timeout_ms, &acked, &listeners, err) != 0) goto done;
     if (had_store) {
         backup_params bp = {.workspace = ctx->workspace, .db_path = dir, .store_dir = dir,
                             .backup_type = "pre-restore", .reason = "pre-restore"};
