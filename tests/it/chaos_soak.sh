@@ -64,6 +64,11 @@ step "enqueue $JOBS backups a few at a time while the chaos runs (at most ${DEAD
 # seen running a job is frozen past its lease, round 9 restarts redis, and every other round kills a worker (-9)
 # and restarts it, until KILLS kills; then until every job succeeded.
 : >"$SV_SCRATCH/jobs"
+# active_workers: the pid of the worker of every running job (ids are host:pid:random).
+active_workers() {
+  redis-cli -u "$SQLVAULT_REDIS_URL" ZRANGE "$(qbase)active" 0 -1 2>/dev/null |
+    while read -r id; do redis-cli -u "$SQLVAULT_REDIS_URL" HGET "$(qbase)job:$id" worker; done | cut -d: -f2
+}
 succeeded() { redis-cli -u "$SQLVAULT_REDIS_URL" HGET "$(qbase)stats" succeeded 2>/dev/null | sed 's/^$/0/'; }
 failed() { redis-cli -u "$SQLVAULT_REDIS_URL" HGET "$(qbase)stats" failed 2>/dev/null | sed 's/^$/0/'; }
 enqueue() { # enqueue N: the next N jobs (retried while redis restarts)
@@ -91,16 +96,23 @@ while :; do
   enqueue "$BATCH"
   sleep "0.$((2 + RANDOM % 5))" # the chaos strikes while the batch runs
   round=$((round + 1))
-  busy="$(redis-cli -u "$SQLVAULT_REDIS_URL" ZRANGE "$(qbase)active" 0 -1 2>/dev/null |
-    while read -r id; do redis-cli -u "$SQLVAULT_REDIS_URL" HGET "$(qbase)job:$id" worker; done | cut -d: -f2)"
+  busy="$(active_workers)"
   frz=-1 # from round 4 on, the first worker seen running a job is frozen
   for k in 0 1 2; do grep -qx "${PIDS[$k]}" <<<"$busy" && { frz=$k; break; }; done
   if ((round >= 4 && stopped < 0 && frz >= 0)); then
-    stopped=$frz
-    kill -STOP "${PIDS[$stopped]}"
-    ( sleep 5; kill -CONT "${PIDS[$stopped]}" ) &
-    sv_on_exit "kill -CONT ${PIDS[$stopped]}"
-    note "t+$((SECONDS - start))s: froze worker $stopped (pid ${PIDS[$stopped]}) for 5 s, past its 3 s lease"
+    # freeze it, then make sure it is frozen holding a job (the one seen may
+    # have finished in between; a reply already on its way lands within the
+    # pause): if not, let it go and try again next round
+    kill -STOP "${PIDS[$frz]}"
+    sleep 0.3
+    if active_workers | grep -qx "${PIDS[$frz]}"; then
+      stopped=$frz
+      ( sleep 5; kill -CONT "${PIDS[$stopped]}" ) &
+      sv_on_exit "kill -CONT ${PIDS[$stopped]}"
+      note "t+$((SECONDS - start))s: froze worker $stopped (pid ${PIDS[$stopped]}) holding a job for 5 s, past its 3 s lease"
+    else
+      kill -CONT "${PIDS[$frz]}"
+    fi
   elif ((round >= 9 && !redis_restarted)); then
     redis_private_restart
     redis_restarted=1
@@ -120,6 +132,7 @@ while :; do
   fi
 done
 ((redis_restarted)) || fail "the jobs finished before the redis restart: the soak did not soak"
+((stopped >= 0)) || fail "no worker was ever frozen holding a job: the soak did not soak"
 elapsed=$((SECONDS - start))
 note "all $JOBS jobs succeeded after ${elapsed}s, $kills kills"
 proxy_api GET /faults | python3 -c 'import json,sys; print("   faults fired: " + ", ".join("%s %d" % (r.get("name"), r.get("fired", 0)) for r in json.load(sys.stdin)["rules"]))'
