@@ -20,7 +20,7 @@ TS=$(aws s3 ls --endpoint-url "$EP" --region auto "$B/full/$ws/" | awk '{print $
 [[ -n "$TS" ]] || fail "no backup folder listed"
 aws s3 cp --endpoint-url "$EP" --region auto "$B/full/$ws/$TS/metadata.json" - >meta.json
 aws s3 cp --endpoint-url "$EP" --region auto "$B/full/$ws/$TS/livestore.db.zst" - | zstd -q -d -o restored.db
-want=$(grep -o '"checksum": *"sha256:[0-9a-f]*"' meta.json | grep -o '[0-9a-f]\{64\}')
+want=$(grep -o '"checksum": *"sha256:[0-9a-f]*"' meta.json | head -1 | grep -o '[0-9a-f]\{64\}')
 got=$(sha256sum restored.db | cut -d' ' -f1)
 assert_eq "$want" "$got" "sha256 of the restored file = metadata.json's checksum"
 assert_eq ok "$(sqlite3 restored.db 'PRAGMA integrity_check')" "integrity_check"
