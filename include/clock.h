@@ -8,6 +8,7 @@
 #define SV_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 typedef struct sv_clock {
     int64_t (*now_ms)(void *ud);          /* wall clock, ms since the epoch, UTC */
@@ -37,5 +38,9 @@ static inline uint64_t sv_rand64(const sv_clock *c) { return c->rand64(c->ud); }
 /* Exponential backoff with full jitter: a delay in [base*2^attempt/2, base*2^attempt],
  * capped at max_ms. attempt counts from 0. */
 int64_t sv_backoff_ms(const sv_clock *c, int attempt, int64_t base_ms, int64_t max_ms);
+
+/* CLOCK_REALTIME ms from now, as pthread_cond_timedwait wants its deadline
+ * (the real clock: a condition variable knows nothing of sv_clock). */
+struct timespec sv_realtime_after_ms(int64_t ms);
 
 #endif

@@ -130,3 +130,17 @@ int64_t sv_backoff_ms(const sv_clock *c, int attempt, int64_t base_ms, int64_t m
     if (cap <= 1) return cap;
     return cap / 2 + (int64_t)(sv_rand64(c) % (uint64_t)(cap - cap / 2 + 1));
 }
+
+/* See clock.h. */
+struct timespec sv_realtime_after_ms(int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}

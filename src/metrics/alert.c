@@ -202,15 +202,8 @@ oom:
 /* Waits for deliveries in flight; see alert.h. */
 int alert_webhook_drain(int64_t timeout_ms)
 {
-    struct timespec ts;
+    struct timespec ts = sv_realtime_after_ms(timeout_ms);
     int left;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&al_mu);
     while (al_inflight > 0)
         if (pthread_cond_timedwait(&al_cv, &al_mu, &ts) != 0) break;

@@ -367,15 +367,8 @@ static bool ready(char *why, size_t cap)
 /* Waits up to ms or until metrics_stop; true when stopping. */
 static bool wait_stop(int64_t ms)
 {
-    struct timespec ts;
+    struct timespec ts = sv_realtime_after_ms(ms);
     bool stop;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&srv.stop_mu);
     while (!(stop = atomic_load(&srv.stop)))
         if (pthread_cond_timedwait(&srv.stop_cv, &srv.stop_mu, &ts) != 0) break;
@@ -690,9 +683,7 @@ void metrics_stop(void)
     srv.mhd = NULL;
     pthread_join(srv.refresher, NULL);
     {   /* a ping inside the store's retry loop is not waited out */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 2;
+        struct timespec ts = sv_realtime_after_ms(2000);
         if (pthread_timedjoin_np(srv.prober, NULL, &ts) != 0) {
             log_warn(NULL, NULL, "metrics: the store ping is still running; not waiting for it");
             pthread_detach(srv.prober);

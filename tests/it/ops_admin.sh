@@ -6,11 +6,7 @@
 # Runs once: under the sanitizer build it only says so (the worker paths it
 # drives run under ASan in their own tests).
 source "$(dirname "$0")/lib.sh"
-if [[ "$SV_BUILD_DIR" == *-asan ]]; then
-  note "skipped under the sanitizer build (runs in the plain build)"
-  sv_pass
-  exit 0
-fi
+sv_plain_build_only
 sv_setup
 command -v chromium >/dev/null || fail "chromium is missing (scripts/install-deps.sh --browser installs it)"
 for d in clients/node clients/node/server tests/ops; do

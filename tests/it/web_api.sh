@@ -8,11 +8,7 @@
 # their own tests already run under ASan.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/web_lib.sh"
-if [[ "$SV_BUILD_DIR" == *-asan ]]; then
-  note "skipped under the sanitizer build (runs in the plain build)"
-  sv_pass
-  exit 0
-fi
+sv_plain_build_only
 sv_setup
 web_setup
 step "node --test tests/web/api.test.js"

@@ -9,11 +9,7 @@
 # drives are the export/import/restore jobs their own tests run under ASan).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/web_lib.sh"
-if [[ "$SV_BUILD_DIR" == *-asan ]]; then
-  note "skipped under the sanitizer build (runs in the plain build)"
-  sv_pass
-  exit 0
-fi
+sv_plain_build_only
 sv_setup
 web_setup
 command -v chromium >/dev/null || fail "chromium is missing (scripts/install-deps.sh installs Debian's chromium)"

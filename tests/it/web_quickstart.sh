@@ -6,11 +6,7 @@
 # server it started. Plain build only (it builds build/ itself).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/web_lib.sh"
-if [[ "$SV_BUILD_DIR" == *-asan ]]; then
-  note "skipped under the sanitizer build (runs in the plain build)"
-  sv_pass
-  exit 0
-fi
+sv_plain_build_only
 sv_setup
 web_setup
 unset SQLVAULT_REDIS_URL SQLVAULT_S3_ENDPOINT
