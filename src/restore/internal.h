@@ -32,6 +32,10 @@ int restore_prepare(job_ctx *ctx, const restore_source *src, const char *require
 /* LiveStore stores (store.c): true when this restore goes to a store (the
  * workspace is one, or the source is a store backup or a bare event log
  * file and the workspace is not a single file), and the store restore. */
+/* The commit point before a swap: renews the lease (job_fence), then sets
+ * the workspace's pause flag, *paused true once it is set. */
+int restore_pause_begin(job_ctx *ctx, bool *paused, sv_err *err);
+
 /* Waits until every live listener acked the pause flag just set, or
  * timeout_ms passed; *acked is false on a timeout, *listeners gets the live
  * listener count. Fails only when the job is cancelled meanwhile. */

@@ -209,6 +209,16 @@ static bool unpause(job_ctx *ctx)
     return false;
 }
 
+/* Renews the lease, then sets the pause flag (see internal.h). */
+int restore_pause_begin(job_ctx *ctx, bool *paused, sv_err *err)
+{
+    if (job_fence(ctx, err) != 0) return -1;
+    if (!ctx->set_pause) return 0;
+    if (ctx->set_pause(ctx->ud, true, err) != 0) return sv_err_wrap(err, "setting the pause flag");
+    *paused = true;
+    return 0;
+}
+
 /* Waits until every live listener acked the pause, or timeout_ms passed
  * (see internal.h). */
 int restore_wait_acks(job_ctx *ctx, int64_t timeout_ms, bool *acked, int *listeners, sv_err *err)
@@ -611,14 +621,7 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
              rec, (unsigned long long)f.size, f.sum, (long long)f.duration_ms, (long long)validate_ms);
 
     /* Phase 2: pause, wait for the listeners, safety copy, swap, check. */
-    if (job_fence(ctx, err) != 0) goto done;
-    if (ctx->set_pause) {
-        if (ctx->set_pause(ctx->ud, true, err) != 0) {
-            sv_err_wrap(err, "setting the pause flag");
-            goto done;
-        }
-        paused = true;
-    }
+    if (restore_pause_begin(ctx, &paused, err) != 0) goto done;
     t_pause = sv_mono_ms(ctx->clock);
     ev = json_pack("{s:s, s:s, s:s, s:s?}", "workspace", ctx->workspace, "job", ctx->job_id, "from", from, "backup",
                    ts[0] ? ts : NULL);

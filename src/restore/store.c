@@ -308,14 +308,7 @@ int restore_store(job_ctx *ctx, const restore_source *src, json_t **result, sv_e
     }
 
     /* Phase 2: pause, safety backup of the quiet store, install. */
-    if (job_fence(ctx, err) != 0) goto done;
-    if (ctx->set_pause) {
-        if (ctx->set_pause(ctx->ud, true, err) != 0) {
-            sv_err_wrap(err, "setting the pause flag");
-            goto done;
-        }
-        paused = true;
-    }
+    if (restore_pause_begin(ctx, &paused, err) != 0) goto done;
     pause_ms = sv_mono_ms(ctx->clock);
     ev = json_pack("{s:s, s:s, s:s}", "workspace", ctx->workspace, "job", ctx->job_id, "from", from);
     emit_ev(ctx, "restore.started", ev);
