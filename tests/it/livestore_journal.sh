@@ -41,11 +41,14 @@ done
 note "journal left by a killed LiveStore (attempt $attempt): $(cd "$live" && ls | tr '\n' ' ')"
 sum_before=$(cd "$live" && sha256sum ./* | sha256sum)
 
-# journal_kind [FILE]: "hot" when the -journal (any, without FILE) carries the magic, else "cold"
+# journal_kind [FILE]: "hot" when the -journal (any, without FILE) has a
+# non-zero 8-byte header, else "cold" (an empty or shorter journal is cold,
+# as it is to SQLite and to sqlvault)
 journal_kind() {
-  local j
+  local j h
   for j in "$live"/${1:-*}-journal; do
-    [[ "$(head -c 8 "$j" | od -An -tx1 | tr -d ' \n')" != 0000000000000000 ]] && { echo hot; return; }
+    h="$(head -c 8 "$j" | od -An -tx1 | tr -d ' \n')"
+    [[ ${#h} -eq 16 && "$h" != 0000000000000000 ]] && { echo hot; return; }
   done
   echo cold
 }
