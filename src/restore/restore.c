@@ -597,13 +597,16 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
     int rc = -1;
 
     *result = NULL;
-    if (!(sj = calloc(1, sizeof *sj))) return sv_err_set(err, SV_ENOMEM, "out of memory");
     if (sv_check_workspace(ctx->workspace, err) != 0) return -1;
     if (restore_parse_from(from, &asked, err) != 0) return -1;
     asked.ws = clone;
     if (check_scope(ctx, &asked, dbopt, clone, err) != 0) return -1;
     live = dbopt ? sv_strdup(dbopt) : config_db_path(ctx->cfg, ctx->workspace);
     if (!live) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    if (!(sj = calloc(1, sizeof *sj))) {
+        free(live);
+        return sv_err_set(err, SV_ENOMEM, "out of memory");
+    }
 
     /* The source, resolved once and recorded on the job. */
     if (pin_source(ctx, &asked, &rec, err) != 0) goto done;
