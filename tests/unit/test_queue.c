@@ -1,6 +1,6 @@
 /* test_queue.c -- the queue module's pure parts: msgpack options both ways,
  * pool key prefixes, and the embedded function library being byte for byte
- * the shipped src/queue/sqlvault.lua (run src/queue/embed.sh after edits). */
+ * the shipped src/queue/sqlvault.lua (the build embeds it with src/queue/embed.sh). */
 #include <stdlib.h>
 #include <string.h>
 #include "queue.h"
