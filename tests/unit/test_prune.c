@@ -1,0 +1,291 @@
+/* test_prune.c -- the prune job over a file:// store with a fake clock.
+ *
+ * A seeded random set of committed backups (some with verify.json, passed
+ * or failed), uncommitted folders of every age, exports, uploads and a
+ * leftover temporary file. The expected decisions are restated here for the
+ * policy "all:5d" (keep what is younger than 5 days, plus the newest and the
+ * newest verified backup), independently of retention.c. A dry run reports
+ * and deletes nothing; the real run deletes exactly the expected objects
+ * and sweeps exactly the old leftovers; a prune of every workspace skips a
+ * workspace whose lock is held; a cancel and a bad policy fail cleanly. */
+#include "fixture.h"
+#include "job.h"
+#include "prune.h"
+
+#define NB 30
+#define NOW 1780000000000LL /* 2026-05-28T20:26:40Z */
+
+typedef struct bk {
+    int64_t ts_ms;
+    char ts[SV_TS_LEN];
+    int verify;      /* 0 none, 1 ok:true, 2 ok:false */
+    bool keep;       /* expected */
+    const char *why; /* expected reason */
+} bk;
+
+/* Newest first. */
+static int cmp_bk(const void *a, const void *b)
+{
+    int64_t x = ((const bk *)a)->ts_ms, y = ((const bk *)b)->ts_ms;
+    return x > y ? -1 : x < y;
+}
+
+/* Writes a committed backup of ws (metadata.json, object, maybe verify.json). */
+static void put_backup(fixture *f, const char *ws, const bk *b)
+{
+    char key[160];
+    snprintf(key, sizeof key, "full/%s/%s/livestore.db.zst", ws, b->ts);
+    fx_put(f, key, "zstd-bytes");
+    snprintf(key, sizeof key, "full/%s/%s/metadata.json", ws, b->ts);
+    fx_put(f, key, "{}");
+    if (b->verify) {
+        snprintf(key, sizeof key, "full/%s/%s/verify.json", ws, b->ts);
+        fx_put(f, key, b->verify == 1 ? "{\"ok\": true}" : "{\"ok\": false}");
+    }
+}
+
+/* A file-store object at key with mtime ms. */
+static void put_aged(fixture *f, const char *key, int64_t ms)
+{
+    fx_put(f, key, "x");
+    CHECK(fx_set_mtime(fx_key_path(f, key), ms) == 0);
+}
+
+/* The expected decisions of "all:5d" with the two pins (b sorted newest first). */
+static void expect(bk *b, int n)
+{
+    int64_t cutoff = NOW - 5 * FX_D;
+    for (int i = 0; i < n; i++) {
+        b[i].keep = b[i].ts_ms > cutoff;
+        b[i].why = b[i].keep ? "all:5d" : "expired";
+    }
+    if (!b[0].keep) b[0].keep = true, b[0].why = "newest";
+    for (int i = 0; i < n; i++) {
+        if (b[i].verify != 1) continue;
+        if (!b[i].keep) b[i].keep = true, b[i].why = "newest verified";
+        break;
+    }
+}
+
+static bool r_cancel;
+static const char *r_busy_ws; /* ws_lock reports this one held by another job */
+static int r_locks;
+
+static bool r_cancelled(void *ud)
+{
+    (void)ud;
+    return r_cancel;
+}
+
+static int r_ws_lock(void *ud, const char *ws, bool on, bool *got, sv_err *err)
+{
+    (void)ud, (void)err;
+    if (on) r_locks++;
+    *got = !(r_busy_ws && strcmp(ws, r_busy_ws) == 0);
+    return 0;
+}
+
+/* Runs job_prune on ws (NULL = every workspace); the result, or NULL. */
+static json_t *run(fixture *f, const char *ws, bool dry, sv_err *e)
+{
+    json_t *opts = json_pack("{s:b}", "dry_run", dry), *res = NULL;
+    job_ctx c;
+    memset(&c, 0, sizeof c);
+    c.cfg = &f->cfg;
+    c.clock = &f->fc.clock;
+    c.store = f->store;
+    c.job_id = "prune-test";
+    c.type = "prune";
+    c.workspace = ws;
+    c.attempt = 1;
+    c.opts = opts;
+    c.cancelled = r_cancelled;
+    c.ws_lock = r_ws_lock;
+    sv_err_clear(e);
+    if (job_prune(&c, &res, e) != 0) res = NULL;
+    json_decref(opts);
+    return res;
+}
+
+/* Files under the store (recursively, hidden included). */
+static int nfiles(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+    if (!d) return 0;
+    while ((de = readdir(d)) != NULL) {
+        char p[900];
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (de->d_type == DT_DIR) n += nfiles(p);
+        else n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* The reason the result gives for ts (NULL when not listed). */
+static const char *reason_of(json_t *res, const char *ts)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(res, "decisions"), i, d) {
+        if (strcmp(json_string_value(json_object_get(d, "ts")), ts) == 0)
+            return json_string_value(json_object_get(d, "reason"));
+    }
+    return NULL;
+}
+
+int main(void)
+{
+    fixture f;
+    bk b[NB];
+    sv_err e;
+    int ndel = 0, nkeep = 0;
+    fx_init(&f, "test_prune", NOW);
+    free(f.cfg.retention);
+    f.cfg.retention = strdup("all:5d");
+
+    /* Committed backups: whole minutes back (never on the cutoff) and distinct. */
+    for (int i = 0; i < NB; i++) {
+        b[i].ts_ms = NOW - fx_range(&f, 61, 20 * 24 * 60) * 60000LL - i;
+        b[i].verify = (int)fx_range(&f, 0, 5);
+        if (b[i].verify > 2) b[i].verify = 0;
+        sv_ts_format(b[i].ts_ms, b[i].ts);
+        put_backup(&f, "ws", &b[i]);
+    }
+    qsort(b, NB, sizeof b[0], cmp_bk);
+    expect(b, NB);
+    for (int i = 0; i < NB; i++) b[i].keep ? nkeep++ : ndel++;
+
+    /* Uncommitted folders: old by name and objects (go); old name but a
+     * fresh object (stays); a fresh name (stays); not a timestamp, old (goes). */
+    char old1[SV_TS_LEN], old2[SV_TS_LEN], fresh[SV_TS_LEN], k[160];
+    sv_ts_format(NOW - 3 * FX_D + 7, old1);
+    sv_ts_format(NOW - 4 * FX_D + 9, old2);
+    sv_ts_format(NOW - 2 * FX_H + 7, fresh);
+    snprintf(k, sizeof k, "full/ws/%s/livestore.db.zst", old1);
+    put_aged(&f, k, NOW - 3 * FX_D);
+    snprintf(k, sizeof k, "full/ws/%s/livestore.db.zst", old2);
+    put_aged(&f, k, NOW - FX_H);
+    snprintf(k, sizeof k, "full/ws/%s/livestore.db.zst", fresh);
+    put_aged(&f, k, NOW - 2 * FX_H);
+    put_aged(&f, "full/ws/junk-folder/x", NOW - 2 * FX_D);
+    /* Exports (7 days and an hour), uploads (a day), a temporary file. */
+    put_aged(&f, "exports/ws/j1/ws-a.db", NOW - 8 * FX_D);
+    put_aged(&f, "exports/ws/j2/ws-b.db", NOW - 6 * FX_D);
+    put_aged(&f, "uploads/ws/u1", NOW - 2 * FX_D);
+    put_aged(&f, "uploads/ws/u2", NOW - FX_H);
+    snprintf(k, sizeof k, "full/ws/%s/.livestore.db.zst.tmp-0123456789abcdef", b[0].ts);
+    CHECK(fx_write(fx_key_path(&f, k), "partial", 7) == 0);
+    CHECK(fx_set_mtime(fx_key_path(&f, k), NOW - 2 * FX_D) == 0);
+    char tmpkey[160];
+    memcpy(tmpkey, k, sizeof tmpkey);
+    /* Another workspace, for the prune of every workspace. */
+    bk other[3];
+    for (int i = 0; i < 3; i++) {
+        other[i].ts_ms = NOW - (30 + i) * FX_D;
+        other[i].verify = 0;
+        sv_ts_format(other[i].ts_ms, other[i].ts);
+        put_backup(&f, "wsb", &other[i]);
+    }
+
+    /* Dry run: the decisions and counts, nothing deleted. */
+    int files0 = nfiles(f.store_root);
+    json_t *res = run(&f, "ws", true, &e);
+    CHECK(res != NULL);
+    if (!res) fprintf(stderr, "prune: %s\n", e.msg);
+    CHECK_INT(json_integer_value(json_object_get(res, "kept")), nkeep);
+    CHECK_INT(json_integer_value(json_object_get(res, "deleted")), ndel);
+    CHECK_INT(json_integer_value(json_object_get(res, "leftovers")), 2);
+    CHECK_INT(json_integer_value(json_object_get(res, "exports")), 1);
+    CHECK_INT(json_integer_value(json_object_get(res, "uploads")), 1);
+    CHECK_INT(json_integer_value(json_object_get(res, "aborted_uploads")), 1);
+    CHECK(json_is_true(json_object_get(res, "dry_run")));
+    CHECK_STR(json_string_value(json_object_get(res, "policy")), "all:5d");
+    CHECK_INT(json_array_size(json_object_get(res, "decisions")), NB);
+    for (int i = 0; i < NB; i++) CHECK_STR(reason_of(res, b[i].ts), b[i].why);
+    json_decref(res);
+    CHECK_INT(nfiles(f.store_root), files0);
+
+    /* The real run: exactly the expected objects go. */
+    res = run(&f, "ws", false, &e);
+    CHECK(res != NULL);
+    CHECK_INT(json_integer_value(json_object_get(res, "deleted")), ndel);
+    CHECK_INT(json_array_size(json_object_get(res, "decisions")), ndel); /* only the deleted ones */
+    json_decref(res);
+    for (int i = 0; i < NB; i++) {
+        snprintf(k, sizeof k, "full/ws/%s/metadata.json", b[i].ts);
+        CHECK_INT(fx_exists(fx_key_path(&f, k)), b[i].keep);
+        snprintf(k, sizeof k, "full/ws/%s/livestore.db.zst", b[i].ts);
+        CHECK_INT(fx_exists(fx_key_path(&f, k)), b[i].keep);
+    }
+    {
+        const char *const names[] = {old1, old2, fresh};
+        for (int i = 0; i < 3; i++) {
+            snprintf(k, sizeof k, "full/ws/%s/livestore.db.zst", names[i]);
+            CHECK_INT(fx_exists(fx_key_path(&f, k)), i != 0);
+        }
+    }
+    CHECK(!fx_exists(fx_key_path(&f, "full/ws/junk-folder/x")));
+    CHECK(!fx_exists(fx_key_path(&f, "exports/ws/j1/ws-a.db")));
+    CHECK(fx_exists(fx_key_path(&f, "exports/ws/j2/ws-b.db")));
+    CHECK(!fx_exists(fx_key_path(&f, "uploads/ws/u1")));
+    CHECK(fx_exists(fx_key_path(&f, "uploads/ws/u2")));
+    CHECK(!fx_exists(fx_key_path(&f, tmpkey)));
+    /* A second run finds nothing more to do. */
+    res = run(&f, "ws", false, &e);
+    CHECK_INT(json_integer_value(json_object_get(res, "deleted")), 0);
+    CHECK_INT(json_integer_value(json_object_get(res, "leftovers")), 0);
+    CHECK_INT(json_integer_value(json_object_get(res, "kept")), nkeep);
+    json_decref(res);
+
+    /* Every workspace, wsb's lock held elsewhere: wsb untouched. */
+    r_busy_ws = "wsb";
+    r_locks = 0;
+    res = run(&f, NULL, false, &e);
+    CHECK(res != NULL);
+    CHECK_INT(json_integer_value(json_object_get(res, "workspaces_busy")), 1);
+    CHECK_INT(json_integer_value(json_object_get(res, "workspaces")), 1);
+    CHECK_INT(r_locks, 2);
+    json_decref(res);
+    for (int i = 0; i < 3; i++) {
+        snprintf(k, sizeof k, "full/wsb/%s/metadata.json", other[i].ts);
+        CHECK(fx_exists(fx_key_path(&f, k)));
+    }
+    /* Lock free: all three are older than 5 days; the newest stays. */
+    r_busy_ws = NULL;
+    res = run(&f, NULL, false, &e);
+    CHECK_INT(json_integer_value(json_object_get(res, "workspaces_busy")), 0);
+    CHECK_INT(json_integer_value(json_object_get(res, "workspaces")), 2);
+    CHECK_INT(json_integer_value(json_object_get(res, "deleted")), 2);
+    json_decref(res);
+    for (int i = 0; i < 3; i++) {
+        snprintf(k, sizeof k, "full/wsb/%s/metadata.json", other[i].ts);
+        CHECK_INT(fx_exists(fx_key_path(&f, k)), i == 0);
+    }
+
+    /* Cancelled: SV_ECANCEL, nothing more deleted. */
+    files0 = nfiles(f.store_root);
+    r_cancel = true;
+    CHECK(run(&f, "ws", false, &e) == NULL);
+    CHECK_INT(e.code, SV_ECANCEL);
+    r_cancel = false;
+    CHECK_INT(nfiles(f.store_root), files0);
+    /* A bad policy: SV_EINVAL naming the rule, with a hint. */
+    free(f.cfg.retention);
+    f.cfg.retention = strdup("daily:5x");
+    CHECK(run(&f, "ws", false, &e) == NULL);
+    CHECK_INT(e.code, SV_EINVAL);
+    CHECK(strstr(e.msg, "daily:5x") != NULL);
+    CHECK(strstr(e.hint, "SQLVAULT_RETENTION") != NULL);
+    /* A bad workspace id. */
+    free(f.cfg.retention);
+    f.cfg.retention = strdup("all:5d");
+    CHECK(run(&f, "../x", false, &e) == NULL);
+    CHECK_INT(e.code, SV_EINVAL);
+    CHECK_INT(nfiles(f.store_root), files0);
+    fx_done(&f);
+    TEST_DONE();
+}
