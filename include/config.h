@@ -49,15 +49,31 @@ typedef struct sv_config {
     char *encryption_old_key_file; /* previous KEK during a rotation, unwrap only */
 
     char *allow_dirs;      /* SQLVAULT_ALLOW_DIRS: colon list of folders queued jobs may use besides DATA_DIR/WS/; NULL */
+
+    /* Tuning knobs, read like every other variable (README lists them). */
+    bool snapshot_copy;         /* SQLVAULT_SNAPSHOT_COPY: never snapshot a checkpointed WAL file in place */
+    int64_t retry_base_ms;      /* SQLVAULT_RETRY_BASE: a failed job's first retry delay (doubles), 1s */
+    int store_copy_tries;       /* SQLVAULT_STORE_COPY_TRIES: optimistic copies of a LiveStore store, 60 */
+    int64_t quiesce_timeout_ms; /* SQLVAULT_QUIESCE_TIMEOUT_MS: a store backup's wait for quiesce acks, 10000 */
+    bool debug;                 /* SQLVAULT_DEBUG: debug logs */
+    /* Test knobs (SV_CONFIG_TEST rows: environment only, never in --help or
+     * the README's table; never set them in production). */
+    bool test_jobs;             /* SQLVAULT_TEST_JOBS=1: the sleep and fail job types (worker/testjobs.c) */
+    bool test_fail_swap;        /* SQLVAULT_TEST_FAIL_SWAP=1: a restore's swap fails after copying */
+    int64_t test_swap_busy_ms;  /* SQLVAULT_TEST_SWAP_BUSY_MS: the swap's wait on locks (0 = 30 s) */
+    bool test_store_busy;       /* SQLVAULT_TEST_STORE_BUSY: a store's optimistic copy fails as busy */
+    bool store_no_quiesce;      /* SQLVAULT_STORE_NO_QUIESCE: a busy store fails instead of quiescing */
 } sv_config;
 
 /* One configuration variable, for --help and the README. */
 typedef struct sv_config_var {
     const char *env;     /* SQLVAULT_ZSTD_LEVEL */
-    const char *flag;    /* zstd-level */
+    const char *flag;    /* zstd-level; NULL for a test knob (environment only) */
     const char *deflt;   /* "3" or NULL */
     const char *help;
 } sv_config_var;
+/* A test knob's row has no flag and is left out of --help. */
+#define SV_CONFIG_TEST(v) ((v)->flag == NULL)
 extern const sv_config_var sv_config_vars[];
 
 /* Loads defaults, then the environment, then flags found in argv (--name value

@@ -119,9 +119,11 @@ int restore_validate_ex(job_ctx *ctx, const char *path, const char *require_tabl
 
 /* Copies the database at src_path onto dst_path with the backup API,
  * creating dst_path (and its directory) if missing. Waits for other
- * connections' locks with backoff up to about 30 s. Then checks the result
- * (page count and schema against the source). */
-int restore_swap(const char *src_path, const char *dst_path, const sv_clock *clock, sv_err *err);
+ * connections' locks with backoff up to busy_ms (<= 0: about 30 s; the
+ * tests' SQLVAULT_TEST_SWAP_BUSY_MS). Then checks the result (page count and
+ * schema against the source). */
+int restore_swap(const char *src_path, const char *dst_path, const sv_clock *clock, int64_t busy_ms,
+                 sv_err *err);
 
 /* Where no database exists yet at dst_path (nor its -wal, -shm or -journal),
  * moves the validated file src_path there (fsync, rename without replacing,

@@ -434,7 +434,7 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
             names[i] = lc.name[i];
         }
     } else if (snapshot_take(bp->db_path, cfg->tmp_dir, ctx->clock, cfg->max_db_size,
-                             !getenv("SQLVAULT_SNAPSHOT_COPY"), &snap, err) != 0) {
+                             !cfg->snapshot_copy, &snap, err) != 0) {
         goto done;
     }
     /* The label: when the snapshot's read transaction had begun, so every row

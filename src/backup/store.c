@@ -16,24 +16,13 @@
 #define DEFAULT_TRIES 60
 #define DEFAULT_QUIESCE_TIMEOUT_MS 10000
 
-/* A positive integer from the environment, or dflt. */
-static int64_t env_num(const char *name, int64_t dflt)
-{
-    const char *v = getenv(name);
-    char *end;
-    long long n;
-    if (!v || !*v) return dflt;
-    n = strtoll(v, &end, 10);
-    return *end == 0 && n > 0 ? n : dflt;
-}
-
 /* The copy options for this job. */
 static ls_copy_opts copy_opts(job_ctx *ctx)
 {
     ls_copy_opts o = {
         .clock = ctx->clock,
         .max_size = ctx->cfg->max_db_size,
-        .max_tries = (int)env_num("SQLVAULT_STORE_COPY_TRIES", DEFAULT_TRIES),
+        .max_tries = ctx->cfg->store_copy_tries > 0 ? ctx->cfg->store_copy_tries : DEFAULT_TRIES,
         .backoff_ms = 5,
         .backoff_max_ms = 200,
         .cancelled = ctx->cancelled,
@@ -51,7 +40,7 @@ int backup_store_copy(job_ctx *ctx, const char *dir, ls_copy *out, json_t **repo
     bool acked = false, quiesced = false;
     *report = NULL;
 
-    if (getenv("SQLVAULT_TEST_STORE_BUSY")) {
+    if (ctx->cfg->test_store_busy) {
         /* Test-only: the optimistic phase fails as for a store written without
          * pause, so the quiesce path runs deterministically. Never set it in production. */
         memset(out, 0, sizeof *out);
@@ -64,13 +53,14 @@ int backup_store_copy(job_ctx *ctx, const char *dir, ls_copy *out, json_t **repo
     }
     first_tries = out->tries;
     if (rc != 0 && err->code == SV_EBUSY && ctx->quiesce && ctx->workspace &&
-        !getenv("SQLVAULT_STORE_NO_QUIESCE")) {
+        !ctx->cfg->store_no_quiesce) {
         sv_err first = *err;
         int64_t q0 = sv_mono_ms(ctx->clock);
         sv_err_clear(err);
         log_info(ctx->job_id, ctx->workspace, "store busy after %d optimistic tries: asking its listeners to quiesce",
                  first_tries);
-        if (ctx->quiesce(ctx->ud, true, env_num("SQLVAULT_QUIESCE_TIMEOUT_MS", DEFAULT_QUIESCE_TIMEOUT_MS),
+        int64_t qtimeout = ctx->cfg->quiesce_timeout_ms > 0 ? ctx->cfg->quiesce_timeout_ms : DEFAULT_QUIESCE_TIMEOUT_MS;
+        if (ctx->quiesce(ctx->ud, true, qtimeout,
                          &listeners, &acked, err) != 0) {
             sv_err e2;
             ctx->quiesce(ctx->ud, false, 0, NULL, NULL, &e2);

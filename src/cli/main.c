@@ -37,8 +37,9 @@ static void usage(FILE *out)
     fprintf(out, "\njob commands take --inline (run here, no redis), --no-wait, --json, --db PATH\n"
                  "\nconfiguration (environment variable, or the flag of the same name):\n");
     for (const sv_config_var *v = sv_config_vars; v->env; v++)
-        fprintf(out, "  %-28s --%-19s %s%s%s%s\n", v->env, v->flag, v->help, v->deflt ? " (default " : "",
-                v->deflt ? v->deflt : "", v->deflt ? ")" : "");
+        if (!SV_CONFIG_TEST(v))
+            fprintf(out, "  %-28s --%-19s %s%s%s%s\n", v->env, v->flag, v->help, v->deflt ? " (default " : "",
+                    v->deflt ? v->deflt : "", v->deflt ? ")" : "");
     fprintf(out, "\nexit codes: 0 success, 1 the job failed, 2 usage or configuration error, "
                  "3 redis or storage unreachable\n");
 }
@@ -75,7 +76,7 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 2;
     }
-    log_init(cfg.log_json, getenv("SQLVAULT_DEBUG") ? LOG_DEBUG : LOG_INFO);
+    log_init(cfg.log_json, cfg.debug ? LOG_DEBUG : LOG_INFO);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     rc = cmd->fn(&cfg, argc, argv);
     curl_global_cleanup();

@@ -49,6 +49,18 @@ const sv_config_var sv_config_vars[] = {
      "previous key-encryption key, still accepted while 'keys rotate' runs"},
 
     {"SQLVAULT_ALLOW_DIRS", "allow-dirs", NULL, "folders (colon list) queued jobs may read and write besides DATA_DIR/WS/"},
+    {"SQLVAULT_SNAPSHOT_COPY", "snapshot-copy", NULL,
+     "set: snapshot with the backup-API copy, never a checkpointed WAL file in place"},
+    {"SQLVAULT_RETRY_BASE", "retry-base", "1s", "a failed job's first retry delay (doubles up to 5 minutes)"},
+    {"SQLVAULT_STORE_COPY_TRIES", "store-copy-tries", "60", "optimistic copy tries of a LiveStore store before quiesce"},
+    {"SQLVAULT_QUIESCE_TIMEOUT_MS", "quiesce-timeout-ms", "10000", "ms a store backup waits for its listeners' quiesce acks"},
+    {"SQLVAULT_DEBUG", "debug", NULL, "set: debug logs"},
+    /* Test knobs: environment only (no flag), not in --help (SV_CONFIG_TEST). */
+    {"SQLVAULT_TEST_JOBS", NULL, NULL, "1: the sleep and fail job types"},
+    {"SQLVAULT_TEST_FAIL_SWAP", NULL, NULL, "1: a restore's swap fails after copying (the rollback path)"},
+    {"SQLVAULT_TEST_SWAP_BUSY_MS", NULL, NULL, "ms the swap waits out other connections' locks (default 30 s)"},
+    {"SQLVAULT_TEST_STORE_BUSY", NULL, NULL, "set: a store's optimistic copy fails as busy (the quiesce path)"},
+    {"SQLVAULT_STORE_NO_QUIESCE", NULL, NULL, "set: a busy store fails instead of asking its listeners to quiesce"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -163,6 +175,14 @@ bad:
     return -1;
 }
 
+/* The value of the variable named env among val (NULL when unset). */
+static const char *value_of(const char *const *val, const char *env)
+{
+    for (int i = 0; i < NVARS; i++)
+        if (strcmp(sv_config_vars[i].env, env) == 0) return val[i];
+    return NULL;
+}
+
 /* Integer in [lo, hi]. */
 static int parse_int(const char *name, const char *s, int lo, int hi, int *out, char *errs, size_t cap)
 {
@@ -174,6 +194,32 @@ static int parse_int(const char *name, const char *s, int lo, int hi, int *out, 
     }
     *out = (int)v;
     return 0;
+}
+
+/* The tuning and test knobs (config.h), looked up by name. */
+static void config_knobs(sv_config *c, const char *const *val, char *errs, size_t cap)
+{
+    const char *v;
+    sv_err e;
+    int n = 0;
+    c->snapshot_copy = value_of(val, "SQLVAULT_SNAPSHOT_COPY") != NULL;
+    c->debug = value_of(val, "SQLVAULT_DEBUG") != NULL;
+    if (sv_parse_duration_ms(value_of(val, "SQLVAULT_RETRY_BASE"), &c->retry_base_ms, &e) != 0)
+        problem(errs, cap, "SQLVAULT_RETRY_BASE: %s", e.msg);
+    if (parse_int("SQLVAULT_STORE_COPY_TRIES", value_of(val, "SQLVAULT_STORE_COPY_TRIES"), 1, 1000000, &n, errs,
+                  cap) == 0)
+        c->store_copy_tries = n;
+    if (parse_int("SQLVAULT_QUIESCE_TIMEOUT_MS", value_of(val, "SQLVAULT_QUIESCE_TIMEOUT_MS"), 1, 86400000, &n,
+                  errs, cap) == 0)
+        c->quiesce_timeout_ms = n;
+    v = value_of(val, "SQLVAULT_TEST_JOBS");
+    c->test_jobs = v && strcmp(v, "1") == 0;
+    v = value_of(val, "SQLVAULT_TEST_FAIL_SWAP");
+    c->test_fail_swap = v && strcmp(v, "1") == 0;
+    v = value_of(val, "SQLVAULT_TEST_SWAP_BUSY_MS");
+    c->test_swap_busy_ms = v && atoll(v) > 0 ? atoll(v) : 0;
+    c->test_store_busy = value_of(val, "SQLVAULT_TEST_STORE_BUSY") != NULL;
+    c->store_no_quiesce = value_of(val, "SQLVAULT_STORE_NO_QUIESCE") != NULL;
 }
 
 /* Loads defaults, environment, flags; reports every problem at once. Secret
@@ -190,8 +236,9 @@ int config_load(sv_config *c, int *argc, char **argv, sv_err *err)
         const sv_config_var *v = &sv_config_vars[i];
         const char *env = getenv(v->env);
         int missing = 0;
-        const char *flag = take_flag(argc, argv, v->flag, &missing,
-                                     i == 0 ? scrub_redis_password : i == 6 || i == 26 ? scrub_all : NULL);
+        const char *flag = SV_CONFIG_TEST(v) ? NULL
+                           : take_flag(argc, argv, v->flag, &missing,
+                                       i == 0 ? scrub_redis_password : i == 6 || i == 26 ? scrub_all : NULL);
         flagval[i] = flag;
         if (missing) problem(errs, sizeof errs, "--%s: missing value", v->flag);
         val[i] = flag ? flag : (env && *env) ? env : v->deflt;
@@ -277,6 +324,7 @@ int config_load(sv_config *c, int *argc, char **argv, sv_err *err)
         else if (strcmp(sv_config_vars[i].env, "SQLVAULT_ALLOW_DIRS") == 0 && val[i] && *val[i])
             c->allow_dirs = sv_strdup(val[i]);
     }
+    config_knobs(c, val, errs, sizeof errs);
     if (c->encryption_key_file && access(c->encryption_key_file, R_OK) != 0)
         problem(errs, sizeof errs, "SQLVAULT_ENCRYPTION_KEY_FILE: unable to read '%s'", c->encryption_key_file);
     if (c->encryption_old_key_file && access(c->encryption_old_key_file, R_OK) != 0)

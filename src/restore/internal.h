@@ -19,10 +19,6 @@ int restore_sql_fail(sqlite3 *db, int rc, const char *what, sv_err *err);
 /* Runs a query returning one integer into *out. */
 int restore_query_int(sqlite3 *db, const char *sql, int64_t *out, sv_err *err);
 
-/* Test-only: true when SQLVAULT_TEST_FAIL_SWAP=1, to prove the rollback of a
- * failed swap in the integration tests. Never set it in production. */
-int restore_test_fail_swap(void);
-
 /* Phase 1 of a restore or a verify: the source streamed into a temporary
  * file and validated. For a backup source ts and *meta (new reference) are
  * filled; otherwise ts is "" and *meta NULL. On failure nothing is left. */

@@ -673,9 +673,9 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
     job_progress(ctx, "swap", 0, f.size);
     swapped_any = true;
     rc = had_db ? 0 : restore_install_new(f.path, live, err);
-    if (rc == 0) rc = restore_swap(f.path, live, ctx->clock, err);
+    if (rc == 0) rc = restore_swap(f.path, live, ctx->clock, ctx->cfg->test_swap_busy_ms, err);
     else if (rc == 1) rc = 0;
-    if (rc == 0 && restore_test_fail_swap()) {
+    if (rc == 0 && ctx->cfg->test_fail_swap) { /* test-only: proves the rollback */
         rc = sv_err_set(err, SV_EIO, "injected swap failure (SQLVAULT_TEST_FAIL_SWAP)");
     }
     t_swap = sv_mono_ms(ctx->clock);
@@ -686,7 +686,7 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
         if (had_db && err->code == SV_EBUSY) {
             rolled_back = true; /* the copy never started writing: the live database is as it was */
         } else if (had_db) {
-            rolled_back = copy && restore_swap(copy, live, ctx->clock, &rb) == 0;
+            rolled_back = copy && restore_swap(copy, live, ctx->clock, ctx->cfg->test_swap_busy_ms, &rb) == 0;
             if (!rolled_back)
                 log_error(ctx->job_id, ctx->workspace, "putting the safety copy back failed: %s", rb.msg);
         } else {

@@ -24,22 +24,6 @@
 
 #define SWAP_BUSY_TOTAL_MS 30000
 
-/* How long the swap waits out other connections' locks: 30 s, or
- * SQLVAULT_TEST_SWAP_BUSY_MS in the tests (a held write lock fails fast). */
-static int64_t swap_busy_total_ms(void)
-{
-    const char *v = getenv("SQLVAULT_TEST_SWAP_BUSY_MS");
-    long long n = v ? atoll(v) : 0;
-    return n > 0 ? n : SWAP_BUSY_TOTAL_MS;
-}
-
-/* Test-only failure injection (see internal.h). */
-int restore_test_fail_swap(void)
-{
-    const char *v = getenv("SQLVAULT_TEST_FAIL_SWAP");
-    return v && strcmp(v, "1") == 0;
-}
-
 /* mkdir -p of path's directory. */
 static int make_parent(const char *path, sv_err *err)
 {
@@ -55,10 +39,12 @@ static int make_parent(const char *path, sv_err *err)
     return rc;
 }
 
-/* Runs the backup from src to dst in one step, waiting out locks. */
-static int copy_all(sqlite3 *src, sqlite3 *dst, const sv_clock *clock, sv_err *err)
+/* Runs the backup from src to dst in one step, waiting out locks for up to
+ * busy_ms (<= 0: SWAP_BUSY_TOTAL_MS; the tests set less, so a held write
+ * lock fails fast). */
+static int copy_all(sqlite3 *src, sqlite3 *dst, const sv_clock *clock, int64_t busy_ms, sv_err *err)
 {
-    int64_t t0 = sv_mono_ms(clock), total = swap_busy_total_ms();
+    int64_t t0 = sv_mono_ms(clock), total = busy_ms > 0 ? busy_ms : SWAP_BUSY_TOTAL_MS;
     for (int attempt = 0;; attempt++) {
         sqlite3_backup *bk = sqlite3_backup_init(dst, "main", src, "main");
         int rc, frc;
@@ -100,7 +86,7 @@ static int check_copy(sqlite3 *src, sqlite3 *dst, sv_err *err)
 }
 
 /* Copies src_path onto dst_path (see restore.h). */
-int restore_swap(const char *src_path, const char *dst_path, const sv_clock *clock, sv_err *err)
+int restore_swap(const char *src_path, const char *dst_path, const sv_clock *clock, int64_t busy_ms, sv_err *err)
 {
     sqlite3 *src = NULL, *dst = NULL;
     bool wal = false;
@@ -126,7 +112,7 @@ int restore_swap(const char *src_path, const char *dst_path, const sv_clock *clo
         sqlite3_finalize(st);
         if (wal) sqlite3_exec(dst, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
     }
-    if (copy_all(src, dst, clock, err) != 0) goto fail;
+    if (copy_all(src, dst, clock, busy_ms, err) != 0) goto fail;
     if (check_copy(src, dst, err) != 0) goto fail;
     /* Make the copy durable now, as far as readers on older snapshots allow;
      * the rest is checkpointed by whoever closes last, the WAL being synced. */

@@ -352,9 +352,9 @@ static void abort_leftovers(slot *s, const queue_job *j)
 }
 
 /* Looks up a job body: test jobs first (when enabled), then the real ones. */
-static job_fn find_body(const char *type)
+static job_fn find_body(const sv_config *cfg, const char *type)
 {
-    job_fn fn = testjobs_lookup(type);
+    job_fn fn = testjobs_lookup(cfg, type);
     return fn ? fn : job_lookup(type);
 }
 
@@ -363,7 +363,7 @@ static int run_body(slot *s, queue_job *j, json_t **result, sv_err *err)
 {
     worker_pool *wp = s->wp;
     json_t *opts = NULL;
-    job_fn fn = find_body(j->type);
+    job_fn fn = find_body(wp->cfg, j->type);
     job_ctx ctx = {0};
     int rc = -1;
 
@@ -694,18 +694,13 @@ int worker_run(const sv_config *cfg)
     int started = 0, rc = 0, sig;
     struct timespec tick = {0, 100 * 1000 * 1000};
     sv_err err;
-    const char *rb = getenv("SQLVAULT_RETRY_BASE");
 
     memset(&wp, 0, sizeof wp);
     wp.cfg = cfg;
     wp.clock = sv_clock_system();
     wp.nthreads = cfg->threads > 0 ? cfg->threads : 4;
-    wp.retry_base_ms = 1000;
+    wp.retry_base_ms = cfg->retry_base_ms > 0 ? cfg->retry_base_ms : 1000; /* SQLVAULT_RETRY_BASE */
     wp.retry_max_ms = 300000;
-    if (rb && sv_parse_duration_ms(rb, &wp.retry_base_ms, &err) != 0) {
-        fprintf(stderr, "error: SQLVAULT_RETRY_BASE: %s\n", err.msg);
-        return 2;
-    }
     wp.bases = queue_pool_bases(cfg, cfg->pools, &wp.nbases);
     if (!wp.bases || wp.nbases == 0) {
         fprintf(stderr, "error: no pool to serve\nHINT: set SQLVAULT_POOLS or --pools a,b\n");

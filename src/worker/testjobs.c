@@ -43,11 +43,10 @@ static int job_fail(job_ctx *ctx, json_t **result, sv_err *err)
                       msg ? msg : "test failure", ctx->attempt);
 }
 
-/* Test job by type, only with SQLVAULT_TEST_JOBS=1. */
-job_fn testjobs_lookup(const char *type)
+/* Test job by type, only with SQLVAULT_TEST_JOBS=1 (cfg->test_jobs). */
+job_fn testjobs_lookup(const sv_config *cfg, const char *type)
 {
-    const char *on = getenv("SQLVAULT_TEST_JOBS");
-    if (!on || strcmp(on, "1") != 0 || !type) return NULL;
+    if (!cfg->test_jobs || !type) return NULL;
     if (strcmp(type, "sleep") == 0) return job_sleep;
     if (strcmp(type, "fail") == 0) return job_fail;
     return NULL;

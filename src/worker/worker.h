@@ -12,6 +12,6 @@ int worker_run(const sv_config *cfg);
 
 /* Test-only job types ("sleep", "fail"), offered only when the environment
  * has SQLVAULT_TEST_JOBS=1. NULL for anything else. */
-job_fn testjobs_lookup(const char *type);
+job_fn testjobs_lookup(const sv_config *cfg, const char *type);
 
 #endif

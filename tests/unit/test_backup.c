@@ -9,6 +9,7 @@
  *  - a lost fence or a cancel commits nothing; a missing database fails
  *    with SV_ENOTFOUND and writes nothing;
  *  - export_plain writes the plain database beside the backup;
+ *  - cfg.snapshot_copy (SQLVAULT_SNAPSHOT_COPY) forces the copy snapshot;
  *  - job_backup's result; metadata.json parsing and option times on tables. */
 #include <openssl/evp.h>
 #include <zstd.h>
@@ -280,11 +281,15 @@ static void test_pipeline(fixture *f)
         r.cancel = false;
         CHECK_INT(committed(f), before);
     }
-    /* 6. export_plain: the plain database beside the backup */
+    /* 6. export_plain: the plain database beside the backup; with
+     * SQLVAULT_SNAPSHOT_COPY (cfg.snapshot_copy) through the copy */
     {
         bp.export_plain = true;
+        f->cfg.snapshot_copy = true;
         f->fc.now += 60000;
         CHECK(backup_take(&c, &bp, &out, &e) == 0);
+        CHECK_STR(out.snapshot, "copy");
+        f->cfg.snapshot_copy = false;
         CHECK(out.export_key != NULL);
         if (out.export_key) {
             char want[160];

@@ -115,5 +115,53 @@ int main(void)
         CHECK(strstr(e.msg, "--store: missing value") != NULL);
         config_free(&c);
     }
+    clear_env();
+    { /* the knobs: defaults, then the environment; test knobs take no flag */
+        char *argv[] = {"worker", "--test-fail-swap", "1", NULL};
+        int argc = 3;
+        CHECK(config_load(&c, &argc, argv, &e) == 0);
+        CHECK(!c.snapshot_copy && !c.debug && !c.test_jobs && !c.test_fail_swap && !c.test_store_busy &&
+              !c.store_no_quiesce);
+        CHECK_INT(c.retry_base_ms, 1000);
+        CHECK_INT(c.store_copy_tries, 60);
+        CHECK_INT(c.quiesce_timeout_ms, 10000);
+        CHECK_INT(c.test_swap_busy_ms, 0);
+        CHECK_INT(argc, 3); /* --test-fail-swap is not a flag: left for the command */
+        config_free(&c);
+    }
+    setenv("SQLVAULT_SNAPSHOT_COPY", "1", 1);
+    setenv("SQLVAULT_DEBUG", "1", 1);
+    setenv("SQLVAULT_RETRY_BASE", "200ms", 1);
+    setenv("SQLVAULT_QUIESCE_TIMEOUT_MS", "2500", 1);
+    setenv("SQLVAULT_TEST_JOBS", "1", 1);
+    setenv("SQLVAULT_TEST_FAIL_SWAP", "0", 1); /* only 1 turns it on */
+    setenv("SQLVAULT_TEST_SWAP_BUSY_MS", "300", 1);
+    setenv("SQLVAULT_TEST_STORE_BUSY", "1", 1);
+    setenv("SQLVAULT_STORE_NO_QUIESCE", "1", 1);
+    {
+        char *argv[] = {"worker", "--store-copy-tries", "7", NULL};
+        int argc = 3;
+        CHECK(config_load(&c, &argc, argv, &e) == 0);
+        CHECK(c.snapshot_copy && c.debug && c.test_jobs && !c.test_fail_swap && c.test_store_busy &&
+              c.store_no_quiesce);
+        CHECK_INT(c.retry_base_ms, 200);
+        CHECK_INT(c.store_copy_tries, 7);
+        CHECK_INT(c.quiesce_timeout_ms, 2500);
+        CHECK_INT(c.test_swap_busy_ms, 300);
+        CHECK_INT(argc, 1);
+        config_free(&c);
+    }
+    clear_env();
+    setenv("SQLVAULT_RETRY_BASE", "soon", 1);
+    setenv("SQLVAULT_STORE_COPY_TRIES", "0", 1);
+    {
+        char *argv[] = {"worker", NULL};
+        int argc = 1;
+        CHECK(config_load(&c, &argc, argv, &e) != 0);
+        CHECK(strstr(e.msg, "SQLVAULT_RETRY_BASE: ") != NULL);
+        CHECK(strstr(e.msg, "SQLVAULT_STORE_COPY_TRIES: '0' is not an integer between 1 and 1000000") != NULL);
+        config_free(&c);
+    }
+    clear_env();
     TEST_DONE();
 }

@@ -239,7 +239,7 @@ static void test_fetch(void)
     CHECK(strstr(e.msg, "no table 'missing'") != NULL);
     /* the swap onto a new file in a new folder */
     sv_err_clear(&e);
-    CHECK(restore_swap(g.path, P("live/x/live.db"), sv_clock_system(), &e) == 0);
+    CHECK(restore_swap(g.path, P("live/x/live.db"), sv_clock_system(), 0, &e) == 0);
     {
         restore_validated lv;
         CHECK(restore_validate(P("live/x/live.db"), "eventlog", &lv, &e) == 0);
