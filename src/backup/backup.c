@@ -367,186 +367,254 @@ static int put_file(job_ctx *ctx, pipe_t *p, snapshot_info *snap, const char *na
     return 0;
 }
 
-/* Runs the whole pipeline (see backup.h). */
-int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_err *err)
-{
-    const sv_config *cfg = ctx->cfg;
-    snapshot_info snap = {.fd = -1};
-    ls_copy lc;
-    snapshot_info *snaps[LS_MAX_FILES] = {&snap};
-    const char *names[LS_MAX_FILES] = {"livestore.db"};
-    int nfiles = 1;
-    pipe_t p = {0};
-    char *meta_key = NULL, *obj_keys[LS_MAX_FILES] = {0}, *meta_text = NULL, *record = NULL, *existing = NULL;
-    char db_sum[72], obj_sum[72], sum0[72] = "", osum0[72] = "";
-    uint64_t compressed = 0, compressed0 = 0, total = 0;
-    json_t *files = json_array(), *store = NULL;
-    int64_t t0 = sv_mono_ms(ctx->clock), ts_ms;
-    json_t *meta = NULL;
+/* One run of backup_take: what its phases share, so that the one exit path
+ * (run_free) releases whatever was made. */
+typedef struct backup_run {
+    job_ctx *ctx;
+    const backup_params *bp;
+    backup_outcome *out;
+    snapshot_info snap;                  /* a single-file workspace's snapshot */
+    ls_copy lc;                          /* a LiveStore store's copy */
+    snapshot_info *snaps[LS_MAX_FILES];  /* the files, in metadata.json "files" order */
+    const char *names[LS_MAX_FILES];
+    int nfiles;
+    pipe_t p;
+    char *meta_key, *obj_keys[LS_MAX_FILES];
+    char sum0[72], osum0[72];            /* the first file's checksums (metadata's top level) */
+    uint64_t compressed0, total;
+    json_t *files, *store;               /* metadata.json "files" and "livestore" */
+    int64_t t0, ts_ms;
     crypto_dk dk;
-    bool enc = false;
-    int rc = -1;
+    bool enc;
+} backup_run;
 
-    memset(out, 0, sizeof *out);
-    memset(&dk, 0, sizeof dk);
-    memset(&lc, 0, sizeof lc);
-    for (int i = 0; i < LS_MAX_FILES; i++) lc.snap[i].fd = -1;
-    if (sv_check_workspace(bp->workspace, err) != 0 || !files) {
-        if (!files) sv_err_set(err, SV_ENOMEM, "out of memory");
-        json_decref(files);
-        return -1;
-    }
-    /* A job whose earlier attempt reached its commit point: that backup (a
-     * first attempt has none to find; its commit step below would see one). */
+/* Phase 0: a backup this job already committed. Returns 1 with out filled
+ * when there is one (the record of an earlier attempt that reached its
+ * commit point, or the marker at an explicit label), 0 when a new backup is
+ * to be taken, -1 on error. */
+static int find_committed(backup_run *r, sv_err *err)
+{
+    job_ctx *ctx = r->ctx;
+    const backup_params *bp = r->bp;
+    char *existing = NULL, *meta_key;
+    int rc;
+    /* A first attempt has no record to find; its commit step would see one. */
     if (bp->once && ctx->attempt > 1) {
-        if (job_commit(ctx, NULL, &existing, err) != 0) goto done;
+        if (job_commit(ctx, NULL, &existing, err) != 0) return -1;
         if (existing) {
-            rc = adopt_record(ctx, bp, existing, out, err);
-            goto done;
+            rc = adopt_record(ctx, bp, existing, r->out, err);
+            free(existing);
+            return rc == 0 ? 1 : -1;
         }
     }
-    if (bp->ts_ms > 0) {
-        /* An explicit label: a retried job finds its own commit marker there. */
-        sv_ts_format(bp->ts_ms, out->ts);
-        meta_key = backup_key(bp->workspace, out->ts, "metadata.json");
-        if (!meta_key) {
-            sv_err_set(err, SV_ENOMEM, "out of memory");
-            goto done;
-        }
-        if (read_existing(ctx, meta_key, out, err) == 0) {
-            rc = 0;
-            goto done;
-        }
-        if (err->code != SV_ENOTFOUND) goto done;
-        sv_err_clear(err);
-        free(meta_key);
-        meta_key = NULL;
-    }
-    /* The workspace's data key when encryption is on (before any work: a wrong key fails at once). */
-    if (crypto_for_backup(cfg, ctx->store, ctx->clock, bp->workspace, &dk, &enc, err) != 0) goto done;
+    if (bp->ts_ms <= 0) return 0;
+    /* An explicit label: a retried job finds its own commit marker there. */
+    sv_ts_format(bp->ts_ms, r->out->ts);
+    meta_key = backup_key(bp->workspace, r->out->ts, "metadata.json");
+    if (!meta_key) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    rc = read_existing(ctx, meta_key, r->out, err);
+    free(meta_key);
+    if (rc == 0) return 1;
+    if (err->code != SV_ENOTFOUND) return -1;
+    sv_err_clear(err);
+    return 0;
+}
 
+/* Phase 1: the data key (when encryption is on: a wrong key fails before
+ * any work), the snapshot or the store's copy, the label and the keys. */
+static int take_snapshot(backup_run *r, sv_err *err)
+{
+    job_ctx *ctx = r->ctx;
+    const backup_params *bp = r->bp;
+    backup_outcome *out = r->out;
+    if (crypto_for_backup(ctx->cfg, ctx->store, ctx->clock, bp->workspace, &r->dk, &r->enc, err) != 0) return -1;
     job_progress(ctx, "snapshot", 0, 0);
     if (bp->store_dir) {
-        if (backup_store_copy(ctx, bp->store_dir, &lc, &store, err) != 0) goto done;
-        nfiles = lc.n;
-        for (int i = 0; i < nfiles; i++) {
-            snaps[i] = &lc.snap[i];
-            names[i] = lc.name[i];
+        if (backup_store_copy(ctx, bp->store_dir, &r->lc, &r->store, err) != 0) return -1;
+        r->nfiles = r->lc.n;
+        for (int i = 0; i < r->nfiles; i++) {
+            r->snaps[i] = &r->lc.snap[i];
+            r->names[i] = r->lc.name[i];
         }
-    } else if (snapshot_take(bp->db_path, cfg->tmp_dir, ctx->clock, cfg->max_db_size,
-                             !cfg->snapshot_copy, &snap, err) != 0) {
-        goto done;
+    } else if (snapshot_take(bp->db_path, ctx->cfg->tmp_dir, ctx->clock, ctx->cfg->max_db_size,
+                             !ctx->cfg->snapshot_copy, &r->snap, err) != 0) {
+        return -1;
     }
     /* The label: when the snapshot's read transaction had begun, so every row
      * it holds was written before it. */
-    ts_ms = bp->ts_ms > 0 ? bp->ts_ms : sv_now_ms(ctx->clock);
-    sv_ts_format(ts_ms, out->ts);
-    meta_key = backup_key(bp->workspace, out->ts, "metadata.json");
-    obj_keys[0] = backup_key(bp->workspace, out->ts, bp->store_dir ? BACKUP_EVENTLOG_OBJECT : BACKUP_OBJECT);
-    obj_keys[1] = backup_key(bp->workspace, out->ts, BACKUP_STATE_OBJECT);
-    if (!meta_key || !obj_keys[0] || !obj_keys[1] ||
-        (bp->export_plain && !(out->export_key = backup_export_key(bp->workspace, ctx->job_id, out->ts)))) {
-        sv_err_set(err, SV_ENOMEM, "out of memory");
-        goto done;
-    }
-    out->snapshot = bp->store_dir ? "store" : snap.direct ? "direct" : "copy";
-    if (job_cancelled(ctx)) {
-        sv_err_set(err, SV_ELEASE, "job cancelled: lease lost or shutting down");
-        goto done;
-    }
-    p.in = malloc(CHUNK);
-    p.outcap = ZSTD_CStreamOutSize() * 4;
-    p.outbuf = malloc(p.outcap);
-    p.z = ZSTD_createCCtx();
-    p.md_db = EVP_MD_CTX_new();
-    p.md_obj = EVP_MD_CTX_new();
-    if (!p.in || !p.outbuf || !p.z || !p.md_db || !p.md_obj) {
-        sv_err_set(err, SV_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (int i = 0; i < nfiles; i++) {
-        if (put_file(ctx, &p, snaps[i], names[i], obj_keys[i], i == 0 ? out->export_key : NULL, enc ? &dk : NULL,
-                     &compressed, db_sum, obj_sum, files, err) != 0)
-            goto done;
-        total += compressed;
+    r->ts_ms = bp->ts_ms > 0 ? bp->ts_ms : sv_now_ms(ctx->clock);
+    sv_ts_format(r->ts_ms, out->ts);
+    r->meta_key = backup_key(bp->workspace, out->ts, "metadata.json");
+    r->obj_keys[0] = backup_key(bp->workspace, out->ts, bp->store_dir ? BACKUP_EVENTLOG_OBJECT : BACKUP_OBJECT);
+    r->obj_keys[1] = backup_key(bp->workspace, out->ts, BACKUP_STATE_OBJECT);
+    if (!r->meta_key || !r->obj_keys[0] || !r->obj_keys[1] ||
+        (bp->export_plain && !(out->export_key = backup_export_key(bp->workspace, ctx->job_id, out->ts))))
+        return sv_err_set(err, SV_ENOMEM, "out of memory");
+    out->snapshot = bp->store_dir ? "store" : r->snap.direct ? "direct" : "copy";
+    if (job_cancelled(ctx)) return sv_err_set(err, SV_ELEASE, "job cancelled: lease lost or shutting down");
+    return 0;
+}
+
+/* Phase 2: every file streamed into its object (the first also to the
+ * export key), each object committed. */
+static int upload_files(backup_run *r, sv_err *err)
+{
+    pipe_t *p = &r->p;
+    char db_sum[72], obj_sum[72];
+    uint64_t compressed = 0;
+    p->in = malloc(CHUNK);
+    p->outcap = ZSTD_CStreamOutSize() * 4;
+    p->outbuf = malloc(p->outcap);
+    p->z = ZSTD_createCCtx();
+    p->md_db = EVP_MD_CTX_new();
+    p->md_obj = EVP_MD_CTX_new();
+    if (!p->in || !p->outbuf || !p->z || !p->md_db || !p->md_obj) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    for (int i = 0; i < r->nfiles; i++) {
+        if (put_file(r->ctx, p, r->snaps[i], r->names[i], r->obj_keys[i], i == 0 ? r->out->export_key : NULL,
+                     r->enc ? &r->dk : NULL, &compressed, db_sum, obj_sum, r->files, err) != 0)
+            return -1;
+        r->total += compressed;
         if (i == 0) {
-            memcpy(sum0, db_sum, sizeof sum0);
-            memcpy(osum0, obj_sum, sizeof osum0);
-            compressed0 = compressed;
+            memcpy(r->sum0, db_sum, sizeof r->sum0);
+            memcpy(r->osum0, obj_sum, sizeof r->osum0);
+            r->compressed0 = compressed;
         }
     }
-    out->duration_ms = sv_mono_ms(ctx->clock) - t0;
-    meta = make_meta(ctx, bp, ts_ms, snaps[0], sum0, osum0, compressed0, out->duration_ms, enc ? &dk : NULL,
-                     strrchr(obj_keys[0], '/') + 1, files, store);
+    return 0;
+}
+
+/* With once, the job's commit point: the first attempt to store its record
+ * names the job's backup. Returns 1 when a record already there won (out
+ * then describes that backup and this attempt's objects are dropped), 0
+ * when ours is the job's backup, -1 on error. */
+static int commit_record(backup_run *r, const char *meta_text, sv_err *err)
+{
+    backup_outcome *out = r->out;
+    char *record, *existing = NULL, *own_export, own_ts[SV_TS_LEN];
+    json_t *j = json_pack("{s:s, s:s}", "ts", out->ts, "metadata", meta_text);
+    int rc;
+    record = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!record) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    rc = job_commit(r->ctx, record, &existing, err);
+    free(record);
+    if (rc != 0) return -1;
+    if (!existing) return 0;
+    own_export = out->export_key;
+    memcpy(own_ts, out->ts, sizeof own_ts);
+    out->export_key = NULL;
+    rc = adopt_record(r->ctx, r->bp, existing, out, err);
+    /* Our objects are unused, unless the record names this very folder (two
+     * attempts' snapshots in one millisecond). */
+    if (strcmp(own_ts, out->ts) != 0) drop_own(r->ctx, r->obj_keys, r->nfiles, own_export);
+    free(own_export);
+    free(existing);
+    return rc == 0 ? 1 : -1;
+}
+
+/* Phase 3: metadata.json, the commit record (once) or the fence, then the
+ * marker itself (If-None-Match): the backup exists from here on. */
+static int write_marker(backup_run *r, sv_err *err)
+{
+    job_ctx *ctx = r->ctx;
+    backup_outcome *out = r->out;
+    store_put_opts po = {.if_none_match = true, .content_type = "application/json"};
+    json_t *meta;
+    char *meta_text;
+    int rc = -1;
+    out->duration_ms = sv_mono_ms(ctx->clock) - r->t0;
+    meta = make_meta(ctx, r->bp, r->ts_ms, r->snaps[0], r->sum0, r->osum0, r->compressed0, out->duration_ms,
+                     r->enc ? &r->dk : NULL, strrchr(r->obj_keys[0], '/') + 1, r->files, r->store);
     meta_text = meta ? json_dumps(meta, JSON_INDENT(2)) : NULL;
     if (!meta_text) {
         sv_err_set(err, SV_ENOMEM, "out of memory");
         goto done;
     }
-    if (bp->once) {
-        /* The commit point: the first attempt to store its record names the
-         * job's backup; a record already there wins over ours. */
-        json_t *r = json_pack("{s:s, s:s}", "ts", out->ts, "metadata", meta_text);
-        record = r ? json_dumps(r, JSON_COMPACT) : NULL;
-        json_decref(r);
-        if (!record) {
-            sv_err_set(err, SV_ENOMEM, "out of memory");
-            goto done;
-        }
-        if (job_commit(ctx, record, &existing, err) != 0) goto done;
-        if (existing) {
-            char *own_export = out->export_key, own_ts[SV_TS_LEN];
-            memcpy(own_ts, out->ts, sizeof own_ts);
-            out->export_key = NULL;
-            rc = adopt_record(ctx, bp, existing, out, err);
-            /* Our objects are unused, unless the record names this very
-             * folder (two attempts' snapshots in one millisecond). */
-            if (strcmp(own_ts, out->ts) != 0) drop_own(ctx, obj_keys, nfiles, own_export);
-            free(own_export);
+    if (r->bp->once) {
+        int crc = commit_record(r, meta_text, err);
+        if (crc != 0) {
+            rc = crc > 0 ? 0 : -1;
             goto done;
         }
     } else if (job_fence(ctx, err) != 0) {
         goto done;
     }
-    {
-        store_put_opts po = {.if_none_match = true, .content_type = "application/json"};
-        if (store_put(ctx->store, meta_key, meta_text, strlen(meta_text), &po, err) != 0) {
-            /* Another attempt committed first (the same text, with once): that backup stands. */
-            if (err->code == SV_ECONFLICT) {
-                sv_err_clear(err);
-                if (read_existing(ctx, meta_key, out, err) == 0) rc = 0;
-            }
-            goto done;
+    if (store_put(ctx->store, r->meta_key, meta_text, strlen(meta_text), &po, err) != 0) {
+        /* Another attempt committed first (the same text, with once): that backup stands. */
+        if (err->code == SV_ECONFLICT) {
+            sv_err_clear(err);
+            if (read_existing(ctx, r->meta_key, out, err) == 0) rc = 0;
         }
+        goto done;
     }
-    metrics_backup_size(total);
+    metrics_backup_size(r->total);
     out->metadata = meta;
     meta = NULL;
     rc = 0;
 done:
-    if (p.w) store_writer_abort(ctx->store, p.w);
-    if (p.wx) store_writer_abort(ctx->store, p.wx);
-    snapshot_release(&snap);
-    livestore_copy_release(&lc);
-    json_decref(files);
-    json_decref(store); /* metadata.json's "livestore" keeps it */
-    crypto_stream_free(p.seal);
-    crypto_dk_clear(&dk);
-    ZSTD_freeCCtx(p.z);
-    EVP_MD_CTX_free(p.md_db);
-    EVP_MD_CTX_free(p.md_obj);
-    free(p.in);
-    free(p.outbuf);
-    free(meta_text);
-    free(record);
-    free(existing);
     json_decref(meta);
-    free(meta_key);
-    for (int i = 0; i < LS_MAX_FILES; i++) free(obj_keys[i]);
+    free(meta_text);
+    return rc;
+}
+
+/* Releases everything a run made; out keeps only what a success gave it. */
+static void run_free(backup_run *r, int rc)
+{
+    pipe_t *p = &r->p;
+    if (p->w) store_writer_abort(r->ctx->store, p->w);
+    if (p->wx) store_writer_abort(r->ctx->store, p->wx);
+    snapshot_release(&r->snap);
+    livestore_copy_release(&r->lc);
+    json_decref(r->files);
+    json_decref(r->store); /* metadata.json's "livestore" keeps it */
+    crypto_stream_free(p->seal);
+    crypto_dk_clear(&r->dk);
+    ZSTD_freeCCtx(p->z);
+    EVP_MD_CTX_free(p->md_db);
+    EVP_MD_CTX_free(p->md_obj);
+    free(p->in);
+    free(p->outbuf);
+    free(r->meta_key);
+    for (int i = 0; i < LS_MAX_FILES; i++) free(r->obj_keys[i]);
     if (rc != 0) {
-        free(out->export_key);
-        out->export_key = NULL;
+        free(r->out->export_key);
+        r->out->export_key = NULL;
     }
+}
+
+/* Runs the whole pipeline (see backup.h): a backup the job already
+ * committed, else snapshot, upload, marker. */
+int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_err *err)
+{
+    backup_run r;
+    int rc = -1, found;
+
+    memset(out, 0, sizeof *out);
+    memset(&r, 0, sizeof r);
+    r.ctx = ctx;
+    r.bp = bp;
+    r.out = out;
+    r.snap.fd = -1;
+    for (int i = 0; i < LS_MAX_FILES; i++) r.lc.snap[i].fd = -1;
+    r.snaps[0] = &r.snap;
+    r.names[0] = "livestore.db";
+    r.nfiles = 1;
+    r.t0 = sv_mono_ms(ctx->clock);
+    r.files = json_array();
+    if (!r.files) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (sv_check_workspace(bp->workspace, err) != 0) goto done;
+    found = find_committed(&r, err);
+    if (found != 0) {
+        rc = found > 0 ? 0 : -1;
+        goto done;
+    }
+    if (take_snapshot(&r, err) != 0 || upload_files(&r, err) != 0) goto done;
+    rc = write_marker(&r, err);
+done:
+    run_free(&r, rc);
     return rc;
 }
 
