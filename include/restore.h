@@ -39,6 +39,7 @@ typedef struct restore_source {
     const char *ref;    /* "latest"/timestamp, the key, or the path (points into the --from string) */
     const char *ws;     /* whose backups a latest/timestamp names; NULL = the job's workspace */
     bool trust_drill;   /* a backup whose restore drill passed on these very bytes skips integrity_check */
+    bool durable;       /* the fetched file may be renamed into place: its writeback starts as it is written */
 } restore_source;
 
 /* Parses --from (latest|TIMESTAMP|object:KEY|file:PATH). Object keys must be
@@ -58,6 +59,7 @@ typedef struct restore_fetch_opts {
     int64_t expect_size;       /* database bytes, or -1 */
     int64_t expect_obj_size;   /* object bytes, or -1 */
     bool encrypted;            /* metadata.json says encrypted: decrypted with ctx->workspace's data key (crypto.h) */
+    bool durable;              /* start writeback of the temporary file as it is written (it may become the live file) */
 } restore_fetch_opts;
 
 typedef struct restore_fetched {

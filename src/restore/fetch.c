@@ -162,7 +162,11 @@ typedef struct fetch_out {
     size_t zcap;
     size_t zlast;           /* last ZSTD_decompressStream hint: 0 = at a frame end */
     int mode;               /* 0 undecided, 1 plain, 2 zstd */
+    bool durable;           /* start writeback every WRITEBACK bytes */
+    uint64_t flushed;       /* bytes handed to writeback so far */
 } fetch_out;
+
+#define WRITEBACK (8 * 1024 * 1024)
 
 /* Hashes and writes database bytes, enforcing the cap. */
 static int out_write(fetch_out *f, const unsigned char *d, size_t n, sv_err *err)
@@ -183,6 +187,12 @@ static int out_write(fetch_out *f, const unsigned char *d, size_t n, sv_err *err
                               "unable to write the temporary file '%s': %s", f->path, strerror(errno));
         d += w;
         n -= (size_t)w;
+    }
+    /* A file that will be renamed into place is synced before the swap:
+     * writing it back now, while the check runs, makes that sync short. */
+    if (f->durable && f->size - f->flushed >= WRITEBACK) {
+        sync_file_range(f->fd, (off_t)f->flushed, (off_t)(f->size - f->flushed), SYNC_FILE_RANGE_WRITE);
+        f->flushed = f->size;
     }
     return 0;
 }
@@ -378,6 +388,7 @@ int restore_fetch(job_ctx *ctx, const restore_fetch_opts *o, restore_fetched *ou
     /* zstd adds a little to incompressible data; a larger input cannot hold a capped database. */
     p.in_cap = o->max_size + o->max_size / 64 + 65536;
     f.cap = o->max_size;
+    f.durable = o->durable;
 
     /* Size first: refuse an oversized or truncated input before reading it. */
     if (o->key) {

@@ -11,22 +11,27 @@
  * attempt and takeover restores that backup, never the job's own safety
  * backup, which is newer.
  *
+ * Beside phase 1, when nobody has the live file open, a pre-restore backup
+ * of it is taken (safety.c); its commit waits until the source is validated.
+ *
  * Phase 2 (the worker holds the workspace lock): the pause flag is set and
  * restore.started emitted; the job waits until every live listener has
  * acknowledged that it stopped writing (or SQLVAULT_PAUSE_TIMEOUT passes).
- * Only then is the safety backup of the live database taken, so every
- * write committed before the pause is in it (docs/PROTOCOL.md). The fence
- * is renewed right before the swap; the validated file is copied onto the
- * live database with the backup API and the result checked; then the flag
- * is cleared and restore.completed emitted. The copy is one SQLite
- * transaction, so a copy that fails part-way leaves the old content; if it
- * fails after committing (the check), the pre-restore backup is fetched,
- * checked and put back the same way, and restore.failed emitted.
+ * Only then is the safety copy settled, so every write committed before the
+ * pause is in it (docs/PROTOCOL.md), and the fence renewed right before the
+ * swap. When still nobody has the live file open, the swap is a rename
+ * (rename.c): the old file linked aside is the safety copy, and the early
+ * backup is the safety backup if the old file still hashes to it (else the
+ * copy is uploaded after the swap). Otherwise the live database is copied
+ * next to it with the backup API, the copy uploaded beside the swap, and the
+ * validated file copied onto the live database with the backup API (swap.c)
+ * and the result checked. Then the flag is cleared and restore.completed
+ * emitted. A swap that fails after writing is put back from the safety copy
+ * and restore.failed emitted.
  * Every temporary file is removed on every path. */
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
-#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,7 +137,7 @@ int restore_prepare(job_ctx *ctx, const restore_source *src, const char *require
                     restore_validated *val, char ts[SV_TS_LEN], json_t **meta, int64_t *validate_ms, sv_err *err)
 {
     restore_fetch_opts fo = {.store = ctx->store, .tmp_dir = ctx->cfg->tmp_dir, .max_size = ctx->cfg->max_db_size,
-                             .expect_size = -1, .expect_obj_size = -1};
+                             .expect_size = -1, .expect_obj_size = -1, .durable = src->durable};
     char *key = NULL;
     int64_t t0;
     int rc = -1;
@@ -159,17 +164,6 @@ done:
     if (rc != 0) restore_fetched_remove(f);
     free(key);
     return rc;
-}
-
-/* Removes a database file and its companions (a fresh file whose restore failed). */
-static void remove_db(const char *path)
-{
-    const char *sfx[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < 4; i++) {
-        char *p = sv_asprintf("%s%s", path, sfx[i]);
-        if (p) unlink(p);
-        free(p);
-    }
 }
 
 /* Moves a kept-aside file's -wal back beside the live name (best effort). */
@@ -295,61 +289,6 @@ static int source_from_record(const char *rec, restore_source *src, sv_err *err)
         return 0;
     }
     return restore_parse_from(rec, src, err);
-}
-
-/* The upload of the pre-restore safety copy, run in its own thread while
- * the swap runs.
- *
- * THREAD SAFETY NOTES: the thread gets a job context of its own (plain fields
- * copied, its own store, no runner callbacks: they are not safe to call from
- * a second thread); the main thread reads its results after pthread_join.
- * The file it reads (the local copy) is written before the thread starts
- * and not touched by the main thread until the join. */
-typedef struct safety_job {
-    job_ctx ctx;
-    const char *copy;
-    backup_outcome out;
-    int rc;
-    sv_err err;
-    int64_t ms;
-} safety_job;
-
-/* The pre-restore backup of the local safety copy. */
-static void *safety_main(void *arg)
-{
-    safety_job *s = arg;
-    backup_params bp = {.workspace = s->ctx.workspace, .backup_type = "pre-restore", .reason = "pre-restore",
-                        .db_path = s->copy};
-    int64_t t0 = sv_mono_ms(s->ctx.clock);
-    sv_err_clear(&s->err);
-    s->rc = backup_take(&s->ctx, &bp, &s->out, &s->err);
-    if (s->rc != 0) sv_err_wrap(&s->err, "pre-restore backup");
-    else log_info(s->ctx.job_id, s->ctx.workspace, "pre-restore backup %s committed", s->out.ts);
-    s->ms = sv_mono_ms(s->ctx.clock) - t0;
-    return NULL;
-}
-
-/* Starts the upload thread; *started tells whether it runs. */
-static int safety_start(job_ctx *ctx, const char *copy, safety_job *s, pthread_t *th, bool *started, sv_err *err)
-{
-    *started = false;
-    memset(s, 0, sizeof *s);
-    s->ctx.cfg = ctx->cfg;
-    s->ctx.clock = ctx->clock;
-    s->ctx.job_id = ctx->job_id;
-    s->ctx.type = ctx->type;
-    s->ctx.workspace = ctx->workspace;
-    s->ctx.attempt = ctx->attempt;
-    s->ctx.opts = ctx->opts;
-    s->copy = copy;
-    if (store_open(ctx->cfg, ctx->clock, &s->ctx.store, err) != 0) return -1;
-    if (pthread_create(th, NULL, safety_main, s) != 0) {
-        store_free(s->ctx.store);
-        s->ctx.store = NULL;
-        return sv_err_set(err, SV_ENOMEM, "unable to start the safety backup thread");
-    }
-    *started = true;
-    return 0;
 }
 
 /* Removes a database file and its companions, logging nothing. */
@@ -571,226 +510,360 @@ static int check_scope(job_ctx *ctx, const restore_source *src, const char *dbop
     return 0;
 }
 
+/* One restore's state, shared by its phases below. */
+typedef struct restore_run {
+    job_ctx *ctx;
+    const char *from, *clone, *dbopt, *req;
+    restore_source src;
+    restore_fetched f;
+    restore_validated val;
+    json_t *meta, *ev;
+    char ts[SV_TS_LEN], why[400];
+    char *live, *rec;
+    char *kept;                /* a file kept aside (never deleted) */
+    char *copy;                /* the safety copy, deleted at the end unless keep_copy */
+    const char *upload_src;    /* the file the late safety upload reads (copy or kept) */
+    restore_safety *early;     /* the pre-restore backup started with the restore */
+    restore_safety *late;      /* the upload of the safety copy taken in the pause */
+    restore_rename rn;
+    const char *swap_method;   /* "rename", "backup-api" or "new-file" */
+    const char *safety_ts;     /* the pre-restore backup holding the paused content */
+    bool had_db, paused, swapped_any, acked, cleared, completed, keep_copy, renamed;
+    int listeners;
+    int64_t t0, validate_ms, t_pause, t_swap, pause_wait_ms, safety_ms;
+} restore_run;
+
+/* Options, scope, the live path and the source recorded on the job. */
+static int run_begin(restore_run *r, sv_err *err)
+{
+    job_ctx *ctx = r->ctx;
+    restore_source asked;
+    if (sv_check_workspace(ctx->workspace, err) != 0) return -1;
+    if (restore_parse_from(r->from, &asked, err) != 0) return -1;
+    asked.ws = r->clone;
+    if (check_scope(ctx, &asked, r->dbopt, r->clone, err) != 0) return -1;
+    r->live = r->dbopt ? sv_strdup(r->dbopt) : config_db_path(ctx->cfg, ctx->workspace);
+    if (!r->live) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    if (pin_source(ctx, &asked, &r->rec, err) != 0) return -1;
+    if (source_from_record(r->rec, &r->src, err) != 0) return -1;
+    r->src.ws = r->clone;
+    r->src.trust_drill = true;
+    r->src.durable = true;
+    return 0;
+}
+
+/* Phase 1: fetch and validate, the live database untouched; beside them,
+ * the early pre-restore backup of a live file nobody has open, committed
+ * only once the source is validated. */
+static int run_prepare(restore_run *r, sv_err *err)
+{
+    job_ctx *ctx = r->ctx;
+    if (restore_live_quiet(r->live) && restore_safety_start(ctx, r->live, true, &r->early, err) != 0) {
+        log_warn(ctx->job_id, ctx->workspace, "no early pre-restore backup: %s", err->msg);
+        sv_err_clear(err);
+    }
+    if (restore_prepare(ctx, &r->src, r->req, &r->f, &r->val, r->ts, &r->meta, &r->validate_ms, err) != 0) return -1;
+    log_info(ctx->job_id, ctx->workspace, "restore source %s validated: %llu bytes, %s (fetch %lld ms, check %lld ms)",
+             r->rec, (unsigned long long)r->f.size, r->f.sum, (long long)r->f.duration_ms, (long long)r->validate_ms);
+    if (r->early) {
+        if (job_fence(ctx, err) != 0) return -1;
+        job_progress(ctx, "safety", 0, 0);
+        restore_safety_gate(r->early, true);
+        if (restore_safety_join(r->early) != 0)
+            log_warn(ctx->job_id, ctx->workspace, "early %s (the copy taken in the pause is uploaded instead)",
+                     restore_safety_error(r->early));
+    }
+    return 0;
+}
+
+/* Phase 2 begins: the pause flag, restore.started, the listeners' acks. */
+static int run_pause(restore_run *r, sv_err *err)
+{
+    job_ctx *ctx = r->ctx;
+    if (restore_pause_begin(ctx, &r->paused, err) != 0) return -1;
+    r->t_pause = sv_mono_ms(ctx->clock);
+    r->ev = json_pack("{s:s, s:s, s:s, s:s?}", "workspace", ctx->workspace, "job", ctx->job_id, "from", r->from,
+                      "backup", r->ts[0] ? r->ts : NULL);
+    emit(ctx, "restore.started", r->ev);
+    json_decref(r->ev);
+    r->ev = NULL;
+    if (restore_wait_acks(ctx, ctx->cfg->pause_timeout_ms, &r->acked, &r->listeners, err) != 0) return -1;
+    r->pause_wait_ms = sv_mono_ms(ctx->clock) - r->t_pause;
+    return 0;
+}
+
+/* The rename swap (rename.c) of a live file nobody has open: 1 done, 0 not
+ * applicable, -1 failed with nothing changed. The old file is the safety
+ * copy; if it still holds what the early backup uploaded, that backup is
+ * the safety backup, else the copy is uploaded after the swap. */
+static int run_swap_rename(restore_run *r, sv_err *err)
+{
+    job_ctx *ctx = r->ctx;
+    int64_t t = sv_mono_ms(ctx->clock);
+    int rc;
+    r->rn = (restore_rename){.tmp = r->f.path, .live = r->live, .page_size = r->val.hdr.page_size,
+                             .expect_sum = restore_safety_sum(r->early), .expect_size = restore_safety_size(r->early)};
+    job_progress(ctx, "swap", 0, r->f.size);
+    if ((rc = restore_swap_rename(ctx, &r->rn, err)) != 1) return rc; /* nothing changed */
+    r->swapped_any = r->renamed = true;
+    r->swap_method = "rename";
+    r->safety_ms = sv_mono_ms(ctx->clock) - t;
+    r->upload_src = r->rn.copy;
+    if (r->rn.replaced) {
+        snprintf(r->why, sizeof r->why, "WAL database with other pages than the source's %u bytes",
+                 r->val.hdr.page_size);
+        r->kept = sv_strdup(r->rn.copy);
+        log_warn(ctx->job_id, ctx->workspace, "the live database was moved aside to %s", r->rn.copy);
+    } else {
+        r->copy = sv_strdup(r->rn.copy);
+    }
+    if (r->rn.matched) r->safety_ts = restore_safety_ts(r->early);
+    log_info(ctx->job_id, ctx->workspace, "swapped by rename; the old file is at %s%s", r->rn.copy,
+             r->rn.matched ? ", already in the early pre-restore backup" : "");
+    return 1;
+}
+
+/* The safety copy for the backup-API swap: a local copy next to the live
+ * file, uploaded beside the swap; or the disaster case (kept aside), or a
+ * WAL file of another page size (kept aside, moved over). */
+static int run_safety_copy(restore_run *r, sv_err *err)
+{
+    job_ctx *ctx = r->ctx;
+    int64_t ts0 = sv_mono_ms(ctx->clock);
+    bool wal = false;
+    uint32_t ps;
+    job_progress(ctx, "safety", 0, 0);
+    if (local_copy(ctx, r->live, &r->copy, err) != 0) {
+        /* The disaster case: a live file that is not a sound database
+         * cannot be copied, and need not be: it is kept aside. */
+        if (err->code == SV_ELEASE || !live_damaged(r->live, r->why, sizeof r->why)) return -1;
+        log_warn(ctx->job_id, ctx->workspace, "the live database is damaged (%s): keeping it aside", r->why);
+        if (job_fence(ctx, err) != 0 || keep_aside(ctx, r->live, "damaged", &r->kept, err) != 0) return -1;
+        r->had_db = false;
+    } else {
+        log_info(ctx->job_id, ctx->workspace, "safety copy %s taken", r->copy);
+        r->upload_src = r->copy;
+        if (restore_safety_start(ctx, r->copy, false, &r->late, err) != 0) return -1;
+        /* A WAL database cannot take pages of another size through the
+         * backup API: its content is in the safety backup, the file is
+         * kept aside and the restored one moved into place. */
+        ps = live_page_size(r->live, &wal);
+        if (wal && ps && ps != r->val.hdr.page_size) {
+            snprintf(r->why, sizeof r->why, "WAL database with %u-byte pages, the source has %u", ps,
+                     r->val.hdr.page_size);
+            if (job_fence(ctx, err) != 0 || keep_aside(ctx, r->live, "replaced", &r->kept, err) != 0) return -1;
+            r->had_db = false;
+        }
+    }
+    r->safety_ms = sv_mono_ms(ctx->clock) - ts0;
+    return 0;
+}
+
+/* The swap when the rename does not apply: the backup API onto the live
+ * file, or the validated file moved where no database is. */
+static int run_swap_copy(restore_run *r, sv_err *err)
+{
+    int rc;
+    if (restore_safety_ts(r->early))
+        log_info(r->ctx->job_id, r->ctx->workspace, "the early pre-restore backup %s stays as it is; the safety "
+                 "backup is the copy taken in the pause (the live file is open elsewhere or changed)",
+                 restore_safety_ts(r->early));
+    if (r->had_db && run_safety_copy(r, err) != 0) return -1;
+    /* The swap is a commit point: the fence is checked right before it. */
+    if (job_fence(r->ctx, err) != 0) return -1;
+    job_progress(r->ctx, "swap", 0, r->f.size);
+    r->swapped_any = true;
+    r->swap_method = r->had_db ? "backup-api" : "new-file";
+    rc = r->had_db ? 0 : restore_install_new(r->f.path, r->live, err);
+    if (rc == 0) {
+        r->swap_method = "backup-api";
+        return restore_swap(r->f.path, r->live, r->ctx->clock, r->ctx->cfg->test_swap_busy_ms, err);
+    }
+    return rc == 1 ? 0 : -1;
+}
+
+/* Puts the previous database back after a failed swap; fills the
+ * restore.failed event. */
+static void run_rollback(restore_run *r, sv_err *err)
+{
+    sv_err rb;
+    bool back = false;
+    sv_err_clear(&rb);
+    if (r->renamed) {
+        back = restore_rename_undo(&r->rn, &rb) == 0;
+        if (back) { /* the old file is live again under its own name */
+            free(r->kept);
+            free(r->copy);
+            r->kept = r->copy = NULL;
+        }
+    } else if (r->had_db && err->code == SV_EBUSY) {
+        back = true; /* the copy never started writing: the live database is as it was */
+    } else if (r->had_db) {
+        back = r->copy && restore_swap(r->copy, r->live, r->ctx->clock, r->ctx->cfg->test_swap_busy_ms, &rb) == 0;
+    } else {
+        remove_with_sides(r->live);
+        /* Put the kept-aside file back where it was. */
+        back = !r->kept || (rename(r->kept, r->live) == 0 && (restore_wal_back(r->kept, r->live), true));
+    }
+    if (!back) log_error(r->ctx->job_id, r->ctx->workspace, "putting the previous database back failed: %s", rb.msg);
+    if (back) {
+        sv_err_wrap(err, "swap failed, the previous database was put back");
+    } else {
+        const char *at = r->renamed ? r->rn.copy : r->copy;
+        sv_err_wrap(err, "swap failed and putting the previous database back failed too (%s)", rb.msg);
+        sv_err_hint(err, "the previous database is kept at %s (and uploaded as a pre-restore backup)",
+                    at ? at : "(no copy)");
+        r->keep_copy = true;
+    }
+    r->ev = json_pack("{s:s, s:s, s:s, s:b}", "workspace", r->ctx->workspace, "job", r->ctx->job_id, "error",
+                      err->msg, "rolled_back", back);
+}
+
+/* Phase 2: the safety copy and the swap, the pause ended, the safety
+ * backup settled. */
+static int run_swap(restore_run *r, sv_err *err)
+{
+    job_ctx *ctx = r->ctx;
+    struct stat sb;
+    int rc = 0;
+    r->had_db = stat(r->live, &sb) == 0;
+    if (r->had_db && !S_ISREG(sb.st_mode))
+        return sv_err_set(err, SV_EINVAL, "the live database '%s' is not a regular file", r->live);
+    if (r->had_db) rc = run_swap_rename(r, err);
+    if (rc == 0) rc = run_swap_copy(r, err);
+    else if (rc == 1) rc = 0;
+    if (rc == 0 && ctx->cfg->test_fail_swap) /* test-only: proves the rollback */
+        rc = sv_err_set(err, SV_EIO, "injected swap failure (SQLVAULT_TEST_FAIL_SWAP)");
+    r->t_swap = sv_mono_ms(ctx->clock);
+    if (rc != 0) {
+        if (r->swapped_any) run_rollback(r, err);
+        return -1;
+    }
+    job_progress(ctx, "swap", r->f.size, r->f.size);
+    /* The swap is done: the listeners resume now, while the safety copy's
+     * upload (if any) runs. */
+    if (r->paused) {
+        r->cleared = unpause(ctx);
+        r->paused = false;
+    }
+    r->ev = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?}", "workspace", ctx->workspace, "job", ctx->job_id, "from",
+                      r->from, "checksum", r->f.sum, "backup", r->ts[0] ? r->ts : NULL, "safety_copy", r->upload_src);
+    emit(ctx, "restore.completed", r->ev);
+    json_decref(r->ev);
+    r->ev = NULL;
+    r->completed = true;
+    if (!r->safety_ts && !r->late && r->upload_src &&
+        restore_safety_start(ctx, r->upload_src, false, &r->late, err) != 0) {
+        log_warn(ctx->job_id, ctx->workspace, "the safety copy could not be uploaded (%s): kept at %s", err->msg,
+                 r->upload_src);
+        sv_err_clear(err);
+        r->keep_copy = true;
+    }
+    if (r->late) {
+        job_progress(ctx, "safety upload", 0, 0);
+        if (restore_safety_join(r->late) == 0) {
+            r->safety_ts = restore_safety_ts(r->late);
+        } else {
+            r->keep_copy = true;
+            log_warn(ctx->job_id, ctx->workspace, "the safety copy could not be uploaded (%s): kept at %s",
+                     restore_safety_error(r->late), r->upload_src);
+        }
+    }
+    return 0;
+}
+
+/* The job's result. */
+static int run_result(restore_run *r, json_t **result, sv_err *err)
+{
+    job_ctx *ctx = r->ctx;
+    restore_safety *up = r->late ? r->late : r->early;
+    char iso[SV_ISO_LEN];
+    json_t *timing;
+    sv_iso_format(sv_now_ms(ctx->clock), iso);
+    *result = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:s, s:i, s:I, s:I, s:s?, s:s?, s:s}",
+                        "workspace", ctx->workspace, "from", r->from, "source", r->rec, "db", r->live, "checksum",
+                        r->f.sum, "size", (json_int_t)r->f.size, "object_size", (json_int_t)r->f.object_size,
+                        "compressed", r->f.compressed, "object_checksum", r->f.obj_sum, "page_size",
+                        (int)r->val.hdr.page_size, "page_count", (json_int_t)r->val.page_count, "tables",
+                        (json_int_t)r->val.tables, "backup", r->ts[0] ? r->ts : NULL, "safety_backup", r->safety_ts,
+                        "swap", r->swap_method ? r->swap_method : "backup-api");
+    timing = json_pack("{s:I, s:I, s:I, s:I, s:b, s:i, s:I, s:I, s:s, s:b, s:I}", "fetch_ms",
+                       (json_int_t)r->f.duration_ms, "validate_ms", (json_int_t)r->validate_ms, "safety_ms",
+                       (json_int_t)r->safety_ms, "pause_wait_ms", (json_int_t)r->pause_wait_ms, "pause_acked",
+                       r->acked, "pause_listeners", r->listeners, "pause_ms", (json_int_t)(r->t_swap - r->t_pause),
+                       "durationMs", (json_int_t)(sv_mono_ms(ctx->clock) - r->t0), "restoredAt", iso,
+                       "pause_cleared", r->cleared, "safety_upload_ms", (json_int_t)restore_safety_ms(up));
+    if (!*result || !timing || json_object_update(*result, timing) != 0) {
+        json_decref(timing);
+        return sv_err_set(err, SV_ENOMEM, "out of memory");
+    }
+    json_decref(timing);
+    json_object_set_new(*result, "integrity_check",
+                        json_string(r->val.integrity_skipped ? "skipped: the backup's restore drill passed on the "
+                                                               "same checksum" : "ok"));
+    json_object_set_new(*result, "safety_source", json_string(r->safety_ts && r->late ? "the copy taken in the pause"
+                                                              : r->safety_ts ? "the early backup (sha256 matched "
+                                                              "the paused file)" : "none"));
+    if (r->kept) {
+        json_object_set_new(*result, "kept_aside", json_string(r->kept));
+        json_object_set_new(*result, "kept_aside_reason", json_string(r->why));
+    }
+    if (r->keep_copy && r->upload_src) {
+        json_object_set_new(*result, "safety_copy", json_string(r->upload_src));
+        json_object_set_new(*result, "safety_upload_error",
+                            json_string(restore_safety_error(up) ? restore_safety_error(up) : "not started"));
+    }
+    return 0;
+}
+
+/* Every path's end: the flag, restore.failed, temporaries, memory. */
+static void run_end(restore_run *r, int rc, sv_err *err)
+{
+    job_ctx *ctx = r->ctx;
+    if (r->paused) unpause(ctx);
+    if ((r->paused || r->swapped_any) && !r->completed) {
+        if (!r->ev)
+            r->ev = json_pack("{s:s, s:s, s:s, s:b}", "workspace", ctx->workspace, "job", ctx->job_id, "error",
+                              err->msg, "swapped", false);
+        emit(ctx, "restore.failed", r->ev);
+    }
+    json_decref(r->ev);
+    restore_safety_free(r->early); /* cancels an early backup still waiting at its gate */
+    if (r->late && restore_safety_join(r->late) != 0) r->keep_copy = true;
+    if (r->copy && !r->keep_copy) remove_with_sides(r->copy);
+    else if (r->copy) log_warn(ctx->job_id, ctx->workspace, "the safety copy is kept at %s", r->copy);
+    if (rc == 0)
+        log_info(ctx->job_id, ctx->workspace, "restored %s (%llu bytes, %s swap, paused %lld ms)", r->rec,
+                 (unsigned long long)r->f.size, r->swap_method, (long long)(r->t_swap - r->t_pause));
+    restore_fetched_remove(&r->f);
+    restore_safety_free(r->late);
+    free(r->rn.copy);
+    free(r->copy);
+    json_decref(r->meta);
+    free(r->rec);
+    free(r->kept);
+    free(r->live);
+}
+
 /* The restore job: opts from, db, require_table, clone_from. */
 int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
 {
-    const char *from = json_string_value(json_object_get(ctx->opts, "from"));
-    const char *clone = json_string_value(json_object_get(ctx->opts, "clone_from"));
-    const char *dbopt = json_string_value(json_object_get(ctx->opts, "db"));
-    const char *req = json_string_value(json_object_get(ctx->opts, "require_table"));
-    restore_source asked, src;
-    restore_fetched f = {0};
-    restore_validated val;
-    safety_job *sj = NULL;
-    pthread_t th;
-    bool sj_running = false;
-    char *copy = NULL;
-    json_t *meta = NULL, *ev = NULL;
-    char ts[SV_TS_LEN] = "", *live = NULL, *rec = NULL, *kept = NULL, why[400] = "";
-    const char *safety_ts = NULL;
-    struct stat sb;
-    bool had_db, paused = false, swapped_any = false, acked = true, cleared = true, completed = false;
-    bool keep_copy = false;
-    int listeners = 0;
-    int64_t t0 = sv_mono_ms(ctx->clock), validate_ms = 0, t_swap = 0, t_pause = 0, pause_wait_ms = 0;
-    int64_t safety_ms = 0;
+    restore_run r = {.ctx = ctx, .acked = true, .cleared = true};
     int rc = -1;
-
+    r.from = json_string_value(json_object_get(ctx->opts, "from"));
+    r.clone = json_string_value(json_object_get(ctx->opts, "clone_from"));
+    r.dbopt = json_string_value(json_object_get(ctx->opts, "db"));
+    r.req = json_string_value(json_object_get(ctx->opts, "require_table"));
+    r.t0 = sv_mono_ms(ctx->clock);
     *result = NULL;
-    if (sv_check_workspace(ctx->workspace, err) != 0) return -1;
-    if (restore_parse_from(from, &asked, err) != 0) return -1;
-    asked.ws = clone;
-    if (check_scope(ctx, &asked, dbopt, clone, err) != 0) return -1;
-    live = dbopt ? sv_strdup(dbopt) : config_db_path(ctx->cfg, ctx->workspace);
-    if (!live) return sv_err_set(err, SV_ENOMEM, "out of memory");
-    if (!(sj = calloc(1, sizeof *sj))) {
-        free(live);
-        return sv_err_set(err, SV_ENOMEM, "out of memory");
-    }
-
-    /* The source, resolved once and recorded on the job. */
-    if (pin_source(ctx, &asked, &rec, err) != 0) goto done;
-    if (source_from_record(rec, &src, err) != 0) goto done;
-    src.ws = clone;
-    src.trust_drill = true;
-    if (restore_is_store(ctx, &src)) { /* a LiveStore store: store.c */
-        rc = restore_store(ctx, &src, result, err);
+    if (run_begin(&r, err) != 0) goto done;
+    if (restore_is_store(ctx, &r.src)) { /* a LiveStore store: store.c */
+        rc = restore_store(ctx, &r.src, result, err);
         goto done;
     }
-
-    /* Phase 1: the live database is not touched. */
-    if (restore_prepare(ctx, &src, req, &f, &val, ts, &meta, &validate_ms, err) != 0) goto done;
-    log_info(ctx->job_id, ctx->workspace, "restore source %s validated: %llu bytes, %s (fetch %lld ms, check %lld ms)",
-             rec, (unsigned long long)f.size, f.sum, (long long)f.duration_ms, (long long)validate_ms);
-
-    /* Phase 2: pause, wait for the listeners, safety copy, swap, check. */
-    if (restore_pause_begin(ctx, &paused, err) != 0) goto done;
-    t_pause = sv_mono_ms(ctx->clock);
-    ev = json_pack("{s:s, s:s, s:s, s:s?}", "workspace", ctx->workspace, "job", ctx->job_id, "from", from, "backup",
-                   ts[0] ? ts : NULL);
-    emit(ctx, "restore.started", ev);
-    json_decref(ev);
-    ev = NULL;
-    if (restore_wait_acks(ctx, ctx->cfg->pause_timeout_ms, &acked, &listeners, err) != 0) goto done;
-    pause_wait_ms = sv_mono_ms(ctx->clock) - t_pause;
-
-    had_db = stat(live, &sb) == 0;
-    if (had_db && !S_ISREG(sb.st_mode)) {
-        sv_err_set(err, SV_EINVAL, "the live database '%s' is not a regular file", live);
-        goto done;
-    }
-    if (had_db) {
-        int64_t ts0 = sv_mono_ms(ctx->clock);
-        bool wal = false;
-        uint32_t ps;
-        job_progress(ctx, "safety", 0, 0);
-        if (local_copy(ctx, live, &copy, err) != 0) {
-            /* The disaster case: a live file that is not a sound database
-             * cannot be copied, and need not be: it is kept aside. */
-            if (err->code == SV_ELEASE || !live_damaged(live, why, sizeof why)) goto done;
-            log_warn(ctx->job_id, ctx->workspace, "the live database is damaged (%s): keeping it aside", why);
-            if (job_fence(ctx, err) != 0 || keep_aside(ctx, live, "damaged", &kept, err) != 0) goto done;
-            had_db = false;
-        } else {
-            log_info(ctx->job_id, ctx->workspace, "safety copy %s taken", copy);
-            if (safety_start(ctx, copy, sj, &th, &sj_running, err) != 0) goto done;
-            /* A WAL database cannot take pages of another size through the
-             * backup API: its content is in the safety backup, the file is
-             * kept aside and the restored one moved into place. */
-            ps = live_page_size(live, &wal);
-            if (wal && ps && ps != val.hdr.page_size) {
-                snprintf(why, sizeof why, "WAL database with %u-byte pages, the source has %u", ps,
-                         val.hdr.page_size);
-                if (job_fence(ctx, err) != 0 || keep_aside(ctx, live, "replaced", &kept, err) != 0) goto done;
-                had_db = false;
-            }
-        }
-        safety_ms = sv_mono_ms(ctx->clock) - ts0;
-    }
-
-    /* The swap is a commit point: the fence is checked right before it. */
-    if (job_fence(ctx, err) != 0) goto done;
-    job_progress(ctx, "swap", 0, f.size);
-    swapped_any = true;
-    rc = had_db ? 0 : restore_install_new(f.path, live, err);
-    if (rc == 0) rc = restore_swap(f.path, live, ctx->clock, ctx->cfg->test_swap_busy_ms, err);
-    else if (rc == 1) rc = 0;
-    if (rc == 0 && ctx->cfg->test_fail_swap) { /* test-only: proves the rollback */
-        rc = sv_err_set(err, SV_EIO, "injected swap failure (SQLVAULT_TEST_FAIL_SWAP)");
-    }
-    t_swap = sv_mono_ms(ctx->clock);
-    if (rc != 0) {
-        sv_err rb;
-        bool rolled_back = false;
-        sv_err_clear(&rb);
-        if (had_db && err->code == SV_EBUSY) {
-            rolled_back = true; /* the copy never started writing: the live database is as it was */
-        } else if (had_db) {
-            rolled_back = copy && restore_swap(copy, live, ctx->clock, ctx->cfg->test_swap_busy_ms, &rb) == 0;
-            if (!rolled_back)
-                log_error(ctx->job_id, ctx->workspace, "putting the safety copy back failed: %s", rb.msg);
-        } else {
-            remove_db(live);
-            /* Put the kept-aside file back where it was. */
-            rolled_back = !kept || (rename(kept, live) == 0 && (restore_wal_back(kept, live), true));
-        }
-        if (rolled_back) sv_err_wrap(err, "swap failed, the previous database was put back");
-        else {
-            sv_err_wrap(err, "swap failed and putting the previous database back failed too (%s)", rb.msg);
-            sv_err_hint(err, "the previous database is kept at %s (and uploaded as a pre-restore backup)",
-                        copy ? copy : "(no copy)");
-            keep_copy = true;
-        }
-        ev = json_pack("{s:s, s:s, s:s, s:b}", "workspace", ctx->workspace, "job", ctx->job_id, "error", err->msg,
-                       "rolled_back", rolled_back);
-        rc = -1;
-        goto done;
-    }
-    job_progress(ctx, "swap", f.size, f.size);
-    /* The swap is done: the listeners resume now, while the safety copy's
-     * upload (if still running) finishes. */
-    if (paused) {
-        cleared = unpause(ctx);
-        paused = false;
-    }
-    ev = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?}", "workspace", ctx->workspace, "job", ctx->job_id, "from",
-                   from, "checksum", f.sum, "backup", ts[0] ? ts : NULL, "safety_copy", copy);
-    emit(ctx, "restore.completed", ev);
-    json_decref(ev);
-    ev = NULL;
-    completed = true;
-    if (sj_running) {
-        job_progress(ctx, "safety upload", 0, 0);
-        pthread_join(th, NULL);
-        sj_running = false;
-        if (sj->rc == 0) {
-            safety_ts = sj->out.ts;
-        } else {
-            keep_copy = true;
-            log_warn(ctx->job_id, ctx->workspace, "the safety copy could not be uploaded (%s): kept at %s",
-                     sj->err.msg, copy);
-        }
-    }
-    {
-        char iso[SV_ISO_LEN];
-        sv_iso_format(sv_now_ms(ctx->clock), iso);
-        *result = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:s, s:i, s:I, s:I, s:s?, s:s?, s:I, s:I, s:I, "
-                            "s:I, s:b, s:i, s:I, s:I, s:s, s:b}",
-                            "workspace", ctx->workspace, "from", from, "source", rec, "db", live, "checksum", f.sum,
-                            "size", (json_int_t)f.size, "object_size", (json_int_t)f.object_size, "compressed",
-                            f.compressed, "object_checksum", f.obj_sum, "page_size", (int)val.hdr.page_size,
-                            "page_count", (json_int_t)val.page_count, "tables", (json_int_t)val.tables, "backup",
-                            ts[0] ? ts : NULL, "safety_backup", safety_ts, "fetch_ms", (json_int_t)f.duration_ms,
-                            "validate_ms", (json_int_t)validate_ms, "safety_ms", (json_int_t)safety_ms,
-                            "pause_wait_ms", (json_int_t)pause_wait_ms, "pause_acked", acked, "pause_listeners",
-                            listeners, "pause_ms", (json_int_t)(t_swap - t_pause), "durationMs",
-                            (json_int_t)(sv_mono_ms(ctx->clock) - t0), "restoredAt", iso, "pause_cleared", cleared);
-        if (*result) {
-            json_object_set_new(*result, "integrity_check",
-                                json_string(val.integrity_skipped ? "skipped: the backup's restore drill passed on "
-                                                                    "the same checksum" : "ok"));
-            json_object_set_new(*result, "safety_upload_ms", json_integer(sj->ms));
-        }
-        if (*result && kept) {
-            json_object_set_new(*result, "kept_aside", json_string(kept));
-            json_object_set_new(*result, "kept_aside_reason", json_string(why));
-        }
-        if (*result && keep_copy) {
-            json_object_set_new(*result, "safety_copy", json_string(copy));
-            json_object_set_new(*result, "safety_upload_error", json_string(sj->err.msg));
-        }
-    }
-    if (!*result) {
-        rc = sv_err_set(err, SV_ENOMEM, "out of memory");
-        goto done;
-    }
-    rc = 0;
+    if (run_prepare(&r, err) != 0 || run_pause(&r, err) != 0 || run_swap(&r, err) != 0) goto done;
+    rc = run_result(&r, result, err);
 done:
-    if (paused) unpause(ctx);
-    if ((paused || swapped_any) && !completed) {
-        if (!ev)
-            ev = json_pack("{s:s, s:s, s:s, s:b}", "workspace", ctx->workspace, "job", ctx->job_id, "error", err->msg,
-                           "swapped", false);
-        emit(ctx, "restore.failed", ev);
-    }
-    json_decref(ev);
-    if (sj_running) {
-        pthread_join(th, NULL);
-        if (sj->rc != 0) keep_copy = true;
-    }
-    if (copy && !keep_copy) remove_with_sides(copy);
-    else if (copy) log_warn(ctx->job_id, ctx->workspace, "the safety copy is kept at %s", copy);
-    if (rc == 0)
-        log_info(ctx->job_id, ctx->workspace, "restored %s (%llu bytes, paused %lld ms)", rec,
-                 (unsigned long long)f.size, (long long)(t_swap - t_pause));
-    restore_fetched_remove(&f);
-    json_decref(sj->out.metadata);
-    store_free(sj->ctx.store);
-    free(sj);
-    free(copy);
-    json_decref(meta);
-    free(rec);
-    free(kept);
-    free(live);
+    run_end(&r, rc, err);
     return rc;
 }

@@ -1,0 +1,167 @@
+/* safety.c -- the pre-restore safety backup, run in a thread of its own.
+ *
+ * A restore uploads the live database as a "pre-restore" backup (the undo).
+ * Two moments use this thread:
+ *   - early: started with the restore, beside download and validation, on
+ *     the live file as it is then. Its commit points wait on a gate: the
+ *     restore opens it once the source is validated (so a refused source
+ *     leaves no pre-restore backup behind) or cancels it. After the pause
+ *     the restore proves by sha256 that the paused live file still holds
+ *     exactly what this backup holds; only then is it the safety backup.
+ *   - after the swap: the local safety copy taken inside the pause, when the
+ *     early backup did not run or no longer matches.
+ *
+ * THREAD SAFETY NOTES: the thread gets a job context of its own (plain
+ * fields copied, its own store, its own fence and cancelled callbacks; the
+ * runner's callbacks are not safe to call from a second thread). The gate
+ * is shared and only touched under mu. The main thread reads the outcome
+ * only after restore_safety_join. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "backup.h"
+#include "internal.h"
+#include "log.h"
+#include "util.h"
+
+struct restore_safety {
+    job_ctx ctx;
+    char *db;
+    pthread_t th;
+    bool running;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int gate;               /* 0: wait at commit points, 1: go, -1: cancelled */
+    backup_outcome out;
+    int rc;
+    sv_err err;
+    int64_t ms;
+};
+
+/* The thread's fence: waits for the gate. */
+static int safety_fence(void *ud, sv_err *err)
+{
+    restore_safety *s = ud;
+    int g;
+    pthread_mutex_lock(&s->mu);
+    while (s->gate == 0) pthread_cond_wait(&s->cv, &s->mu);
+    g = s->gate;
+    pthread_mutex_unlock(&s->mu);
+    return g > 0 ? 0 : sv_err_set(err, SV_ELEASE, "pre-restore backup cancelled: the restore stopped");
+}
+
+/* The thread's cancellation: the gate was closed for good. */
+static bool safety_cancelled(void *ud)
+{
+    restore_safety *s = ud;
+    bool c;
+    pthread_mutex_lock(&s->mu);
+    c = s->gate < 0;
+    pthread_mutex_unlock(&s->mu);
+    return c;
+}
+
+/* The backup itself. */
+static void *safety_main(void *arg)
+{
+    restore_safety *s = arg;
+    backup_params bp = {.workspace = s->ctx.workspace, .backup_type = "pre-restore", .reason = "pre-restore",
+                        .db_path = s->db};
+    int64_t t0 = sv_mono_ms(s->ctx.clock);
+    sv_err_clear(&s->err);
+    s->rc = backup_take(&s->ctx, &bp, &s->out, &s->err);
+    if (s->rc != 0) sv_err_wrap(&s->err, "pre-restore backup");
+    else log_info(s->ctx.job_id, s->ctx.workspace, "pre-restore backup %s of %s committed", s->out.ts, s->db);
+    s->ms = sv_mono_ms(s->ctx.clock) - t0;
+    return NULL;
+}
+
+/* Starts the backup of db (see internal.h). */
+int restore_safety_start(job_ctx *ctx, const char *db, bool gated, restore_safety **out, sv_err *err)
+{
+    restore_safety *s = calloc(1, sizeof *s);
+    *out = NULL;
+    if (!s || !(s->db = sv_strdup(db))) {
+        free(s);
+        return sv_err_set(err, SV_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->gate = gated ? 0 : 1;
+    s->ctx.cfg = ctx->cfg;
+    s->ctx.clock = ctx->clock;
+    s->ctx.job_id = ctx->job_id;
+    s->ctx.type = ctx->type;
+    s->ctx.workspace = ctx->workspace;
+    s->ctx.attempt = ctx->attempt;
+    s->ctx.opts = ctx->opts;
+    s->ctx.fence = safety_fence;
+    s->ctx.cancelled = safety_cancelled;
+    s->ctx.ud = s;
+    if (store_open(ctx->cfg, ctx->clock, &s->ctx.store, err) != 0) goto fail;
+    if (pthread_create(&s->th, NULL, safety_main, s) != 0) {
+        sv_err_set(err, SV_ENOMEM, "unable to start the safety backup thread");
+        goto fail;
+    }
+    s->running = true;
+    *out = s;
+    return 0;
+fail:
+    restore_safety_free(s);
+    return -1;
+}
+
+/* Opens (go) or cancels the gate (see internal.h). */
+void restore_safety_gate(restore_safety *s, bool go)
+{
+    if (!s) return;
+    pthread_mutex_lock(&s->mu);
+    if (s->gate == 0 || !go) s->gate = go ? 1 : -1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Waits for the thread (see internal.h). */
+int restore_safety_join(restore_safety *s)
+{
+    if (!s) return -1;
+    if (s->running) {
+        pthread_join(s->th, NULL);
+        s->running = false;
+    }
+    return s->rc;
+}
+
+const char *restore_safety_ts(const restore_safety *s) { return s && !s->running && s->rc == 0 ? s->out.ts : NULL; }
+
+const char *restore_safety_sum(const restore_safety *s)
+{
+    if (!s || s->running || s->rc != 0) return NULL;
+    return json_string_value(json_object_get(s->out.metadata, "checksum"));
+}
+
+int64_t restore_safety_size(const restore_safety *s)
+{
+    json_t *v = s && !s->running && s->rc == 0 ? json_object_get(s->out.metadata, "databaseSize") : NULL;
+    return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
+const char *restore_safety_error(const restore_safety *s) { return s && s->rc != 0 ? s->err.msg : NULL; }
+
+int64_t restore_safety_ms(const restore_safety *s) { return s ? s->ms : 0; }
+
+/* Cancels, joins and frees (see internal.h). */
+void restore_safety_free(restore_safety *s)
+{
+    if (!s) return;
+    if (s->running) {
+        restore_safety_gate(s, false);
+        restore_safety_join(s);
+    }
+    backup_outcome_clear(&s->out);
+    store_free(s->ctx.store);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s->db);
+    free(s);
+}
