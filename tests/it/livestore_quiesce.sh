@@ -34,24 +34,7 @@ ls_node serve "$SQLVAULT_DATA_DIR" "$ws" --rate 100 --stop "$stopf" --out "$coun
 writer=$!
 wait_for --timeout 60 test -s "$countf"
 # The listener, as the Node server's onBackup would.
-(
-  while [[ ! -e "$SV_SCRATCH/listener-stop" ]]; do
-    redis_cli ZADD "$P:listeners:{$ws}" $(($(date +%s%3N) + 15000)) L1 >/dev/null
-    val=$(redis_cli GET "$P:quiesce:{$ws}")
-    if [[ -n "$val" ]]; then
-      job=$(grep -oE '^[A-Za-z0-9_-]+' <<<"$val")
-      touch "$stopf"
-      while kill -0 "$writer" 2>/dev/null; do sleep 0.05; done
-      echo "quiesced $job at $(cat "$countf")" >>"$SV_SCRATCH/listener.log"
-      redis_cli SADD "$P:acks:{$ws}:$job" L1 >/dev/null
-      redis_cli EXPIRE "$P:acks:{$ws}:$job" 600 >/dev/null
-      while [[ -n "$(redis_cli GET "$P:quiesce:{$ws}")" ]]; do sleep 0.05; done
-      echo "resumed $job" >>"$SV_SCRATCH/listener.log"
-    fi
-    sleep 0.1
-  done
-) &
-wait_for --timeout 10 bash -c "[[ \$(redis-cli -u '$SQLVAULT_REDIS_URL' ZCARD '$P:listeners:{$ws}') == 1 ]]"
+ls_listener quiesce "$ws" "$writer" "$stopf" "$countf"
 out=$(timeout 120 "$SV_BIN" backup "$ws" --id q-1 --json) ||
   fail "backup through the queue failed: $out; worker: $(tail -5 "$SV_SCRATCH/w1.log")"
 wait "$writer" || fail "writer failed: $(tail -3 "$SV_SCRATCH/writer.log")"

@@ -34,26 +34,9 @@ stopf="$SV_SCRATCH/stop" countf="$SV_SCRATCH/count"
 ls_node serve "$SQLVAULT_DATA_DIR" "$ws" --rate 100 --stop "$stopf" --out "$countf" >"$SV_SCRATCH/writer.log" 2>&1 &
 writer=$!
 wait_for --timeout 60 test -s "$countf"
-# The listener, as the Node server's onRestore would: register every second,
-# on the pause flag stop the store (writer waits for isSynced) and ack.
-(
-  while [[ ! -e "$SV_SCRATCH/listener-stop" ]]; do
-    redis_cli ZADD "$P:listeners:{$ws}" $(($(date +%s%3N) + 15000)) L1 >/dev/null
-    val=$(redis_cli GET "$P:pause:{$ws}")
-    if [[ -n "$val" ]]; then
-      job=$(grep -oE '^[A-Za-z0-9_-]+' <<<"$val")
-      touch "$stopf"
-      while kill -0 "$writer" 2>/dev/null; do sleep 0.05; done
-      redis_cli SADD "$P:acks:{$ws}:$job" L1 >/dev/null
-      redis_cli EXPIRE "$P:acks:{$ws}:$job" 600 >/dev/null
-      echo "paused $job" >>"$SV_SCRATCH/listener.log"
-      while [[ -n "$(redis_cli GET "$P:pause:{$ws}")" ]]; do sleep 0.05; done
-      echo "resumed $job" >>"$SV_SCRATCH/listener.log"
-    fi
-    sleep 0.1
-  done
-) &
-wait_for --timeout 10 bash -c "[[ \$(redis-cli -u '$SQLVAULT_REDIS_URL' ZCARD '$P:listeners:{$ws}') == 1 ]]"
+# The listener, as the Node server's onRestore would: on the pause flag stop
+# the store (the writer waits for isSynced) and ack.
+ls_listener pause "$ws" "$writer" "$stopf" "$countf"
 sleep 1
 out=$(timeout 120 "$SV_BIN" restore "$ws" --from "$b1" --yes --id rs-1 --json) ||
   fail "restore through the queue failed: $out; worker: $(tail -5 "$SV_SCRATCH/w1.log")"

@@ -43,3 +43,34 @@ ls_unpack() {
     zstd -dqf "$b/$obj" -o "$dest/$name"
   done < <(jq -r '.files[] | "\(.name) \(.object)"' "$b/metadata.json")
 }
+
+# ls_listener KIND WS WRITER STOPF [COUNTF]: plays the Node server's listener
+# for WS with redis-cli (docs/PROTOCOL.md), in the background: registers in
+# PREFIX:listeners:{WS} every 0.1 s; when the flag PREFIX:KIND:{WS} appears
+# (KIND quiesce or pause), stops the writer (touches STOPF and waits for the
+# process WRITER to end, as onBackup/onRestore hold the store's writes),
+# logs "KIND JOB at N" (N from COUNTF) to $SV_SCRATCH/listener.log, acks,
+# waits for the flag to go and logs "resumed JOB". Returns once the
+# registration is seen; ends when $SV_SCRATCH/listener-stop exists.
+ls_listener() {
+  local kind="$1" ws="$2" writer="$3" stopf="$4" countf="${5:-}"
+  (
+    local val job
+    while [[ ! -e "$SV_SCRATCH/listener-stop" ]]; do
+      redis_cli ZADD "$P:listeners:{$ws}" $(($(date +%s%3N) + 15000)) L1 >/dev/null
+      val=$(redis_cli GET "$P:$kind:{$ws}")
+      if [[ -n "$val" ]]; then
+        job=$(grep -oE '^[A-Za-z0-9_-]+' <<<"$val")
+        touch "$stopf"
+        while kill -0 "$writer" 2>/dev/null; do sleep 0.05; done
+        echo "$kind $job at $([[ -n "$countf" ]] && cat "$countf")" >>"$SV_SCRATCH/listener.log"
+        redis_cli SADD "$P:acks:{$ws}:$job" L1 >/dev/null
+        redis_cli EXPIRE "$P:acks:{$ws}:$job" 600 >/dev/null
+        while [[ -n "$(redis_cli GET "$P:$kind:{$ws}")" ]]; do sleep 0.05; done
+        echo "resumed $job" >>"$SV_SCRATCH/listener.log"
+      fi
+      sleep 0.1
+    done
+  ) &
+  wait_for --timeout 10 bash -c "[[ \$(redis-cli -u '$SQLVAULT_REDIS_URL' ZCARD '$P:listeners:{$ws}') == 1 ]]"
+}

@@ -8,20 +8,16 @@
 //   node server.mjs DIR WS --rate R --stop FILE --out FILE [--log FILE]
 // --out gets the last committed event number (every 50 events and at the end),
 // --log one line per listener call.
-import { makeAdapter } from '@livestore/adapter-node'
-import { createStorePromise, Events, makeSchema, Schema, State, queryDb } from '@livestore/livestore'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { maxN, openStore, options, testSchema, waitSynced } from './common.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const { SqlvaultClient } = await import(path.join(HERE, '..', '..', 'clients', 'node', 'index.js'))
 
 const [dir, ws, ...rest] = process.argv.slice(2)
-const opt = (name, dflt) => {
-  const i = rest.indexOf(`--${name}`)
-  return i >= 0 ? rest[i + 1] : dflt
-}
+const opt = options(rest)
 const rate = Number(opt('rate', '50'))
 const stop = opt('stop')
 const out = opt('out')
@@ -29,29 +25,10 @@ const logf = opt('log')
 const log = (line) => logf && fs.appendFileSync(logf, `${line}\n`)
 
 // The schema of store.mjs (schema 1), so both scripts open the same stores.
-const items = State.SQLite.table({
-  name: 'items',
-  columns: { id: State.SQLite.text({ primaryKey: true }), n: State.SQLite.integer() },
-})
-const events = {
-  itemAdded: Events.synced({
-    name: 'v1.ItemAdded',
-    schema: Schema.Struct({ id: Schema.String, n: Schema.Number, pad: Schema.optional(Schema.String) }),
-  }),
-}
-const materializers = State.SQLite.materializers(events, {
-  'v1.ItemAdded': ({ id, n }) => items.insert({ id, n }),
-})
-const schema = makeSchema({ events, state: State.SQLite.makeState({ tables: { items }, materializers }) })
-const open = () =>
-  createStorePromise({ adapter: makeAdapter({ storage: { type: 'fs', baseDirectory: dir } }), schema, storeId: ws })
-const synced = async (store) => {
-  for (let i = 0; i < 600 && !store.syncStatus().isSynced; i++) await new Promise((r) => setTimeout(r, 20))
-}
-const lastN = (store) => {
-  const rows = store.query(queryDb(items.select('n').orderBy('n', 'desc').limit(1)))
-  return rows.length ? (typeof rows[0] === 'number' ? rows[0] : rows[0].n) : 0
-}
+const { items, events, schema } = testSchema(1)
+const open = () => openStore(dir, ws, schema)
+const synced = (store) => waitSynced(store, 20)
+const lastN = (store) => maxN(store, items)
 
 let store = await open()
 let n = lastN(store)

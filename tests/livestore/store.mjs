@@ -12,60 +12,20 @@
 //       the same for the store WS under each DIR, one line each, one process.
 //   node store.mjs serve DIR WS --rate R --stop FILE [--schema 1|2] [--out FILE]
 //       commits events until FILE exists; then waits for isSynced and exits.
-import { makeAdapter } from '@livestore/adapter-node'
-import { createStorePromise, Events, makeSchema, Schema, State, queryDb } from '@livestore/livestore'
 import fs from 'node:fs'
+import { itemNs, maxN, openStore, options, testSchema, waitSynced } from './common.mjs'
 
 const argv = process.argv.slice(2)
 const cmd = argv[0]
 // states WS DIR... takes the workspace first; every other command DIR WS
 const [dir, ws, ...rest] = cmd === 'states' ? [undefined, argv[1], ...argv.slice(2)] : argv.slice(1)
-const opt = (name, dflt) => {
-  const i = rest.indexOf(`--${name}`)
-  return i >= 0 ? rest[i + 1] : dflt
-}
-const schemaVersion = Number(opt('schema', '1'))
-
-// Schema 1: items(id, n). Schema 2 adds a column, so the state file's hash changes.
-const columns = {
-  id: State.SQLite.text({ primaryKey: true }),
-  n: State.SQLite.integer(),
-}
-if (schemaVersion >= 2) columns.tag = State.SQLite.text({ default: 'v2' })
-const items = State.SQLite.table({ name: 'items', columns })
-const events = {
-  itemAdded: Events.synced({
-    name: 'v1.ItemAdded',
-    schema: Schema.Struct({ id: Schema.String, n: Schema.Number, pad: Schema.optional(Schema.String) }),
-  }),
-}
-const materializers = State.SQLite.materializers(events, {
-  'v1.ItemAdded': ({ id, n }) => items.insert({ id, n }),
-})
-const schema = makeSchema({ events, state: State.SQLite.makeState({ tables: { items }, materializers }) })
-
-const open = () =>
-  createStorePromise({ adapter: makeAdapter({ storage: { type: 'fs', baseDirectory: dir } }), schema, storeId: ws })
-
-const waitSynced = async (store) => {
-  for (let i = 0; i < 600 && !store.syncStatus().isSynced; i++) await new Promise((r) => setTimeout(r, 50))
-}
-
-const count = (store) => store.query(queryDb(items.count()))
-const maxN = (store) => {
-  const rows = store.query(queryDb(items.select('n').orderBy('n', 'desc').limit(1)))
-  return rows.length ? rows[0] : 0
-}
+const opt = options(rest)
+const { items, events, schema } = testSchema(Number(opt('schema', '1')))
 
 // LiveStore's view of the store in dir: {items, maxN, sum} from its state tables.
 const stateOf = async (dir) => {
-  const store = await createStorePromise({
-    adapter: makeAdapter({ storage: { type: 'fs', baseDirectory: dir } }),
-    schema,
-    storeId: ws,
-  })
-  const rows = store.query(queryDb(items.select('n')))
-  const ns = rows.map((r) => (typeof r === 'number' ? r : r.n)).sort((a, b) => a - b)
+  const store = await openStore(dir, ws, schema)
+  const ns = itemNs(store, items).sort((a, b) => a - b)
   const sum = ns.reduce((a, b) => a + b, 0)
   await store.shutdownPromise()
   return JSON.stringify({ items: ns.length, maxN: ns.length ? ns[ns.length - 1] : 0, sum })
@@ -83,9 +43,9 @@ const main = async () => {
     console.log(await stateOf(dir))
     return
   }
-  const store = await open()
+  const store = await openStore(dir, ws, schema)
   const out = opt('out')
-  let n = maxN(store)
+  let n = maxN(store, items)
   const rate = Number(opt('rate', '0'))
   const stop = opt('stop')
   const total = cmd === 'write' ? Number(opt('count', '100')) : Infinity
