@@ -63,14 +63,39 @@ static inline int64_t fx_range(fixture *f, int64_t lo, int64_t hi)
     return lo + (int64_t)(fx_rand(f) % (uint64_t)(hi - lo + 1));
 }
 
-/* DIR/rel in one of eight rotating static buffers. */
-static inline const char *fx_path(const fixture *f, const char *rel)
+/* root/rel in one of eight rotating static buffers (shared by fx_path and
+ * fx_key_path: copy a result that must outlive a few more calls). */
+static inline const char *fx_join(const char *root, const char *rel)
 {
-    static char buf[8][600];
+    static char buf[8][700];
     static int i;
     i = (i + 1) % 8;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", f->dir, rel);
+    snprintf(buf[i], sizeof buf[i], "%s/%s", root, rel);
     return buf[i];
+}
+
+/* DIR/rel (fx_join). */
+static inline const char *fx_path(const fixture *f, const char *rel)
+{
+    return fx_join(f->dir, rel);
+}
+
+/* Files below dir, recursively, hidden ones included. */
+static inline int fx_count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+    if (!d) return 0;
+    while ((de = readdir(d)) != NULL) {
+        char p[900];
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        if (snprintf(p, sizeof p, "%s/%s", dir, de->d_name) >= (int)sizeof p) continue;
+        if (de->d_type == DT_DIR) n += fx_count_files(p);
+        else n++;
+    }
+    closedir(d);
+    return n;
 }
 
 /* Writes a whole file, making its parent folders. */
@@ -171,14 +196,10 @@ static inline void fx_done(fixture *f)
     if (f->dir[0]) nftw(f->dir, fx_rm, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* Path of a key in the file store. */
+/* Path of a key in the file store (fx_join). */
 static inline const char *fx_key_path(const fixture *f, const char *key)
 {
-    static char buf[4][700];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", f->store_root, key);
-    return buf[i];
+    return fx_join(f->store_root, key);
 }
 
 /* Puts a small object (text) into the store; the test fails if it cannot. */

@@ -134,7 +134,8 @@ static void check_backup(fixture *f, const char *ts, int64_t rows)
         CHECK_STR(json_string_value(json_object_get(m, "timestamp")), iso);
     }
     {
-        const char *p = fx_path(f, "restored.db");
+        char p[700];
+        snprintf(p, sizeof p, "%s", fx_path(f, "restored.db"));
         sqlite3 *db = NULL;
         CHECK(fx_write(p, plain, plen) == 0);
         CHECK(sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
@@ -171,7 +172,8 @@ static void test_pipeline(fixture *f)
     backup_outcome out;
     sv_err e;
     int rows = (int)fx_range(f, 100, 5000);
-    const char *db_path = fx_path(f, "src.db");
+    char db_path[700];
+    snprintf(db_path, sizeof db_path, "%s", fx_path(f, "src.db")); /* fx_path's buffers rotate */
     sqlite3 *db = fx_make_db(f, db_path, "wal", rows);
     fx_sql(db, "PRAGMA wal_checkpoint(TRUNCATE)");
     backup_params bp = {.workspace = "ws", .db_path = db_path, .reason = "manual"};
@@ -306,7 +308,9 @@ static void test_pipeline(fixture *f)
     /* 7. no database: SV_ENOTFOUND and nothing written */
     {
         int before = committed(f);
-        backup_params miss = {.workspace = "ws", .db_path = fx_path(f, "missing.db")};
+        char miss_path[700];
+        snprintf(miss_path, sizeof miss_path, "%s", fx_path(f, "missing.db"));
+        backup_params miss = {.workspace = "ws", .db_path = miss_path};
         f->fc.now += 60000;
         CHECK(backup_take(&c, &miss, &out, &e) == -1);
         CHECK_INT(e.code, SV_ENOTFOUND);

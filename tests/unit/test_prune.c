@@ -107,24 +107,6 @@ static json_t *run(fixture *f, const char *ws, bool dry, sv_err *e)
     return res;
 }
 
-/* Files under the store (recursively, hidden included). */
-static int nfiles(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    int n = 0;
-    if (!d) return 0;
-    while ((de = readdir(d)) != NULL) {
-        char p[900];
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        if (de->d_type == DT_DIR) n += nfiles(p);
-        else n++;
-    }
-    closedir(d);
-    return n;
-}
-
 /* The reason the result gives for ts (NULL when not listed). */
 static const char *reason_of(json_t *res, const char *ts)
 {
@@ -192,7 +174,7 @@ int main(void)
     }
 
     /* Dry run: the decisions and counts, nothing deleted. */
-    int files0 = nfiles(f.store_root);
+    int files0 = fx_count_files(f.store_root);
     json_t *res = run(&f, "ws", true, &e);
     CHECK(res != NULL);
     if (!res) fprintf(stderr, "prune: %s\n", e.msg);
@@ -207,7 +189,7 @@ int main(void)
     CHECK_INT(json_array_size(json_object_get(res, "decisions")), NB);
     for (int i = 0; i < NB; i++) CHECK_STR(reason_of(res, b[i].ts), b[i].why);
     json_decref(res);
-    CHECK_INT(nfiles(f.store_root), files0);
+    CHECK_INT(fx_count_files(f.store_root), files0);
 
     /* The real run: exactly the expected objects go. */
     res = run(&f, "ws", false, &e);
@@ -267,12 +249,12 @@ int main(void)
     }
 
     /* Cancelled: SV_ECANCEL, nothing more deleted. */
-    files0 = nfiles(f.store_root);
+    files0 = fx_count_files(f.store_root);
     r_cancel = true;
     CHECK(run(&f, "ws", false, &e) == NULL);
     CHECK_INT(e.code, SV_ECANCEL);
     r_cancel = false;
-    CHECK_INT(nfiles(f.store_root), files0);
+    CHECK_INT(fx_count_files(f.store_root), files0);
     /* A bad policy: SV_EINVAL naming the rule, with a hint. */
     free(f.cfg.retention);
     f.cfg.retention = strdup("daily:5x");
@@ -285,7 +267,7 @@ int main(void)
     f.cfg.retention = strdup("all:5d");
     CHECK(run(&f, "../x", false, &e) == NULL);
     CHECK_INT(e.code, SV_EINVAL);
-    CHECK_INT(nfiles(f.store_root), files0);
+    CHECK_INT(fx_count_files(f.store_root), files0);
     fx_done(&f);
     TEST_DONE();
 }

@@ -65,7 +65,8 @@ static void test_mode(fixture *f, const char *jm, bool allow_direct, bool want_d
     sv_err e;
     int rows = (int)fx_range(f, 50, 3000);
     snprintf(name, sizeof name, "src-%s-%d.db", jm, allow_direct);
-    const char *src = fx_path(f, name);
+    char src[700];
+    snprintf(src, sizeof src, "%s", fx_path(f, name)); /* fx_path's buffers rotate */
     sqlite3 *db = fx_make_db(f, src, jm, rows);
     if (strcmp(jm, "wal") == 0) fx_sql(db, "PRAGMA wal_checkpoint(TRUNCATE)");
     int64_t pages = fx_sql_int(db, "PRAGMA page_count"), psize = fx_sql_int(db, "PRAGMA page_size");
@@ -86,7 +87,8 @@ static void test_mode(fixture *f, const char *jm, bool allow_direct, bool want_d
     if (strcmp(jm, "wal") == 0) fx_sql(db, "PRAGMA wal_checkpoint(PASSIVE)");
     CHECK_INT(fx_sql_int(db, "SELECT count(*) FROM t"), rows + 200);
     {
-        const char *out = fx_path(f, "out.db");
+        char out[700];
+        snprintf(out, sizeof out, "%s", fx_path(f, "out.db"));
         CHECK_INT(drain(&s, out), s.size);
         snapshot_release(&s);
         snapshot_release(&s); /* twice is safe */
@@ -121,7 +123,8 @@ static void test_failures(fixture *f)
     }
     /* over the size cap, in both modes */
     for (int direct = 0; direct <= 1; direct++) {
-        const char *p = fx_path(f, direct ? "big-wal.db" : "big-del.db");
+        char p[700];
+        snprintf(p, sizeof p, "%s", fx_path(f, direct ? "big-wal.db" : "big-del.db"));
         sqlite3 *db = fx_make_db(f, p, direct ? "wal" : "delete", 2000);
         if (direct) fx_sql(db, "PRAGMA wal_checkpoint(TRUNCATE)");
         CHECK(snapshot_take(p, f->cfg.tmp_dir, &f->fc.clock, 4096, direct, &s, &e) == -1);

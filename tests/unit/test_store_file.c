@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "fixture.h"
 #include "store.h"
 #include "testlib.h"
 #include "util.h"
@@ -29,24 +30,6 @@ static int collect(void *ud, const store_entry *e, sv_err *err)
     strcat(n->s, e->is_prefix ? "(p)," : ",");
     return 0;
 }
-/* Counts directory entries recursively (hidden included). */
-static int count_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    int n = 0;
-    if (!d) return 0;
-    while ((de = readdir(d))) {
-        char p[1024];
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        if (de->d_type == DT_DIR) n += count_files(p);
-        else n++;
-    }
-    closedir(d);
-    return n;
-}
-
 int main(void)
 {
     char root[] = "/tmp/sv-test-store-XXXXXX";
@@ -90,12 +73,12 @@ int main(void)
     CHECK(store_put(s, "../evil", "x", 1, NULL, &e) != 0 && e.code == SV_EINVAL);
     CHECK(store_put(s, "/abs", "x", 1, NULL, &e) != 0);
     /* an aborted writer leaves nothing, a committed one is whole */
-    int before = count_files(root);
+    int before = fx_count_files(root);
     CHECK(store_writer_open(s, "big/obj", NULL, &w, &e) == 0);
     CHECK(store_writer_write(s, w, "hello", 5, &e) == 0);
     CHECK(store_stat_key(s, "big/obj", &st, &e) != 0); /* not visible before commit */
     store_writer_abort(s, w);
-    CHECK_INT(count_files(root), before);
+    CHECK_INT(fx_count_files(root), before);
     CHECK(store_writer_open(s, "big/obj", NULL, &w, &e) == 0);
     CHECK(store_writer_write(s, w, "hello", 5, &e) == 0);
     CHECK(store_writer_write(s, w, " world", 6, &e) == 0);
