@@ -120,9 +120,8 @@ int job_import_url(job_ctx *ctx, json_t **result, sv_err *err);
 
 /* Looks a job type up ("backup", "import-url", ...). NULL if unknown. */
 job_fn job_lookup(const char *type);
-/* True for the types that take the workspace lock exclusively (restore), and
- * for those that must not run twice at once on a workspace (backup, export). */
-bool job_needs_exclusive(const char *type);
+/* (Which types lock their workspace, and how, is the LOCKS table of
+ * src/queue/sqlvault.lua: the claim takes the lock, nothing in C decides.) */
 /* Default priority of a type when enqueued by hand: "interactive" or "scheduled". */
 const char *job_default_priority(const char *type, const char *reason);
 

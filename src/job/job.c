@@ -1,19 +1,20 @@
-/* job.c -- the table of job types: body, workspace exclusivity, priority. */
+/* job.c -- the table of job types: body and priority. How a type locks its
+ * workspace (exclusive, shared, none) is decided in one place only, the
+ * LOCKS table of src/queue/sqlvault.lua, which claims take the lock by. */
 #include <string.h>
 #include "job.h"
 
 static const struct {
     const char *type;
     job_fn fn;
-    bool exclusive;
     const char *priority;
 } job_types[] = {
-    {"backup", job_backup, true, "interactive"},
-    {"export", job_export, true, "interactive"},
-    {"restore", job_restore, true, "interactive"},
-    {"verify", job_verify, false, "scheduled"},
-    {"prune", job_prune, true, "scheduled"},
-    {"import-url", job_import_url, false, "interactive"},
+    {"backup", job_backup, "interactive"},
+    {"export", job_export, "interactive"},
+    {"restore", job_restore, "interactive"},
+    {"verify", job_verify, "scheduled"},
+    {"prune", job_prune, "scheduled"},
+    {"import-url", job_import_url, "interactive"},
 };
 
 /* Finds a type's entry index, -1 if unknown. */
@@ -29,13 +30,6 @@ job_fn job_lookup(const char *type)
 {
     int i = find(type);
     return i < 0 ? NULL : job_types[i].fn;
-}
-
-/* True for types that must not overlap another such job on the workspace. */
-bool job_needs_exclusive(const char *type)
-{
-    int i = find(type);
-    return i >= 0 && job_types[i].exclusive;
 }
 
 /* "scheduled" for scheduler-made work, else the type's default. */
