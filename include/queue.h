@@ -1,4 +1,4 @@
-/* queue.h -- the Redis job queue as the CLI sees it (owned by the queue module).
+/* queue.h -- the Redis job queue (owned by the queue module).
  *
  * The full protocol (keys, scripts, leases) is in docs/PROTOCOL.md; this
  * header is the part other modules call. */
@@ -10,53 +10,19 @@
 #include "config.h"
 #include "err.h"
 
-typedef struct queue_submit {
-    const char *type;        /* backup, export, restore, verify, prune, import-url */
-    const char *workspace;   /* validated; NULL for prune of every workspace */
-    const char *pool;        /* NULL = cfg->pool or "default" */
-    const char *priority;    /* "interactive" or "scheduled"; NULL = by type */
-    const char *job_id;      /* NULL = generated */
-    json_t *opts;            /* borrowed; sent as a msgpack map */
-    int max_attempts;        /* 0 = cfg->max_attempts */
-    bool wait;               /* wait for the end, showing progress */
-    bool progress;           /* draw progress on stderr (a terminal) */
-    bool json;               /* print the final job as JSON on stdout */
-} queue_submit;
-
-/* Enqueues the job (deduped by id) and, with wait, polls until it ends,
- * printing the result. Without wait, prints the job id. Returns the process
- * exit code (SPEC §1): 0 succeeded, 1 failed, 2 usage, 3 redis unreachable. */
-int queue_cli_submit(const sv_config *cfg, const queue_submit *q);
-
-
-/* ---- The protocol, for the worker pool and the inspection commands ----
+/* ---- The protocol, for the worker pool, the scheduler and the CLI ----
  *
- * A queue_conn is one Redis connection (hiredis) with the sqlvault function
- * library loaded. THREAD SAFETY NOTES: a queue_conn is used by one thread at a
- * time (hiredis contexts are not thread-safe); every worker thread, the
- * housekeeping thread and the metrics thread open their own. The round-trip
- * counters are process-wide atomics.
+ * A queue_conn (include/queue_conn.h, the one Redis layer) is one Redis
+ * connection with the sqlvault function library loaded; it is used by one
+ * thread at a time.
  *
  * Every call returns 0 or -1 with err filled: SV_EUNREACH when Redis cannot
- * be reached or is loading (retry after queue_conn_reconnect), SV_EINVAL for
+ * be reached or is loading (retry after queue_conn_ensure), SV_EINVAL for
  * a request the functions refuse, SV_EINTERNAL otherwise. "base" is a pool's
  * key prefix, "PREFIX:{pool}:" (queue_pool_base). */
 #include <stddef.h>
 #include <stdint.h>
-
-typedef struct queue_conn queue_conn;
-
-/* Connects (AUTH, SELECT) and loads the function library when it is missing
- * or older than ours. On failure *out is NULL and err says how to fix it. */
-int queue_conn_open(const sv_config *cfg, queue_conn **out, sv_err *err);
-void queue_conn_free(queue_conn *c); /* NULL is a no-op */
-/* Drops and re-opens the connection (one attempt; callers back off). */
-int queue_conn_reconnect(queue_conn *c, sv_err *err);
-/* True after an i/o error: reconnect before the next call. */
-bool queue_conn_broken(const queue_conn *c);
-/* Round trips this connection made, and all connections of the process. */
-uint64_t queue_conn_round_trips(const queue_conn *c);
-uint64_t queue_round_trips(void);
+#include "queue_conn.h"
 
 /* "PREFIX:{pool}:" as a heap string the caller frees; NULL on OOM. */
 char *queue_pool_base(const sv_config *cfg, const char *pool);
@@ -82,6 +48,15 @@ typedef struct queue_job_spec {
  * the job's state (at least 16 bytes). */
 int queue_enqueue(queue_conn *c, const char *base, const queue_job_spec *j, bool *created,
                   char *state, size_t state_cap, sv_err *err);
+
+/* Enqueues n jobs pipelined (windows of QUEUE_ENQUEUE_WINDOW, one round
+ * trip each), deduped by id like queue_enqueue. *created / *existing (may be
+ * NULL) count the outcomes. A window that found the function library
+ * missing is loaded and sent again (enqueue is idempotent). On failure err
+ * names the first job refused; the others of its window still count. */
+#define QUEUE_ENQUEUE_WINDOW 1000
+int queue_enqueue_many(queue_conn *c, const char *base, const queue_job_spec *jobs, size_t n, size_t *created,
+                       size_t *existing, sv_err *err);
 
 /* A claimed job; queue_job_clear frees opts. */
 typedef struct queue_job {
@@ -182,9 +157,19 @@ int queue_listener_acks(queue_conn *c, const sv_config *cfg, const char *ws, con
 /* One job hash as a JSON object (numbers as numbers, result parsed, opts
  * decoded); *out NULL when the job does not exist. */
 int queue_job_get(queue_conn *c, const char *base, const char *id, json_t **out, sv_err *err);
-/* Depths, counters and ratios of one pool as a JSON object. */
+/* A job's state and progress (one HMGET), what a waiting CLI draws. */
+typedef struct queue_progress_info {
+    bool exists;             /* false: no such job (expired or never enqueued) */
+    char state[16];          /* queued, running, delayed, succeeded, failed, cancelled */
+    char stage[64];          /* the job's last progress stage, "" if none */
+    uint64_t done, total;    /* bytes; total 0 when unknown */
+} queue_progress_info;
+int queue_job_progress(queue_conn *c, const char *base, const char *id, queue_progress_info *out, sv_err *err);
+/* True for a state a job does not leave: succeeded, failed, cancelled. */
+bool queue_state_final(const char *state);
 /* GET PREFIX:name (e.g. "metrics:last_tick_failure_ratio"); *out heap or NULL if absent. */
 int queue_get_key(queue_conn *c, const sv_config *cfg, const char *name, char **out, sv_err *err);
+/* Depths, counters and ratios of one pool as a JSON object. */
 int queue_stats(queue_conn *c, const char *base, int64_t alive_ms, json_t **out, sv_err *err);
 /* PREFIX:verified (src/queue/verified.c): the newest verified backup of each
  * workspace. note_verified moves a workspace's entry forward only; each calls

@@ -140,12 +140,9 @@ static void inline_progress(void *ud, const char *stage, uint64_t done, uint64_t
 {
     inline_ud *u = ud;
     int64_t now = sv_mono_ms(u->clock);
-    char a[32], b[32];
     if (!u->tty || now - u->last_ms < 200) return;
     u->last_ms = now;
-    if (total) fprintf(stderr, "\r%-10s %s / %s (%d%%)   ", stage, sv_human_size(done, a, sizeof a),
-                       sv_human_size(total, b, sizeof b), (int)(done * 100 / total));
-    else fprintf(stderr, "\r%-10s %s   ", stage, sv_human_size(done, a, sizeof a));
+    cli_progress_line(NULL, NULL, stage, done, total);
 }
 
 /* Runs a job body in this process and prints its result. */
@@ -174,7 +171,7 @@ static int run_inline(sv_config *cfg, const char *type, const char *ws, json_t *
     ctx.progress = inline_progress;
     ctx.ud = &ud;
     rc = job_lookup(type)(&ctx, &result, &err);
-    if (ud.tty && ud.last_ms) fprintf(stderr, "\r%60s\r", "");
+    if (ud.tty && ud.last_ms) cli_progress_clear();
     store_free(store);
     if (rc != 0) {
         if (as_json) {
@@ -207,116 +204,149 @@ static bool confirm(const char *ws, const char *from)
     return strncmp(line, "yes", 3) == 0;
 }
 
+/* What the command line of a job command says. */
+typedef struct job_args {
+    const char *ws, *job_id;
+    bool inl, no_wait, as_json, yes;
+} job_args;
+
+/* Prints the help of a job command. */
+static void job_help(const struct job_cmd *jc)
+{
+    printf("usage: %s\n\n"
+           "  (default)   enqueue the job in Redis and wait for a worker, with progress on a terminal\n"
+           "  --no-wait   enqueue and print the job id (see 'sqlvault status JOB')\n"
+           "  --inline    run the job in this process, without Redis (disaster recovery, scripts)\n"
+           "  --json      print the result (or the job, when queued) as JSON\n"
+           "  --id JOB    the job id; enqueuing the same id twice gives one job\n"
+           "  --db PATH   the database file instead of DATA_DIR/WS/livestore.db\n"
+           "exit codes: 0 success, 1 the job failed, 2 usage or configuration, 3 redis or storage unreachable\n",
+           jc->usage);
+}
+
+/* One --option of the job type into opts; 0, or 2 (usage, printed). */
+static int parse_job_option(const struct job_cmd *jc, int argc, char **argv, int *i, json_t *opts)
+{
+    const char *a = argv[*i];
+    const opt_spec *o = NULL;
+    const char *val = NULL, *eq = strchr(a, '=');
+    size_t fl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+    for (int k = 0; k < 6 && jc->opts[k].flag; k++)
+        if (strlen(jc->opts[k].flag) == fl && strncmp(jc->opts[k].flag, a + 2, fl) == 0) o = &jc->opts[k];
+    if (!o) {
+        fprintf(stderr, "error: unknown option '%s' for %s\nusage: %s\n", a, jc->type, jc->usage);
+        return 2;
+    }
+    if (o->is_bool) {
+        json_object_set_new(opts, o->key, json_true());
+        return 0;
+    }
+    if (eq) val = eq + 1;
+    else if (*i + 1 < argc) val = argv[++*i];
+    else {
+        fprintf(stderr, "error: option '%s' needs a value\nusage: %s\n", a, jc->usage);
+        return 2;
+    }
+    if (!sv_utf8_valid(val)) {
+        fprintf(stderr, "error: the value of option '--%s' is not valid UTF-8\n"
+                        "HINT: job options travel as JSON: pass UTF-8 text (check the shell's locale)\n",
+                o->flag);
+        return 2;
+    }
+    json_object_set_new(opts, o->key, json_string(val));
+    return 0;
+}
+
+/* Parses argv into a and opts; 0, or 2 (usage, printed). */
+static int parse_job_args(const struct job_cmd *jc, int argc, char **argv, job_args *a, json_t *opts)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        if (strcmp(s, "--inline") == 0) a->inl = true;
+        else if (strcmp(s, "--no-wait") == 0) a->no_wait = true;
+        else if (strcmp(s, "--json") == 0) a->as_json = true;
+        else if (strcmp(s, "--yes") == 0 || strcmp(s, "-y") == 0) a->yes = true;
+        else if (strcmp(s, "--id") == 0 && i + 1 < argc) a->job_id = argv[++i];
+        else if (strncmp(s, "--", 2) == 0) {
+            if (parse_job_option(jc, argc, argv, &i, opts) != 0) return 2;
+        } else if (!a->ws) a->ws = s;
+        else {
+            fprintf(stderr, "error: unexpected argument '%s'\nusage: %s\n", s, jc->usage);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+/* Checks what was parsed (workspace, id, a restore's source and consent)
+ * and fills the defaults; 0, or the exit code (message printed). */
+static int check_job_args(const struct job_cmd *jc, const job_args *a, json_t *opts)
+{
+    sv_err err;
+    if (jc->needs_ws && !a->ws) {
+        fprintf(stderr, "error: %s needs a workspace id\nusage: %s\n", jc->type, jc->usage);
+        return 2;
+    }
+    if (a->ws && sv_check_workspace(a->ws, &err) != 0) return cli_fail(&err);
+    if (a->job_id && !sv_valid_id(a->job_id)) {
+        fprintf(stderr, "error: invalid job id '%s'\n", a->job_id);
+        return 2;
+    }
+    if (strcmp(jc->type, "restore") == 0) {
+        const char *from = json_string_value(json_object_get(opts, "from"));
+        if (!from) {
+            fprintf(stderr, "error: restore needs --from latest|TIMESTAMP|object:KEY|file:PATH\n");
+            return 2;
+        }
+        if (!a->yes && !confirm(a->ws, from)) {
+            fprintf(stderr, "error: restore not confirmed\nHINT: pass --yes to restore without a prompt\n");
+            return 2;
+        }
+    }
+    if (strcmp(jc->type, "backup") == 0 && !json_object_get(opts, "reason"))
+        json_object_set_new(opts, "reason", json_string("manual"));
+    return 0;
+}
+
+/* Enqueues the job (and waits, unless --no-wait). */
+static int run_queued(sv_config *cfg, const struct job_cmd *jc, const job_args *a, json_t *opts)
+{
+    cli_submit_req q = {0};
+    if (absolute_paths(opts) != 0) {
+        fprintf(stderr, "error: out of memory\n");
+        return 1;
+    }
+    q.type = jc->type;
+    q.workspace = a->ws;
+    q.job_id = a->job_id;
+    q.opts = opts;
+    q.wait = !a->no_wait;
+    q.progress = isatty(STDERR_FILENO);
+    q.json = a->as_json;
+    q.priority = job_default_priority(jc->type, json_string_value(json_object_get(opts, "reason")));
+    return cli_submit(cfg, &q);
+}
+
 /* sqlvault backup|export|restore|verify|prune|import-url ... */
 int cmd_job(sv_config *cfg, int argc, char **argv)
 {
     const struct job_cmd *jc = NULL;
-    const char *ws = NULL, *job_id = NULL;
-    bool inl = false, no_wait = false, as_json = false, yes = false;
+    job_args a = {0};
     json_t *opts = json_object();
-    sv_err err;
     int rc = 2;
 
     for (size_t i = 0; i < sizeof job_cmds / sizeof job_cmds[0]; i++)
         if (strcmp(job_cmds[i].type, argv[0]) == 0) jc = &job_cmds[i];
     if (!jc || !opts) goto done;
     if (cli_wants_help(argc, argv)) {
-        printf("usage: %s\n\n"
-               "  (default)   enqueue the job in Redis and wait for a worker, with progress on a terminal\n"
-               "  --no-wait   enqueue and print the job id (see 'sqlvault status JOB')\n"
-               "  --inline    run the job in this process, without Redis (disaster recovery, scripts)\n"
-               "  --json      print the result (or the job, when queued) as JSON\n"
-               "  --id JOB    the job id; enqueuing the same id twice gives one job\n"
-               "  --db PATH   the database file instead of DATA_DIR/WS/livestore.db\n"
-               "exit codes: 0 success, 1 the job failed, 2 usage or configuration, 3 redis or storage unreachable\n",
-               jc->usage);
+        job_help(jc);
         rc = 0;
         goto done;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--inline") == 0) inl = true;
-        else if (strcmp(a, "--no-wait") == 0) no_wait = true;
-        else if (strcmp(a, "--json") == 0) as_json = true;
-        else if (strcmp(a, "--yes") == 0 || strcmp(a, "-y") == 0) yes = true;
-        else if (strcmp(a, "--id") == 0 && i + 1 < argc) job_id = argv[++i];
-        else if (strncmp(a, "--", 2) == 0) {
-            const opt_spec *o = NULL;
-            const char *val = NULL, *eq = strchr(a, '=');
-            size_t fl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-            for (int k = 0; k < 6 && jc->opts[k].flag; k++)
-                if (strlen(jc->opts[k].flag) == fl && strncmp(jc->opts[k].flag, a + 2, fl) == 0) o = &jc->opts[k];
-            if (!o) {
-                fprintf(stderr, "error: unknown option '%s' for %s\nusage: %s\n", a, jc->type, jc->usage);
-                goto done;
-            }
-            if (o->is_bool) {
-                json_object_set_new(opts, o->key, json_true());
-                continue;
-            }
-            if (eq) val = eq + 1;
-            else if (i + 1 < argc) val = argv[++i];
-            else {
-                fprintf(stderr, "error: option '%s' needs a value\nusage: %s\n", a, jc->usage);
-                goto done;
-            }
-            if (!sv_utf8_valid(val)) {
-                fprintf(stderr, "error: the value of option '--%s' is not valid UTF-8\n"
-                                "HINT: job options travel as JSON: pass UTF-8 text (check the shell's locale)\n",
-                        o->flag);
-                goto done;
-            }
-            json_object_set_new(opts, o->key, json_string(val));
-        } else if (!ws) ws = a;
-        else {
-            fprintf(stderr, "error: unexpected argument '%s'\nusage: %s\n", a, jc->usage);
-            goto done;
-        }
-    }
-    if (jc->needs_ws && !ws) {
-        fprintf(stderr, "error: %s needs a workspace id\nusage: %s\n", jc->type, jc->usage);
-        goto done;
-    }
-    if (ws && sv_check_workspace(ws, &err) != 0) {
-        rc = cli_fail(&err);
-        goto done;
-    }
-    if (job_id && !sv_valid_id(job_id)) {
-        fprintf(stderr, "error: invalid job id '%s'\n", job_id);
-        goto done;
-    }
-    if (strcmp(jc->type, "restore") == 0) {
-        const char *from = json_string_value(json_object_get(opts, "from"));
-        if (!from) {
-            fprintf(stderr, "error: restore needs --from latest|TIMESTAMP|object:KEY|file:PATH\n");
-            goto done;
-        }
-        if (!yes && !confirm(ws, from)) {
-            fprintf(stderr, "error: restore not confirmed\nHINT: pass --yes to restore without a prompt\n");
-            goto done;
-        }
-    }
-    if (strcmp(jc->type, "backup") == 0 && !json_object_get(opts, "reason"))
-        json_object_set_new(opts, "reason", json_string("manual"));
-    if (inl) {
-        rc = run_inline(cfg, jc->type, ws, opts, as_json);  /* every path as the operator gave it */
-    } else {
-        if (absolute_paths(opts) != 0) {
-            fprintf(stderr, "error: out of memory\n");
-            rc = 1;
-            goto done;
-        }
-        queue_submit q = {0};
-        q.type = jc->type;
-        q.workspace = ws;
-        q.job_id = job_id;
-        q.opts = opts;
-        q.wait = !no_wait;
-        q.progress = isatty(STDERR_FILENO);
-        q.json = as_json;
-        q.priority = job_default_priority(jc->type, json_string_value(json_object_get(opts, "reason")));
-        rc = queue_cli_submit(cfg, &q);
-    }
+    if ((rc = parse_job_args(jc, argc, argv, &a, opts)) != 0) goto done;
+    if ((rc = check_job_args(jc, &a, opts)) != 0) goto done;
+    if (a.inl) rc = run_inline(cfg, jc->type, a.ws, opts, a.as_json); /* every path as the operator gave it */
+    else rc = run_queued(cfg, jc, &a, opts);
 done:
     json_decref(opts);
     return rc;

@@ -435,8 +435,8 @@ static int refresh_redis(queue_conn **c, int64_t *ages_due, sv_err *err)
     size_t n = 0;
     json_t *pools = json_array();
     int rc = -1;
-    if (!*c ? queue_conn_open(srv.cfg, c, err) != 0
-            : queue_conn_broken(*c) && queue_conn_reconnect(*c, err) != 0)
+    /* one connect attempt per refresh while Redis is away */
+    if ((!*c && queue_conn_new(srv.cfg, c, err) != 0) || queue_conn_ensure(*c, QC_ENSURE_ONCE, NULL, NULL, err) != 0)
         goto fail;
     bases = queue_pool_bases(srv.cfg, srv.cfg->pools, &n);
     for (size_t i = 0; bases && i < n; i++) {

@@ -1,15 +1,20 @@
-/* conn.c -- one Redis connection of the queue: connect, AUTH, SELECT, load
- * the function library, send commands and count round trips.
+/* conn.c -- the one Redis layer (include/queue_conn.h): connect, AUTH,
+ * SELECT, load the function library, reconnect with backoff, classify
+ * errors, and send every command (one at a time or pipelined) through
+ * route(), counting round trips.
  *
- * Every command goes through qc_call, which is where the round-trip counters
- * live and where errors are classified once: an i/o error or a reply that
- * says the server is loading or failing over is SV_EUNREACH (retry after a
- * reconnect and a backoff); any other error reply is SV_EINTERNAL, or
- * SV_EINVAL for a request a function refused. */
+ * Errors are classified once, in queue_conn_classify: an i/o error or a
+ * reply that says the server is loading, busy or failing over is SV_EUNREACH
+ * (retry after queue_conn_ensure and a backoff); a function that is missing
+ * is loaded and the call sent again; any other error reply is SV_EINTERNAL,
+ * or SV_EINVAL for a request a function refused. */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
+#include "clock.h"
+#include "log.h"
 #include "queue/internal.h"
 #include "util.h"
 
@@ -23,50 +28,125 @@ uint64_t queue_round_trips(void) { return atomic_load(&qc_total_rt); }
 /* Round trips of one connection. */
 uint64_t queue_conn_round_trips(const queue_conn *c) { return c ? c->rt : 0; }
 
-/* True after an i/o error. */
+/* True after an i/o error or before the first connect. */
 bool queue_conn_broken(const queue_conn *c) { return !c || c->broken || !c->rc; }
 
-/* True for error replies that mean "the server is not ready, try later". */
-static bool transient_reply(const char *s)
+/* The class of an error reply; see queue_conn.h. */
+qc_errclass queue_conn_classify(const char *s)
 {
-    static const char *const pfx[] = {"LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN",
-                                      "CLUSTERDOWN", NULL};
-    for (int i = 0; pfx[i]; i++)
-        if (strncmp(s, pfx[i], strlen(pfx[i])) == 0) return true;
-    return false;
+    static const char *const not_ready[] = {"LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN",
+                                            "CLUSTERDOWN", NULL};
+    if (!s) return QC_ERR_IO;
+    for (int i = 0; not_ready[i]; i++)
+        if (strncmp(s, not_ready[i], strlen(not_ready[i])) == 0) return QC_ERR_NOT_READY;
+    if (strncmp(s, "NOSCRIPT", 8) == 0 || strstr(s, "Function not found")) return QC_ERR_NO_FUNCTION;
+    if (strncmp(s, "MOVED ", 6) == 0) return QC_ERR_MOVED;
+    if (strncmp(s, "ASK ", 4) == 0) return QC_ERR_ASK;
+    if (strncmp(s, "ERR invalid", 11) == 0 || strncmp(s, "ERR priority", 12) == 0 || strncmp(s, "ERR opts", 8) == 0)
+        return QC_ERR_REFUSED;
+    return QC_ERR_OTHER;
 }
 
-/* Sends one command once; see internal.h. */
-static redisReply *call_once(queue_conn *c, int argc, const char **argv, const size_t *lens,
-                             sv_err *err)
+/* The sv_err code of a class. */
+sv_code queue_conn_err_code(qc_errclass k)
 {
-    redisReply *r;
+    switch (k) {
+    case QC_ERR_IO: case QC_ERR_NOT_READY: case QC_ERR_MOVED: case QC_ERR_ASK: return SV_EUNREACH;
+    case QC_ERR_REFUSED: return SV_EINVAL;
+    default: return SV_EINTERNAL;
+    }
+}
+
+/* Fills err for an error reply s of command cmd. */
+static int reply_error(queue_conn *c, const char *cmd, const char *s, sv_err *err)
+{
+    qc_errclass k = c->last_class = queue_conn_classify(s);
+    switch (k) {
+    case QC_ERR_NOT_READY: return sv_err_set(err, SV_EUNREACH, "redis is not ready: %.200s", s);
+    case QC_ERR_REFUSED: return sv_err_set(err, SV_EINVAL, "%.200s", s + 4);
+    default: return sv_err_set(err, queue_conn_err_code(k), "redis %s: %.300s", cmd, s);
+    }
+}
+
+/* Marks the connection broken and fills err for an i/o failure. */
+static int io_error(queue_conn *c, sv_err *err)
+{
+    c->broken = true;
+    c->failures++;
+    c->last_class = QC_ERR_IO;
+    sv_err_set(err, SV_EUNREACH, "redis at %s:%d: %s", c->cfg->redis_host, c->cfg->redis_port,
+               c->rc && c->rc->errstr[0] ? c->rc->errstr : "connection lost");
+    return sv_err_hint(err, "is redis-server running? set SQLVAULT_REDIS_URL");
+}
+
+/* After a reply that says "not now" (LOADING, BUSY, READONLY, MOVED...):
+ * the connection counts as broken, so the caller's queue_conn_ensure
+ * reconnects after a backoff (never a busy loop). Inside a pipeline this
+ * waits until its last reply is read. */
+static void note_unreachable(queue_conn *c)
+{
+    c->failures++;
+    if (c->pending) c->unready = true;
+    else c->broken = true;
+}
+
+/* The key a command targets; see queue_conn.h. */
+const char *queue_command_key(int argc, const char **argv, const size_t *lens, size_t *len)
+{
+    static const char *const keyless[] = {"INFO", "PING", "AUTH", "SELECT", "FUNCTION", "SCRIPT", "CLUSTER",
+                                          "WAIT", "HELLO", "CLIENT", "CONFIG", "DBSIZE", "TIME", NULL};
+    *len = 0;
+    if (argc < 2) return NULL;
+    if (!strcasecmp(argv[0], "FCALL") || !strcasecmp(argv[0], "FCALL_RO") || !strcasecmp(argv[0], "EVAL") ||
+        !strcasecmp(argv[0], "EVALSHA") || !strcasecmp(argv[0], "EVAL_RO") || !strcasecmp(argv[0], "EVALSHA_RO")) {
+        if (argc < 4 || atoi(argv[2]) < 1) return NULL;
+        *len = lens ? lens[3] : strlen(argv[3]);
+        return argv[3];
+    }
+    for (int i = 0; keyless[i]; i++)
+        if (!strcasecmp(argv[0], keyless[i])) return NULL;
+    *len = lens ? lens[1] : strlen(argv[1]);
+    return argv[1];
+}
+
+/* Picks the context a command goes to: THE place where Redis Cluster
+ * routing by key (slot map, MOVED/ASK) belongs. Today: the one context. */
+static redisContext *route(queue_conn *c, int argc, const char **argv, const size_t *lens, sv_err *err)
+{
+    size_t klen;
+    (void)queue_command_key(argc, argv, lens, &klen);
     if (!c->rc || c->broken) {
         sv_err_set(err, SV_EUNREACH, "not connected to redis");
         return NULL;
     }
+    return c->rc;
+}
+
+/* Sends one command once; see queue_conn.h. */
+static redisReply *call_once(queue_conn *c, int argc, const char **argv, const size_t *lens, sv_err *err)
+{
+    redisContext *ctx = route(c, argc, argv, lens, err);
+    redisReply *r;
+    c->last_class = QC_ERR_IO;
+    if (!ctx) return NULL;
+    if (c->pending) {
+        sv_err_set(err, SV_EINTERNAL, "redis %s sent while %zu pipelined replies are unread", argv[0], c->pending);
+        return NULL;
+    }
     c->rt++;
     atomic_fetch_add(&qc_total_rt, 1);
-    r = redisCommandArgv(c->rc, argc, argv, lens);
+    r = redisCommandArgv(ctx, argc, argv, lens);
     if (!r) {
-        c->broken = true;
-        sv_err_set(err, SV_EUNREACH, "redis at %s:%d: %s", c->cfg->redis_host, c->cfg->redis_port,
-                   c->rc->errstr[0] ? c->rc->errstr : "connection lost");
-        sv_err_hint(err, "is redis-server running? set SQLVAULT_REDIS_URL");
+        io_error(c, err);
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        const char *s = r->str ? r->str : "";
-        if (transient_reply(s))
-            sv_err_set(err, SV_EUNREACH, "redis is not ready: %.200s", s);
-        else if (strncmp(s, "ERR invalid", 11) == 0 || strncmp(s, "ERR priority", 12) == 0 ||
-                 strncmp(s, "ERR opts", 8) == 0)
-            sv_err_set(err, SV_EINVAL, "%.200s", s + 4);
-        else
-            sv_err_set(err, SV_EINTERNAL, "redis %s: %.300s", argv[0], s);
+        reply_error(c, argv[0], r->str ? r->str : "", err);
         freeReplyObject(r);
+        if (err->code == SV_EUNREACH) note_unreachable(c);
         return NULL;
     }
+    c->failures = 0;
     return r;
 }
 
@@ -75,8 +155,7 @@ static redisReply *call_once(queue_conn *c, int argc, const char **argv, const s
 redisReply *qc_call(queue_conn *c, int argc, const char **argv, const size_t *lens, sv_err *err)
 {
     redisReply *r = call_once(c, argc, argv, lens, err);
-    if (!r && err->code == SV_EINTERNAL && strstr(err->msg, "Function not found") &&
-        strncasecmp(argv[0], "FCALL", 5) == 0) {
+    if (!r && c->last_class == QC_ERR_NO_FUNCTION && strncasecmp(argv[0], "FCALL", 5) == 0) {
         if (qc_load_functions(c, err) != 0) return NULL;
         r = call_once(c, argc, argv, lens, err);
     }
@@ -93,6 +172,50 @@ redisReply *qc_callv(queue_conn *c, sv_err *err, int argc, const char **argv)
     }
     for (int i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
     return qc_call(c, argc, argv, lens, err);
+}
+
+/* Queues a pipelined command; see queue_conn.h. */
+int qc_append(queue_conn *c, int argc, const char **argv, const size_t *lens, sv_err *err)
+{
+    redisContext *ctx = route(c, argc, argv, lens, err);
+    if (!ctx) {
+        c->pending = 0;
+        return -1;
+    }
+    if (redisAppendCommandArgv(ctx, argc, argv, lens) != REDIS_OK) {
+        c->broken = true; /* what is queued cannot be taken back: start afresh */
+        c->pending = 0;
+        return sv_err_set(err, SV_ENOMEM, "out of memory");
+    }
+    c->pending++;
+    c->rt++;
+    atomic_fetch_add(&qc_total_rt, 1);
+    return 0;
+}
+
+/* The next pipelined reply; see queue_conn.h. */
+redisReply *qc_read(queue_conn *c, sv_err *err)
+{
+    redisReply *r = NULL;
+    if (!c->pending) {
+        sv_err_set(err, SV_EINTERNAL, "no pipelined reply to read");
+        return NULL;
+    }
+    if (!c->rc || c->broken || redisGetReply(c->rc, (void **)&r) != REDIS_OK || !r) {
+        c->pending = 0;
+        io_error(c, err);
+        return NULL;
+    }
+    c->pending--;
+    if (r->type == REDIS_REPLY_ERROR && queue_conn_err_code(queue_conn_classify(r->str)) == SV_EUNREACH)
+        note_unreachable(c);
+    else if (r->type != REDIS_REPLY_ERROR)
+        c->failures = 0;
+    if (!c->pending && c->unready) {
+        c->unready = false;
+        c->broken = true;
+    }
+    return r;
 }
 
 /* FUNCTION LOAD REPLACE of the embedded library. */
@@ -125,12 +248,15 @@ static int ensure_functions(queue_conn *c, sv_err *err)
 static int connect_now(queue_conn *c, sv_err *err)
 {
     const sv_config *cfg = c->cfg;
-    struct timeval tv = {2, 0}, cmd_tv = {10, 0};
+    struct timeval tv = {QC_CONNECT_TIMEOUT_MS / 1000, QC_CONNECT_TIMEOUT_MS % 1000 * 1000},
+                   cmd_tv = {QC_COMMAND_TIMEOUT_MS / 1000, QC_COMMAND_TIMEOUT_MS % 1000 * 1000};
     redisReply *r;
     char db[16];
 
     if (c->rc) redisFree(c->rc);
     c->broken = false;
+    c->unready = false;
+    c->pending = 0;
     c->rc = redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, tv);
     if (!c->rc || c->rc->err) {
         sv_err_set(err, SV_EUNREACH, "unable to connect to redis at %s:%d: %s", cfg->redis_host,
@@ -167,13 +293,25 @@ fail:
     return -1;
 }
 
-/* Opens a connection; see queue.h. */
-int queue_conn_open(const sv_config *cfg, queue_conn **out, sv_err *err)
+/* A connection not connected yet; see queue_conn.h. */
+int queue_conn_new(const sv_config *cfg, queue_conn **out, sv_err *err)
 {
     queue_conn *c = calloc(1, sizeof *c);
     *out = NULL;
     if (!c) return sv_err_set(err, SV_ENOMEM, "out of memory");
     c->cfg = cfg;
+    c->clock = sv_clock_system();
+    c->broken = true;
+    *out = c;
+    return 0;
+}
+
+/* Opens a connection: one attempt; see queue_conn.h. */
+int queue_conn_open(const sv_config *cfg, queue_conn **out, sv_err *err)
+{
+    queue_conn *c;
+    if (queue_conn_new(cfg, &c, err) != 0) return -1;
+    *out = NULL;
     if (connect_now(c, err) != 0) {
         free(c);
         return -1;
@@ -182,8 +320,44 @@ int queue_conn_open(const sv_config *cfg, queue_conn **out, sv_err *err)
     return 0;
 }
 
-/* Re-opens a connection in place. */
-int queue_conn_reconnect(queue_conn *c, sv_err *err) { return connect_now(c, err); }
+/* Sleeps ms in short steps, returning early once stop(ud) says so. */
+static void nap(const sv_clock *clk, int64_t ms, bool (*stop)(void *), void *ud)
+{
+    while (ms > 0 && !(stop && stop(ud))) {
+        int64_t step = ms < 100 ? ms : 100;
+        sv_sleep_ms(clk, step);
+        ms -= step;
+    }
+}
+
+/* Reconnects with backoff until connected, the deadline or stop; see
+ * queue_conn.h. The backoff counts every failure since the last good reply
+ * (failed connects and "not now" replies alike), so a server that accepts
+ * connections but answers LOADING or READONLY is not hammered either. */
+int queue_conn_ensure(queue_conn *c, int64_t deadline_mono_ms, bool (*stop)(void *ud), void *ud, sv_err *err)
+{
+    for (int tries = 0;; tries++) {
+        if (!queue_conn_broken(c)) return 0;
+        if (tries > 0 && ((stop && stop(ud)) || (deadline_mono_ms && sv_mono_ms(c->clock) >= deadline_mono_ms)))
+            return -1;
+        if (c->failures > 0) {
+            int64_t d = sv_backoff_ms(c->clock, c->failures - 1 < 30 ? c->failures - 1 : 30, QC_BACKOFF_BASE_MS,
+                                      QC_BACKOFF_MAX_MS);
+            if (deadline_mono_ms) {
+                int64_t left = deadline_mono_ms - sv_mono_ms(c->clock);
+                if (left < d) d = left > 0 ? left : 0;
+            }
+            nap(c->clock, d, stop, ud);
+        }
+        if (connect_now(c, err) == 0) {
+            if (c->down) log_info(NULL, NULL, "reconnected to redis after %d attempt(s)", c->down + 1);
+            c->down = 0;
+            return 0;
+        }
+        if (c->down++ % 20 == 0) log_warn(NULL, NULL, "redis unreachable, retrying: %s", err->msg);
+        c->failures++;
+    }
+}
 
 /* Closes and frees. */
 void queue_conn_free(queue_conn *c)

@@ -1,26 +1,24 @@
 /* internal.h -- what the queue module's files share: the connection struct
- * and the one function that sends a command and counts the round trip. */
+ * behind include/queue_conn.h (the one Redis layer, src/queue/conn.c). */
 #ifndef SV_QUEUE_INTERNAL_H
 #define SV_QUEUE_INTERNAL_H
 
 #include <hiredis/hiredis.h>
+#include "clock.h"
 #include "queue.h"
+#include "queue_conn.h"
 
 struct queue_conn {
     const sv_config *cfg;   /* borrowed */
-    redisContext *rc;       /* NULL while disconnected */
+    const sv_clock *clock;  /* backoff and sleeps of queue_conn_ensure */
+    redisContext *rc;       /* NULL while disconnected (the cluster map goes here) */
     bool broken;
+    size_t pending;         /* pipelined commands whose replies are unread */
+    qc_errclass last_class; /* of the last failed command */
     uint64_t rt;            /* round trips of this connection */
+    bool unready;           /* a "not now" reply inside a pipeline: broken once drained */
+    int failures;           /* since the last good reply: the reconnect backoff */
+    int down;               /* failed reconnects since the last good one (logs) */
 };
-
-/* Sends one command (binary-safe argv) and returns its reply, which the
- * caller frees with freeReplyObject. NULL with err on i/o failure (the
- * connection is then broken) or on an error reply (connection kept). An
- * FCALL whose function is missing loads the library and is sent again. */
-redisReply *qc_call(queue_conn *c, int argc, const char **argv, const size_t *lens, sv_err *err);
-/* Same with NUL-terminated strings only. */
-redisReply *qc_callv(queue_conn *c, sv_err *err, int argc, const char **argv);
-/* Loads the function library (FUNCTION LOAD REPLACE). */
-int qc_load_functions(queue_conn *c, sv_err *err);
 
 #endif

@@ -39,6 +39,19 @@ static int bad_reply(redisReply *r, const char *what, sv_err *err)
     return sv_err_set(err, SV_EINTERNAL, "unexpected reply from %s", what);
 }
 
+/* The FCALL sqlvault_enqueue of one job; maxa is its buffer for max_attempts. */
+static void enqueue_argv(const char *base, const queue_job_spec *j, char maxa[16], const char *argv[11],
+                         size_t lens[11])
+{
+    snprintf(maxa, 16, "%d", j->max_attempts > 0 ? j->max_attempts : 5);
+    argv[0] = "FCALL"; argv[1] = "sqlvault_enqueue"; argv[2] = "1"; argv[3] = base;
+    argv[4] = j->id; argv[5] = j->type; argv[6] = j->workspace ? j->workspace : "";
+    argv[7] = j->priority ? j->priority : "interactive"; argv[8] = maxa;
+    argv[9] = j->opts ? j->opts : ""; argv[10] = j->reason ? j->reason : "";
+    for (int i = 0; i < 11; i++) lens[i] = strlen(argv[i]);
+    lens[9] = j->opts ? j->opts_len : 0;
+}
+
 /* Enqueue; see queue.h. */
 int queue_enqueue(queue_conn *c, const char *base, const queue_job_spec *j, bool *created,
                   char *state, size_t state_cap, sv_err *err)
@@ -47,19 +60,71 @@ int queue_enqueue(queue_conn *c, const char *base, const queue_job_spec *j, bool
     const char *argv[11];
     size_t lens[11];
     redisReply *r;
-    snprintf(maxa, sizeof maxa, "%d", j->max_attempts > 0 ? j->max_attempts : 5);
-    argv[0] = "FCALL"; argv[1] = "sqlvault_enqueue"; argv[2] = "1"; argv[3] = base;
-    argv[4] = j->id; argv[5] = j->type; argv[6] = j->workspace ? j->workspace : "";
-    argv[7] = j->priority ? j->priority : "interactive"; argv[8] = maxa;
-    argv[9] = j->opts ? j->opts : ""; argv[10] = j->reason ? j->reason : "";
-    for (int i = 0; i < 11; i++) lens[i] = strlen(argv[i]);
-    lens[9] = j->opts ? j->opts_len : 0;
+    enqueue_argv(base, j, maxa, argv, lens);
     r = qc_call(c, 11, argv, lens, err);
     if (!r) return -1;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) return bad_reply(r, "sqlvault_enqueue", err);
     *created = reply_int(r->element[0]) == 1;
     reply_str(r->element[1], state, state_cap);
     freeReplyObject(r);
+    return 0;
+}
+
+/* One pipelined window of enqueues: 0, 1 when the library was missing (load
+ * and send again), -1 with err. */
+static int enqueue_window(queue_conn *c, const char *base, const queue_job_spec *jobs, size_t n, size_t *created,
+                          size_t *existing, sv_err *err)
+{
+    size_t ok = 0, dup = 0;
+    int rc = 0;
+    bool nofn = false;
+    for (size_t i = 0; i < n; i++) {
+        char maxa[16];
+        const char *argv[11];
+        size_t lens[11];
+        enqueue_argv(base, &jobs[i], maxa, argv, lens);
+        if (qc_append(c, 11, argv, lens, err) != 0) return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        redisReply *r = qc_read(c, err);
+        if (!r) return -1;
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_INTEGER) {
+            if (r->element[0]->integer == 1) ok++;
+            else dup++;
+        } else if (r->type == REDIS_REPLY_ERROR && queue_conn_classify(r->str) == QC_ERR_NO_FUNCTION) {
+            nofn = true;
+        } else if (rc == 0) {
+            rc = -1;
+            if (r->type == REDIS_REPLY_ERROR) {
+                qc_errclass k = queue_conn_classify(r->str);
+                sv_err_set(err, queue_conn_err_code(k), "enqueueing %s: %.200s", jobs[i].id, r->str);
+            } else {
+                sv_err_set(err, SV_EINTERNAL, "enqueueing %s: unexpected reply", jobs[i].id);
+            }
+        }
+        freeReplyObject(r);
+    }
+    if (created) *created += ok;
+    if (existing) *existing += dup;
+    if (rc == 0 && nofn) return 1;
+    return rc;
+}
+
+/* Pipelined enqueue; see queue.h. */
+int queue_enqueue_many(queue_conn *c, const char *base, const queue_job_spec *jobs, size_t n, size_t *created,
+                       size_t *existing, sv_err *err)
+{
+    if (created) *created = 0;
+    if (existing) *existing = 0;
+    for (size_t from = 0; from < n; from += QUEUE_ENQUEUE_WINDOW) {
+        size_t m = n - from < QUEUE_ENQUEUE_WINDOW ? n - from : QUEUE_ENQUEUE_WINDOW;
+        int r = enqueue_window(c, base, jobs + from, m, created, existing, err);
+        if (r == 1) { /* a Redis restarted without its functions: load them, send the window again */
+            if (qc_load_functions(c, err) != 0) return -1;
+            r = enqueue_window(c, base, jobs + from, m, created, existing, err);
+        }
+        if (r != 0) return r < 0 ? -1 : sv_err_set(err, SV_EINTERNAL, "the function library vanished twice");
+    }
     return 0;
 }
 

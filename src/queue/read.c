@@ -60,6 +60,41 @@ int queue_job_get(queue_conn *c, const char *base, const char *id, json_t **out,
     return 0;
 }
 
+/* True for a final state; see queue.h. */
+bool queue_state_final(const char *st)
+{
+    return st && (!strcmp(st, "succeeded") || !strcmp(st, "failed") || !strcmp(st, "cancelled"));
+}
+
+/* Copies a string reply into dst, "" when it is not one. */
+static void copy_str(const redisReply *r, char *dst, size_t cap)
+{
+    size_t n = r && r->type == REDIS_REPLY_STRING ? (r->len < cap - 1 ? r->len : cap - 1) : 0;
+    if (n) memcpy(dst, r->str, n);
+    dst[n] = '\0';
+}
+
+/* A job's state and progress; see queue.h. */
+int queue_job_progress(queue_conn *c, const char *base, const char *id, queue_progress_info *out, sv_err *err)
+{
+    char *key = sv_asprintf("%sjob:%s", base, id);
+    redisReply *r;
+    memset(out, 0, sizeof *out);
+    if (!key) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    r = QC_CMD(c, err, "HMGET", key, "state", "stage", "bytes_done", "bytes_total");
+    free(key);
+    if (!r) return -1;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 4 && r->element[0]->type == REDIS_REPLY_STRING) {
+        out->exists = true;
+        copy_str(r->element[0], out->state, sizeof out->state);
+        copy_str(r->element[1], out->stage, sizeof out->stage);
+        if (r->element[2]->type == REDIS_REPLY_STRING) out->done = strtoull(r->element[2]->str, NULL, 10);
+        if (r->element[3]->type == REDIS_REPLY_STRING) out->total = strtoull(r->element[3]->str, NULL, 10);
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
 /* Statistics of one pool; see queue.h. */
 int queue_stats(queue_conn *c, const char *base, int64_t alive_ms, json_t **out, sv_err *err)
 {

@@ -125,7 +125,7 @@ static int from_redis(sched_t *s, sched_ws_list *l, sv_err *err)
     return 0;
 }
 
-/* Every workspace, from the three sources; see sched.h. */
+/* Every workspace, from the three sources; see scheduler.h. */
 int sched_discover(sched_t *s, sched_ws_list *out, sv_err *err)
 {
     memset(out, 0, sizeof *out);

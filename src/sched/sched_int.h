@@ -1,11 +1,11 @@
 /* sched_int.h -- what the scheduler's files share: the sched struct and the
- * Redis helpers. Not a public interface (see include/sched.h). */
+ * Redis helper. Not a public interface (see include/scheduler.h). */
 #ifndef SV_SCHED_INT_H
 #define SV_SCHED_INT_H
 
-#include <hiredis/hiredis.h>
 #include "cron.h"
 #include "queue.h"
+#include "queue_conn.h"
 #include "scheduler.h"
 
 /* One tick's job, remembered to wait for it and evaluate the tick. */
@@ -18,8 +18,7 @@ typedef struct sched_job {
 struct sched {
     const sv_config *cfg;
     const sv_clock *clock;
-    redisContext *rc;       /* our own connection: pipelined enqueues, leader scripts */
-    queue_conn *qc;         /* the queue's, opened once to load its function library */
+    queue_conn *qc;         /* every command: enqueues, leader scripts, discovery */
     char *base;             /* PREFIX:{pool}: of the pool we enqueue into */
     char *k_leader, *k_fence, *k_last, *k_result, *k_ratio, *k_set;
     char owner[128];        /* host:pid:random, this scheduler's name in the lease */
@@ -31,13 +30,9 @@ struct sched {
     size_t njobs, capjobs;
 };
 
-/* Sends one command and returns the reply (caller frees), or NULL with err
- * (SV_EUNREACH on i/o failure, SV_EINTERNAL on an error reply). */
-redisReply *sched_cmd(sched_t *s, sv_err *err, int argc, const char **argv);
-/* sched_cmd with the arguments inline; argc is counted, never written. */
-#define SCHED_CMD(s, err, ...)                                                             \
-    sched_cmd((s), (err), (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), \
-              (const char *[]){__VA_ARGS__})
+/* One command on the scheduler's connection (qc_callv): the reply, which
+ * the caller frees, or NULL with err. argc is counted, never written. */
+#define SCHED_CMD(s, err, ...) QC_CMD((s)->qc, (err), __VA_ARGS__)
 
 /* Adds a workspace id to the list (copied). */
 int sched_ws_add(sched_ws_list *l, const char *ws, size_t len, sv_err *err);

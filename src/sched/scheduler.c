@@ -8,8 +8,8 @@
  * derive from workspace and tick, and the queue's enqueue function dedups by
  * id, so ticks are idempotent: re-running one, or two schedulers running the
  * same one, enqueues nothing new. Enqueues go through the queue's shipped
- * function (FCALL sqlvault_enqueue), pipelined 1000 at a time on our own
- * connection, because one round trip per job cannot reach 100,000 in 5 s.
+ * function (queue_enqueue_many: FCALL sqlvault_enqueue pipelined 1000 at a
+ * time), because one round trip per job cannot reach 100,000 in 5 s.
  *
  * Leadership: PREFIX:{sched}:leader holds "owner|fence" with a PX lease; a new
  * leader INCRs the fence. The leader renews every lease/3; followers try every
@@ -19,8 +19,9 @@
  * Catch-up: the loop runs cron_prev(now) when it is newer than last_tick, so
  * after any downtime exactly the latest missed tick runs, once.
  *
- * THREAD SAFETY NOTES: a sched_t is used by one thread; it owns one hiredis
- * context and one queue_conn. */
+ * THREAD SAFETY NOTES: a sched_t is used by one thread; it owns one
+ * queue_conn (the one Redis layer, include/queue_conn.h), which every
+ * command here and in discovery.c goes through. */
 #include <errno.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
@@ -63,71 +64,7 @@ static const char lua_release[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
     "return 0\n";
 
-/* Sends one command; see sched_int.h. */
-redisReply *sched_cmd(sched_t *s, sv_err *err, int argc, const char **argv)
-{
-    size_t lens[32];
-    redisReply *r;
-    if (argc > 32) {
-        sv_err_set(err, SV_EINTERNAL, "too many arguments");
-        return NULL;
-    }
-    if (!s->rc || s->rc->err) {
-        sv_err_set(err, SV_EUNREACH, "redis connection lost");
-        return NULL;
-    }
-    for (int i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
-    r = redisCommandArgv(s->rc, argc, argv, lens);
-    if (!r) {
-        sv_err_set(err, SV_EUNREACH, "redis at %s:%d: %s", s->cfg->redis_host, s->cfg->redis_port,
-                   s->rc->errstr[0] ? s->rc->errstr : "connection lost");
-        return NULL;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        sv_err_set(err, SV_EINTERNAL, "redis refused %s: %.200s", argv[0], r->str);
-        freeReplyObject(r);
-        return NULL;
-    }
-    return r;
-}
-
-/* Connects our own context: AUTH and SELECT as the config says. */
-static int redis_connect(sched_t *s, sv_err *err)
-{
-    const sv_config *cfg = s->cfg;
-    struct timeval tv = {2, 0}, cmd_tv = {30, 0};
-    if (s->rc) redisFree(s->rc);
-    s->rc = redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, tv);
-    if (!s->rc || s->rc->err) {
-        sv_err_set(err, SV_EUNREACH, "unable to connect to redis at %s:%d: %s", cfg->redis_host,
-                   cfg->redis_port, s->rc ? s->rc->errstr : "out of memory");
-        sv_err_hint(err, "is redis-server running? set SQLVAULT_REDIS_URL");
-        if (s->rc) redisFree(s->rc);
-        s->rc = NULL;
-        return -1;
-    }
-    redisSetTimeout(s->rc, cmd_tv);
-    redisEnableKeepAlive(s->rc);
-    if (cfg->redis_password && cfg->redis_password[0]) {
-        redisReply *r = SCHED_CMD(s, err, "AUTH", cfg->redis_password);
-        if (!r) {
-            sv_err_set(err, SV_EAUTH, "redis at %s:%d refused the password", cfg->redis_host,
-                       cfg->redis_port);
-            return sv_err_hint(err, "check the password in SQLVAULT_REDIS_URL");
-        }
-        freeReplyObject(r);
-    }
-    if (cfg->redis_db != 0) {
-        char db[16];
-        snprintf(db, sizeof db, "%d", cfg->redis_db);
-        redisReply *r = SCHED_CMD(s, err, "SELECT", db);
-        if (!r) return -1;
-        freeReplyObject(r);
-    }
-    return 0;
-}
-
-/* Opens a scheduler; see sched.h. */
+/* Opens a scheduler; see scheduler.h. */
 int sched_new(const sv_config *cfg, const sv_clock *clock, sched_t **out, sv_err *err)
 {
     sched_t *s = calloc(1, sizeof *s);
@@ -158,7 +95,6 @@ int sched_new(const sv_config *cfg, const sv_clock *clock, sched_t **out, sv_err
     snprintf(s->owner, sizeof s->owner, "%.63s:%ld:%08" PRIx64, host, (long)getpid(),
              sv_rand64(clock) & 0xffffffffu);
     if (queue_conn_open(cfg, &s->qc, err) != 0) goto fail; /* loads the function library */
-    if (redis_connect(s, err) != 0) goto fail;
     *out = s;
     return 0;
 fail:
@@ -180,7 +116,6 @@ void sched_free(sched_t *s)
     if (!s) return;
     jobs_clear(s);
     free(s->jobs);
-    if (s->rc) redisFree(s->rc);
     queue_conn_free(s->qc);
     free(s->base);
     free(s->k_leader);
@@ -277,46 +212,93 @@ typedef struct packed_opts {
     size_t len;
 } packed_opts;
 
-/* Sends the tick's jobs [from, to) as pipelined FCALLs and reads the replies. */
-static int enqueue_window(sched_t *s, const sched_ws_list *ws, const size_t *ws_of, size_t from,
-                          size_t to, const packed_opts *opts, long long *created,
-                          long long *existing, sv_err *err)
+/* How many jobs of each kind a tick planned, and what the enqueue found. */
+typedef struct tick_counts {
+    long long backups, prunes, verifies;
+    size_t created, existing;
+} tick_counts;
+
+/* Plans the tick's jobs: a backup of every workspace, and the prunes and
+ * verifies of the rotating samples (with a tick every `interval`, a
+ * workspace is pruned every k_p-th tick and verified every k_v-th, chosen by
+ * its hash and the slot). ws_of[i] gets job i's workspace. */
+static int plan_tick(sched_t *s, int64_t tick_ms, const char *tick, const sched_ws_list *ws, size_t *ws_of,
+                     tick_counts *n, sv_err *err)
 {
-    char maxa[16];
-    const char *type_name[] = {"backup", "prune", "verify"};
-    snprintf(maxa, sizeof maxa, "%d", s->cfg->max_attempts > 0 ? s->cfg->max_attempts : 5);
-    for (size_t i = from; i < to; i++) {
-        int t = s->jobs[i].type == 'b' ? 0 : s->jobs[i].type == 'p' ? 1 : 2;
-        const char *argv[11] = {"FCALL", "sqlvault_enqueue", "1", s->base, s->jobs[i].id,
-                                type_name[t], ws->names[ws_of[i]], "scheduled", maxa,
-                                opts[t].buf ? opts[t].buf : "", "scheduled"};
-        size_t lens[11];
-        for (int k = 0; k < 11; k++) lens[k] = strlen(argv[k]);
-        lens[9] = opts[t].buf ? opts[t].len : 0;
-        if (redisAppendCommandArgv(s->rc, 11, argv, lens) != REDIS_OK)
-            return sv_err_set(err, SV_ENOMEM, "out of memory");
+    int64_t next = cron_next(&s->cron, tick_ms);
+    int64_t interval = next > tick_ms ? next - tick_ms : MS_PER_DAY;
+    int64_t verify_every = s->cfg->verify_every_ms > 0 ? s->cfg->verify_every_ms : 7 * MS_PER_DAY;
+    uint64_t k_p = (uint64_t)(SCHED_PRUNE_EVERY_MS / interval), k_v = (uint64_t)(verify_every / interval);
+    uint64_t slot = (uint64_t)(tick_ms / interval);
+    if (k_p < 1) k_p = 1;
+    if (k_v < 1) k_v = 1;
+    log_debug(NULL, NULL, "scheduler: interval %lld ms, prune every %llu ticks, verify every %llu ticks, slot %llu",
+              (long long)interval, (unsigned long long)k_p, (unsigned long long)k_v, (unsigned long long)slot);
+    for (size_t i = 0; i < ws->n; i++) {
+        ws_of[s->njobs] = i;
+        if (jobs_add(s, 'b', job_id("sched", ws->names[i], tick), err) != 0) return -1;
+        n->backups++;
     }
-    int rc = 0;
-    for (size_t i = from; i < to; i++) {
-        redisReply *r = NULL;
-        if (redisGetReply(s->rc, (void **)&r) != REDIS_OK || !r) {
-            return sv_err_set(err, SV_EUNREACH, "redis at %s:%d: %s", s->cfg->redis_host,
-                              s->cfg->redis_port, s->rc->errstr[0] ? s->rc->errstr : "connection lost");
-        }
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-            r->element[0]->type == REDIS_REPLY_INTEGER) {
-            if (r->element[0]->integer == 1) (*created)++;
-            else (*existing)++;
-        } else if (rc == 0) {
-            rc = sv_err_set(err, SV_EINTERNAL, "enqueueing %s: %.200s", s->jobs[i].id,
-                            r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-        }
-        freeReplyObject(r);
+    for (size_t i = 0; i < ws->n; i++) {
+        if ((ws_hash(ws->names[i], 1) + slot) % k_p != 0) continue;
+        ws_of[s->njobs] = i;
+        if (jobs_add(s, 'p', job_id("prune", ws->names[i], tick), err) != 0) return -1;
+        n->prunes++;
     }
+    for (size_t i = 0; i < ws->n; i++) {
+        if ((ws_hash(ws->names[i], 2) + slot) % k_v != 0) continue;
+        ws_of[s->njobs] = i;
+        if (jobs_add(s, 'v', job_id("verify", ws->names[i], tick), err) != 0) return -1;
+        n->verifies++;
+    }
+    return 0;
+}
+
+/* The options of the tick's backups (opts[0]: the tick, not a label: the
+ * backup is labelled with its snapshot's time) and verifies (opts[2]);
+ * prunes have none (opts[1]). */
+static int pack_tick_opts(int64_t tick_ms, packed_opts opts[3], sv_err *err)
+{
+    json_t *bo = json_pack("{s:I, s:s}", "tick", (json_int_t)tick_ms, "reason", "scheduled");
+    json_t *vo = json_pack("{s:s}", "at", "latest");
+    int rc = (!bo || !vo) ? sv_err_set(err, SV_ENOMEM, "out of memory") : 0;
+    if (rc == 0) rc = queue_opts_pack(bo, &opts[0].buf, &opts[0].len, err);
+    if (rc == 0) rc = queue_opts_pack(vo, &opts[2].buf, &opts[2].len, err);
+    json_decref(bo);
+    json_decref(vo);
     return rc;
 }
 
-/* Runs one tick; see sched.h. */
+/* Enqueues the planned jobs through the queue's pipelined enqueue, a window
+ * at a time (one round trip per window, because one per job cannot reach
+ * 100,000 in 5 s). */
+static int enqueue_tick(sched_t *s, const sched_ws_list *ws, const size_t *ws_of, const packed_opts opts[3],
+                        tick_counts *n, sv_err *err)
+{
+    static const char *const type_name[] = {"backup", "prune", "verify"};
+    queue_job_spec *specs = calloc(PIPE_WINDOW, sizeof *specs);
+    int max_attempts = s->cfg->max_attempts > 0 ? s->cfg->max_attempts : 5;
+    int rc = 0;
+    if (!specs) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    for (size_t from = 0; rc == 0 && from < s->njobs; from += PIPE_WINDOW) {
+        size_t m = s->njobs - from < PIPE_WINDOW ? s->njobs - from : PIPE_WINDOW, created = 0, existing = 0;
+        for (size_t k = 0; k < m; k++) {
+            const sched_job *j = &s->jobs[from + k];
+            int t = j->type == 'b' ? 0 : j->type == 'p' ? 1 : 2;
+            specs[k] = (queue_job_spec){.id = j->id, .type = type_name[t], .workspace = ws->names[ws_of[from + k]],
+                                        .priority = "scheduled", .max_attempts = max_attempts,
+                                        .opts = opts[t].buf, .opts_len = opts[t].buf ? opts[t].len : 0,
+                                        .reason = "scheduled"};
+        }
+        rc = queue_enqueue_many(s->qc, s->base, specs, m, &created, &existing, err);
+        n->created += created;
+        n->existing += existing;
+    }
+    free(specs);
+    return rc;
+}
+
+/* Runs one tick; see scheduler.h. */
 int sched_run_tick(sched_t *s, int64_t tick_ms, const sched_ws_list *ws_in, json_t **summary,
                    sv_err *err)
 {
@@ -324,11 +306,10 @@ int sched_run_tick(sched_t *s, int64_t tick_ms, const sched_ws_list *ws_in, json
     const sched_ws_list *ws = ws_in;
     size_t *ws_of = NULL;
     packed_opts opts[3] = {{0}};
-    json_t *o = NULL;
+    tick_counts n = {0};
     char tick[16], iso[SV_ISO_LEN];
-    long long created = 0, existing = 0, nb = 0, np = 0, nv = 0;
     long long mem_before, mem_after;
-    int64_t t0 = sv_mono_ms(s->clock);
+    int64_t t0 = sv_mono_ms(s->clock), ms;
     int rc = -1;
 
     *summary = NULL;
@@ -341,77 +322,32 @@ int sched_run_tick(sched_t *s, int64_t tick_ms, const sched_ws_list *ws_in, json
         ws = &found;
     }
     mem_before = redis_used_memory(s);
-
-    /* The samples: with a tick every `interval`, a workspace is pruned every
-     * k_p-th tick and verified every k_v-th, chosen by its hash and the slot. */
-    int64_t next = cron_next(&s->cron, tick_ms);
-    int64_t interval = next > tick_ms ? next - tick_ms : MS_PER_DAY;
-    int64_t verify_every = s->cfg->verify_every_ms > 0 ? s->cfg->verify_every_ms : 7 * MS_PER_DAY;
-    uint64_t k_p = (uint64_t)(SCHED_PRUNE_EVERY_MS / interval), k_v = (uint64_t)(verify_every / interval);
-    uint64_t slot = (uint64_t)(tick_ms / interval);
-    if (k_p < 1) k_p = 1;
-    if (k_v < 1) k_v = 1;
-    log_debug(NULL, NULL, "scheduler: interval %lld ms, prune every %llu ticks, verify every %llu ticks, slot %llu", (long long)interval, (unsigned long long)k_p, (unsigned long long)k_v, (unsigned long long)slot);
-
     ws_of = malloc((ws->n * 3 + 1) * sizeof *ws_of);
     if (!ws_of) {
         sv_err_set(err, SV_ENOMEM, "out of memory");
         goto fail;
     }
-    for (size_t i = 0; i < ws->n; i++) {
-        ws_of[s->njobs] = i;
-        if (jobs_add(s, 'b', job_id("sched", ws->names[i], tick), err) != 0) goto fail;
-        nb++;
-    }
-    for (size_t i = 0; i < ws->n; i++) {
-        if ((ws_hash(ws->names[i], 1) + slot) % k_p != 0) continue;
-        ws_of[s->njobs] = i;
-        if (jobs_add(s, 'p', job_id("prune", ws->names[i], tick), err) != 0) goto fail;
-        np++;
-    }
-    for (size_t i = 0; i < ws->n; i++) {
-        if ((ws_hash(ws->names[i], 2) + slot) % k_v != 0) continue;
-        ws_of[s->njobs] = i;
-        if (jobs_add(s, 'v', job_id("verify", ws->names[i], tick), err) != 0) goto fail;
-        nv++;
-    }
-
-    /* Options: the backup's timestamp is the tick, so a duplicate is one backup. */
-    {
-        /* The tick, not a label: the backup is labelled with its snapshot's time. */
-        json_t *bo = json_pack("{s:I, s:s}", "tick", (json_int_t)tick_ms, "reason", "scheduled");
-        json_t *vo = json_pack("{s:s}", "at", "latest");
-        int prc = (!bo || !vo) ? sv_err_set(err, SV_ENOMEM, "out of memory") : 0;
-        if (prc == 0) prc = queue_opts_pack(bo, &opts[0].buf, &opts[0].len, err);
-        if (prc == 0) prc = queue_opts_pack(vo, &opts[2].buf, &opts[2].len, err);
-        json_decref(bo);
-        json_decref(vo);
-        if (prc != 0) goto fail;
-    }
-    for (size_t from = 0; from < s->njobs; from += PIPE_WINDOW) {
-        size_t to = from + PIPE_WINDOW < s->njobs ? from + PIPE_WINDOW : s->njobs;
-        if (enqueue_window(s, ws, ws_of, from, to, opts, &created, &existing, err) != 0) {
-            sv_err_wrap(err, "tick %s", tick);
-            goto fail;
-        }
+    if (plan_tick(s, tick_ms, tick, ws, ws_of, &n, err) != 0) goto fail;
+    if (pack_tick_opts(tick_ms, opts, err) != 0) goto fail;
+    if (enqueue_tick(s, ws, ws_of, opts, &n, err) != 0) {
+        sv_err_wrap(err, "tick %s", tick);
+        goto fail;
     }
     mem_after = redis_used_memory(s);
-    int64_t ms = sv_mono_ms(s->clock) - t0;
-    o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "tick", iso, "tick_ms",
-                  (json_int_t)tick_ms, "workspaces", (json_int_t)ws->n, "enqueued",
-                  (json_int_t)created, "existing", (json_int_t)existing, "backups", (json_int_t)nb,
-                  "prunes", (json_int_t)np, "verifies", (json_int_t)nv, "ms", (json_int_t)ms,
-                  "redis_memory_before", (json_int_t)mem_before, "redis_memory_after",
-                  (json_int_t)mem_after);
-    if (!o) {
+    ms = sv_mono_ms(s->clock) - t0;
+    *summary = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "tick", iso, "tick_ms",
+                         (json_int_t)tick_ms, "workspaces", (json_int_t)ws->n, "enqueued", (json_int_t)n.created,
+                         "existing", (json_int_t)n.existing, "backups", (json_int_t)n.backups, "prunes",
+                         (json_int_t)n.prunes, "verifies", (json_int_t)n.verifies, "ms", (json_int_t)ms,
+                         "redis_memory_before", (json_int_t)mem_before, "redis_memory_after", (json_int_t)mem_after);
+    if (!*summary) {
         sv_err_set(err, SV_ENOMEM, "out of memory");
         goto fail;
     }
     log_info(NULL, NULL,
              "scheduler: tick %s: %zu workspaces, %lld backups, %lld prunes, %lld verifies; "
-             "%lld enqueued, %lld already there, in %lld ms",
-             iso, ws->n, nb, np, nv, created, existing, (long long)ms);
-    *summary = o;
+             "%zu enqueued, %zu already there, in %lld ms",
+             iso, ws->n, n.backups, n.prunes, n.verifies, n.created, n.existing, (long long)ms);
     rc = 0;
 fail:
     free(opts[0].buf);
@@ -442,15 +378,14 @@ static long long poll_states(sched_t *s, sv_err *err)
             if (!key) return sv_err_set(err, SV_ENOMEM, "out of memory");
             const char *argv[3] = {"HGET", key, "state"};
             size_t lens[3] = {4, strlen(key), 5};
-            int arc = redisAppendCommandArgv(s->rc, 3, argv, lens);
+            int arc = qc_append(s->qc, 3, argv, lens, err);
             free(key);
-            if (arc != REDIS_OK) return sv_err_set(err, SV_ENOMEM, "out of memory");
+            if (arc != 0) return -1;
             sent[n++] = i;
         }
         for (size_t k = 0; k < n; k++) {
-            redisReply *r = NULL;
-            if (redisGetReply(s->rc, (void **)&r) != REDIS_OK || !r)
-                return sv_err_set(err, SV_EUNREACH, "redis connection lost while polling jobs");
+            redisReply *r = qc_read(s->qc, err);
+            if (!r) return sv_err_wrap(err, "polling the tick's jobs: ");
             sched_job *j = &s->jobs[sent[k]];
             if (r->type == REDIS_REPLY_STRING) snprintf(j->state, sizeof j->state, "%s", r->str);
             else if (r->type == REDIS_REPLY_NIL) snprintf(j->state, sizeof j->state, "gone");
@@ -546,7 +481,7 @@ static int evaluate(sched_t *s, json_t *summary, bool timed_out, sv_err *err)
     return 0;
 }
 
-/* Waits for the last tick's jobs; see sched.h. */
+/* Waits for the last tick's jobs; see scheduler.h. */
 int sched_wait_tick(sched_t *s, int64_t timeout_ms, json_t *summary, sv_err *err)
 {
     int64_t start = sv_mono_ms(s->clock);
@@ -564,7 +499,7 @@ int sched_wait_tick(sched_t *s, int64_t timeout_ms, json_t *summary, sv_err *err
     return evaluate(s, summary, timed_out, err);
 }
 
-/* Records the tick; see sched.h. */
+/* Records the tick; see scheduler.h. */
 int sched_mark_tick(sched_t *s, int64_t tick_ms, bool fenced, sv_err *err)
 {
     char tk[24], holder[160] = "";
@@ -628,7 +563,10 @@ static void nap(sched_t *s, int64_t ms, volatile sig_atomic_t *stop)
     }
 }
 
-/* The long-running loop; see sched.h. */
+/* queue_conn_ensure's stop condition: the loop's stop flag. */
+static bool stopped(void *ud) { return *(volatile sig_atomic_t *)ud != 0; }
+
+/* The long-running loop; see scheduler.h. */
 int sched_loop(sched_t *s, volatile sig_atomic_t *stop, sv_err *err)
 {
     int64_t lease = s->cfg->lease_ms > 0 ? s->cfg->lease_ms : 30000;
@@ -642,7 +580,7 @@ int sched_loop(sched_t *s, volatile sig_atomic_t *stop, sv_err *err)
     while (!*stop) {
         sv_err e;
         sv_err_clear(&e);
-        if ((!s->rc || s->rc->err) && redis_connect(s, &e) != 0) goto retry;
+        if (queue_conn_ensure(s->qc, 0, stopped, (void *)stop, &e) != 0) goto retry; /* backs off */
         if (lead(s, &e) != 0) goto retry;
         if (s->fence) {
             int64_t now = sv_now_ms(s->clock), last = 0;
@@ -693,11 +631,10 @@ int sched_loop(sched_t *s, volatile sig_atomic_t *stop, sv_err *err)
     retry:
         failures++;
         log_warn(NULL, NULL, "scheduler: %s%s%s", e.msg, e.hint[0] ? "; HINT: " : "", e.hint);
-        if (s->rc && s->rc->err) {
-            redisFree(s->rc);
-            s->rc = NULL;
-        }
-        nap(s, sv_backoff_ms(s->clock, failures < 6 ? failures : 6, 250, 5000), stop);
+        /* A lost connection is backed off by queue_conn_ensure; other errors
+         * (a refused command, an unreadable DATA_DIR) are paced here. */
+        if (!queue_conn_broken(s->qc))
+            nap(s, sv_backoff_ms(s->clock, failures < 6 ? failures : 6, QC_BACKOFF_BASE_MS, QC_BACKOFF_MAX_MS), stop);
     }
     unlead(s);
     json_decref(pending);

@@ -74,6 +74,7 @@ struct worker_pool {
     int nthreads;
     slot *slots;
     pthread_t hk;
+    queue_conn *hk_conn;  /* the housekeeping thread's */
     pthread_mutex_t mu;
     int running_jobs;     /* under mu */
     int threads_alive;    /* under mu */
@@ -92,27 +93,18 @@ static void nap(worker_pool *wp, int64_t ms)
     }
 }
 
-/* Makes sure *c is connected, backing off between attempts; -1 if the pool
- * stops first (or give_up is set and the pool is past its grace). */
-static int ensure_conn(worker_pool *wp, queue_conn **c, bool until_grace)
+/* queue_conn_ensure stop conditions: the pool stops claiming / is past
+ * its grace period. */
+static bool pool_stopping(void *ud) { return atomic_load(&((worker_pool *)ud)->stopping); }
+static bool pool_past_grace(void *ud) { return atomic_load(&((worker_pool *)ud)->past_grace); }
+
+/* Makes sure the slot's connection is up (queue_conn_ensure: reconnect with
+ * the queue's backoff); -1 if the pool stops first, or with until_grace, once
+ * the pool is past its grace period (a running job keeps trying until then). */
+static int ensure_conn(worker_pool *wp, queue_conn *c, bool until_grace)
 {
     sv_err err;
-    for (int attempt = 0;; attempt++) {
-        if (*c && !queue_conn_broken(*c)) return 0;
-        if (!until_grace && atomic_load(&wp->stopping)) return -1;
-        if (until_grace && atomic_load(&wp->past_grace) && attempt > 0) return -1;
-        if (*c ? queue_conn_reconnect(*c, &err) == 0 : queue_conn_open(wp->cfg, c, &err) == 0) {
-            if (attempt > 0) log_info(NULL, NULL, "reconnected to redis after %d attempt(s)", attempt);
-            return 0;
-        }
-        if (attempt == 0 || attempt % 20 == 0)
-            log_warn(NULL, NULL, "redis unreachable, retrying: %s", err.msg);
-        {
-            int64_t d = sv_backoff_ms(wp->clock, attempt, 100, 5000);
-            if (until_grace) sv_sleep_ms(wp->clock, d);
-            else nap(wp, d);
-        }
-    }
+    return queue_conn_ensure(c, 0, until_grace ? pool_past_grace : pool_stopping, wp, &err);
 }
 
 /* job_ctx callback: progress, written to Redis at most once a second. */
@@ -142,17 +134,23 @@ static bool cb_cancelled(void *ud)
     return sv_mono_ms(wp->clock) - atomic_load(&s->renewed_mono) > wp->cfg->lease_ms;
 }
 
-/* job_ctx callback: renews the lease now, before a commit point; SV_ELEASE
- * if another worker owns the job. */
-static int cb_fence(void *ud, sv_err *err)
+/* The lease confirmed at a commit point: a renewal (commit false), or the
+ * job's commit record read or stored once with the lease renewed in the
+ * same call (commit true; *existing as queue_commit). SV_ELEASE if another
+ * worker owns the job. */
+static int lease_call(slot *s, bool commit, const char *record, char **existing, sv_err *err)
 {
-    slot *s = ud;
     worker_pool *wp = s->wp;
     int64_t sent = sv_mono_ms(wp->clock);
     bool ok = false;
-    if (ensure_conn(wp, &s->conn, true) != 0)
+    int r;
+    if (ensure_conn(wp, s->conn, true) != 0)
         return sv_err_set(err, SV_EUNREACH, "redis unreachable: cannot confirm the lease before committing");
-    if (queue_renew(s->conn, wp->bases[s->pool], s->id, s->token, wp->cfg->lease_ms, &ok, err) != 0) return -1;
+    if (commit)
+        r = queue_commit(s->conn, wp->bases[s->pool], s->id, s->token, wp->cfg->lease_ms, record, &ok, existing, err);
+    else
+        r = queue_renew(s->conn, wp->bases[s->pool], s->id, s->token, wp->cfg->lease_ms, &ok, err);
+    if (r != 0) return -1;
     if (!ok) {
         atomic_store(&s->lost, true);
         return sv_err_set(err, SV_ELEASE, "lease lost: another worker owns the job now");
@@ -161,26 +159,14 @@ static int cb_fence(void *ud, sv_err *err)
     return 0;
 }
 
-/* job_ctx callback: the job's commit record (read, or store once), with the
- * lease renewed in the same call; SV_ELEASE if another worker owns the job. */
+/* job_ctx callback: renews the lease now, before a commit point. */
+static int cb_fence(void *ud, sv_err *err) { return lease_call(ud, false, NULL, NULL, err); }
+
+/* job_ctx callback: the job's commit record (read, or store once). */
 static int cb_commit(void *ud, const char *record, char **existing, sv_err *err)
 {
-    slot *s = ud;
-    worker_pool *wp = s->wp;
-    int64_t sent = sv_mono_ms(wp->clock);
-    bool ok = false;
     *existing = NULL;
-    if (ensure_conn(wp, &s->conn, true) != 0)
-        return sv_err_set(err, SV_EUNREACH, "redis unreachable: cannot confirm the lease before committing");
-    if (queue_commit(s->conn, wp->bases[s->pool], s->id, s->token, wp->cfg->lease_ms, record, &ok, existing,
-                     err) != 0)
-        return -1;
-    if (!ok) {
-        atomic_store(&s->lost, true);
-        return sv_err_set(err, SV_ELEASE, "lease lost: another worker owns the job now");
-    }
-    atomic_store(&s->renewed_mono, sent);
-    return 0;
+    return lease_call(ud, true, record, existing, err);
 }
 
 /* job_ctx callback: a workspace's lock for a job without a workspace. */
@@ -189,7 +175,7 @@ static int cb_ws_lock(void *ud, const char *ws, bool on, bool *got, sv_err *err)
     slot *s = ud;
     int r = 0;
     *got = false;
-    if (ensure_conn(s->wp, &s->conn, true) != 0)
+    if (ensure_conn(s->wp, s->conn, true) != 0)
         return sv_err_set(err, SV_EUNREACH, "redis unreachable: workspace lock of %s", ws);
     if (queue_wslock(s->conn, s->wp->bases[s->pool], s->id, s->token, ws, on, &r, err) != 0) return -1;
     if (r < 0) {
@@ -205,7 +191,7 @@ static int cb_emit(void *ud, const char *event, json_t *data, sv_err *err)
 {
     slot *s = ud;
     bool ok;
-    if (ensure_conn(s->wp, &s->conn, true) != 0)
+    if (ensure_conn(s->wp, s->conn, true) != 0)
         return sv_err_set(err, SV_EUNREACH, "redis unreachable: event %s not sent", event);
     if (queue_emit(s->conn, s->wp->bases[s->pool], s->id, s->token, event, data, &ok, err) != 0) return -1;
     if (!ok) {
@@ -231,7 +217,7 @@ static int cb_set_pause(void *ud, bool on, sv_err *err)
     queue_pause_owner o = {.ws = s->ws, .job_id = s->id, .token = s->token, .fence = s->fence};
     bool ok = false;
     if (!s->ws[0]) return sv_err_set(err, SV_EINVAL, "job has no workspace to pause");
-    if (ensure_conn(wp, &s->conn, true) != 0)
+    if (ensure_conn(wp, s->conn, true) != 0)
         return sv_err_set(err, SV_EUNREACH, "redis unreachable: pause flag not changed");
     if (on ? queue_pause_set(s->conn, wp->cfg, &o, pause_ttl_ms(wp), &ok, err)
            : queue_pause_clear(s->conn, wp->cfg, &o, &ok, err))
@@ -253,7 +239,7 @@ static int cb_set_pause(void *ud, bool on, sv_err *err)
 static int cb_pause_acks(void *ud, int *live, int *acked, sv_err *err)
 {
     slot *s = ud;
-    if (ensure_conn(s->wp, &s->conn, true) != 0)
+    if (ensure_conn(s->wp, s->conn, true) != 0)
         return sv_err_set(err, SV_EUNREACH, "redis unreachable: pause acknowledgements unknown");
     return queue_pause_acks(s->conn, s->wp->cfg, s->ws, s->id, live, acked, err);
 }
@@ -263,7 +249,7 @@ static int cb_pin(void *ud, const char *name, const char *value, char **out, sv_
 {
     slot *s = ud;
     bool ok = false;
-    if (ensure_conn(s->wp, &s->conn, true) != 0)
+    if (ensure_conn(s->wp, s->conn, true) != 0)
         return sv_err_set(err, SV_EUNREACH, "redis unreachable: cannot record the job's %s", name);
     if (queue_pin(s->conn, s->wp->bases[s->pool], s->id, s->token, name, value, out, &ok, err) != 0) return -1;
     if (!ok) {
@@ -282,7 +268,7 @@ static int cb_await_acks(void *ud, int64_t timeout_ms, int *listeners, bool *ack
     int live = 0, nack = 0;
     if (!s->ws[0]) return sv_err_set(err, SV_EINVAL, "job has no workspace");
     for (int64_t t0 = sv_mono_ms(wp->clock);;) {
-        if (ensure_conn(wp, &s->conn, true) != 0) return sv_err_set(err, SV_EUNREACH, "redis unreachable");
+        if (ensure_conn(wp, s->conn, true) != 0) return sv_err_set(err, SV_EUNREACH, "redis unreachable");
         if (queue_listener_acks(s->conn, wp->cfg, s->ws, s->id, sv_now_ms(wp->clock), &live, &nack, err) != 0)
             return -1;
         if (live == 0 || nack >= live || sv_mono_ms(wp->clock) - t0 >= timeout_ms || cb_cancelled(s)) break;
@@ -301,7 +287,7 @@ static int cb_quiesce(void *ud, bool on, int64_t timeout_ms, int *listeners, boo
     json_t *data;
     int rc;
     if (!s->ws[0]) return sv_err_set(err, SV_EINVAL, "job has no workspace to quiesce");
-    if (ensure_conn(wp, &s->conn, true) != 0)
+    if (ensure_conn(wp, s->conn, true) != 0)
         return sv_err_set(err, SV_EUNREACH, "redis unreachable: quiesce flag not changed");
     if (queue_set_quiesce(s->conn, wp->cfg, s->ws, s->id, on, timeout_ms + 4 * wp->cfg->lease_ms, err) != 0)
         return -1;
@@ -448,11 +434,11 @@ static void finish(slot *s, queue_job *j, int rc, json_t *result, sv_err *jerr, 
         metrics_job_done(j->type, "lease_lost", secs);
         goto done;
     }
-    for (int attempt = 0;; attempt++) {
+    for (;;) {
         bool ok = false;
         sv_err err;
         int r;
-        if (ensure_conn(wp, &s->conn, true) != 0) {
+        if (ensure_conn(wp, s->conn, true) != 0) {
             log_warn(j->id, WSN(j->workspace), "redis unreachable past the grace period: job left to be "
                                           "taken over after its lease");
             goto done;
@@ -484,7 +470,7 @@ static void finish(slot *s, queue_job *j, int rc, json_t *result, sv_err *jerr, 
             log_error(j->id, WSN(j->workspace), "completing the job: %s", err.msg);
             goto done;
         }
-        sv_sleep_ms(wp->clock, sv_backoff_ms(wp->clock, attempt, 100, 5000));
+        /* the connection is broken now: ensure_conn backs off, then reconnects */
     }
 done:
     free(payload);
@@ -524,7 +510,7 @@ static void *job_thread(void *arg)
         sv_err err;
         int rc, got;
         int64_t t0;
-        if (ensure_conn(wp, &s->conn, false) != 0) break;
+        if (ensure_conn(wp, s->conn, false) != 0) break;
         got = claim_any(s, &j);
         if (got < 0) {
             nap(wp, 200);
@@ -575,7 +561,7 @@ static void *job_thread(void *arg)
 }
 
 /* One housekeeping round for every pool. */
-static void hk_round(worker_pool *wp, queue_conn **conn, uint64_t *overhead_sent)
+static void hk_round(worker_pool *wp, queue_conn *conn, uint64_t *overhead_sent)
 {
     int n = wp->nthreads;
     const char **ids = calloc((size_t)n + 1, sizeof *ids), **toks = calloc((size_t)n + 1, sizeof *toks);
@@ -609,7 +595,7 @@ static void hk_round(worker_pool *wp, queue_conn **conn, uint64_t *overhead_sent
         total = queue_round_trips();
         overhead = total - atomic_load(&wp->job_rt);
         if (overhead < *overhead_sent) overhead = *overhead_sent;
-        if (queue_tick(*conn, wp->bases[p], wp->worker_id, wp->cfg->lease_ms, overhead - *overhead_sent + 1,
+        if (queue_tick(conn, wp->bases[p], wp->worker_id, wp->cfg->lease_ms, overhead - *overhead_sent + 1,
                        ids, toks, k, lost, cancel, &err) != 0) {
             log_warn(NULL, NULL, "housekeeping: %s", err.msg);
             goto done;
@@ -636,30 +622,28 @@ static void hk_round(worker_pool *wp, queue_conn **conn, uint64_t *overhead_sent
     for (int i = 0; i < npause; i++) {
         sv_err err;
         queue_pause_owner o = {.ws = pausebuf[i].ws, .job_id = pausebuf[i].id, .token = pausebuf[i].token};
-        if (queue_pause_touch(*conn, wp->cfg, &o, pause_ttl_ms(wp), &err) != 0)
+        if (queue_pause_touch(conn, wp->cfg, &o, pause_ttl_ms(wp), &err) != 0)
             log_warn(pausebuf[i].id, pausebuf[i].ws, "extending the pause flag: %s", err.msg);
     }
 done:
     free(ids); free(toks); free(idbuf); free(tokbuf); free(pausebuf); free(which); free(lost); free(cancel);
 }
 
+/* queue_conn_ensure stop condition of the housekeeping thread. */
+static bool hk_stopping(void *ud) { return atomic_load(&((worker_pool *)ud)->hk_stop); }
+
 /* The housekeeping thread. */
 static void *hk_thread(void *arg)
 {
     worker_pool *wp = arg;
-    queue_conn *conn = NULL;
+    queue_conn *conn = wp->hk_conn;
     int64_t every = wp->cfg->lease_ms / 3 < 1000 ? wp->cfg->lease_ms / 3 : 1000;
     uint64_t overhead_sent = 0;
     while (!atomic_load(&wp->hk_stop)) {
         int64_t t0 = sv_mono_ms(wp->clock), left;
-        if (!conn || queue_conn_broken(conn)) {
-            sv_err err;
-            if (conn ? queue_conn_reconnect(conn, &err) != 0 : queue_conn_open(wp->cfg, &conn, &err) != 0) {
-                sv_sleep_ms(wp->clock, every);
-                continue;
-            }
-        }
-        hk_round(wp, &conn, &overhead_sent);
+        sv_err err;
+        if (queue_conn_ensure(conn, t0 + every, hk_stopping, wp, &err) != 0) continue;
+        hk_round(wp, conn, &overhead_sent);
         left = every - (sv_mono_ms(wp->clock) - t0);
         while (left > 0 && !atomic_load(&wp->hk_stop)) {
             sv_sleep_ms(wp->clock, left < 50 ? left : 50);
@@ -670,9 +654,18 @@ static void *hk_thread(void *arg)
         sv_err err;
         if (queue_worker_gone(conn, wp->bases[p], wp->worker_id, &err) != 0) break;
     }
-    queue_conn_free(conn);
     return NULL;
 }
+
+/* Prints an error and its hint to stderr; returns its exit code. */
+static int print_fail(const sv_err *err)
+{
+    fprintf(stderr, "error: %s\n", err->msg);
+    if (err->hint[0]) fprintf(stderr, "HINT: %s\n", err->hint);
+    return sv_err_exit_code(err);
+}
+
+static void pool_free(worker_pool *wp, int started);
 
 /* Snapshot of the pool for /metrics. */
 static void probe(void *ud, metrics_pool_state *st)
@@ -685,74 +678,133 @@ static void probe(void *ud, metrics_pool_state *st)
     st->round_trips = queue_round_trips();
 }
 
+/* Start-up: the pool's settings, bases and name, and a first connection
+ * (a Redis that is not there at start-up fails fast with exit 3). Returns
+ * 0, or the exit code with the error printed. */
+static int pool_init(worker_pool *wp, const sv_config *cfg)
+{
+    char host[64] = "host", rnd[33];
+    sv_err err;
+
+    memset(wp, 0, sizeof *wp);
+    wp->cfg = cfg;
+    wp->clock = sv_clock_system();
+    wp->nthreads = cfg->threads > 0 ? cfg->threads : 4;
+    wp->retry_base_ms = cfg->retry_base_ms > 0 ? cfg->retry_base_ms : 1000; /* SQLVAULT_RETRY_BASE */
+    wp->retry_max_ms = 300000;
+    wp->bases = queue_pool_bases(cfg, cfg->pools, &wp->nbases);
+    if (!wp->bases || wp->nbases == 0) {
+        fprintf(stderr, "error: no pool to serve\nHINT: set SQLVAULT_POOLS or --pools a,b\n");
+        queue_bases_free(wp->bases);
+        return 2;
+    }
+    gethostname(host, sizeof host - 1);
+    sv_random_id(wp->clock, rnd);
+    snprintf(wp->worker_id, sizeof wp->worker_id, "%.60s:%d:%.6s", host, (int)getpid(), rnd);
+    if (queue_conn_open(cfg, &wp->hk_conn, &err) != 0) {
+        queue_bases_free(wp->bases);
+        return print_fail(&err);
+    }
+    wp->slots = calloc((size_t)wp->nthreads, sizeof *wp->slots);
+    for (int i = 0; wp->slots && i < wp->nthreads; i++) {
+        wp->slots[i].wp = wp;
+        wp->slots[i].idx = i;
+        if (queue_conn_new(cfg, &wp->slots[i].conn, &err) != 0) break;
+    }
+    if (!wp->slots || !wp->slots[wp->nthreads - 1].conn) {
+        fprintf(stderr, "error: out of memory\n");
+        pool_free(wp, wp->nthreads);
+        return 1;
+    }
+    pthread_mutex_init(&wp->mu, NULL);
+    return 0;
+}
+
+/* Starts the housekeeping thread and the job threads; returns how many job
+ * threads run. */
+static int pool_start(worker_pool *wp)
+{
+    int started = 0;
+    pthread_create(&wp->hk, NULL, hk_thread, wp);
+    for (int i = 0; i < wp->nthreads; i++) {
+        pthread_mutex_lock(&wp->mu);
+        wp->threads_alive++;
+        pthread_mutex_unlock(&wp->mu);
+        if (pthread_create(&wp->slots[i].th, NULL, job_thread, &wp->slots[i]) != 0) {
+            pthread_mutex_lock(&wp->mu);
+            wp->threads_alive--;
+            pthread_mutex_unlock(&wp->mu);
+            break;
+        }
+        started++;
+    }
+    return started;
+}
+
+/* After the first signal: no new jobs; running jobs get the grace period,
+ * then are cancelled (at once on a second signal) and handed back. Returns
+ * when every job thread ended, or 10 s after the grace period. */
+static void pool_drain(worker_pool *wp, sigset_t *set)
+{
+    struct timespec tick = {0, 100 * 1000 * 1000};
+    int64_t deadline = sv_mono_ms(wp->clock) + wp->cfg->grace_ms;
+    atomic_store(&wp->stopping, true);
+    for (;;) {
+        int alive, running;
+        pthread_mutex_lock(&wp->mu);
+        alive = wp->threads_alive;
+        running = wp->running_jobs;
+        pthread_mutex_unlock(&wp->mu);
+        if (alive == 0) break;
+        if (!atomic_load(&wp->past_grace) && (sv_mono_ms(wp->clock) >= deadline || running == 0)) {
+            if (running) log_warn(NULL, NULL, "grace period over: cancelling %d running job(s)", running);
+            atomic_store(&wp->past_grace, true);
+            deadline = sv_mono_ms(wp->clock) + 10000; /* time to hand the jobs back */
+        } else if (atomic_load(&wp->past_grace) && sv_mono_ms(wp->clock) >= deadline) {
+            log_error(NULL, NULL, "%d thread(s) did not stop; exiting anyway", alive);
+            break;
+        }
+        if (sigtimedwait(set, NULL, &tick) > 0 && !atomic_load(&wp->past_grace)) {
+            log_warn(NULL, NULL, "second signal: cancelling running jobs now");
+            deadline = 0;
+        }
+    }
+}
+
+/* Frees the slots (their connections and stores) and the bases; the
+ * threads of the first `started` slots are joined first. */
+static void pool_free(worker_pool *wp, int started)
+{
+    for (int i = 0; wp->slots && i < wp->nthreads; i++) {
+        if (i < started) pthread_join(wp->slots[i].th, NULL);
+        queue_conn_free(wp->slots[i].conn);
+        store_free(wp->slots[i].store);
+    }
+    free(wp->slots);
+    queue_conn_free(wp->hk_conn);
+    queue_bases_free(wp->bases);
+}
+
 /* Runs the pool; see worker.h. */
 int worker_run(const sv_config *cfg)
 {
     worker_pool wp;
     sigset_t set;
-    char host[64] = "host";
-    int started = 0, rc = 0, sig;
-    struct timespec tick = {0, 100 * 1000 * 1000};
+    int started, rc, sig, alive;
     sv_err err;
 
-    memset(&wp, 0, sizeof wp);
-    wp.cfg = cfg;
-    wp.clock = sv_clock_system();
-    wp.nthreads = cfg->threads > 0 ? cfg->threads : 4;
-    wp.retry_base_ms = cfg->retry_base_ms > 0 ? cfg->retry_base_ms : 1000; /* SQLVAULT_RETRY_BASE */
-    wp.retry_max_ms = 300000;
-    wp.bases = queue_pool_bases(cfg, cfg->pools, &wp.nbases);
-    if (!wp.bases || wp.nbases == 0) {
-        fprintf(stderr, "error: no pool to serve\nHINT: set SQLVAULT_POOLS or --pools a,b\n");
-        queue_bases_free(wp.bases);
-        return 2;
-    }
-    gethostname(host, sizeof host - 1);
-    {
-        char rnd[33];
-        sv_random_id(wp.clock, rnd);
-        snprintf(wp.worker_id, sizeof wp.worker_id, "%.60s:%d:%.6s", host, (int)getpid(), rnd);
-    }
-    pthread_mutex_init(&wp.mu, NULL);
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-
-    {   /* fail fast with exit 3 if Redis is not there at start-up */
-        queue_conn *c = NULL;
-        if (queue_conn_open(cfg, &c, &err) != 0) {
-            fprintf(stderr, "error: %s\n", err.msg);
-            if (err.hint[0]) fprintf(stderr, "HINT: %s\n", err.hint);
-            queue_bases_free(wp.bases);
-            return sv_err_exit_code(&err);
-        }
-        queue_conn_free(c);
-    }
+    if ((rc = pool_init(&wp, cfg)) != 0) return rc;
     if (cfg->metrics_addr && metrics_start(cfg, probe, &wp, &err) != 0) {
-        fprintf(stderr, "error: %s\n", err.msg);
-        if (err.hint[0]) fprintf(stderr, "HINT: %s\n", err.hint);
-        queue_bases_free(wp.bases);
+        print_fail(&err);
+        pool_free(&wp, 0);
         return 2;
     }
-    wp.slots = calloc((size_t)wp.nthreads, sizeof *wp.slots);
-    if (!wp.slots) return 1;
-    pthread_create(&wp.hk, NULL, hk_thread, &wp);
-    for (int i = 0; i < wp.nthreads; i++) {
-        wp.slots[i].wp = &wp;
-        wp.slots[i].idx = i;
-        pthread_mutex_lock(&wp.mu);
-        wp.threads_alive++;
-        pthread_mutex_unlock(&wp.mu);
-        if (pthread_create(&wp.slots[i].th, NULL, job_thread, &wp.slots[i]) != 0) {
-            pthread_mutex_lock(&wp.mu);
-            wp.threads_alive--;
-            pthread_mutex_unlock(&wp.mu);
-            break;
-        }
-        started++;
-    }
+    started = pool_start(&wp);
     log_info(NULL, NULL, "worker %s started: %d thread(s), pools %s, lease %lld ms", wp.worker_id, started,
              cfg->pools ? cfg->pools : "default", (long long)cfg->lease_ms);
 
@@ -760,48 +812,14 @@ int worker_run(const sv_config *cfg)
     while (sig < 0);
     log_info(NULL, NULL, "signal %d: no new jobs; running jobs get %lld ms to finish", sig,
              (long long)cfg->grace_ms);
-    atomic_store(&wp.stopping, true);
-    {
-        int64_t deadline = sv_mono_ms(wp.clock) + cfg->grace_ms;
-        for (;;) {
-            int alive, running;
-            pthread_mutex_lock(&wp.mu);
-            alive = wp.threads_alive;
-            running = wp.running_jobs;
-            pthread_mutex_unlock(&wp.mu);
-            if (alive == 0) break;
-            if (!atomic_load(&wp.past_grace) && (sv_mono_ms(wp.clock) >= deadline || running == 0)) {
-                if (running) log_warn(NULL, NULL, "grace period over: cancelling %d running job(s)", running);
-                atomic_store(&wp.past_grace, true);
-                deadline = sv_mono_ms(wp.clock) + 10000; /* time to hand the jobs back */
-            } else if (atomic_load(&wp.past_grace) && sv_mono_ms(wp.clock) >= deadline) {
-                log_error(NULL, NULL, "%d thread(s) did not stop; exiting anyway", alive);
-                break;
-            }
-            if (sigtimedwait(&set, NULL, &tick) > 0 && !atomic_load(&wp.past_grace)) {
-                log_warn(NULL, NULL, "second signal: cancelling running jobs now");
-                deadline = 0;
-            }
-        }
-    }
+    pool_drain(&wp, &set);
     atomic_store(&wp.hk_stop, true);
     pthread_join(wp.hk, NULL);
-    {
-        int alive;
-        pthread_mutex_lock(&wp.mu);
-        alive = wp.threads_alive;
-        pthread_mutex_unlock(&wp.mu);
-        if (alive == 0) {
-            for (int i = 0; i < started; i++) {
-                pthread_join(wp.slots[i].th, NULL);
-                queue_conn_free(wp.slots[i].conn);
-                store_free(wp.slots[i].store);
-            }
-            free(wp.slots);
-            queue_bases_free(wp.bases);
-        }
-    }
+    pthread_mutex_lock(&wp.mu);
+    alive = wp.threads_alive;
+    pthread_mutex_unlock(&wp.mu);
+    if (alive == 0) pool_free(&wp, started); /* else: threads still use it; the process exits */
     metrics_stop();
     log_info(NULL, NULL, "worker stopped");
-    return rc;
+    return 0;
 }

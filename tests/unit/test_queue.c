@@ -1,8 +1,10 @@
 /* test_queue.c -- the queue module's pure parts: msgpack options both ways,
- * pool key prefixes, and the embedded function library being byte for byte
+ * pool key prefixes, the Redis layer's error classifier and routing key, its
+ * reconnect giving up at the deadline (a refused port), and the embedded function library being byte for byte
  * the shipped src/queue/sqlvault.lua (the build embeds it with src/queue/embed.sh). */
 #include <stdlib.h>
 #include <string.h>
+#include "clock.h"
 #include "queue.h"
 #include "testlib.h"
 
@@ -94,6 +96,54 @@ int main(void)
         queue_bases_free(v);
         queue_bases_free(NULL);
         queue_conn_free(NULL);
+    }
+    { /* the one classifier of Redis errors */
+        CHECK_INT(queue_conn_classify(NULL), QC_ERR_IO);
+        CHECK_INT(queue_conn_classify("LOADING Redis is loading the dataset in memory"), QC_ERR_NOT_READY);
+        CHECK_INT(queue_conn_classify("BUSY Redis is busy running a script"), QC_ERR_NOT_READY);
+        CHECK_INT(queue_conn_classify("READONLY You can't write against a read only replica."), QC_ERR_NOT_READY);
+        CHECK_INT(queue_conn_classify("NOSCRIPT No matching script"), QC_ERR_NO_FUNCTION);
+        CHECK_INT(queue_conn_classify("ERR Function not found"), QC_ERR_NO_FUNCTION);
+        CHECK_INT(queue_conn_classify("MOVED 3999 127.0.0.1:6381"), QC_ERR_MOVED);
+        CHECK_INT(queue_conn_classify("ASK 3999 127.0.0.1:6381"), QC_ERR_ASK);
+        CHECK_INT(queue_conn_classify("ERR invalid job id"), QC_ERR_REFUSED);
+        CHECK_INT(queue_conn_classify("ERR unknown command 'FOO'"), QC_ERR_OTHER);
+        CHECK_INT(queue_conn_err_code(QC_ERR_NOT_READY), SV_EUNREACH);
+        CHECK_INT(queue_conn_err_code(QC_ERR_MOVED), SV_EUNREACH);
+        CHECK_INT(queue_conn_err_code(QC_ERR_REFUSED), SV_EINVAL);
+        CHECK_INT(queue_conn_err_code(QC_ERR_OTHER), SV_EINTERNAL);
+    }
+    { /* the key a command is routed by */
+        size_t len = 99;
+        const char *fc[] = {"FCALL", "sqlvault_claim", "1", "sqlvault:{a}:", "w"};
+        const char *f0[] = {"FCALL_RO", "sqlvault_version", "0"};
+        const char *hg[] = {"HGET", "sqlvault:{a}:job:x", "state"};
+        const char *in[] = {"INFO", "memory"};
+        CHECK_STR(queue_command_key(5, fc, NULL, &len), "sqlvault:{a}:");
+        CHECK_INT(len, 13);
+        CHECK(queue_command_key(3, f0, NULL, &len) == NULL);
+        CHECK_INT(len, 0);
+        CHECK_STR(queue_command_key(3, hg, NULL, &len), "sqlvault:{a}:job:x");
+        CHECK(queue_command_key(2, in, NULL, &len) == NULL);
+    }
+    { /* ensure gives up at its deadline when nothing listens */
+        sv_config c2 = cfg;
+        queue_conn *c = NULL;
+        const sv_clock *clk = sv_clock_system();
+        int64_t t0;
+        c2.redis_host = "127.0.0.1";
+        c2.redis_port = 1; /* nothing listens on port 1 */
+        CHECK(queue_conn_new(&c2, &c, &err) == 0);
+        CHECK(queue_conn_broken(c));
+        t0 = sv_mono_ms(clk);
+        CHECK(queue_conn_ensure(c, t0 + 400, NULL, NULL, &err) == -1);
+        CHECK_INT(err.code, SV_EUNREACH);
+        CHECK(sv_mono_ms(clk) - t0 >= 300);
+        CHECK(sv_mono_ms(clk) - t0 < 3000);
+        t0 = sv_mono_ms(clk);
+        CHECK(queue_conn_ensure(c, QC_ENSURE_ONCE, NULL, NULL, &err) == -1); /* one try, no wait */
+        CHECK(sv_mono_ms(clk) - t0 < 1500);
+        queue_conn_free(c);
     }
     { /* embedded library == shipped file */
         const char *src = getenv("SV_SOURCE_DIR");
