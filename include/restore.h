@@ -80,10 +80,6 @@ typedef struct restore_fetched {
  * truncated input), SV_ECHECKSUM, SV_ENOTFOUND, and the store's own. */
 int restore_fetch(job_ctx *ctx, const restore_fetch_opts *o, restore_fetched *out, sv_err *err);
 void restore_fetched_remove(restore_fetched *f); /* safe twice */
-/* Removes restore-*.db temporaries (and companions) a killed process left
- * in tmp_dir; restore_fetch calls it. Files of running restores are kept:
- * they hold an flock for as long as they exist. */
-void restore_sweep_leftovers(const char *tmp_dir, const sv_clock *clock);
 
 /* The first 100 bytes of a database file, decoded. */
 typedef struct restore_header {

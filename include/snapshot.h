@@ -43,9 +43,5 @@ ssize_t snapshot_read(snapshot_info *s, void *buf, size_t n);
 /* Ends the read transaction, closes fd, removes any temporary file; safe to
  * call twice. */
 void snapshot_release(snapshot_info *s);
-/* Maps a SQLite result code to an sv_code: BUSY/LOCKED -> SV_EBUSY, FULL ->
- * SV_ENOSPC, NOTADB/CORRUPT -> SV_ECORRUPT, CANTOPEN -> SV_ENOTFOUND, else SV_EIO.
- * The one place SQLite errors are classified. */
-sv_code snapshot_classify(int sqlite_rc);
 
 #endif

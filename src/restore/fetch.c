@@ -20,7 +20,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,6 +29,7 @@
 #include "log.h"
 #include "metrics/metrics.h"
 #include "restore.h"
+#include "tmpsweep.h"
 #include "util.h"
 
 #define CHUNK (1024 * 1024)
@@ -288,76 +288,18 @@ static int plain_in(void *ud, const void *data, size_t n, sv_err *err)
     return pc->f->mode == 2 ? out_zstd(pc->f, d, n, err) : out_write(pc->f, d, n, err);
 }
 
-/* Unlinks a database file and its -wal, -shm and -journal companions. */
-static void unlink_with_companions(const char *path)
-{
-    static const char *const sides[] = {"-wal", "-shm", "-journal"};
-    unlink(path);
-    for (size_t i = 0; i < 3; i++) {
-        char *p = sv_asprintf("%s%s", path, sides[i]);
-        if (p) unlink(p);
-        free(p);
-    }
-}
-
 /* Removes the temporary file (and the companions a check connection may
  * have left), then drops its liveness lock. */
 void restore_fetched_remove(restore_fetched *f)
 {
     if (!f) return;
     if (f->path) {
-        unlink_with_companions(f->path);
+        sv_unlink_db(f->path);
         free(f->path);
         f->path = NULL;
     }
     if (f->lockfd1 > 0) close(f->lockfd1 - 1);
     f->lockfd1 = 0;
-}
-
-#define LEFTOVER_MIN_AGE_MS 60000
-
-/* Removes restore temporaries that a killed process left in tmp_dir. A
- * running restore holds an flock on its file for as long as the file exists
- * (flock, unlike SQLite's POSIX locks, is not dropped when another
- * descriptor of the file closes), so a file whose lock can be taken, and
- * that is older than a minute (past the instant between its creation and
- * its lock), belongs to nobody; companions (-wal, -shm, -journal) whose
- * database is gone go too. */
-void restore_sweep_leftovers(const char *tmp_dir, const sv_clock *clock)
-{
-    DIR *d = opendir(tmp_dir);
-    struct dirent *de;
-    int64_t now = sv_now_ms(clock);
-    if (!d) return;
-    while ((de = readdir(d)) != NULL) {
-        struct stat sb;
-        char *p, *dot;
-        size_t base;
-        if (strncmp(de->d_name, "restore-", 8) != 0 || !(dot = strstr(de->d_name, ".db"))) continue;
-        base = (size_t)(dot - de->d_name) + 3;
-        p = sv_asprintf("%s/%s", tmp_dir, de->d_name);
-        if (!p || stat(p, &sb) != 0 || now - (int64_t)sb.st_mtime * 1000 < LEFTOVER_MIN_AGE_MS) {
-            free(p);
-            continue;
-        }
-        if (de->d_name[base] != '\0') {
-            /* a companion: removed once its database is gone */
-            char *db = sv_asprintf("%s/%.*s", tmp_dir, (int)base, de->d_name);
-            if (db && access(db, F_OK) != 0 && errno == ENOENT) unlink(p);
-            free(db);
-        } else {
-            int fd = open(p, O_RDONLY | O_CLOEXEC);
-            if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
-                /* companions too: the listing may have passed them while
-                 * their database still existed */
-                unlink_with_companions(p);
-                log_info(NULL, NULL, "removed %s, a restore temporary left by a process that ended", p);
-            }
-            if (fd >= 0) close(fd);
-        }
-        free(p);
-    }
-    closedir(d);
 }
 
 /* Compares a computed "sha256:HEX" with an expected one (case-insensitive hex). */
@@ -366,31 +308,24 @@ static bool sum_matches(const char *got, const char *want)
     return strcasecmp(got, want) == 0;
 }
 
-/* Streams, decompresses, hashes and stores the source (see restore.h). */
-int restore_fetch(job_ctx *ctx, const restore_fetch_opts *o, restore_fetched *out, sv_err *err)
-{
+/* One fetch's state, shared by its phases below. */
+typedef struct fetch_run {
+    job_ctx *ctx;
+    const restore_fetch_opts *o;
+    restore_fetched *out;
     fetch_pipe p;
-    fetch_out f = {.fd = -1};
-    plain_in_ctx pc = {&f, o};
-    crypto_stream *dec = NULL;
+    fetch_out f;
+    plain_in_ctx pc;
+    crypto_stream *dec;
     pthread_t th;
-    bool started = false;
-    uint64_t total = 0, consumed = 0;
-    int64_t t0 = sv_mono_ms(ctx->clock);
-    char id[33];
-    int rc = -1;
+    bool started;
+    uint64_t total;         /* input bytes, known before reading */
+} fetch_run;
 
-    memset(out, 0, sizeof *out);
-    memset(&p, 0, sizeof p);
-    pthread_mutex_init(&p.mu, NULL);
-    pthread_cond_init(&p.cv, NULL);
-    p.o = o;
-    /* zstd adds a little to incompressible data; a larger input cannot hold a capped database. */
-    p.in_cap = o->max_size + o->max_size / 64 + 65536;
-    f.cap = o->max_size;
-    f.durable = o->durable;
-
-    /* Size first: refuse an oversized or truncated input before reading it. */
+/* Size first: refuse an oversized or truncated input before reading it. */
+static int fetch_size(fetch_run *r, sv_err *err)
+{
+    const restore_fetch_opts *o = r->o;
     if (o->key) {
         store_stat st;
         if (store_stat_key(o->store, o->key, &st, err) != 0) {
@@ -398,181 +333,198 @@ int restore_fetch(job_ctx *ctx, const restore_fetch_opts *o, restore_fetched *ou
                 sv_err_set(err, SV_ENOTFOUND, "no object '%s' in the store", o->key);
                 sv_err_hint(err, "check the key (sqlvault import-url prints it) and SQLVAULT_STORE");
             }
-            goto done;
+            return -1;
         }
-        total = st.size;
+        r->total = st.size;
     } else {
         struct stat sb;
-        if (stat(o->path, &sb) != 0) {
-            sv_err_set(err, errno == ENOENT ? SV_ENOTFOUND : SV_EIO, "unable to open '%s': %s", o->path,
-                       strerror(errno));
-            goto done;
-        }
-        if (!S_ISREG(sb.st_mode)) {
-            sv_err_set(err, SV_EINVAL, "'%s' is not a regular file", o->path);
-            goto done;
-        }
-        total = (uint64_t)sb.st_size;
+        if (stat(o->path, &sb) != 0)
+            return sv_err_set(err, errno == ENOENT ? SV_ENOTFOUND : SV_EIO, "unable to open '%s': %s", o->path,
+                              strerror(errno));
+        if (!S_ISREG(sb.st_mode)) return sv_err_set(err, SV_EINVAL, "'%s' is not a regular file", o->path);
+        r->total = (uint64_t)sb.st_size;
     }
-    if (total > p.in_cap) {
+    if (r->total > r->p.in_cap) {
         char a[32], b[32];
-        sv_err_set(err, SV_ETOOBIG, "the source is %s, over the %s limit", sv_human_size(total, a, sizeof a),
+        sv_err_set(err, SV_ETOOBIG, "the source is %s, over the %s limit", sv_human_size(r->total, a, sizeof a),
                    sv_human_size(o->max_size, b, sizeof b));
-        sv_err_hint(err, "raise SQLVAULT_MAX_DB_SIZE if a database this large is expected");
-        goto done;
+        return sv_err_hint(err, "raise SQLVAULT_MAX_DB_SIZE if a database this large is expected");
     }
-    if (o->expect_obj_size >= 0 && total != (uint64_t)o->expect_obj_size) {
-        sv_err_set(err, SV_ECORRUPT, "the backup object is %llu bytes but metadata.json says %lld (truncated or "
-                   "replaced)", (unsigned long long)total, (long long)o->expect_obj_size);
-        goto done;
-    }
+    if (o->expect_obj_size >= 0 && r->total != (uint64_t)o->expect_obj_size)
+        return sv_err_set(err, SV_ECORRUPT, "the backup object is %llu bytes but metadata.json says %lld (truncated "
+                          "or replaced)", (unsigned long long)r->total, (long long)o->expect_obj_size);
+    return 0;
+}
 
+/* The ring's buffers, the two digests, the temporary file (with its
+ * liveness lock) and the decrypting filter if the object is encrypted. */
+static int fetch_setup(fetch_run *r, sv_err *err)
+{
+    const restore_fetch_opts *o = r->o;
+    char id[33];
     for (int i = 0; i < RING; i++)
-        if (!(p.buf[i] = malloc(CHUNK))) {
-            sv_err_set(err, SV_ENOMEM, "out of memory");
-            goto done;
-        }
-    p.md_obj = EVP_MD_CTX_new();
-    f.md_db = EVP_MD_CTX_new();
-    if (!p.md_obj || !f.md_db) {
-        sv_err_set(err, SV_ENOMEM, "out of memory");
-        goto done;
+        if (!(r->p.buf[i] = malloc(CHUNK))) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    r->p.md_obj = EVP_MD_CTX_new();
+    r->f.md_db = EVP_MD_CTX_new();
+    if (!r->p.md_obj || !r->f.md_db) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    EVP_DigestInit_ex(r->p.md_obj, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(r->f.md_db, EVP_sha256(), NULL);
+    if (sv_mkdirs(o->tmp_dir, err) != 0) return -1;
+    sv_tmp_sweep(o->tmp_dir, r->ctx->clock);
+    sv_random_id(r->ctx->clock, id);
+    r->out->path = sv_asprintf("%s/restore-%.16s.db", o->tmp_dir, id);
+    if (!r->out->path) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    r->f.path = r->out->path;
+    r->f.fd = open(r->out->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (r->f.fd < 0) {
+        sv_err_set(err, errno == ENOSPC ? SV_ENOSPC : SV_EIO, "unable to create '%s': %s", r->out->path,
+                   strerror(errno));
+        free(r->out->path);
+        r->out->path = NULL;
+        return -1;
     }
-    EVP_DigestInit_ex(p.md_obj, EVP_sha256(), NULL);
-    EVP_DigestInit_ex(f.md_db, EVP_sha256(), NULL);
-
-    if (sv_mkdirs(o->tmp_dir, err) != 0) goto done;
-    restore_sweep_leftovers(o->tmp_dir, ctx->clock);
-    sv_random_id(ctx->clock, id);
-    out->path = sv_asprintf("%s/restore-%.16s.db", o->tmp_dir, id);
-    if (!out->path) {
-        sv_err_set(err, SV_ENOMEM, "out of memory");
-        goto done;
-    }
-    f.path = out->path;
-    f.fd = open(out->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (f.fd >= 0) {
+    {
         /* The liveness lock, on a descriptor of its own that lives as long as the file. */
-        int lfd = open(out->path, O_RDONLY | O_CLOEXEC);
-        if (lfd >= 0 && flock(lfd, LOCK_EX) == 0) out->lockfd1 = lfd + 1;
+        int lfd = open(r->out->path, O_RDONLY | O_CLOEXEC);
+        if (lfd >= 0 && flock(lfd, LOCK_EX) == 0) r->out->lockfd1 = lfd + 1;
         else if (lfd >= 0) close(lfd);
     }
-    if (f.fd < 0) {
-        sv_err_set(err, errno == ENOSPC ? SV_ENOSPC : SV_EIO, "unable to create '%s': %s", out->path,
-                   strerror(errno));
-        free(out->path);
-        out->path = NULL;
-        goto done;
-    }
-
     if (o->encrypted) {
         /* The decrypting filter sits between the stored bytes and zstd. */
         crypto_dk dk;
-        int crc = crypto_for_restore(ctx->cfg, o->store, ctx->clock, ctx->workspace, &dk, err);
-        if (crc == 0) crc = crypto_open_new(&dk, o->key, plain_in, &pc, &dec, err);
+        int crc = crypto_for_restore(r->ctx->cfg, o->store, r->ctx->clock, r->ctx->workspace, &dk, err);
+        if (crc == 0) crc = crypto_open_new(&dk, o->key, plain_in, &r->pc, &r->dec, err);
         crypto_dk_clear(&dk);
-        if (crc != 0) goto done;
+        if (crc != 0) return -1;
     }
-    if (pthread_create(&th, NULL, reader_main, &p) != 0) {
-        sv_err_set(err, SV_ENOMEM, "unable to start the reader thread");
-        goto done;
-    }
-    started = true;
-    job_progress(ctx, "download", 0, total);
+    return 0;
+}
+
+/* The consumer loop: full ring slots through the decrypting filter (if
+ * any), zstd and the writer, until the reader's eof; then joins it. */
+static int fetch_pump(fetch_run *r, sv_err *err)
+{
+    fetch_pipe *p = &r->p;
+    uint64_t consumed = 0;
+    if (pthread_create(&r->th, NULL, reader_main, p) != 0)
+        return sv_err_set(err, SV_ENOMEM, "unable to start the reader thread");
+    r->started = true;
+    job_progress(r->ctx, "download", 0, r->total);
     for (;;) {
         unsigned char *d;
         size_t n;
         int step = 0;
-        pthread_mutex_lock(&p.mu);
-        while (p.count == 0 && !p.eof) pthread_cond_wait(&p.cv, &p.mu);
-        if (p.count == 0) {
-            pthread_mutex_unlock(&p.mu);
+        pthread_mutex_lock(&p->mu);
+        while (p->count == 0 && !p->eof) pthread_cond_wait(&p->cv, &p->mu);
+        if (p->count == 0) {
+            pthread_mutex_unlock(&p->mu);
             break;
         }
-        d = p.buf[p.head];
-        n = p.len[p.head];
-        pthread_mutex_unlock(&p.mu);
+        d = p->buf[p->head];
+        n = p->len[p->head];
+        pthread_mutex_unlock(&p->mu);
 
-        step = dec ? crypto_stream_write(dec, d, n, err) : plain_in(&pc, d, n, err);
-        if (step == 0 && job_cancelled(ctx))
+        step = r->dec ? crypto_stream_write(r->dec, d, n, err) : plain_in(&r->pc, d, n, err);
+        if (step == 0 && job_cancelled(r->ctx))
             step = sv_err_set(err, SV_ELEASE, "job cancelled: lease lost or shutting down");
 
-        pthread_mutex_lock(&p.mu);
-        p.len[p.head] = 0;
-        p.head = (p.head + 1) % RING;
-        p.count--;
-        if (step != 0) p.abort = true;
-        pthread_cond_broadcast(&p.cv);
-        pthread_mutex_unlock(&p.mu);
-        if (step != 0) goto done;
+        pthread_mutex_lock(&p->mu);
+        p->len[p->head] = 0;
+        p->head = (p->head + 1) % RING;
+        p->count--;
+        if (step != 0) p->abort = true;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        if (step != 0) return -1;
         consumed += n;
-        job_progress(ctx, "download", consumed < total ? consumed : total, total);
+        job_progress(r->ctx, "download", consumed < r->total ? consumed : r->total, r->total);
     }
-    pthread_join(th, NULL);
-    started = false;
-    if (p.rrc != 0) {
-        *err = p.rerr;
-        if (o->key) sv_err_wrap(err, "reading '%s'", o->key);
-        goto done;
+    pthread_join(r->th, NULL);
+    r->started = false;
+    if (p->rrc != 0) {
+        *err = p->rerr;
+        if (r->o->key) sv_err_wrap(err, "reading '%s'", r->o->key);
+        return -1;
     }
-    if (dec && crypto_stream_finish(dec, err) != 0) goto done;
-    if (f.mode == 0) {
-        sv_err_set(err, SV_ECORRUPT, "the source is empty");
-        goto done;
-    }
-    if (f.mode == 2 && out_zstd_end(&f, err) != 0) goto done;
-    digest_str(p.md_obj, out->obj_sum);
-    digest_str(f.md_db, out->sum);
-    out->size = f.size;
-    out->object_size = p.in_bytes;
-    out->compressed = f.mode == 2;
-    if (p.in_bytes != total) {
-        sv_err_set(err, SV_ECORRUPT, "read %llu bytes of a %llu-byte source (it changed while reading)",
-                   (unsigned long long)p.in_bytes, (unsigned long long)total);
-        goto done;
-    }
+    return 0;
+}
+
+/* The end of the stream: what zstd still holds, the digests, and every
+ * size and checksum against what the metadata expects. */
+static int fetch_check(fetch_run *r, sv_err *err)
+{
+    const restore_fetch_opts *o = r->o;
+    restore_fetched *out = r->out;
+    if (r->dec && crypto_stream_finish(r->dec, err) != 0) return -1;
+    if (r->f.mode == 0) return sv_err_set(err, SV_ECORRUPT, "the source is empty");
+    if (r->f.mode == 2 && out_zstd_end(&r->f, err) != 0) return -1;
+    digest_str(r->p.md_obj, out->obj_sum);
+    digest_str(r->f.md_db, out->sum);
+    out->size = r->f.size;
+    out->object_size = r->p.in_bytes;
+    out->compressed = r->f.mode == 2;
+    if (r->p.in_bytes != r->total)
+        return sv_err_set(err, SV_ECORRUPT, "read %llu bytes of a %llu-byte source (it changed while reading)",
+                          (unsigned long long)r->p.in_bytes, (unsigned long long)r->total);
     if (o->expect_obj_sum && !sum_matches(out->obj_sum, o->expect_obj_sum)) {
         sv_err_set(err, SV_ECHECKSUM, "checksum mismatch: the stored object is %s but metadata.json says %s",
                    out->obj_sum, o->expect_obj_sum);
-        sv_err_hint(err, "the backup object was damaged or replaced in the store; restore an older backup");
-        goto done;
+        return sv_err_hint(err, "the backup object was damaged or replaced in the store; restore an older backup");
     }
-    if (o->expect_size >= 0 && f.size != (uint64_t)o->expect_size) {
-        sv_err_set(err, SV_ECHECKSUM, "size mismatch: the database is %llu bytes but metadata.json says %lld",
-                   (unsigned long long)f.size, (long long)o->expect_size);
-        goto done;
-    }
+    if (o->expect_size >= 0 && r->f.size != (uint64_t)o->expect_size)
+        return sv_err_set(err, SV_ECHECKSUM, "size mismatch: the database is %llu bytes but metadata.json says %lld",
+                          (unsigned long long)r->f.size, (long long)o->expect_size);
     if (o->expect_sum && !sum_matches(out->sum, o->expect_sum)) {
         sv_err_set(err, SV_ECHECKSUM, "checksum mismatch: the database is %s but metadata.json says %s", out->sum,
                    o->expect_sum);
-        sv_err_hint(err, "the backup or its metadata.json was damaged; restore an older backup");
-        goto done;
+        return sv_err_hint(err, "the backup or its metadata.json was damaged; restore an older backup");
     }
-    if (close(f.fd) != 0) {
-        f.fd = -1;
-        sv_err_set(err, SV_EIO, "unable to write the temporary file '%s': %s", out->path, strerror(errno));
-        goto done;
+    if (close(r->f.fd) != 0) {
+        r->f.fd = -1;
+        return sv_err_set(err, SV_EIO, "unable to write the temporary file '%s': %s", out->path, strerror(errno));
     }
-    f.fd = -1;
+    r->f.fd = -1;
+    return 0;
+}
+
+/* Streams, decompresses, hashes and stores the source (see restore.h). */
+int restore_fetch(job_ctx *ctx, const restore_fetch_opts *o, restore_fetched *out, sv_err *err)
+{
+    fetch_run r = {.ctx = ctx, .o = o, .out = out, .f = {.fd = -1}};
+    int64_t t0 = sv_mono_ms(ctx->clock);
+    int rc = -1;
+
+    memset(out, 0, sizeof *out);
+    r.pc = (plain_in_ctx){&r.f, o};
+    pthread_mutex_init(&r.p.mu, NULL);
+    pthread_cond_init(&r.p.cv, NULL);
+    r.p.o = o;
+    /* zstd adds a little to incompressible data; a larger input cannot hold a capped database. */
+    r.p.in_cap = o->max_size + o->max_size / 64 + 65536;
+    r.f.cap = o->max_size;
+    r.f.durable = o->durable;
+    if (fetch_size(&r, err) != 0 || fetch_setup(&r, err) != 0 || fetch_pump(&r, err) != 0 ||
+        fetch_check(&r, err) != 0)
+        goto done;
     out->duration_ms = sv_mono_ms(ctx->clock) - t0;
     rc = 0;
 done:
-    if (started) {
-        pthread_mutex_lock(&p.mu);
-        p.abort = true;
-        pthread_cond_broadcast(&p.cv);
-        pthread_mutex_unlock(&p.mu);
-        pthread_join(th, NULL);
+    if (r.started) {
+        pthread_mutex_lock(&r.p.mu);
+        r.p.abort = true;
+        pthread_cond_broadcast(&r.p.cv);
+        pthread_mutex_unlock(&r.p.mu);
+        pthread_join(r.th, NULL);
     }
-    if (f.fd >= 0) close(f.fd);
+    if (r.f.fd >= 0) close(r.f.fd);
     if (rc != 0) restore_fetched_remove(out);
-    for (int i = 0; i < RING; i++) free(p.buf[i]);
-    EVP_MD_CTX_free(p.md_obj);
-    EVP_MD_CTX_free(f.md_db);
-    ZSTD_freeDCtx(f.z);
-    crypto_stream_free(dec);
-    free(f.zout);
-    pthread_mutex_destroy(&p.mu);
-    pthread_cond_destroy(&p.cv);
+    for (int i = 0; i < RING; i++) free(r.p.buf[i]);
+    EVP_MD_CTX_free(r.p.md_obj);
+    EVP_MD_CTX_free(r.f.md_db);
+    ZSTD_freeDCtx(r.f.z);
+    crypto_stream_free(r.dec);
+    free(r.f.zout);
+    pthread_mutex_destroy(&r.p.mu);
+    pthread_cond_destroy(&r.p.cv);
     return rc;
 }

@@ -43,7 +43,8 @@
 #include "internal.h"
 #include "log.h"
 #include "restore.h"
-#include "snapshot.h"
+#include "sqlerr.h"
+#include "tmpsweep.h"
 #include "util.h"
 
 /* Parses --from (see restore.h). */
@@ -291,17 +292,6 @@ static int source_from_record(const char *rec, restore_source *src, sv_err *err)
     return restore_parse_from(rec, src, err);
 }
 
-/* Removes a database file and its companions, logging nothing. */
-static void remove_with_sides(const char *path)
-{
-    const char *sfx[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < 4; i++) {
-        char *p = sv_asprintf("%s%s", path, sfx[i]);
-        if (p) unlink(p);
-        free(p);
-    }
-}
-
 /* The safety copy: the live database copied with the backup API (one read
  * and one write, no compression) next to it as LIVE.pre-restore-TS, synced
  * with its folder, so it is durable before the pause ends. It is uploaded
@@ -317,7 +307,7 @@ static int local_copy(job_ctx *ctx, const char *live, char **copy, sv_err *err)
     sv_ts_format(sv_now_ms(ctx->clock), ts);
     *copy = sv_asprintf("%s.pre-restore-%s", live, ts);
     if (!*copy) return sv_err_set(err, SV_ENOMEM, "out of memory");
-    remove_with_sides(*copy);
+    sv_unlink_db(*copy);
     rc = sqlite3_open_v2(live, &src, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_open_v2(*copy, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                               SQLITE_OPEN_NOMUTEX, NULL);
@@ -333,7 +323,7 @@ static int local_copy(job_ctx *ctx, const char *live, char **copy, sv_err *err)
         }
     }
     if (rc != SQLITE_OK) {
-        sv_code c = snapshot_classify(rc);
+        sv_code c = sv_sqlite_classify(rc);
         sv_err_set(err, c == SV_ENOTFOUND ? SV_ECORRUPT : c, "copying the live database aside: %s",
                    src ? sqlite3_errmsg(src) : sqlite3_errstr(rc));
         goto fail;
@@ -363,7 +353,7 @@ fail:
     sqlite3_close(src);
     sqlite3_close(dst);
     free(dir);
-    remove_with_sides(*copy);
+    sv_unlink_db(*copy);
     free(*copy);
     *copy = NULL;
     return -1;
@@ -403,7 +393,7 @@ static bool live_damaged(const char *live, char *why, size_t cap)
     } else {
         int rc = sqlite3_step(st);
         const char *m = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-        if (rc != SQLITE_ROW && rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
+        if (rc != SQLITE_ROW && !sv_sqlite_busy(rc)) {
             snprintf(why, cap, "fails its quick_check: %s", sqlite3_errmsg(db));
             bad = true;
         } else if (m && strcmp(m, "ok") != 0) {
@@ -701,7 +691,7 @@ static void run_rollback(restore_run *r, sv_err *err)
     } else if (r->had_db) {
         back = r->copy && restore_swap(r->copy, r->live, r->ctx->clock, r->ctx->cfg->test_swap_busy_ms, &rb) == 0;
     } else {
-        remove_with_sides(r->live);
+        sv_unlink_db(r->live);
         /* Put the kept-aside file back where it was. */
         back = !r->kept || (rename(r->kept, r->live) == 0 && (restore_wal_back(r->kept, r->live), true));
     }
@@ -830,7 +820,7 @@ static void run_end(restore_run *r, int rc, sv_err *err)
     json_decref(r->ev);
     restore_safety_free(r->early); /* cancels an early backup still waiting at its gate */
     if (r->late && restore_safety_join(r->late) != 0) r->keep_copy = true;
-    if (r->copy && !r->keep_copy) remove_with_sides(r->copy);
+    if (r->copy && !r->keep_copy) sv_unlink_db(r->copy);
     else if (r->copy) log_warn(ctx->job_id, ctx->workspace, "the safety copy is kept at %s", r->copy);
     if (rc == 0)
         log_info(ctx->job_id, ctx->workspace, "restored %s (%llu bytes, %s swap, paused %lld ms)", r->rec,

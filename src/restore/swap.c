@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include "internal.h"
 #include "restore.h"
-#include "snapshot.h"
+#include "sqlerr.h"
 #include "util.h"
 
 #define SWAP_BUSY_TOTAL_MS 30000
@@ -53,18 +53,18 @@ static int copy_all(sqlite3 *src, sqlite3 *dst, const sv_clock *clock, int64_t b
         frc = sqlite3_backup_finish(bk);
         if (rc == SQLITE_DONE && frc == SQLITE_OK) return 0;
         if (rc == SQLITE_DONE) rc = frc;
-        if ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && sv_mono_ms(clock) - t0 < total) {
+        if (sv_sqlite_busy(rc) && sv_mono_ms(clock) - t0 < total) {
             sv_sleep_ms(clock, sv_backoff_ms(clock, attempt < 10 ? attempt : 10, 20, 1000));
             continue;
         }
-        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+        if (sv_sqlite_busy(rc)) {
             sv_err_set(err, SV_EBUSY, "the live database stayed locked for %lld ms", (long long)total);
             return sv_err_hint(err, "another process holds a long write transaction; retry when it is done");
         }
         if (rc == SQLITE_READONLY)
             return sv_err_set(err, SV_EIO, "unable to write the live database: it is read-only, or in WAL mode "
                               "with a different page size than the restored file");
-        sv_code c = snapshot_classify(rc);
+        sv_code c = sv_sqlite_classify(rc);
         return sv_err_set(err, c == SV_ENOTFOUND ? SV_EIO : c, "copying onto the live database failed: %s",
                           sqlite3_errstr(rc));
     }
@@ -96,7 +96,7 @@ int restore_swap(const char *src_path, const char *dst_path, const sv_clock *clo
     if (restore_open_ro(src_path, &src, err) != 0) return -1;
     rc = sqlite3_open_v2(dst_path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        sv_err_set(err, snapshot_classify(rc) == SV_ENOSPC ? SV_ENOSPC : SV_EIO, "unable to open the live database "
+        sv_err_set(err, sv_sqlite_classify(rc) == SV_ENOSPC ? SV_ENOSPC : SV_EIO, "unable to open the live database "
                    "'%s': %s", dst_path, dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
         goto fail;
     }

@@ -24,7 +24,7 @@
 #include <unistd.h>
 #include "internal.h"
 #include "restore.h"
-#include "snapshot.h"
+#include "sqlerr.h"
 #include "util.h"
 
 #define VALUE_MAX (16 * 1024 * 1024)          /* longest string or blob a check may build */
@@ -79,7 +79,7 @@ int restore_check_header(const unsigned char *h, size_t n, uint64_t size, restor
 /* Fills err from a SQLite failure on db. */
 int restore_sql_fail(sqlite3 *db, int rc, const char *what, sv_err *err)
 {
-    sv_code c = snapshot_classify(rc);
+    sv_code c = sv_sqlite_classify(rc);
     const char *m = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     if ((rc & 0xff) == SQLITE_TOOBIG) {
         sv_err_set(err, SV_ETOOBIG, "refused: %s needs a string or blob over the %d MiB validation limit", what,

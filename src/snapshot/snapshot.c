@@ -5,10 +5,8 @@
  * snapshot is one consistent state of the database whatever other processes
  * commit meanwhile. The destination is a fresh temporary file with no journal
  * and no syncs: it is a scratch copy, streamed out and removed right after. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,23 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "snapshot.h"
+#include "sqlerr.h"
+#include "tmpsweep.h"
 #include "util.h"
-
-/* The one classification of SQLite result codes. */
-sv_code snapshot_classify(int rc)
-{
-    switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED: return SV_EBUSY;
-    case SQLITE_FULL: return SV_ENOSPC;
-    case SQLITE_NOTADB:
-    case SQLITE_CORRUPT: return SV_ECORRUPT;
-    case SQLITE_CANTOPEN: return SV_ENOTFOUND;
-    case SQLITE_NOMEM: return SV_ENOMEM;
-    case SQLITE_TOOBIG: return SV_ETOOBIG;
-    default: return SV_EIO;
-    }
-}
 
 /* Runs a pragma returning one integer. */
 static int pragma_int(sqlite3 *db, const char *sql, int64_t *out)
@@ -45,48 +29,6 @@ static int pragma_int(sqlite3 *db, const char *sql, int64_t *out)
     }
     sqlite3_finalize(st);
     return rc;
-}
-
-/* Removes path and every side file SQLite may have made next to it. */
-static void remove_db_files(const char *path)
-{
-    static const char *const sides[] = {"-journal", "-wal", "-shm"};
-    unlink(path);
-    for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++) {
-        char *side = sv_asprintf("%s%s", path, sides[i]);
-        if (side) unlink(side);
-        free(side);
-    }
-}
-
-#define STALE_MS (15 * 60 * 1000)
-
-/* Removes snapshots a killed process left in tmp_dir. Names carry the
- * writer's pid (snap-PID-ID.db): one whose process is gone on this host goes
- * at once. Otherwise (an older name, or a tmp dir shared across hosts) a
- * live snapshot is written continuously until it is unlinked (right after
- * the copy), so one untouched for 15 minutes belongs to nobody. */
-static void sweep_stale(const char *tmp_dir, const sv_clock *clock)
-{
-    DIR *d = opendir(tmp_dir);
-    struct dirent *de;
-    int64_t now = sv_now_ms(clock);
-    if (!d) return;
-    while ((de = readdir(d)) != NULL) {
-        struct stat sb;
-        char *p;
-        char *end;
-        long pid;
-        if (strncmp(de->d_name, "snap-", 5) != 0) continue;
-        p = sv_asprintf("%s/%s", tmp_dir, de->d_name);
-        pid = strtol(de->d_name + 5, &end, 10);
-        if (p && *end == '-' && pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
-            unlink(p);
-        else if (p && stat(p, &sb) == 0 && now - (int64_t)sb.st_mtime * 1000 > STALE_MS)
-            unlink(p);
-        free(p);
-    }
-    closedir(d);
 }
 
 /* The main database file of src, as SQLite holds it open. Going through
@@ -162,7 +104,7 @@ static int begin_read(const char *db_path, sqlite3 **out, int64_t *page_size, in
     int rc = sqlite3_open_v2(db_path, &src, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
     *out = NULL;
     if (rc != SQLITE_OK) {
-        sv_err_set(err, snapshot_classify(rc), "unable to open '%s': %s", db_path,
+        sv_err_set(err, sv_sqlite_classify(rc), "unable to open '%s': %s", db_path,
                    src ? sqlite3_errmsg(src) : sqlite3_errstr(rc));
         sqlite3_close(src);
         return -1;
@@ -173,7 +115,7 @@ static int begin_read(const char *db_path, sqlite3 **out, int64_t *page_size, in
     if (rc == SQLITE_OK) rc = pragma_int(src, "PRAGMA page_size", page_size);
     if (rc == SQLITE_OK) rc = pragma_int(src, "PRAGMA page_count", page_count);
     if (rc != SQLITE_OK) {
-        sv_code c = snapshot_classify(rc);
+        sv_code c = sv_sqlite_classify(rc);
         sv_err_set(err, c, "%s '%s': %s", c == SV_ECORRUPT ? "not a valid sqlite database:" : "unable to read",
                    db_path, sqlite3_errmsg(src));
         sqlite3_close(src);
@@ -198,14 +140,14 @@ static int copy_snapshot(sqlite3 *src, const char *db_path, const char *tmp_dir,
     int rc, attempt;
     rc = sqlite3_open_v2(out->path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        sv_err_set(err, snapshot_classify(rc), "unable to create snapshot file in '%s': %s", tmp_dir,
+        sv_err_set(err, sv_sqlite_classify(rc), "unable to create snapshot file in '%s': %s", tmp_dir,
                    dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
         goto fail;
     }
     sqlite3_exec(dst, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF", NULL, NULL, NULL);
     bk = sqlite3_backup_init(dst, "main", src, "main");
     if (!bk) {
-        sv_err_set(err, snapshot_classify(sqlite3_errcode(dst)), "unable to start the snapshot: %s",
+        sv_err_set(err, sv_sqlite_classify(sqlite3_errcode(dst)), "unable to start the snapshot: %s",
                    sqlite3_errmsg(dst));
         goto fail;
     }
@@ -214,11 +156,11 @@ static int copy_snapshot(sqlite3 *src, const char *db_path, const char *tmp_dir,
     for (attempt = 0;; attempt++) {
         rc = sqlite3_backup_step(bk, -1);
         if (rc == SQLITE_DONE) break;
-        if ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && attempt < 20) {
+        if (sv_sqlite_busy(rc) && attempt < 20) {
             sv_sleep_ms(clock, sv_backoff_ms(clock, attempt, 10, 1000));
             continue;
         }
-        sv_code c = snapshot_classify(rc);
+        sv_code c = sv_sqlite_classify(rc);
         if (c == SV_ENOSPC) sv_err_set(err, c, "disk full while writing the snapshot in '%s'", tmp_dir);
         else if (c == SV_ECORRUPT) sv_err_set(err, c, "not a valid sqlite database: '%s': %s", db_path, sqlite3_errstr(rc));
         else sv_err_set(err, c, "snapshot of '%s' failed: %s", db_path, sqlite3_errstr(rc));
@@ -227,13 +169,13 @@ static int copy_snapshot(sqlite3 *src, const char *db_path, const char *tmp_dir,
     rc = sqlite3_backup_finish(bk);
     bk = NULL;
     if (rc != SQLITE_OK) {
-        sv_err_set(err, snapshot_classify(rc), "snapshot of '%s' failed: %s", db_path, sqlite3_errmsg(dst));
+        sv_err_set(err, sv_sqlite_classify(rc), "snapshot of '%s' failed: %s", db_path, sqlite3_errmsg(dst));
         goto fail;
     }
     rc = sqlite3_close(dst);
     dst = NULL;
     if (rc != SQLITE_OK) {
-        sv_err_set(err, snapshot_classify(rc), "unable to close the snapshot: %s", sqlite3_errstr(rc));
+        sv_err_set(err, sv_sqlite_classify(rc), "unable to close the snapshot: %s", sqlite3_errstr(rc));
         goto fail;
     }
     return 0;
@@ -259,7 +201,7 @@ int snapshot_take(const char *db_path, const char *tmp_dir, const sv_clock *cloc
         sv_err_hint(err, "check SQLVAULT_DATA_DIR or pass --db PATH");
         return -1;
     }
-    sweep_stale(tmp_dir, clock);
+    sv_tmp_sweep(tmp_dir, clock);
     if (begin_read(db_path, &src, &page_size, &page_count, out->journal_mode, err) != 0) goto fail;
     if ((uint64_t)page_size * (uint64_t)page_count > max_size) {
         char a[32], b[32];
@@ -316,7 +258,7 @@ int snapshot_take(const char *db_path, const char *tmp_dir, const sv_clock *cloc
         goto fail;
     }
     /* The file is ours alone; unlinking it now means no later path can leave it behind. */
-    remove_db_files(out->path);
+    sv_unlink_db(out->path);
     free(out->path);
     out->path = NULL;
     out->size = (uint64_t)sb.st_size;
@@ -339,7 +281,7 @@ void snapshot_release(snapshot_info *s)
     if (s->fd >= 0) close(s->fd);
     s->fd = -1;
     if (s->path) {
-        remove_db_files(s->path);
+        sv_unlink_db(s->path);
         free(s->path);
         s->path = NULL;
     }

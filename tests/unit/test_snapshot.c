@@ -7,6 +7,7 @@
  * table. */
 #include "fixture.h"
 #include "snapshot.h"
+#include "sqlerr.h"
 
 /* Reads the whole snapshot into path; returns the bytes read. */
 static uint64_t drain(snapshot_info *s, const char *path)
@@ -154,7 +155,7 @@ static void test_classify(void)
         {SQLITE_CANTOPEN, SV_ENOTFOUND}, {SQLITE_IOERR, SV_EIO},             {SQLITE_IOERR_READ, SV_EIO},
         {SQLITE_ERROR, SV_EIO},          {SQLITE_NOMEM, SV_ENOMEM},          {SQLITE_TOOBIG, SV_ETOOBIG},
     };
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) CHECK_INT(snapshot_classify(t[i].rc), t[i].want);
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) CHECK_INT(sv_sqlite_classify(t[i].rc), t[i].want);
 }
 
 int main(void)
