@@ -5,7 +5,8 @@
  *   - early: started with the restore, beside download and validation, on
  *     the live file as it is then. Its commit points wait on a gate: the
  *     restore opens it once the source is validated (so a refused source
- *     leaves no pre-restore backup behind) or cancels it. After the pause
+ *     leaves no pre-restore backup behind) or cancels it. The upload
+ *     itself completes beside validation; only metadata.json waits. After the pause
  *     the restore proves by sha256 that the paused live file still holds
  *     exactly what this backup holds; only then is it the safety backup.
  *   - after the swap: the local safety copy taken inside the pause, when the
@@ -38,11 +39,27 @@ struct restore_safety {
     int64_t ms;
 };
 
-/* The thread's fence: waits for the gate. */
+/* The thread's fence (before the object's upload completes): only a
+ * cancelled gate stops it. */
 static int safety_fence(void *ud, sv_err *err)
 {
     restore_safety *s = ud;
+    bool c;
+    pthread_mutex_lock(&s->mu);
+    c = s->gate < 0;
+    pthread_mutex_unlock(&s->mu);
+    return c ? sv_err_set(err, SV_ELEASE, "pre-restore backup cancelled: the restore stopped") : 0;
+}
+
+/* The thread's commit point (right before metadata.json, backup_take with
+ * once): waits for the gate. Reading the record (record NULL) finds none:
+ * this thread's backup is its own. */
+static int safety_commit(void *ud, const char *record, char **existing, sv_err *err)
+{
+    restore_safety *s = ud;
     int g;
+    *existing = NULL;
+    if (!record) return 0;
     pthread_mutex_lock(&s->mu);
     while (s->gate == 0) pthread_cond_wait(&s->cv, &s->mu);
     g = s->gate;
@@ -66,10 +83,18 @@ static void *safety_main(void *arg)
 {
     restore_safety *s = arg;
     backup_params bp = {.workspace = s->ctx.workspace, .backup_type = "pre-restore", .reason = "pre-restore",
-                        .db_path = s->db};
+                        .db_path = s->db, .once = true};
     int64_t t0 = sv_mono_ms(s->ctx.clock);
     sv_err_clear(&s->err);
     s->rc = backup_take(&s->ctx, &bp, &s->out, &s->err);
+    if (s->rc != 0 && s->out.ts[0] && safety_cancelled(s)) {
+        /* Cancelled at its commit point: the object may be complete; without
+         * metadata.json nothing lists it, and it goes now (else prune would). */
+        char *key = backup_key(s->ctx.workspace, s->out.ts, BACKUP_OBJECT);
+        sv_err e;
+        if (key) store_delete_many(s->ctx.store, (const char *const *)&key, 1, &e);
+        free(key);
+    }
     if (s->rc != 0) sv_err_wrap(&s->err, "pre-restore backup");
     else log_info(s->ctx.job_id, s->ctx.workspace, "pre-restore backup %s of %s committed", s->out.ts, s->db);
     s->ms = sv_mono_ms(s->ctx.clock) - t0;
@@ -96,6 +121,7 @@ int restore_safety_start(job_ctx *ctx, const char *db, bool gated, restore_safet
     s->ctx.attempt = ctx->attempt;
     s->ctx.opts = ctx->opts;
     s->ctx.fence = safety_fence;
+    s->ctx.commit = safety_commit;
     s->ctx.cancelled = safety_cancelled;
     s->ctx.ud = s;
     if (store_open(ctx->cfg, ctx->clock, &s->ctx.store, err) != 0) goto fail;
