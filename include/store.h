@@ -1,8 +1,10 @@
 /* store.h -- one interface, two drivers: file:// and s3://.
  *
  * backup, restore, prune, verify and export talk to a store_t and never ask
- * which kind it is. Each driver is a const table of function pointers
- * (store_vt); the inline wrappers below call through it.
+ * which kind it is. store_t and store_writer_t are opaque: each driver is a
+ * const table of function pointers (store_vt) declared in the drivers'
+ * internal header src/store/store_intern.h, and the functions below, defined
+ * in src/store/store.c, are the only way to reach it.
  *
  * Keys are relative to the store's root ("full/ws/ts/metadata.json").
  *
@@ -66,53 +68,6 @@ typedef struct store_upload {
 } store_upload;
 typedef int (*store_upload_fn)(void *ud, const store_upload *u, sv_err *err);
 
-typedef struct store_vt {
-    const char *scheme; /* "file" or "s3" */
-    /* Small object from memory. */
-    int (*put)(store_t *s, const char *key, const void *data, size_t len,
-               const store_put_opts *o, sv_err *err);
-    /* Streamed object: open, write any sizes, commit (or abort). Nothing is
-     * visible under key before commit returns 0; abort removes every trace
-     * (temporary file, multipart upload). commit/abort free the writer. */
-    int (*writer_open)(store_t *s, const char *key, const store_writer_opts *o,
-                       store_writer_t **out, sv_err *err);
-    int (*writer_write)(store_writer_t *w, const void *data, size_t len, sv_err *err);
-    int (*writer_commit)(store_writer_t *w, sv_err *err);
-    void (*writer_abort)(store_writer_t *w);
-    /* Streamed GET from offset to the end. SV_ENOTFOUND if missing. */
-    int (*get)(store_t *s, const char *key, uint64_t offset, store_sink_fn sink, void *ud,
-               sv_err *err);
-    /* Metadata of one object. SV_ENOTFOUND if missing. */
-    int (*stat)(store_t *s, const char *key, store_stat *st, sv_err *err);
-    /* Every key under prefix, in lexicographic order. With delimiter "/" the
-     * keys one level down are reported, and deeper ones as prefixes. */
-    int (*list)(store_t *s, const char *prefix, const char *delimiter, store_list_fn fn,
-                void *ud, sv_err *err);
-    /* Deletes up to any number of keys (the driver batches: S3 DeleteObjects
-     * takes at most 1000). A key already gone is not an error. */
-    int (*delete_many)(store_t *s, const char *const *keys, size_t n, sv_err *err);
-    /* A URL a client can use without credentials: method "GET" or "PUT".
-     * content_disposition (GET only) may be NULL. The file driver returns the
-     * absolute path. *out is heap-allocated, caller frees. */
-    int (*presign)(store_t *s, const char *method, const char *key, int64_t ttl_s,
-                   const char *content_disposition, char **out, sv_err *err);
-    /* Unfinished uploads under prefix, and aborting one. list_uploads fails
-     * with SV_ENOTSUP on a store without the call (s3rver): callers skip
-     * the sweep; the driver logs that once per process. */
-    int (*list_uploads)(store_t *s, const char *prefix, store_upload_fn fn, void *ud,
-                        sv_err *err);
-    int (*abort_upload)(store_t *s, const char *key, const char *upload_id, sv_err *err);
-    /* Cheap reachability and credential check (for /readyz and start-up). */
-    int (*ping)(store_t *s, sv_err *err);
-    void (*free)(store_t *s);
-} store_vt;
-
-/* Every driver's object starts with this header. */
-struct store {
-    const store_vt *vt;
-    const sv_clock *clock;
-};
-
 /* Opens the store named by cfg->store_url. The store keeps pointers into cfg
  * and clock, which must outlive it. */
 int store_open(const sv_config *cfg, const sv_clock *clock, store_t **out, sv_err *err);
@@ -124,30 +79,45 @@ int store_file_new(const sv_config *cfg, const sv_clock *clock, const char *root
 int store_s3_new(const sv_config *cfg, const sv_clock *clock, const char *bucket,
                  const char *prefix, store_t **out, sv_err *err);
 
-static inline int store_put(store_t *s, const char *key, const void *d, size_t n,
-                            const store_put_opts *o, sv_err *e)
-{ return s->vt->put(s, key, d, n, o, e); }
-static inline int store_writer_open(store_t *s, const char *key, const store_writer_opts *o,
-                                    store_writer_t **w, sv_err *e)
-{ return s->vt->writer_open(s, key, o, w, e); }
-static inline int store_writer_write(store_t *s, store_writer_t *w, const void *d, size_t n, sv_err *e)
-{ return s->vt->writer_write(w, d, n, e); }
-static inline int store_writer_commit(store_t *s, store_writer_t *w, sv_err *e)
-{ return s->vt->writer_commit(w, e); }
-static inline void store_writer_abort(store_t *s, store_writer_t *w)
-{ if (w) s->vt->writer_abort(w); }
-static inline int store_get(store_t *s, const char *key, uint64_t off, store_sink_fn f, void *ud, sv_err *e)
-{ return s->vt->get(s, key, off, f, ud, e); }
-static inline int store_stat_key(store_t *s, const char *key, store_stat *st, sv_err *e)
-{ return s->vt->stat(s, key, st, e); }
-static inline int store_list(store_t *s, const char *prefix, const char *delim, store_list_fn f, void *ud, sv_err *e)
-{ return s->vt->list(s, prefix, delim, f, ud, e); }
-static inline int store_delete_many(store_t *s, const char *const *keys, size_t n, sv_err *e)
-{ return s->vt->delete_many(s, keys, n, e); }
-static inline int store_presign(store_t *s, const char *method, const char *key, int64_t ttl,
-                                const char *cd, char **out, sv_err *e)
-{ return s->vt->presign(s, method, key, ttl, cd, out, e); }
-static inline int store_ping(store_t *s, sv_err *e) { return s->vt->ping(s, e); }
+/* The calls every store answers (see store_intern.h for what each does). */
+int store_put(store_t *s, const char *key, const void *data, size_t len, const store_put_opts *o,
+              sv_err *err);
+/* A streamed object: open, write any sizes, commit (or abort). Nothing is
+ * visible under key before commit returns 0; abort removes every trace.
+ * commit and abort free the writer (abort of NULL is a no-op). The writer
+ * carries its own driver table; the store argument of write/commit/abort is
+ * kept for the callers' symmetry and must be the store that opened it. */
+int store_writer_open(store_t *s, const char *key, const store_writer_opts *o, store_writer_t **w,
+                      sv_err *err);
+int store_writer_write(store_t *s, store_writer_t *w, const void *data, size_t len, sv_err *err);
+int store_writer_commit(store_t *s, store_writer_t *w, sv_err *err);
+void store_writer_abort(store_t *s, store_writer_t *w);
+/* Streamed GET from offset to the end. SV_ENOTFOUND if missing. */
+int store_get(store_t *s, const char *key, uint64_t offset, store_sink_fn sink, void *ud, sv_err *err);
+/* Metadata of one object. SV_ENOTFOUND if missing. */
+int store_stat_key(store_t *s, const char *key, store_stat *st, sv_err *err);
+/* Every key under prefix, in lexicographic order; with delimiter "/" the keys
+ * one level down, and deeper ones as prefixes. */
+int store_list(store_t *s, const char *prefix, const char *delimiter, store_list_fn fn, void *ud,
+               sv_err *err);
+/* Deletes any number of keys; a key already gone is not an error. */
+int store_delete_many(store_t *s, const char *const *keys, size_t n, sv_err *err);
+/* A URL usable without credentials ("GET" or "PUT"); the file store answers
+ * the absolute path. *out is heap-allocated, caller frees. */
+int store_presign(store_t *s, const char *method, const char *key, int64_t ttl_s,
+                  const char *content_disposition, char **out, sv_err *err);
+/* Cheap reachability and credential check (for /readyz and start-up). */
+int store_ping(store_t *s, sv_err *err);
+/* The scheme of the store's driver: "file" or "s3". */
+const char *store_scheme(const store_t *s);
+
+/* Optional calls: a driver without them (or a server that refuses them, as
+ * s3rver does for ListMultipartUploads) fails with SV_ENOTSUP, and callers
+ * skip what needed them. store_list_uploads reports unfinished uploads under
+ * prefix (S3 multipart uploads, leftover temporary files of the file store);
+ * store_abort_upload removes one (SV_ENOTFOUND if already gone). */
+int store_list_uploads(store_t *s, const char *prefix, store_upload_fn fn, void *ud, sv_err *err);
+int store_abort_upload(store_t *s, const char *key, const char *upload_id, sv_err *err);
 
 /* Reads a small object (metadata.json) into a heap buffer, NUL-terminated,
  * failing with SV_ETOOBIG past max bytes. Caller frees *out. */

@@ -359,7 +359,7 @@ static int upload_entry(void *ud, const store_upload *u, sv_err *err)
     if (u->initiated_ms <= 0 || u->initiated_ms >= s->cutoff) return 0;
     s->run->aborted++;
     if (s->run->dry_run) return 0;
-    if (s->run->store->vt->abort_upload(s->run->store, u->key, u->upload_id, err) != 0) {
+    if (store_abort_upload(s->run->store, u->key, u->upload_id, err) != 0) {
         if (err->code != SV_ENOTFOUND) return sv_err_wrap(err, "aborting upload of %s", u->key);
         sv_err_clear(err);
     }
@@ -370,8 +370,8 @@ static int upload_entry(void *ud, const store_upload *u, sv_err *err)
 static int sweep_uploads(prune_run *r, const char *prefix, sv_err *err)
 {
     upload_sweep s = {r, r->now - PRUNE_LEFTOVER_AGE_MS};
-    if (!r->store->vt->list_uploads || r->uploads_unsupported) return 0;
-    if (r->store->vt->list_uploads(r->store, prefix, upload_entry, &s, err) != 0) {
+    if (r->uploads_unsupported) return 0;
+    if (store_list_uploads(r->store, prefix, upload_entry, &s, err) != 0) {
         if (err->code == SV_ENOTSUP) { /* optional: the rest of the prune goes on */
             sv_err_clear(err);
             r->uploads_unsupported = true;

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "store.h"
+#include "store/store_intern.h"
 #include "util.h"
 
 /* Opens file:///path or s3://bucket/prefix/ as named by cfg->store_url. */
@@ -33,6 +34,85 @@ int store_open(const sv_config *cfg, const sv_clock *clock, store_t **out, sv_er
 void store_free(store_t *s)
 {
     if (s) s->vt->free(s);
+}
+
+/* ---- The calls of store.h, through the driver's table. ---- */
+
+int store_put(store_t *s, const char *key, const void *data, size_t len, const store_put_opts *o,
+              sv_err *err)
+{
+    return s->vt->put(s, key, data, len, o, err);
+}
+
+int store_writer_open(store_t *s, const char *key, const store_writer_opts *o, store_writer_t **w,
+                      sv_err *err)
+{
+    return s->vt->writer_open(s, key, o, w, err);
+}
+
+int store_writer_write(store_t *s, store_writer_t *w, const void *data, size_t len, sv_err *err)
+{
+    (void)s;
+    return w->vt->writer_write(w, data, len, err);
+}
+
+int store_writer_commit(store_t *s, store_writer_t *w, sv_err *err)
+{
+    (void)s;
+    return w->vt->writer_commit(w, err);
+}
+
+void store_writer_abort(store_t *s, store_writer_t *w)
+{
+    (void)s;
+    if (w) w->vt->writer_abort(w);
+}
+
+int store_get(store_t *s, const char *key, uint64_t offset, store_sink_fn sink, void *ud, sv_err *err)
+{
+    return s->vt->get(s, key, offset, sink, ud, err);
+}
+
+int store_stat_key(store_t *s, const char *key, store_stat *st, sv_err *err)
+{
+    return s->vt->stat(s, key, st, err);
+}
+
+int store_list(store_t *s, const char *prefix, const char *delimiter, store_list_fn fn, void *ud,
+               sv_err *err)
+{
+    return s->vt->list(s, prefix, delimiter, fn, ud, err);
+}
+
+int store_delete_many(store_t *s, const char *const *keys, size_t n, sv_err *err)
+{
+    return s->vt->delete_many(s, keys, n, err);
+}
+
+int store_presign(store_t *s, const char *method, const char *key, int64_t ttl_s,
+                  const char *content_disposition, char **out, sv_err *err)
+{
+    return s->vt->presign(s, method, key, ttl_s, content_disposition, out, err);
+}
+
+int store_ping(store_t *s, sv_err *err) { return s->vt->ping(s, err); }
+
+const char *store_scheme(const store_t *s) { return s->vt->scheme; }
+
+/* Optional: SV_ENOTSUP when the driver has no such call. */
+int store_list_uploads(store_t *s, const char *prefix, store_upload_fn fn, void *ud, sv_err *err)
+{
+    if (!s->vt->list_uploads)
+        return sv_err_set(err, SV_ENOTSUP, "the %s store cannot list unfinished uploads", s->vt->scheme);
+    return s->vt->list_uploads(s, prefix, fn, ud, err);
+}
+
+/* Optional: SV_ENOTSUP when the driver has no such call. */
+int store_abort_upload(store_t *s, const char *key, const char *upload_id, sv_err *err)
+{
+    if (!s->vt->abort_upload)
+        return sv_err_set(err, SV_ENOTSUP, "the %s store cannot abort uploads", s->vt->scheme);
+    return s->vt->abort_upload(s, key, upload_id, err);
 }
 
 typedef struct small_buf {

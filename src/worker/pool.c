@@ -316,7 +316,7 @@ static int abort_one(void *ud, const store_upload *u, sv_err *err)
     upload_list *l = ud;
     sv_err e2;
     (void)err;
-    if (l->st->vt->abort_upload(l->st, u->key, u->upload_id, &e2) == 0) l->n++;
+    if (store_abort_upload(l->st, u->key, u->upload_id, &e2) == 0) l->n++;
     return 0;
 }
 
@@ -324,12 +324,12 @@ static void abort_leftovers(slot *s, const queue_job *j)
 {
     upload_list l = {s->store, 0};
     sv_err err;
-    if (j->attempt < 2 || !j->workspace[0] || !s->store->vt->list_uploads) return;
+    if (j->attempt < 2 || !j->workspace[0]) return;
     if (strcmp(j->type, "backup") != 0 && strcmp(j->type, "export") != 0) return;
     char *prefixes[2] = {sv_asprintf("full/%s/", j->workspace), sv_asprintf("exports/%s/%s/", j->workspace, j->id)};
     for (int i = 0; i < 2; i++) {
         if (!prefixes[i]) continue;
-        if (s->store->vt->list_uploads(s->store, prefixes[i], abort_one, &l, &err) != 0)
+        if (store_list_uploads(s->store, prefixes[i], abort_one, &l, &err) != 0)
             log_debug(j->id, WSN(j->workspace), "listing earlier uploads: %s", err.msg);
     }
     if (l.n) log_info(j->id, WSN(j->workspace), "aborted %d unfinished upload(s) of an earlier attempt", l.n);

@@ -220,10 +220,10 @@ int main(int argc, char **argv)
         printf("%s\n", url);
         free(url);
     } else if (strcmp(cmd, "uploads") == 0 && argc >= 3) {
-        if (st->vt->list_uploads(st, argv[2], print_upload, NULL, &err) != 0)
+        if (store_list_uploads(st, argv[2], print_upload, NULL, &err) != 0)
             goto fail;
     } else if (strcmp(cmd, "abort-upload") == 0 && argc >= 4) {
-        if (st->vt->abort_upload(st, argv[2], argv[3], &err) != 0)
+        if (store_abort_upload(st, argv[2], argv[3], &err) != 0)
             goto fail;
     } else if (strcmp(cmd, "ping") == 0) {
         if (store_ping(st, &err) != 0)

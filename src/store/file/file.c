@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "store.h"
+#include "store/store_intern.h"
 #include "util.h"
 
 typedef struct file_store {
@@ -23,7 +24,8 @@ typedef struct file_store {
     char *root; /* absolute, no trailing slash */
 } file_store;
 
-struct store_writer {
+typedef struct file_writer {
+    store_writer_t base; /* must be first */
     file_store *fs;
     int fd;
     char *tmp;
@@ -32,7 +34,7 @@ struct store_writer {
     uint64_t written;
     void (*on_progress)(void *, uint64_t);
     void *progress_ud;
-};
+} file_writer;
 
 /* Maps an errno to a code and fills err. */
 static int io_fail(sv_err *err, int e, const char *what, const char *path)
@@ -102,15 +104,16 @@ static int write_all(int fd, const void *data, size_t len)
 }
 
 /* Opens a streamed writer on a temporary file. */
-static int fs_writer_open(store_t *s, const char *key, const store_writer_opts *o, store_writer_t **out,
+static int fw_open(store_t *s, const char *key, const store_writer_opts *o, file_writer **out,
                           sv_err *err)
 {
     file_store *fs = (file_store *)s;
-    store_writer_t *w = NULL;
+    file_writer *w = NULL;
     *out = NULL;
     if (check_key(key, err) != 0) return -1;
     w = calloc(1, sizeof *w);
     if (!w) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    w->base.vt = fs->base.vt;
     w->fs = fs;
     w->fd = -1;
     w->final = full_path(fs, key);
@@ -137,7 +140,7 @@ fail:
 }
 
 /* Appends to the temporary file. */
-static int fs_writer_write(store_writer_t *w, const void *data, size_t len, sv_err *err)
+static int fw_write(file_writer *w, const void *data, size_t len, sv_err *err)
 {
     if (write_all(w->fd, data, len) != 0) return io_fail(err, errno, "unable to write", w->tmp);
     w->written += len;
@@ -145,7 +148,7 @@ static int fs_writer_write(store_writer_t *w, const void *data, size_t len, sv_e
 }
 
 /* Frees a writer's memory and fd. */
-static void writer_release(store_writer_t *w)
+static void writer_release(file_writer *w)
 {
     if (w->fd >= 0) close(w->fd);
     free(w->tmp);
@@ -154,7 +157,7 @@ static void writer_release(store_writer_t *w)
 }
 
 /* fsync, rename into place, fsync the directory; frees the writer. */
-static int fs_writer_commit(store_writer_t *w, sv_err *err)
+static int fw_commit(file_writer *w, sv_err *err)
 {
     if (fsync(w->fd) != 0) {
         io_fail(err, errno, "unable to fsync", w->tmp);
@@ -184,7 +187,7 @@ fail:
 }
 
 /* Removes the temporary file; frees the writer. */
-static void fs_writer_abort(store_writer_t *w)
+static void fw_abort(file_writer *w)
 {
     unlink(w->tmp);
     writer_release(w);
@@ -194,26 +197,26 @@ static void fs_writer_abort(store_writer_t *w)
 static int fs_put(store_t *s, const char *key, const void *data, size_t len, const store_put_opts *o,
                   sv_err *err)
 {
-    store_writer_t *w;
+    file_writer *w;
     if (!o || !o->if_none_match) {
-        if (fs_writer_open(s, key, NULL, &w, err) != 0) return -1;
-        if (fs_writer_write(w, data, len, err) != 0) {
-            fs_writer_abort(w);
+        if (fw_open(s, key, NULL, &w, err) != 0) return -1;
+        if (fw_write(w, data, len, err) != 0) {
+            fw_abort(w);
             return -1;
         }
-        return fs_writer_commit(w, err);
+        return fw_commit(w, err);
     }
-    if (fs_writer_open(s, key, NULL, &w, err) != 0) return -1;
-    if (fs_writer_write(w, data, len, err) != 0 || fsync(w->fd) != 0) {
+    if (fw_open(s, key, NULL, &w, err) != 0) return -1;
+    if (fw_write(w, data, len, err) != 0 || fsync(w->fd) != 0) {
         if (err->code == SV_OK) io_fail(err, errno, "unable to fsync", w->tmp);
-        fs_writer_abort(w);
+        fw_abort(w);
         return -1;
     }
     if (link(w->tmp, w->final) != 0) {
         int e = errno;
         if (e == EEXIST) sv_err_set(err, SV_ECONFLICT, "object '%s' already exists", key);
         else io_fail(err, e, "unable to create", w->final);
-        fs_writer_abort(w);
+        fw_abort(w);
         return -1;
     }
     unlink(w->tmp);
@@ -563,6 +566,20 @@ static void fs_free(store_t *s)
     free(fs->root);
     free(fs);
 }
+
+/* The writer entries of the table: the writer starts with its header. */
+static int fs_writer_open(store_t *s, const char *key, const store_writer_opts *o, store_writer_t **out,
+                          sv_err *err)
+{
+    file_writer *w = NULL;
+    int rc = fw_open(s, key, o, &w, err);
+    *out = w ? &w->base : NULL;
+    return rc;
+}
+static int fs_writer_write(store_writer_t *w, const void *data, size_t len, sv_err *err)
+{ return fw_write((file_writer *)w, data, len, err); }
+static int fs_writer_commit(store_writer_t *w, sv_err *err) { return fw_commit((file_writer *)w, err); }
+static void fs_writer_abort(store_writer_t *w) { fw_abort((file_writer *)w); }
 
 static const store_vt file_vt = {
     .scheme = "file",

@@ -18,6 +18,7 @@
 
 #include "http/http.h"
 #include "store.h"
+#include "store/store_intern.h"
 #include "store/s3/sigv4.h"
 
 typedef struct s3_store s3_store;

@@ -52,7 +52,8 @@ typedef struct part_job {
     uint64_t len;
 } part_job;
 
-struct store_writer {
+typedef struct s3_writer {
+    store_writer_t base;  /* must be first */
     s3_store *s;
     char *key;            /* the caller's key, for messages */
     char *full;           /* prefix + key */
@@ -80,7 +81,7 @@ struct store_writer {
     bool stop;
     pthread_t *threads;
     int nthreads;
-};
+} s3_writer;
 
 /* An unlinked temporary file in dir for one part. */
 static int spool_open(const char *dir, sv_err *err)
@@ -161,7 +162,7 @@ fail:
 }
 
 /* Records the first failure and wakes everyone. Caller holds w->mu. */
-static void fail_locked(store_writer_t *w, const sv_err *err)
+static void fail_locked(s3_writer *w, const sv_err *err)
 {
     if (!w->failed) {
         w->failed = true;
@@ -171,7 +172,7 @@ static void fail_locked(store_writer_t *w, const sv_err *err)
 }
 
 /* Uploads one part with the thread's client; fills etag (heap). */
-static int upload_part(store_writer_t *w, s3_client *c, const part_job *j, char **etag,
+static int upload_part(s3_writer *w, s3_client *c, const part_job *j, char **etag,
                        sv_err *err)
 {
     char hash[SIGV4_HASH_LEN];
@@ -206,7 +207,7 @@ fail:
 /* An upload thread: takes sealed parts off the queue until told to stop. */
 static void *upload_thread(void *arg)
 {
-    store_writer_t *w = arg;
+    s3_writer *w = arg;
     s3_client c = {0};
     sv_err err = {0};
     bool client_ok = s3_client_init(&c, w->s, &err) == 0;
@@ -245,7 +246,7 @@ static void *upload_thread(void *arg)
 }
 
 /* Calls on_progress when more bytes were uploaded since last time. */
-static void report_progress(store_writer_t *w)
+static void report_progress(s3_writer *w)
 {
     if (!w->o.on_progress)
         return;
@@ -259,7 +260,7 @@ static void report_progress(store_writer_t *w)
 }
 
 /* CreateMultipartUpload, and the upload threads. */
-static int start_multipart(store_writer_t *w, sv_err *err)
+static int start_multipart(s3_writer *w, sv_err *err)
 {
     s3_store *s = w->s;
     http_response resp = {0};
@@ -299,7 +300,7 @@ fail:
 
 /* Hands the filled part to the upload threads (starting the multipart upload
  * on the first one), waiting while `concurrency` parts are in flight. */
-static int seal_part(store_writer_t *w, sv_err *err)
+static int seal_part(s3_writer *w, sv_err *err)
 {
     if (w->nparts >= S3_MAX_PARTS)
         return sv_err_set(err, SV_ETOOBIG,
@@ -346,10 +347,11 @@ int s3_writer_open(store_t *st, const char *key, const store_writer_opts *o, sto
                    sv_err *err)
 {
     s3_store *s = (s3_store *)st;
-    store_writer_t *w = calloc(1, sizeof *w);
+    s3_writer *w = calloc(1, sizeof *w);
     *out = NULL;
     if (!w)
         return sv_err_set(err, SV_ENOMEM, "out of memory");
+    w->base.vt = st->vt;
     w->s = s;
     w->cur_fd = -1;
     w->opened_ms = s3_sign_now(s); /* compared with the server's Last-Modified */
@@ -368,7 +370,7 @@ int s3_writer_open(store_t *st, const char *key, const store_writer_opts *o, sto
     w->cur_fd = spool_open(s->tmp_dir, err);
     if (w->cur_fd < 0)
         goto fail_sync;
-    *out = w;
+    *out = &w->base;
     return 0;
 fail_sync:
     pthread_mutex_destroy(&w->mu);
@@ -383,8 +385,9 @@ fail:
 }
 
 /* Appends data, sealing a part each time one is full and more data follows. */
-int s3_writer_write(store_writer_t *w, const void *data, size_t len, sv_err *err)
+int s3_writer_write(store_writer_t *wb, const void *data, size_t len, sv_err *err)
 {
+    s3_writer *w = (s3_writer *)wb;
     const char *p = data;
     pthread_mutex_lock(&w->mu);
     bool failed = w->failed;
@@ -409,7 +412,7 @@ int s3_writer_write(store_writer_t *w, const void *data, size_t len, sv_err *err
 }
 
 /* Stops and joins the upload threads; closes queued parts' files. */
-static void stop_threads(store_writer_t *w)
+static void stop_threads(s3_writer *w)
 {
     pthread_mutex_lock(&w->mu);
     w->stop = true;
@@ -426,7 +429,7 @@ static void stop_threads(store_writer_t *w)
 }
 
 /* Frees the writer and everything it holds (threads must be stopped). */
-static void writer_free(store_writer_t *w)
+static void writer_free(s3_writer *w)
 {
     if (w->cur_fd >= 0)
         close(w->cur_fd);
@@ -445,18 +448,18 @@ static void writer_free(store_writer_t *w)
 }
 
 /* Aborts the multipart upload, if any, keeping err as it is. */
-static void abort_multipart(store_writer_t *w)
+static void abort_multipart(s3_writer *w)
 {
     if (!w->upload_id)
         return;
     sv_err e2 = {0};
     /* abort_upload wants the caller's key, which it prefixes again. */
-    if (w->s->base.vt->abort_upload(&w->s->base, w->key, w->upload_id, &e2) != 0)
+    if (store_abort_upload(&w->s->base, w->key, w->upload_id, &e2) != 0)
         log_warn(NULL, NULL, "could not abort the multipart upload of %s: %s", w->key, e2.msg);
 }
 
 /* Single PUT of the spooled object (at most one part). */
-static int put_single(store_writer_t *w, sv_err *err)
+static int put_single(s3_writer *w, sv_err *err)
 {
     char hash[SIGV4_HASH_LEN];
     http_response resp = {0};
@@ -493,12 +496,12 @@ static bool complete_retry(void *ud, const http_response *resp)
  * retry found no upload), checks whether the object is there with our size
  * and either a multipart ETag of our part count (AWS, R2) or a modification
  * time after this writer opened (servers without "-N" ETags). */
-static bool completed_anyway(store_writer_t *w)
+static bool completed_anyway(s3_writer *w)
 {
     store_stat st;
     sv_err e2;
     char suffix[16];
-    if (w->s->base.vt->stat(&w->s->base, w->key, &st, &e2) != 0 || st.size != w->total)
+    if (store_stat_key(&w->s->base, w->key, &st, &e2) != 0 || st.size != w->total)
         return false;
     snprintf(suffix, sizeof suffix, "-%d", w->nparts);
     size_t el = strlen(st.etag), sl = strlen(suffix);
@@ -509,7 +512,7 @@ static bool completed_anyway(store_writer_t *w)
 }
 
 /* CompleteMultipartUpload with every part's ETag, in order. */
-static int complete_multipart(store_writer_t *w, sv_err *err)
+static int complete_multipart(s3_writer *w, sv_err *err)
 {
     http_buf b;
     http_response resp = {0};
@@ -568,8 +571,9 @@ fail:
 }
 
 /* Finishes the object: single PUT, or last part + Complete. Frees w. */
-int s3_writer_commit(store_writer_t *w, sv_err *err)
+int s3_writer_commit(store_writer_t *wb, sv_err *err)
 {
+    s3_writer *w = (s3_writer *)wb;
     int rc = -1;
     if (!w->upload_id) {
         rc = put_single(w, err);
@@ -608,8 +612,9 @@ fail:
 }
 
 /* Drops everything: threads, spool files, the multipart upload. Frees w. */
-void s3_writer_abort(store_writer_t *w)
+void s3_writer_abort(store_writer_t *wb)
 {
+    s3_writer *w = (s3_writer *)wb;
     if (!w)
         return;
     stop_threads(w);
