@@ -1,5 +1,5 @@
 /* util.h -- small shared helpers: parsing sizes and durations, workspace ids,
- * timestamps, hex, paths. No allocation unless stated. */
+ * hex, paths, write_all (time formats: timefmt.h). No allocation unless stated. */
 #ifndef SV_UTIL_H
 #define SV_UTIL_H
 
@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "err.h"
+#include "timefmt.h" /* the time formats, once part of this header */
 
 #define SV_VERSION "0.1.0"
 #define SV_PRODUCER "sqlvault " SV_VERSION
@@ -20,22 +21,14 @@ int sv_check_workspace(const char *ws, sv_err *err);
 /* Generic token check for job ids and object ids: same charset, up to 128 chars. */
 bool sv_valid_id(const char *s);
 
-/* Backup folder timestamp: YYYYMMDDTHHMMSS.mmmZ (20 chars + NUL). */
-#define SV_TS_LEN 21
-void sv_ts_format(int64_t ms, char out[SV_TS_LEN]);
-int sv_ts_parse(const char *s, int64_t *ms);
-/* ISO 8601 with milliseconds: 2026-01-15T10:30:00.000Z (24 chars + NUL). */
-#define SV_ISO_LEN 25
-void sv_iso_format(int64_t ms, char out[SV_ISO_LEN]);
-int sv_iso_parse(const char *s, int64_t *ms);
-/* Days since epoch <-> civil date (proleptic Gregorian, UTC). */
-int64_t sv_days_from_civil(int y, unsigned m, unsigned d);
-void sv_civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d);
-
 void sv_hex(const unsigned char *in, size_t n, char *out /* 2n+1 */);
 /* Random id: 32 hex chars from the clock's rand64 (NUL-terminated, 33 bytes). */
 struct sv_clock;
 void sv_random_id(const struct sv_clock *c, char out[33]);
+
+/* Writes all len bytes to fd, retrying short writes and EINTR. 0, or -1
+ * with errno set. */
+int sv_write_all(int fd, const void *data, size_t len);
 
 /* mkdir -p. */
 int sv_mkdirs(const char *path, sv_err *err);

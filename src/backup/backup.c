@@ -27,6 +27,7 @@
 #include <zstd.h>
 #include "backup.h"
 #include "crypto.h"
+#include "digest.h"
 
 #include "restore.h"
 #include "livestore.h"
@@ -113,16 +114,6 @@ int backup_meta_parse(const char *text, json_t **out, sv_err *err)
     return 0;
 }
 
-/* Hex digest "sha256:..." of a finished context. */
-static void digest_str(EVP_MD_CTX *md, char out[72])
-{
-    unsigned char d[32];
-    unsigned int n = 0;
-    memcpy(out, "sha256:", 7);
-    EVP_DigestFinal_ex(md, d, &n);
-    sv_hex(d, 32, out + 7);
-}
-
 /* Reads an existing commit marker, if any, into out (already_committed). */
 static int read_existing(job_ctx *ctx, const char *meta_key, backup_outcome *out, sv_err *err)
 {
@@ -207,8 +198,8 @@ static int stream(job_ctx *ctx, pipe_t *p, snapshot_info *snap, char db_sum[72],
     } while (r != 0);
     if (p->seal && crypto_stream_finish(p->seal, err) != 0) return -1;
     *compressed = p->stored;
-    digest_str(p->md_db, db_sum);
-    digest_str(p->md_obj, obj_sum);
+    sv_digest_checksum(p->md_db, db_sum);
+    sv_digest_checksum(p->md_obj, obj_sum);
     return 0;
 }
 

@@ -9,7 +9,7 @@
 #include <sys/random.h>
 #include <time.h>
 #include "clock.h"
-#include "util.h"
+#include "timefmt.h"
 
 static pthread_once_t fake_once = PTHREAD_ONCE_INIT;
 static int64_t fake_offset_ms; /* fake_now - real_now at start, 0 if unset */

@@ -44,7 +44,7 @@ typedef struct xfer {
     CURL *curl;
     const http_request *r;
     http_response *resp;
-    http_buf body;
+    sv_buf body;
     uint64_t sent;       /* request body bytes handed to curl */
     bool sink_failed;
     sv_err sink_err;
@@ -59,87 +59,6 @@ static pthread_once_t http_once = PTHREAD_ONCE_INIT;
 static void http_global_init(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-/* ---- http_buf ---- */
-
-/* Prepares an empty buffer capped at max bytes (0 = 1 GiB). */
-void http_buf_init(http_buf *b, size_t max)
-{
-    b->p = NULL;
-    b->len = 0;
-    b->cap = 0;
-    b->max = max ? max : ((size_t)1 << 30);
-}
-
-/* Appends n bytes, keeping a NUL after them; -1 past the cap or on OOM. */
-int http_buf_add(http_buf *b, const void *d, size_t n)
-{
-    if (n > b->max || b->len > b->max - n)
-        return -1;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->len, d, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-/* Appends a C string. */
-int http_buf_adds(http_buf *b, const char *s)
-{
-    return http_buf_add(b, s, strlen(s));
-}
-
-/* Appends printf-formatted text. */
-int http_buf_addf(http_buf *b, const char *fmt, ...)
-{
-    char small[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return -1;
-    if ((size_t)n < sizeof small)
-        return http_buf_add(b, small, (size_t)n);
-    char *big = malloc((size_t)n + 1);
-    if (!big)
-        return -1;
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    int rc = http_buf_add(b, big, (size_t)n);
-    free(big);
-    return rc;
-}
-
-/* Hands the contents to the caller as a heap string; the buffer is emptied. */
-char *http_buf_take(http_buf *b)
-{
-    char *p = b->p ? b->p : sv_strdup("");
-    b->p = NULL;
-    b->len = 0;
-    b->cap = 0;
-    return p;
-}
-
-/* Frees the contents. */
-void http_buf_free(http_buf *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = 0;
-    b->cap = 0;
 }
 
 /* ---- connections ---- */
@@ -332,7 +251,7 @@ static size_t on_body(char *buf, size_t size, size_t nitems, void *ud)
         x->resp->received += n;
         return n;
     }
-    if (http_buf_add(&x->body, buf, n) != 0) {
+    if (sv_buf_add(&x->body, buf, n) != 0) {
         x->too_big = true;
         return 0;
     }
@@ -472,7 +391,7 @@ int http_do(http_conn *c, const http_request *r, http_response *resp, sv_err *er
         x.curl = c->curl;
         x.r = r;
         x.resp = resp;
-        http_buf_init(&x.body, r->body_cap ? r->body_cap : (1u << 20));
+        sv_buf_init(&x.body, r->body_cap ? r->body_cap : (1u << 20));
         free(resp->body);
         resp->body = NULL;
         resp->body_len = 0;
@@ -518,7 +437,7 @@ int http_do(http_conn *c, const http_request *r, http_response *resp, sv_err *er
             ever_connected = true;
             curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
             resp->body_len = x.body.len;
-            resp->body = x.body.len ? http_buf_take(&x.body) : NULL;
+            resp->body = x.body.len ? sv_buf_take(&x.body) : NULL;
             bool again = http_status_retryable(resp->status);
             if (!again && resp->status >= 200 && resp->status < 300 && r->retry_response)
                 again = r->retry_response(r->ud, resp);
@@ -559,12 +478,12 @@ int http_do(http_conn *c, const http_request *r, http_response *resp, sv_err *er
                            attempt + 1, last);
             goto fail;
         }
-        http_buf_free(&x.body);
+        sv_buf_free(&x.body);
         c->retries++;
         sv_sleep_ms(c->clock, delay);
     }
 fail:
-    http_buf_free(&x.body);
+    sv_buf_free(&x.body);
     attempt_clear(&a);
     return rc;
 }

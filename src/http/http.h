@@ -28,27 +28,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "buf.h"
 #include "clock.h"
 #include "err.h"
-
-/* ---- bounded growable buffer (always NUL-terminated) ---- */
-
-typedef struct http_buf {
-    char *p;     /* NULL until the first add */
-    size_t len;
-    size_t cap;
-    size_t max;  /* hard cap on len; 0 = 1 GiB */
-} http_buf;
-
-void http_buf_init(http_buf *b, size_t max);
-/* Appends n bytes; -1 when past max or out of memory. */
-int http_buf_add(http_buf *b, const void *d, size_t n);
-int http_buf_adds(http_buf *b, const char *s);
-int http_buf_addf(http_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The contents as a heap string owned by the caller ("" when empty, NULL on
- * OOM); the buffer is left empty. */
-char *http_buf_take(http_buf *b);
-void http_buf_free(http_buf *b);
 
 /* ---- connections and requests ---- */
 

@@ -243,15 +243,10 @@ static int copy_fd(int src_fd, const char *tmp_dir, uint64_t max_size, unsigned 
             sv_err_set(err, SV_ETOOBIG, "a store file is larger than SQLVAULT_MAX_DB_SIZE");
             goto fail;
         }
-        for (ssize_t w = 0; w < n;) {
-            ssize_t k = write(fd, buf + w, (size_t)(n - w));
-            if (k < 0 && errno == EINTR) continue;
-            if (k < 0) {
-                sv_err_set(err, errno == ENOSPC ? SV_ENOSPC : SV_EIO, "writing a copy in %s: %s", tmp_dir,
-                           strerror(errno));
-                goto fail;
-            }
-            w += k;
+        if (sv_write_all(fd, buf, (size_t)n) != 0) {
+            sv_err_set(err, errno == ENOSPC ? SV_ENOSPC : SV_EIO, "writing a copy in %s: %s", tmp_dir,
+                       strerror(errno));
+            goto fail;
         }
         off += (uint64_t)n;
     }

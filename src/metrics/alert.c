@@ -25,6 +25,7 @@
 #include "http/http.h"
 #include "log.h"
 #include "metrics/alert.h"
+#include "timefmt.h"
 #include "util.h"
 
 #define AL_MAX_INFLIGHT 8

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "buf.h"
 #include "clock.h"
 #include "cron.h"
 #include "log.h"
@@ -177,46 +178,28 @@ void metrics_redis_ok(void)
 
 /* ---- rendering ---- */
 
-typedef struct mx_out {
-    char *b;
-    size_t len, cap;
-} mx_out;
+/* Cap of the rendered page: far above what the counters can fill. */
+#define MX_PAGE_MAX ((size_t)16 << 20)
 
-/* Appends formatted text; on OOM the buffer is dropped (b NULL). */
-static void put(mx_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(mx_out *o, const char *fmt, ...)
+/* Appends formatted text; a failure is sticky in the buffer (metrics_render
+ * answers NULL then). */
+static void put(sv_buf *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(sv_buf *o, const char *fmt, ...)
 {
     va_list ap;
-    int n;
-    if (!o->b) return;
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(o->b + o->len, o->cap - o->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) return;
-        if ((size_t)n < o->cap - o->len) break;
-        {
-            char *nb = realloc(o->b, o->cap * 2 + (size_t)n);
-            if (!nb) {
-                free(o->b);
-                o->b = NULL;
-                return;
-            }
-            o->b = nb;
-            o->cap = o->cap * 2 + (size_t)n;
-        }
-    }
-    o->len += (size_t)n;
+    va_start(ap, fmt);
+    (void)sv_buf_vaddf(o, fmt, ap);
+    va_end(ap);
 }
 
 /* HELP and TYPE lines of one family. */
-static void family(mx_out *o, const char *name, const char *type, const char *help)
+static void family(sv_buf *o, const char *name, const char *type, const char *help)
 {
     put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* One gauge per pool from a queue_stats field. */
-static void pool_gauge(mx_out *o, json_t *pools, const char *name, const char *help, const char *field)
+static void pool_gauge(sv_buf *o, json_t *pools, const char *name, const char *help, const char *field)
 {
     size_t i;
     json_t *p;
@@ -229,7 +212,7 @@ static void pool_gauge(mx_out *o, json_t *pools, const char *name, const char *h
 }
 
 /* The Redis-backed figures from the cache; caller holds cache_mu. */
-static void render_cached(mx_out *o)
+static void render_cached(sv_buf *o)
 {
     json_t *pools = cache.pools ? cache.pools : json_array();
     size_t i;
@@ -266,10 +249,9 @@ static void render_cached(mx_out *o)
 /* Renders every metric; see metrics.h. */
 char *metrics_render(void)
 {
-    mx_out o = {malloc(8192), 0, 8192};
+    sv_buf o;
     int64_t now_mono;
-    if (!o.b) return NULL;
-    o.b[0] = '\0';
+    sv_buf_init(&o, MX_PAGE_MAX);
     pthread_mutex_lock(&mx_mu);
     known_rows();
     family(&o, "sqlvault_jobs_total", "counter", "finished job attempts by type and outcome");
@@ -336,7 +318,7 @@ char *metrics_render(void)
         cache.store_ok_mono && now_mono - cache.store_ok_mono <= READY_STORE_MS);
     render_cached(&o);
     pthread_mutex_unlock(&cache_mu);
-    return o.b;
+    return sv_buf_take(&o); /* NULL when the page failed */
 }
 
 /* ---- readiness ---- */

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "prune.h"
 #include "retention.h"
+#include "timefmt.h"
 #include "util.h"
 
 #define DELETE_BATCH 1000

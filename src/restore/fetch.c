@@ -26,6 +26,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 #include "crypto.h"
+#include "digest.h"
 #include "log.h"
 #include "metrics/metrics.h"
 #include "restore.h"
@@ -51,16 +52,6 @@ typedef struct fetch_pipe {
     int rrc;
     sv_err rerr;
 } fetch_pipe;
-
-/* "sha256:HEX" of a finished digest. */
-static void digest_str(EVP_MD_CTX *md, char out[72])
-{
-    unsigned char d[32];
-    unsigned int n = 0;
-    memcpy(out, "sha256:", 7);
-    EVP_DigestFinal_ex(md, d, &n);
-    sv_hex(d, 32, out + 7);
-}
 
 /* Hands the reader's current slot to the consumer and waits for a free one.
  * Returns -1 when the consumer gave up. */
@@ -179,15 +170,9 @@ static int out_write(fetch_out *f, const unsigned char *d, size_t n, sv_err *err
         return sv_err_hint(err, "raise SQLVAULT_MAX_DB_SIZE if a database this large is expected");
     }
     EVP_DigestUpdate(f->md_db, d, n);
-    while (n) {
-        ssize_t w = write(f->fd, d, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0)
-            return sv_err_set(err, errno == ENOSPC || errno == EDQUOT ? SV_ENOSPC : SV_EIO,
-                              "unable to write the temporary file '%s': %s", f->path, strerror(errno));
-        d += w;
-        n -= (size_t)w;
-    }
+    if (sv_write_all(f->fd, d, n) != 0)
+        return sv_err_set(err, errno == ENOSPC || errno == EDQUOT ? SV_ENOSPC : SV_EIO,
+                          "unable to write the temporary file '%s': %s", f->path, strerror(errno));
     /* A file that will be renamed into place is synced before the swap:
      * writing it back now, while the check runs, makes that sync short. */
     if (f->durable && f->size - f->flushed >= WRITEBACK) {
@@ -458,8 +443,8 @@ static int fetch_check(fetch_run *r, sv_err *err)
     if (r->dec && crypto_stream_finish(r->dec, err) != 0) return -1;
     if (r->f.mode == 0) return sv_err_set(err, SV_ECORRUPT, "the source is empty");
     if (r->f.mode == 2 && out_zstd_end(&r->f, err) != 0) return -1;
-    digest_str(r->p.md_obj, out->obj_sum);
-    digest_str(r->f.md_db, out->sum);
+    sv_digest_checksum(r->p.md_obj, out->obj_sum);
+    sv_digest_checksum(r->f.md_db, out->sum);
     out->size = r->f.size;
     out->object_size = r->p.in_bytes;
     out->compressed = r->f.mode == 2;

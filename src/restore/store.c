@@ -155,14 +155,9 @@ static int copy_file(const char *src, const char *dst, sv_err *err)
         goto done;
     }
     while ((n = read(in, buf, sizeof buf)) > 0) {
-        for (ssize_t w = 0; w < n;) {
-            ssize_t k = write(out, buf + w, (size_t)(n - w));
-            if (k < 0 && errno == EINTR) continue;
-            if (k < 0) {
-                sv_err_set(err, errno == ENOSPC ? SV_ENOSPC : SV_EIO, "write %s: %s", dst, strerror(errno));
-                goto done;
-            }
-            w += k;
+        if (sv_write_all(out, buf, (size_t)n) != 0) {
+            sv_err_set(err, errno == ENOSPC ? SV_ENOSPC : SV_EIO, "write %s: %s", dst, strerror(errno));
+            goto done;
         }
     }
     if (n < 0 || fsync(out) != 0) {

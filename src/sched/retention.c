@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include "retention.h"
+#include "timefmt.h"
 #include "util.h"
 
 #define MAX_RULES 16

@@ -1,6 +1,7 @@
 /* store.c -- opening a store by URL, and helpers every driver shares. */
 #include <stdlib.h>
 #include <string.h>
+#include "buf.h"
 #include "store.h"
 #include "store/store_intern.h"
 #include "util.h"
@@ -115,44 +116,30 @@ int store_abort_upload(store_t *s, const char *key, const char *upload_id, sv_er
     return s->vt->abort_upload(s, key, upload_id, err);
 }
 
-typedef struct small_buf {
-    char *data;
-    size_t len, cap, max;
-} small_buf;
-
 /* Sink that appends to a bounded buffer. */
 static int small_sink(void *ud, const void *data, size_t len, sv_err *err)
 {
-    small_buf *b = ud;
-    if (b->len + len > b->max) return sv_err_set(err, SV_ETOOBIG, "object larger than %zu bytes", b->max);
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + len + 1) cap *= 2;
-        char *p = realloc(b->data, cap);
-        if (!p) return sv_err_set(err, SV_ENOMEM, "out of memory");
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
+    sv_buf *b = ud;
+    sv_code rc = sv_buf_add(b, data, len);
+    if (rc == SV_ETOOBIG) return sv_err_set(err, SV_ETOOBIG, "object larger than %zu bytes", b->max);
+    if (rc != SV_OK) return sv_err_set(err, SV_ENOMEM, "out of memory");
     return 0;
 }
 
 /* Reads a small object whole, NUL-terminated; SV_ETOOBIG past max. */
 int store_get_small(store_t *s, const char *key, size_t max, char **out, size_t *len, sv_err *err)
 {
-    small_buf b = {NULL, 0, 0, max};
+    sv_buf b;
+    size_t n;
+    sv_buf_init(&b, max);
     *out = NULL;
     if (store_get(s, key, 0, small_sink, &b, err) != 0) {
-        free(b.data);
+        sv_buf_free(&b);
         return -1;
     }
-    if (!b.data) {
-        b.data = calloc(1, 1);
-        if (!b.data) return sv_err_set(err, SV_ENOMEM, "out of memory");
-    }
-    *out = b.data;
-    if (len) *len = b.len;
+    n = b.len;
+    *out = sv_buf_take(&b);
+    if (!*out) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    if (len) *len = n;
     return 0;
 }

@@ -28,6 +28,7 @@
 #include "store/s3/s3.h"
 #include "store/s3/xml.h"
 #include "testlib.h"
+#include "digest.h"
 #include "util.h"
 
 /* ---- the fake endpoint ---- */
@@ -440,7 +441,7 @@ static void test_retry_then_success(void)
     CHECK_INT(fake_count(&f), 3);
     CHECK(e.fc.mono - mono0 >= 50 + 100); /* two backoffs of at least base/2 * 2^i */
     char sha[65], want[65];
-    sigv4_sha256_hex(payload, strlen(payload), want);
+    sv_sha256_hex(payload, strlen(payload), want);
     CHECK(header_of(f.log[2].headers, "x-amz-content-sha256", sha, sizeof sha));
     CHECK_STR(sha, want);
     CHECK_STR(f.log[2].body_sha, want);
@@ -690,11 +691,11 @@ static void test_xml_and_time(void)
     free(c);
     free(m);
     CHECK(s3_xml_find("<a><b>", 6, "a/b") == NULL);
-    http_buf b;
-    http_buf_init(&b, 0);
+    sv_buf b;
+    sv_buf_init(&b, 0);
     s3_xml_escape(&b, "a<b>&\"'c");
     CHECK_STR(b.p, "a&lt;b&gt;&amp;&quot;&apos;c");
-    http_buf_free(&b);
+    sv_buf_free(&b);
     CHECK_INT(s3_parse_time("2026-01-01T00:00:00.000Z"), 1767225600000LL);
     CHECK_INT(s3_parse_time("2026-01-01T00:00:01.5Z"), 1767225601500LL);
     CHECK_INT(s3_parse_time("2026-01-01T00:00:01Z"), 1767225601000LL);

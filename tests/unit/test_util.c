@@ -1,8 +1,69 @@
-/* test_util.c -- sizes, durations, workspace ids, timestamps, backoff. */
+/* test_util.c -- the common module: sizes, durations, workspace ids,
+ * timestamps, backoff, the bounded buffer, write_all, digests as hex. */
 #include <stdint.h>
+#include <unistd.h>
+#include "buf.h"
+#include "digest.h"
 #include "clock.h"
 #include "testlib.h"
 #include "util.h"
+
+/* The bounded buffer: appends, the cap, the sticky failure that frees. */
+static void test_buf(void)
+{
+    sv_buf b;
+    sv_buf_init(&b, 8);
+    CHECK_INT(sv_buf_adds(&b, "abc"), SV_OK);
+    CHECK_INT(sv_buf_addf(&b, "%d", 1234), SV_OK);
+    CHECK_STR(b.p, "abc1234");
+    CHECK_INT(b.len, 7);
+    CHECK_INT(sv_buf_adds(&b, "x"), SV_OK);            /* exactly at the cap */
+    CHECK_INT(sv_buf_adds(&b, "y"), SV_ETOOBIG);       /* past it: freed */
+    CHECK(b.p == NULL);
+    CHECK_INT(b.len, 0);
+    CHECK_INT(sv_buf_failed(&b), SV_ETOOBIG);
+    CHECK_INT(sv_buf_adds(&b, ""), SV_ETOOBIG);        /* sticky */
+    CHECK(sv_buf_take(&b) == NULL);
+    CHECK_INT(sv_buf_failed(&b), SV_OK);               /* take resets */
+    char *e = sv_buf_take(&b);
+    CHECK_STR(e, "");
+    free(e);
+    sv_buf_init(&b, 0);                                /* default cap; growth past 512 */
+    for (int i = 0; i < 1000; i++) CHECK_INT(sv_buf_addf(&b, "%03d", i % 1000), SV_OK);
+    CHECK_INT(b.len, 3000);
+    CHECK(memcmp(b.p + 2997, "999", 4) == 0);
+    char big[700];
+    memset(big, 'z', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    CHECK_INT(sv_buf_addf(&b, "<%s>", big), SV_OK);   /* the vsnprintf second pass */
+    CHECK_INT(b.len, 3000 + 701);
+    sv_buf_free(&b);
+    CHECK(b.p == NULL);
+}
+
+/* write_all through a pipe, and the digests against known answers. */
+static void test_io_digest(void)
+{
+    int fds[2];
+    char got[16] = {0};
+    CHECK(pipe(fds) == 0);
+    CHECK_INT(sv_write_all(fds[1], "hello world", 11), 0);
+    close(fds[1]);
+    CHECK_INT(read(fds[0], got, sizeof got), 11);
+    CHECK_STR(got, "hello world");
+    close(fds[0]);
+    CHECK_INT(sv_write_all(-1, "x", 1), -1);
+    char hex[SV_SHA256_HEX_LEN], sum[SV_CHECKSUM_LEN];
+    sv_sha256_hex("abc", 3, hex);
+    CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    CHECK(md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1);
+    EVP_DigestUpdate(md, "a", 1);
+    EVP_DigestUpdate(md, "bc", 2);
+    sv_digest_checksum(md, sum);
+    CHECK_STR(sum, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EVP_MD_CTX_free(md);
+}
 
 int main(void)
 {
@@ -119,5 +180,7 @@ int main(void)
     CHECK(!sv_utf8_valid("\xe2\x82"));
     CHECK(!sv_utf8_valid("\xf4\x90\x80\x80"));
     CHECK(!sv_utf8_valid("\x80"));
+    test_buf();
+    test_io_digest();
     TEST_DONE();
 }

@@ -87,22 +87,6 @@ static int sync_parent(const char *path, sv_err *err)
     return rc;
 }
 
-/* Writes all of len bytes. */
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Opens a streamed writer on a temporary file. */
 static int fw_open(store_t *s, const char *key, const store_writer_opts *o, file_writer **out,
                           sv_err *err)
@@ -142,7 +126,7 @@ fail:
 /* Appends to the temporary file. */
 static int fw_write(file_writer *w, const void *data, size_t len, sv_err *err)
 {
-    if (write_all(w->fd, data, len) != 0) return io_fail(err, errno, "unable to write", w->tmp);
+    if (sv_write_all(w->fd, data, len) != 0) return io_fail(err, errno, "unable to write", w->tmp);
     w->written += len;
     return 0;
 }

@@ -24,6 +24,8 @@
 #include <time.h>
 
 #include "store/s3/xml.h"
+#include "digest.h"
+#include "timefmt.h"
 #include "util.h"
 
 /* Makes a client: a connection with the store's retry policy, a signer copy. */
@@ -205,7 +207,7 @@ int s3_request(s3_client *c, const s3_req *r, http_response *resp, sv_err *err)
     if (r->payload_hash)
         snprintf(call.hash, sizeof call.hash, "%s", r->payload_hash);
     else if (r->body && r->body_len)
-        sigv4_sha256_hex(r->body, (size_t)r->body_len, call.hash);
+        sv_sha256_hex(r->body, (size_t)r->body_len, call.hash);
     else
         memcpy(call.hash, sigv4_empty_sha256, SIGV4_HASH_LEN);
 

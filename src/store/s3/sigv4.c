@@ -13,7 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "http/http.h"
+#include "buf.h"
+#include "digest.h"
 #include "util.h"
 
 const char sigv4_empty_sha256[SIGV4_HASH_LEN] =
@@ -37,14 +38,6 @@ void sigv4_amz_date(int64_t now_ms, char out[SIGV4_DATE_LEN])
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out, SIGV4_DATE_LEN, "%Y%m%dT%H%M%SZ", &tm);
-}
-
-/* Hex sha256 of a buffer. */
-void sigv4_sha256_hex(const void *data, size_t len, char out[SIGV4_HASH_LEN])
-{
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256(data, len, md);
-    sv_hex(md, sizeof md, out);
 }
 
 /* HMAC-SHA256 of msg under key. */
@@ -93,7 +86,7 @@ static int enc_pair_cmp(const void *a, const void *b)
 }
 
 /* Appends the canonical query string (encoded, sorted) of pairs to b. */
-static int add_canonical_query(http_buf *b, const sigv4_pair *q, size_t nq)
+static int add_canonical_query(sv_buf *b, const sigv4_pair *q, size_t nq)
 {
     int rc = -1;
     enc_pair *e = calloc(nq ? nq : 1, sizeof *e);
@@ -107,8 +100,8 @@ static int add_canonical_query(http_buf *b, const sigv4_pair *q, size_t nq)
     }
     qsort(e, nq, sizeof *e, enc_pair_cmp);
     for (size_t i = 0; i < nq; i++) {
-        if ((i && http_buf_adds(b, "&") != 0) || http_buf_adds(b, e[i].name) != 0 ||
-            http_buf_adds(b, "=") != 0 || http_buf_adds(b, e[i].value) != 0)
+        if ((i && sv_buf_adds(b, "&") != 0) || sv_buf_adds(b, e[i].name) != 0 ||
+            sv_buf_adds(b, "=") != 0 || sv_buf_adds(b, e[i].value) != 0)
             goto fail;
     }
     rc = 0;
@@ -124,12 +117,12 @@ fail:
 /* The canonical query string as a heap string (see sigv4.h). */
 char *sigv4_canonical_query(const sigv4_pair *query, size_t nq)
 {
-    http_buf b;
-    http_buf_init(&b, 0);
+    sv_buf b;
+    sv_buf_init(&b, 0);
     char *out = NULL;
     if (add_canonical_query(&b, query, nq) == 0)
-        out = http_buf_take(&b);
-    http_buf_free(&b);
+        out = sv_buf_take(&b);
+    sv_buf_free(&b);
     return out;
 }
 
@@ -179,7 +172,7 @@ static char *canon_value(const char *v)
 }
 
 /* Builds the canonical request into b and the signed-header list into sh. */
-static int build_canonical(http_buf *b, http_buf *sh, const char *method, const char *uri,
+static int build_canonical(sv_buf *b, sv_buf *sh, const char *method, const char *uri,
                            const sigv4_pair *q, size_t nq, const sigv4_pair *h, size_t nh,
                            const char *payload_hash)
 {
@@ -194,18 +187,18 @@ static int build_canonical(http_buf *b, http_buf *sh, const char *method, const 
             goto fail;
     }
     qsort(ch, nh, sizeof *ch, canon_header_cmp);
-    if (http_buf_addf(b, "%s\n%s\n", method, uri) != 0 || add_canonical_query(b, q, nq) != 0 ||
-        http_buf_adds(b, "\n") != 0)
+    if (sv_buf_addf(b, "%s\n%s\n", method, uri) != 0 || add_canonical_query(b, q, nq) != 0 ||
+        sv_buf_adds(b, "\n") != 0)
         goto fail;
     for (size_t i = 0; i < nh; i++)
-        if (http_buf_addf(b, "%s:%s\n", ch[i].name, ch[i].value) != 0)
+        if (sv_buf_addf(b, "%s:%s\n", ch[i].name, ch[i].value) != 0)
             goto fail;
     for (size_t i = 0; i < nh; i++)
-        if ((i && http_buf_adds(sh, ";") != 0) || http_buf_adds(sh, ch[i].name) != 0)
+        if ((i && sv_buf_adds(sh, ";") != 0) || sv_buf_adds(sh, ch[i].name) != 0)
             goto fail;
-    if (!sh->p && http_buf_adds(sh, "") != 0)
+    if (!sh->p && sv_buf_adds(sh, "") != 0)
         goto fail;
-    if (http_buf_addf(b, "\n%s\n%s", sh->p, payload_hash) != 0)
+    if (sv_buf_addf(b, "\n%s\n%s", sh->p, payload_hash) != 0)
         goto fail;
     rc = 0;
 fail:
@@ -222,14 +215,14 @@ char *sigv4_canonical_request(const char *method, const char *canonical_uri,
                               const sigv4_pair *query, size_t nq, const sigv4_pair *headers,
                               size_t nh, const char *payload_hash)
 {
-    http_buf b, sh;
-    http_buf_init(&b, 0);
-    http_buf_init(&sh, 0);
+    sv_buf b, sh;
+    sv_buf_init(&b, 0);
+    sv_buf_init(&sh, 0);
     char *out = NULL;
     if (build_canonical(&b, &sh, method, canonical_uri, query, nq, headers, nh, payload_hash) == 0)
-        out = http_buf_take(&b);
-    http_buf_free(&b);
-    http_buf_free(&sh);
+        out = sv_buf_take(&b);
+    sv_buf_free(&b);
+    sv_buf_free(&sh);
     return out;
 }
 
@@ -264,7 +257,7 @@ static int signature(sigv4_signer *s, const char *canonical, const char *amz_dat
     char creq_hash[SIGV4_HASH_LEN];
     memcpy(day, amz_date, 8);
     day[8] = '\0';
-    sigv4_sha256_hex(canonical, strlen(canonical), creq_hash);
+    sv_sha256_hex(canonical, strlen(canonical), creq_hash);
     char *sts = sv_asprintf("AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", amz_date, day,
                             s->region, s->service, creq_hash);
     const unsigned char *key = signing_key(s, day);
@@ -285,12 +278,12 @@ int sigv4_authorization(sigv4_signer *s, const char *method, const char *canonic
                         size_t nh, const char *payload_hash, const char *amz_date, char **out,
                         sv_err *err)
 {
-    http_buf b, sh;
+    sv_buf b, sh;
     char sig[SIGV4_HASH_LEN];
     int rc = -1;
     *out = NULL;
-    http_buf_init(&b, 0);
-    http_buf_init(&sh, 0);
+    sv_buf_init(&b, 0);
+    sv_buf_init(&sh, 0);
     if (strlen(amz_date) != 16) {
         sv_err_set(err, SV_EINTERNAL, "bad x-amz-date for signing");
         goto fail;
@@ -308,8 +301,8 @@ int sigv4_authorization(sigv4_signer *s, const char *method, const char *canonic
 oom:
     sv_err_set(err, SV_ENOMEM, "out of memory signing a request");
 fail:
-    http_buf_free(&b);
-    http_buf_free(&sh);
+    sv_buf_free(&b);
+    sv_buf_free(&sh);
     return rc;
 }
 
@@ -323,8 +316,8 @@ int sigv4_presign_query(sigv4_signer *s, const char *method, const char *host,
     char expires[24];
     char sig[SIGV4_HASH_LEN];
     sigv4_pair *q = NULL;
-    http_buf b;
-    http_buf_init(&b, 0);
+    sv_buf b;
+    sv_buf_init(&b, 0);
     *out = NULL;
     if (strlen(amz_date) != 16) {
         sv_err_set(err, SV_EINTERNAL, "bad x-amz-date for signing");
@@ -349,9 +342,9 @@ int sigv4_presign_query(sigv4_signer *s, const char *method, const char *host,
         goto oom;
     q[nq + 5] = (sigv4_pair){"X-Amz-Signature", sig};
     /* The canonical (sorted) order, then the signature last. */
-    if (add_canonical_query(&b, q, nq + 5) != 0 || http_buf_addf(&b, "&X-Amz-Signature=%s", sig) != 0)
+    if (add_canonical_query(&b, q, nq + 5) != 0 || sv_buf_addf(&b, "&X-Amz-Signature=%s", sig) != 0)
         goto oom;
-    *out = http_buf_take(&b);
+    *out = sv_buf_take(&b);
     if (!*out)
         goto oom;
     rc = 0;
@@ -359,7 +352,7 @@ int sigv4_presign_query(sigv4_signer *s, const char *method, const char *host,
 oom:
     sv_err_set(err, SV_ENOMEM, "out of memory presigning a request");
 fail:
-    http_buf_free(&b);
+    sv_buf_free(&b);
     free(cred);
     free(canon);
     free(q);

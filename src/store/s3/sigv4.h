@@ -44,9 +44,6 @@ void sigv4_init(sigv4_signer *s, const char *access_key_id, const char *secret,
 /* Formats ms since the epoch as an x-amz-date ("20150830T123600Z"). */
 void sigv4_amz_date(int64_t now_ms, char out[SIGV4_DATE_LEN]);
 
-/* Hex sha256 of a buffer. */
-void sigv4_sha256_hex(const void *data, size_t len, char out[SIGV4_HASH_LEN]);
-
 /* The sha256 of an empty payload, in hex. */
 extern const char sigv4_empty_sha256[SIGV4_HASH_LEN];
 

@@ -369,20 +369,20 @@ static void md5_b64(const void *data, size_t len, char out[32])
 /* One DeleteObjects request of at most 1000 keys. */
 static int delete_batch(s3_store *s, const char *const *keys, size_t n, sv_err *err)
 {
-    http_buf b;
+    sv_buf b;
     http_response resp = {0};
     del_state *d = NULL;
     char md5[32];
     int rc = -1;
-    http_buf_init(&b, 0);
-    if (http_buf_adds(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Delete><Quiet>true</Quiet>") != 0)
+    sv_buf_init(&b, 0);
+    if (sv_buf_adds(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Delete><Quiet>true</Quiet>") != 0)
         goto oom;
     for (size_t i = 0; i < n; i++) {
-        if (http_buf_adds(&b, "<Object><Key>") != 0 || s3_xml_escape(&b, s->prefix) != 0 ||
-            s3_xml_escape(&b, keys[i]) != 0 || http_buf_adds(&b, "</Key></Object>") != 0)
+        if (sv_buf_adds(&b, "<Object><Key>") != 0 || s3_xml_escape(&b, s->prefix) != 0 ||
+            s3_xml_escape(&b, keys[i]) != 0 || sv_buf_adds(&b, "</Key></Object>") != 0)
             goto oom;
     }
-    if (http_buf_adds(&b, "</Delete>") != 0)
+    if (sv_buf_adds(&b, "</Delete>") != 0)
         goto oom;
     md5_b64(b.p, b.len, md5);
     sigv4_pair h[] = {{"Content-MD5", md5}, {"Content-Type", "application/xml"}};
@@ -411,7 +411,7 @@ oom:
     sv_err_set(err, SV_ENOMEM, "out of memory deleting objects");
 fail:
     free(d);
-    http_buf_free(&b);
+    sv_buf_free(&b);
     http_response_clear(&resp);
     return rc;
 }

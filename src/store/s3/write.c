@@ -40,6 +40,7 @@
 
 #include "log.h"
 #include "store/s3/xml.h"
+#include "digest.h"
 #include "util.h"
 
 #define S3_MAX_PARTS 10000
@@ -111,23 +112,6 @@ static int spool_open(const char *dir, sv_err *err)
     return fd;
 }
 
-/* Writes all of buf to fd. */
-static int write_all(int fd, const void *buf, size_t len, const char *dir, sv_err *err)
-{
-    const char *p = buf;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return sv_err_set(err, errno == ENOSPC ? SV_ENOSPC : SV_EIO,
-                              "writing a spool file in %s: %s", dir, strerror(errno));
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* sha256 hex of the first len bytes of fd. */
 static int hash_fd(int fd, uint64_t len, char out[SIGV4_HASH_LEN], sv_err *err)
 {
@@ -150,10 +134,7 @@ static int hash_fd(int fd, uint64_t len, char out[SIGV4_HASH_LEN], sv_err *err)
         EVP_DigestUpdate(ctx, buf, (size_t)n);
         off += (uint64_t)n;
     }
-    unsigned char md[32];
-    unsigned int mdn = 32;
-    EVP_DigestFinal_ex(ctx, md, &mdn);
-    sv_hex(md, 32, out);
+    sv_digest_hex(ctx, out);
     rc = 0;
 fail:
     EVP_MD_CTX_free(ctx);
@@ -401,8 +382,9 @@ int s3_writer_write(store_writer_t *wb, const void *data, size_t len, sv_err *er
             return -1;
         uint64_t room = w->s->part_size - w->cur_len;
         size_t n = len < room ? len : (size_t)room;
-        if (write_all(w->cur_fd, p, n, w->s->tmp_dir, err) != 0)
-            return -1;
+        if (sv_write_all(w->cur_fd, p, n) != 0)
+            return sv_err_set(err, errno == ENOSPC || errno == EDQUOT ? SV_ENOSPC : SV_EIO,
+                              "writing a spool file in %s: %s", w->s->tmp_dir, strerror(errno));
         w->cur_len += n;
         w->total += n;
         p += n;
@@ -514,25 +496,25 @@ static bool completed_anyway(s3_writer *w)
 /* CompleteMultipartUpload with every part's ETag, in order. */
 static int complete_multipart(s3_writer *w, sv_err *err)
 {
-    http_buf b;
+    sv_buf b;
     http_response resp = {0};
     int rc = -1;
     char *etag = NULL, *ecode = NULL, *emsg = NULL;
     char what[1200];
     snprintf(what, sizeof what, "complete multipart upload of %.1100s", w->key);
-    http_buf_init(&b, 0);
-    if (http_buf_adds(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUpload>") != 0)
+    sv_buf_init(&b, 0);
+    if (sv_buf_adds(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUpload>") != 0)
         goto oom;
     for (int i = 0; i < w->nparts; i++) {
         if (!w->etags[i]) {
             sv_err_set(err, SV_EINTERNAL, "upload of %s: part %d has no etag", w->key, i + 1);
             goto fail;
         }
-        if (http_buf_addf(&b, "<Part><PartNumber>%d</PartNumber><ETag>", i + 1) != 0 ||
-            s3_xml_escape(&b, w->etags[i]) != 0 || http_buf_adds(&b, "</ETag></Part>") != 0)
+        if (sv_buf_addf(&b, "<Part><PartNumber>%d</PartNumber><ETag>", i + 1) != 0 ||
+            s3_xml_escape(&b, w->etags[i]) != 0 || sv_buf_adds(&b, "</ETag></Part>") != 0)
             goto oom;
     }
-    if (http_buf_adds(&b, "</CompleteMultipartUpload>") != 0)
+    if (sv_buf_adds(&b, "</CompleteMultipartUpload>") != 0)
         goto oom;
     sigv4_pair q[] = {{"uploadId", w->upload_id}};
     sigv4_pair h[] = {{"Content-Type", "application/xml"}};
@@ -565,7 +547,7 @@ fail:
     free(etag);
     free(ecode);
     free(emsg);
-    http_buf_free(&b);
+    sv_buf_free(&b);
     http_response_clear(&resp);
     return rc;
 }

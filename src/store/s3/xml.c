@@ -153,21 +153,21 @@ char *s3_xml_find(const char *doc, size_t len, const char *path)
 }
 
 /* Appends s escaped for XML text. */
-int s3_xml_escape(http_buf *b, const char *s)
+int s3_xml_escape(sv_buf *b, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         int rc;
         switch (*p) {
-        case '&': rc = http_buf_adds(b, "&amp;"); break;
-        case '<': rc = http_buf_adds(b, "&lt;"); break;
-        case '>': rc = http_buf_adds(b, "&gt;"); break;
-        case '"': rc = http_buf_adds(b, "&quot;"); break;
-        case '\'': rc = http_buf_adds(b, "&apos;"); break;
+        case '&': rc = sv_buf_adds(b, "&amp;"); break;
+        case '<': rc = sv_buf_adds(b, "&lt;"); break;
+        case '>': rc = sv_buf_adds(b, "&gt;"); break;
+        case '"': rc = sv_buf_adds(b, "&quot;"); break;
+        case '\'': rc = sv_buf_adds(b, "&apos;"); break;
         default:
             if (*p < 0x20)
-                rc = http_buf_addf(b, "&#x%X;", *p);
+                rc = sv_buf_addf(b, "&#x%X;", *p);
             else
-                rc = http_buf_add(b, p, 1);
+                rc = sv_buf_add(b, p, 1);
         }
         if (rc != 0)
             return -1;

@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 #include "err.h"
-#include "http/http.h"
+#include "buf.h"
 
 /* Called at each element end; return 0 to go on, -1 (err filled) to stop. */
 typedef int (*s3_xml_fn)(void *ud, const char *path, const char *text, sv_err *err);
@@ -24,6 +24,6 @@ int s3_xml_walk(const char *doc, size_t len, s3_xml_fn fn, void *ud, sv_err *err
 char *s3_xml_find(const char *doc, size_t len, const char *path);
 
 /* Appends s to b with XML escaping (&, <, >, ", ' and control characters). */
-int s3_xml_escape(http_buf *b, const char *s);
+int s3_xml_escape(sv_buf *b, const char *s);
 
 #endif
