@@ -2,7 +2,7 @@
  *
  * Each handler gets the loaded configuration (config flags already consumed
  * from argv) and the remaining argv with argv[0] = the command name, and
- * returns the process exit code (SPEC §1: 0 ok, 1 job failed, 2 usage or
+ * returns the process exit code (README.md, Commands: 0 ok, 1 job failed, 2 usage or
  * configuration, 3 redis or storage unreachable). */
 #ifndef SV_CLI_H
 #define SV_CLI_H

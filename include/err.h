@@ -53,7 +53,7 @@ sv_code sv_code_from_name(const char *name);
 /* True when retrying the same operation later may succeed: the one place
  * that classifies errors for the job queue. */
 bool sv_code_retryable(sv_code c);
-/* Process exit code for an error (SPEC §1): 2 usage/config, 3 unreachable, 1 otherwise. */
+/* Process exit code for an error (README.md, Commands): 2 usage/config, 3 unreachable, 1 otherwise. */
 int sv_err_exit_code(const sv_err *e);
 
 #endif

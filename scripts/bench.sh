@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark of SPEC §8: sqlvault side by side with the best pipelines an
+# The benchmark of docs/BENCHMARKS.md: sqlvault side by side with the best pipelines an
 # operator could build from standard tools, on the same machine, in one run.
 # It builds sqlvault, generates (or reuses) a LiveStore-like workspace with
 # tests/tools/gen_livestore, starts its own s3rver and redis-server on

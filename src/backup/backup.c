@@ -258,7 +258,7 @@ static void drop_own(job_ctx *ctx, char *const *obj_keys, int nobj, const char *
                  e2.msg);
 }
 
-/* Builds metadata.json's object (SPEC §3 field order). */
+/* Builds metadata.json's object (the field order of README.md, metadata.json). */
 static json_t *make_meta(job_ctx *ctx, const backup_params *bp, int64_t ts_ms, const snapshot_info *snap,
                          const char *db_sum, const char *obj_sum, uint64_t compressed, int64_t dur,
                          const crypto_dk *dk, const char *object, json_t *files, json_t *store)

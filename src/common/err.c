@@ -112,7 +112,7 @@ bool sv_code_retryable(sv_code c)
     }
 }
 
-/* Exit code of a failed command (SPEC §1). */
+/* Exit code of a failed command (README.md, Commands). */
 int sv_err_exit_code(const sv_err *e)
 {
     switch (e->code) {

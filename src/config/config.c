@@ -1,4 +1,4 @@
-/* config.c -- configuration from the environment and flags (SPEC §2).
+/* config.c -- configuration from the environment and flags (README.md, Configuration).
  *
  * Every variable has a flag of the same name. Problems are collected and
  * reported together, one line each, naming the variable; nothing secret is

@@ -1,4 +1,4 @@
-/* metrics.c -- the process's metrics (SPEC §7) and the HTTP endpoint that
+/* metrics.c -- the process's metrics (README.md, Monitoring) and the HTTP endpoint that
  * serves them: /metrics (Prometheus text format 0.0.4), /healthz and /readyz
  * on SQLVAULT_METRICS_ADDR, with libmicrohttpd.
  *

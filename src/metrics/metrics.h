@@ -1,4 +1,4 @@
-/* metrics.h -- process metrics and the HTTP endpoint (SPEC §7) that serves
+/* metrics.h -- process metrics and the HTTP endpoint (README.md, Monitoring) that serves
  * /metrics (Prometheus text), /healthz and /readyz on SQLVAULT_METRICS_ADDR
  * with libmicrohttpd. Counters are process-wide and thread-safe; /readyz and
  * the Redis-backed figures come from state that background threads keep

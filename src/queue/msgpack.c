@@ -1,6 +1,6 @@
 /* msgpack.c -- job options between jansson objects and msgpack maps.
  *
- * Options travel in the job hash as a msgpack map (SPEC §4), so a Node
+ * Options travel in the job hash as a msgpack map (docs/PROTOCOL.md, The job hash), so a Node
  * client (@msgpack/msgpack) and the C worker read the same bytes. Strings
  * map to str, integers to int, reals to float64, booleans and null to
  * themselves, arrays and objects recursively; bin decodes as a string. The
