@@ -374,109 +374,138 @@ static CURLcode setup(http_conn *c, const http_request *r, http_attempt *a, xfer
     return rc;
 }
 
+/* What one attempt came to. */
+typedef enum { ATTEMPT_FAILED = -1, ATTEMPT_DONE = 0, ATTEMPT_RETRY = 1 } attempt_result;
+
+/* Starts attempt number attempt: resets the response and the transfer state,
+ * lets the caller prepare the URL and headers (re-signed on every attempt),
+ * and sets the curl options. -1 with err filled when it cannot start. */
+static int attempt_start(http_conn *c, const http_request *r, http_response *resp, http_attempt *a,
+                         xfer *x, int attempt, sv_err *err)
+{
+    memset(x, 0, sizeof *x);
+    x->curl = c->curl;
+    x->r = r;
+    x->resp = resp;
+    sv_buf_init(&x->body, r->body_cap ? r->body_cap : (1u << 20));
+    free(resp->body);
+    resp->body = NULL;
+    resp->body_len = 0;
+    resp->status = 0;
+    resp->etag[0] = '\0';
+    resp->content_length = -1;
+    resp->last_modified_ms = 0;
+    resp->attempts = attempt + 1;
+    resp->received = 0;
+
+    attempt_clear(a);
+    if (r->prepare(r->ud, a, attempt, err) != 0)
+        return -1;
+    if (a->oom || !a->url || !(a->headers = curl_slist_append(a->headers, "Expect:")))
+        return sv_err_set(err, SV_ENOMEM, "out of memory preparing a request to %s", c->origin);
+    curl_easy_reset(c->curl);
+    c->errbuf[0] = '\0';
+    CURLcode cc = setup(c, r, a, x);
+    if (cc != CURLE_OK)
+        return sv_err_set(err, SV_EINTERNAL, "configuring a request to %s: %s", c->origin,
+                          curl_easy_strerror(cc));
+    return 0;
+}
+
+/* Classifies a finished transfer (cc is curl_easy_perform's answer). A local
+ * failure (the sink, the body cap, reading the request body) or a transport
+ * error retrying cannot fix fails with err filled; a final status is done
+ * (resp holds it); a retryable status or transport error asks for another
+ * attempt and is described in last. */
+static attempt_result attempt_finish(http_conn *c, const http_request *r, http_response *resp, xfer *x,
+                                     CURLcode cc, bool *ever_connected, char last[160], sv_err *err)
+{
+    if (x->sink_failed) {
+        *err = x->sink_err;
+        return ATTEMPT_FAILED;
+    }
+    if (x->too_big) {
+        sv_err_set(err, SV_EREMOTE, "response from %s larger than %zu bytes", c->origin, x->body.max);
+        return ATTEMPT_FAILED;
+    }
+    if (x->read_failed) {
+        sv_err_set(err, SV_EIO, "reading the request body for %s: %s", c->origin, strerror(x->read_errno));
+        return ATTEMPT_FAILED;
+    }
+    if (cc == CURLE_OK) {
+        *ever_connected = true;
+        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+        resp->body_len = x->body.len;
+        resp->body = x->body.len ? sv_buf_take(&x->body) : NULL;
+        bool again = http_status_retryable(resp->status);
+        if (!again && resp->status >= 200 && resp->status < 300 && r->retry_response)
+            again = r->retry_response(r->ud, resp);
+        if (!again)
+            return ATTEMPT_DONE;
+        snprintf(last, 160, "http status %ld", resp->status);
+        return ATTEMPT_RETRY;
+    }
+    if (!curl_retryable(cc)) {
+        sv_err_set(err, SV_EREMOTE, "request to %s failed: %s", c->origin,
+                   c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
+        return ATTEMPT_FAILED;
+    }
+    if (!never_connected(c->curl, cc))
+        *ever_connected = true;
+    snprintf(last, 160, "%.159s", c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
+    return ATTEMPT_RETRY;
+}
+
+/* After a retryable attempt: 0 to sleep *delay ms and retry; 1 when the
+ * budget (attempts, total time) is spent and the last answer was a status,
+ * which the caller then classifies; -1 with err filled when it was a
+ * transport failure (SV_EUNREACH if no attempt ever connected). */
+static int retry_or_give_up(http_conn *c, int attempt, int64_t start, CURLcode cc, bool ever_connected,
+                            const char *last, const char *first, int64_t *delay, sv_err *err)
+{
+    *delay = sv_backoff_ms(c->clock, attempt, c->o.base_delay_ms, c->o.max_delay_ms);
+    int64_t elapsed = sv_mono_ms(c->clock) - start;
+    if (attempt + 1 < c->o.max_attempts && elapsed + *delay <= c->o.max_total_ms)
+        return 0;
+    if (cc == CURLE_OK)
+        return 1;
+    if (ever_connected)
+        return sv_err_set(err, SV_ETRANSIENT, "request to %s failed after %d attempts: %s (first error: %s)",
+                          c->origin, attempt + 1, last, first);
+    return sv_err_set(err, SV_EUNREACH, "%s unreachable after %d attempts: %s", c->origin, attempt + 1, last);
+}
+
 /* Runs the request with retries; see http.h. */
 int http_do(http_conn *c, const http_request *r, http_response *resp, sv_err *err)
 {
     http_attempt a = {0};
     xfer x;
-    int64_t start = sv_mono_ms(c->clock);
+    int64_t start = sv_mono_ms(c->clock), delay = 0;
     bool ever_connected = false;
     char first[160] = "";
     char last[160] = "";
     int rc = -1;
 
+    memset(&x, 0, sizeof x);
     http_response_clear(resp);
     for (int attempt = 0;; attempt++) {
-        memset(&x, 0, sizeof x);
-        x.curl = c->curl;
-        x.r = r;
-        x.resp = resp;
-        sv_buf_init(&x.body, r->body_cap ? r->body_cap : (1u << 20));
-        free(resp->body);
-        resp->body = NULL;
-        resp->body_len = 0;
-        resp->status = 0;
-        resp->etag[0] = '\0';
-        resp->content_length = -1;
-        resp->last_modified_ms = 0;
-        resp->attempts = attempt + 1;
-        resp->received = 0;
-
-        attempt_clear(&a);
-        if (r->prepare(r->ud, &a, attempt, err) != 0)
+        if (attempt_start(c, r, resp, &a, &x, attempt, err) != 0)
             goto fail;
-        if (a.oom || !a.url || !(a.headers = curl_slist_append(a.headers, "Expect:"))) {
-            sv_err_set(err, SV_ENOMEM, "out of memory preparing a request to %s", c->origin);
+        CURLcode cc = curl_easy_perform(c->curl);
+        attempt_result ar = attempt_finish(c, r, resp, &x, cc, &ever_connected, last, err);
+        if (ar == ATTEMPT_FAILED)
             goto fail;
-        }
-        curl_easy_reset(c->curl);
-        c->errbuf[0] = '\0';
-        CURLcode cc = setup(c, r, &a, &x);
-        if (cc != CURLE_OK) {
-            sv_err_set(err, SV_EINTERNAL, "configuring a request to %s: %s", c->origin,
-                       curl_easy_strerror(cc));
-            goto fail;
-        }
-        cc = curl_easy_perform(c->curl);
-
-        if (x.sink_failed) {
-            *err = x.sink_err;
-            goto fail;
-        }
-        if (x.too_big) {
-            sv_err_set(err, SV_EREMOTE, "response from %s larger than %zu bytes", c->origin,
-                       x.body.max);
-            goto fail;
-        }
-        if (x.read_failed) {
-            sv_err_set(err, SV_EIO, "reading the request body for %s: %s", c->origin,
-                       strerror(x.read_errno));
-            goto fail;
-        }
-        if (cc == CURLE_OK) {
-            ever_connected = true;
-            curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
-            resp->body_len = x.body.len;
-            resp->body = x.body.len ? sv_buf_take(&x.body) : NULL;
-            bool again = http_status_retryable(resp->status);
-            if (!again && resp->status >= 200 && resp->status < 300 && r->retry_response)
-                again = r->retry_response(r->ud, resp);
-            if (!again) {
-                rc = 0;
-                break;
-            }
-            snprintf(last, sizeof last, "http status %ld", resp->status);
-        } else {
-            if (!curl_retryable(cc)) {
-                sv_err_set(err, SV_EREMOTE, "request to %s failed: %s", c->origin,
-                           c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
-                goto fail;
-            }
-            if (!never_connected(c->curl, cc))
-                ever_connected = true;
-            snprintf(last, sizeof last, "%.159s", c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
+        if (ar == ATTEMPT_DONE) {
+            rc = 0;
+            break;
         }
         if (!first[0])
             snprintf(first, sizeof first, "%s", last);
         snprintf(resp->first_error, sizeof resp->first_error, "%s", first);
-
-        /* Retry, or give up with what we have. */
-        int64_t delay = sv_backoff_ms(c->clock, attempt, c->o.base_delay_ms, c->o.max_delay_ms);
-        int64_t elapsed = sv_mono_ms(c->clock) - start;
-        bool give_up = attempt + 1 >= c->o.max_attempts || elapsed + delay > c->o.max_total_ms;
-        if (give_up) {
-            if (cc == CURLE_OK) { /* a retryable status: the caller classifies it */
-                rc = 0;
-                break;
-            }
-            if (ever_connected)
-                sv_err_set(err, SV_ETRANSIENT,
-                           "request to %s failed after %d attempts: %s (first error: %s)",
-                           c->origin, attempt + 1, last, first);
-            else
-                sv_err_set(err, SV_EUNREACH, "%s unreachable after %d attempts: %s", c->origin,
-                           attempt + 1, last);
-            goto fail;
+        int stop = retry_or_give_up(c, attempt, start, cc, ever_connected, last, first, &delay, err);
+        if (stop != 0) {
+            rc = stop > 0 ? 0 : -1;
+            break;
         }
         sv_buf_free(&x.body);
         c->retries++;
