@@ -205,120 +205,150 @@ static int cmp_folder_newest(const void *a, const void *b, void *base)
     return ta > tb ? -1 : ta < tb;
 }
 
-/* Applies the policy to one workspace and removes its uncommitted leftovers. */
-static int prune_workspace(prune_run *r, const char *ws, sv_err *err)
+/* One workspace's prune: its listing, its committed backups newest first
+ * (map: indices into scan.f), the retention decisions (items[k] is about
+ * scan.f[map[k]]) and the delete batch. */
+typedef struct ws_prune {
+    prune_run *r;
+    const char *ws;
+    char *prefix;          /* "full/{ws}/" */
+    ws_scan scan;
+    size_t *map, ni;
+    retention_item *items;
+    key_batch *batch;
+} ws_prune;
+
+/* True when key names a commit marker. */
+static bool is_metadata(const char *key)
 {
-    ws_scan scan = {0};
-    retention_item *items = NULL;
-    size_t *map = NULL, ni = 0;
-    key_batch *batch = NULL;
-    char *prefix = sv_asprintf("full/%s/", ws);
-    int rc = -1;
+    const char *base = strrchr(key, '/');
+    return base && strcmp(base + 1, "metadata.json") == 0;
+}
 
-    if (!prefix) return sv_err_set(err, SV_ENOMEM, "out of memory");
-    scan.prefix = prefix;
-    scan.plen = strlen(prefix);
-    if (store_list(r->store, prefix, NULL, scan_entry, &scan, err) != 0) {
-        sv_err_wrap(err, "listing %s", prefix);
-        goto fail;
-    }
-    items = calloc(scan.n ? scan.n : 1, sizeof *items);
-    map = calloc(scan.n ? scan.n : 1, sizeof *map);
-    batch = calloc(1, sizeof *batch);
-    if (!items || !map || !batch) {
-        sv_err_set(err, SV_ENOMEM, "out of memory");
-        goto fail;
-    }
-    batch->run = r;
-
-    /* Committed backups, newest first, and the newest verified among them. */
-    for (size_t i = 0; i < scan.n; i++) {
-        if (!scan.f[i].committed) continue;
-        if (scan.f[i].ts_ms == INT64_MIN) {
-            log_warn(r->ctx->job_id, ws, "prune: skipping backup folder '%s' (not a timestamp)",
-                     scan.f[i].name);
+/* Lists the workspace once and orders its committed backups newest first. */
+static int wp_scan(ws_prune *w, sv_err *err)
+{
+    w->scan.prefix = w->prefix;
+    w->scan.plen = strlen(w->prefix);
+    if (store_list(w->r->store, w->prefix, NULL, scan_entry, &w->scan, err) != 0)
+        return sv_err_wrap(err, "listing %s", w->prefix);
+    size_t n = w->scan.n ? w->scan.n : 1;
+    w->items = calloc(n, sizeof *w->items);
+    w->map = calloc(n, sizeof *w->map);
+    w->batch = calloc(1, sizeof *w->batch);
+    if (!w->items || !w->map || !w->batch) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    w->batch->run = w->r;
+    for (size_t i = 0; i < w->scan.n; i++) {
+        if (!w->scan.f[i].committed) continue;
+        if (w->scan.f[i].ts_ms == INT64_MIN) {
+            log_warn(w->r->ctx->job_id, w->ws, "prune: skipping backup folder '%s' (not a timestamp)",
+                     w->scan.f[i].name);
             continue;
         }
-        map[ni++] = i;
+        w->map[w->ni++] = i;
     }
-    qsort_r(map, ni, sizeof *map, cmp_folder_newest, scan.f);
-    for (size_t k = 0; k < ni; k++) {
-        folder *f = &scan.f[map[k]];
+    qsort_r(w->map, w->ni, sizeof *w->map, cmp_folder_newest, w->scan.f);
+    return 0;
+}
+
+/* Reads verify.json newest first until the newest verified backup is found
+ * (only that one is pinned). */
+static int wp_find_verified(ws_prune *w, sv_err *err)
+{
+    for (size_t k = 0; k < w->ni; k++) {
+        folder *f = &w->scan.f[w->map[k]];
         if (!f->has_verify) continue;
-        char *vk = sv_asprintf("%s%s/verify.json", prefix, f->name);
-        if (!vk) {
-            sv_err_set(err, SV_ENOMEM, "out of memory");
-            goto fail;
-        }
-        int vrc = read_verified(r, vk, &f->verified, err);
+        char *vk = sv_asprintf("%s%s/verify.json", w->prefix, f->name);
+        if (!vk) return sv_err_set(err, SV_ENOMEM, "out of memory");
+        int vrc = read_verified(w->r, vk, &f->verified, err);
         free(vk);
-        if (vrc != 0) goto fail;
-        if (f->verified) break; /* only the newest verified one matters */
+        if (vrc != 0) return -1;
+        if (f->verified) break;
     }
-    for (size_t k = 0; k < ni; k++) {
-        items[k].ts_ms = scan.f[map[k]].ts_ms;
-        items[k].verified = scan.f[map[k]].verified;
+    return 0;
+}
+
+/* Asks the policy what to keep, and records each decision. */
+static int wp_decide(ws_prune *w, sv_err *err)
+{
+    prune_run *r = w->r;
+    for (size_t k = 0; k < w->ni; k++) {
+        w->items[k].ts_ms = w->scan.f[w->map[k]].ts_ms;
+        w->items[k].verified = w->scan.f[w->map[k]].verified;
     }
-    if (retention_apply(r->policy, items, ni, r->now) != 0) {
-        sv_err_set(err, SV_ENOMEM, "out of memory");
-        goto fail;
-    }
-    for (size_t k = 0; k < ni; k++) {
-        if (add_decision(r, ws, scan.f[map[k]].name, items[k].keep, items[k].reason) != 0) {
-            sv_err_set(err, SV_ENOMEM, "out of memory");
-            goto fail;
-        }
-        if (items[k].keep) r->kept++;
+    if (retention_apply(r->policy, w->items, w->ni, r->now) != 0)
+        return sv_err_set(err, SV_ENOMEM, "out of memory");
+    for (size_t k = 0; k < w->ni; k++) {
+        if (add_decision(r, w->ws, w->scan.f[w->map[k]].name, w->items[k].keep, w->items[k].reason) != 0)
+            return sv_err_set(err, SV_ENOMEM, "out of memory");
+        if (w->items[k].keep) r->kept++;
         else r->deleted++;
     }
+    return 0;
+}
 
-    /* Phase 1: every doomed backup's commit marker. */
-    for (size_t k = 0; k < ni; k++) {
-        if (items[k].keep) continue;
-        folder *f = &scan.f[map[k]];
-        for (size_t j = 0; j < f->nkeys; j++) {
-            const char *base = strrchr(f->keys[j], '/');
-            if (base && strcmp(base + 1, "metadata.json") == 0 && batch_add(batch, f->keys[j], err) != 0)
-                goto fail;
-        }
+/* Deletes the doomed backups in two phases: first every commit marker (so
+ * none lists as committed any more), then the rest of their objects. */
+static int wp_delete_doomed(ws_prune *w, sv_err *err)
+{
+    for (size_t k = 0; k < w->ni; k++) {
+        if (w->items[k].keep) continue;
+        folder *f = &w->scan.f[w->map[k]];
+        for (size_t j = 0; j < f->nkeys; j++)
+            if (is_metadata(f->keys[j]) && batch_add(w->batch, f->keys[j], err) != 0) return -1;
     }
-    if (batch_flush(batch, err) != 0) goto fail;
+    if (batch_flush(w->batch, err) != 0) return -1;
+    for (size_t k = 0; k < w->ni; k++) {
+        if (w->items[k].keep) continue;
+        folder *f = &w->scan.f[w->map[k]];
+        for (size_t j = 0; j < f->nkeys; j++)
+            if (!is_metadata(f->keys[j]) && batch_add(w->batch, f->keys[j], err) != 0) return -1;
+    }
+    return 0; /* flushed with the leftovers */
+}
 
-    /* Phase 2: the rest of the doomed backups, and old uncommitted folders. */
-    for (size_t k = 0; k < ni; k++) {
-        if (items[k].keep) continue;
-        folder *f = &scan.f[map[k]];
-        for (size_t j = 0; j < f->nkeys; j++) {
-            const char *base = strrchr(f->keys[j], '/');
-            if (base && strcmp(base + 1, "metadata.json") == 0) continue;
-            if (batch_add(batch, f->keys[j], err) != 0) goto fail;
-        }
-    }
-    for (size_t i = 0; i < scan.n; i++) {
-        folder *f = &scan.f[i];
+/* Adds uncommitted folders older than a day (by name and by newest object)
+ * to the batch, and flushes it. */
+static int wp_sweep_leftovers(ws_prune *w, sv_err *err)
+{
+    prune_run *r = w->r;
+    for (size_t i = 0; i < w->scan.n; i++) {
+        folder *f = &w->scan.f[i];
         if (f->committed) continue;
         bool old_name = f->ts_ms == INT64_MIN || r->now - f->ts_ms > PRUNE_LEFTOVER_AGE_MS;
         bool old_objects = f->newest_mtime == 0 ? f->ts_ms != INT64_MIN
                                                 : r->now - f->newest_mtime > PRUNE_LEFTOVER_AGE_MS;
         if (!old_name || !old_objects) continue;
         r->leftovers++;
-        log_info(r->ctx->job_id, ws, "prune: %s uncommitted leftover %s%s (%zu objects)",
-                 r->dry_run ? "would remove" : "removing", prefix, f->name, f->nkeys);
+        log_info(r->ctx->job_id, w->ws, "prune: %s uncommitted leftover %s%s (%zu objects)",
+                 r->dry_run ? "would remove" : "removing", w->prefix, f->name, f->nkeys);
         for (size_t j = 0; j < f->nkeys; j++)
-            if (batch_add(batch, f->keys[j], err) != 0) goto fail;
+            if (batch_add(w->batch, f->keys[j], err) != 0) return -1;
     }
-    if (batch_flush(batch, err) != 0) goto fail;
+    return batch_flush(w->batch, err);
+}
+
+/* Applies the policy to one workspace and removes its uncommitted leftovers. */
+static int prune_workspace(prune_run *r, const char *ws, sv_err *err)
+{
+    ws_prune w = {.r = r, .ws = ws, .prefix = sv_asprintf("full/%s/", ws)};
+    int rc = -1;
+
+    if (!w.prefix) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    if (wp_scan(&w, err) != 0 || wp_find_verified(&w, err) != 0 || wp_decide(&w, err) != 0 ||
+        wp_delete_doomed(&w, err) != 0 || wp_sweep_leftovers(&w, err) != 0)
+        goto fail;
     r->workspaces++;
     rc = 0;
 fail:
-    if (batch) {
-        for (size_t i = 0; i < batch->n; i++) free(batch->keys[i]);
-        free(batch);
+    if (w.batch) {
+        for (size_t i = 0; i < w.batch->n; i++) free(w.batch->keys[i]);
+        free(w.batch);
     }
-    scan_free(&scan);
-    free(items);
-    free(map);
-    free(prefix);
+    scan_free(&w.scan);
+    free(w.items);
+    free(w.map);
+    free(w.prefix);
     return rc;
 }
 
