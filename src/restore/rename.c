@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "digest.h"
 #include "internal.h"
 #include "log.h"
 #include "restore.h"
@@ -95,8 +96,7 @@ bool restore_live_quiet(const char *live)
 static bool hash_fd(int fd, uint64_t size, char out[72])
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    unsigned char *buf = malloc(1 << 20), d[32];
-    unsigned int dn = 0;
+    unsigned char *buf = malloc(1 << 20);
     uint64_t off = 0;
     bool ok = md && buf && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
     while (ok && off < size) {
@@ -109,12 +109,7 @@ static bool hash_fd(int fd, uint64_t size, char out[72])
             off += (uint64_t)n;
         }
     }
-    if (ok && EVP_DigestFinal_ex(md, d, &dn) == 1) {
-        memcpy(out, "sha256:", 7);
-        sv_hex(d, 32, out + 7);
-    } else {
-        ok = false;
-    }
+    if (ok) sv_digest_checksum(md, out);
     EVP_MD_CTX_free(md);
     free(buf);
     return ok;
