@@ -12,7 +12,7 @@
 #include "err.h"
 
 typedef struct sv_config {
-    char *redis_url;       /* redis://[:password@]host:port/db */
+    char *redis_url;       /* redis://[:password@]host:port[,host:port...]/db */
     char *redis_host;      /* parsed from redis_url */
     int redis_port;
     int redis_db;
@@ -48,6 +48,7 @@ typedef struct sv_config {
     char *encryption_key_file;     /* KEK file (crypto.h); NULL = encryption off */
     char *encryption_old_key_file; /* previous KEK during a rotation, unwrap only */
 
+    int64_t redis_wait_ms; /* SQLVAULT_REDIS_WAIT: WAIT 1 timeout after enqueues and completions, 0 = off */
     char *allow_dirs;      /* SQLVAULT_ALLOW_DIRS: colon list of folders queued jobs may use besides DATA_DIR/WS/; NULL */
 
     /* Tuning knobs, read like every other variable (README lists them). */

@@ -60,6 +60,9 @@ int queue_conn_ensure(queue_conn *c, int64_t deadline_mono_ms, bool (*stop)(void
 /* True after an i/o error (or before the first connect): ensure or
  * reconnect before the next call. */
 bool queue_conn_broken(const queue_conn *c);
+/* True when the connection talks to a Redis Cluster (src/queue/cluster.c:
+ * each command goes to the master owning its key's slot). */
+bool queue_conn_is_cluster(const queue_conn *c);
 /* Round trips this connection made, and all connections of the process. */
 uint64_t queue_conn_round_trips(const queue_conn *c);
 uint64_t queue_round_trips(void);

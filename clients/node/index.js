@@ -61,9 +61,34 @@ function redisWhere (redis) {
 
 const UNREACHABLE_RE = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|EPIPE|max retries per request|Connection is closed|Stream isn't writeable|enableOfflineQueue|Failed to refresh slots cache|None of startup nodes is available|connect ETIMEDOUT|Cluster isn't ready|timed out/i
 
+// "1s", "500ms", "2m" or a number of ms; fallback when unset or invalid.
+function parseMs (v, fallback) {
+  const m = /^(\d+)(ms|s|m)?$/.exec(String(v ?? '').trim())
+  if (!m) return fallback
+  return Number(m[1]) * ({ ms: 1, s: 1000, m: 60000 }[m[2] || 'ms'])
+}
+
+// The Redis Cluster slot of a key (CRC16 XMODEM of its {hash tag}).
+function keySlot (key) {
+  const s = key.indexOf('{')
+  if (s >= 0) {
+    const e = key.indexOf('}', s + 1)
+    if (e > s + 1) key = key.slice(s + 1, e)
+  }
+  let crc = 0
+  for (const b of Buffer.from(key)) {
+    crc ^= b << 8
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
+  }
+  return crc & 16383
+}
+
 export class SqlvaultClient {
   // opts: redis (an ioredis Redis or Cluster), url, prefix, pool, library,
-  // commandTimeoutMs (5000), store (a store config, see store.js), onError.
+  // commandTimeoutMs (5000), store (a store config, see store.js), onError,
+  // waitReplicaMs (SQLVAULT_REDIS_WAIT, default 1000; 0 = off): an enqueue
+  // waits that long for a replica's ack (WAIT 1) when the pool's master has
+  // replicas, so a failover right after it cannot lose the job.
   constructor (opts = {}) {
     this.ownRedis = !opts.redis
     this.redis = opts.redis || new Redis(opts.url || process.env.SQLVAULT_REDIS_URL || 'redis://127.0.0.1:6379/0', {
@@ -83,6 +108,43 @@ export class SqlvaultClient {
     this._sub = null
     this._subChannels = new Map() // channel -> refcount
     this._subHandlers = new Set()
+    this.waitReplicaMs = opts.waitReplicaMs ?? parseMs(process.env.SQLVAULT_REDIS_WAIT, 1000)
+    this._replicas = null // single Redis: { n, at } from INFO replication
+  }
+
+  // Replicas of the master serving pool (a Cluster: from its slot map; one
+  // Redis: INFO replication, cached for 10 s).
+  async _replicasOf (pool) {
+    if (this.redis.isCluster) {
+      const nodes = this.redis.slots && this.redis.slots[keySlot(this.base(pool))]
+      return nodes ? nodes.length - 1 : 0
+    }
+    if (!this._replicas || Date.now() - this._replicas.at > 10000) {
+      const info = await this.redis.info('replication')
+      const m = /connected_slaves:(\d+)/.exec(info)
+      this._replicas = { n: m ? Number(m[1]) : 0, at: Date.now() }
+    }
+    return this._replicas.n
+  }
+
+  // FCALL followed by WAIT 1 T in one pipeline (the same connection, so WAIT
+  // counts this write); throws REDIS_UNREACHABLE when no replica acked.
+  async _fcallReplicated (name, pool, ...args) {
+    if (this.waitReplicaMs <= 0 || (await this._r(() => this._replicasOf(pool))) < 1) return this.fcall(name, pool, ...args)
+    const run = () => this.redis.pipeline().call('FCALL', name, 1, this.base(pool), ...args).call('WAIT', 1, this.waitReplicaMs).exec()
+    return this._r(async () => {
+      let res = await run()
+      if (res[0][0] && /Function not found/i.test(res[0][0].message)) {
+        await this.loadLibrary()
+        res = await run()
+      }
+      if (res[0][0]) throw res[0][0]
+      if (res[1][0] || Number(res[1][1]) < 1) {
+        throw new SqlvaultError(`no replica acknowledged the ${name.replace('sqlvault_', '')} within ${this.waitReplicaMs} ms; ` +
+          'the master holds it but could lose it in a failover; retrying with the same job id is safe', { code: 'REDIS_UNREACHABLE' })
+      }
+      return res[0][1]
+    })
   }
 
   // The pool's key prefix: PREFIX:{POOL}:
@@ -153,7 +215,7 @@ export class SqlvaultClient {
     jobOpts.reason = reason
     const priority = options.priority || (reason === 'scheduled' || !INTERACTIVE.has(type) ? 'scheduled' : 'interactive')
     if (priority !== 'interactive' && priority !== 'scheduled') throw new SqlvaultError(`priority '${priority}' is neither interactive nor scheduled`, { code: 'INVALID' })
-    const [created, state] = await this.fcall('sqlvault_enqueue', options.pool, id, type, workspace || '',
+    const [created, state] = await this._fcallReplicated('sqlvault_enqueue', options.pool, id, type, workspace || '',
       priority, String(options.maxAttempts || 5), Buffer.from(encode(jobOpts)), reason)
     return { id, created: created === 1, state }
   }

@@ -14,7 +14,8 @@
 #include "util.h"
 
 const sv_config_var sv_config_vars[] = {
-    {"SQLVAULT_REDIS_URL", "redis-url", "redis://127.0.0.1:6379/0", "redis://[:password@]host:port/db"},
+    {"SQLVAULT_REDIS_URL", "redis-url", "redis://127.0.0.1:6379/0",
+     "redis://[:password@]host:port/db; a cluster: any node, or a comma list host:port,host:port"},
     {"SQLVAULT_REDIS_PREFIX", "redis-prefix", "sqlvault", "prefix of every redis key"},
     {"SQLVAULT_STORE", "store", "file://./var/backups", "file:///path or s3://bucket/prefix/"},
     {"SQLVAULT_S3_ENDPOINT", "s3-endpoint", NULL, "S3 endpoint, e.g. https://ACCOUNT.r2.cloudflarestorage.com"},
@@ -49,6 +50,8 @@ const sv_config_var sv_config_vars[] = {
      "previous key-encryption key, still accepted while 'keys rotate' runs"},
 
     {"SQLVAULT_ALLOW_DIRS", "allow-dirs", NULL, "folders (colon list) queued jobs may read and write besides DATA_DIR/WS/"},
+    {"SQLVAULT_REDIS_WAIT", "redis-wait", "1s",
+     "how long an enqueue or completion waits for a replica's ack (WAIT 1) when the master has replicas; 0 = off"},
     {"SQLVAULT_SNAPSHOT_COPY", "snapshot-copy", NULL,
      "set: snapshot with the backup-API copy, never a checkpointed WAL file in place"},
     {"SQLVAULT_RETRY_BASE", "retry-base", "1s", "a failed job's first retry delay (doubles up to 5 minutes)"},
@@ -149,6 +152,8 @@ static int parse_redis_url(sv_config *c, char *errs, size_t cap)
         p = at + 1;
     }
     size_t hl = slash ? (size_t)(slash - p) : strlen(p);
+    const char *comma = memchr(p, ',', hl);
+    if (comma) hl = (size_t)(comma - p); /* seed list: the first node here, all of them in queue/cluster.c */
     if (hl == 0 || hl >= sizeof host) goto bad;
     memcpy(host, p, hl);
     host[hl] = '\0';
@@ -171,7 +176,7 @@ static int parse_redis_url(sv_config *c, char *errs, size_t cap)
     }
     return 0;
 bad:
-    problem(errs, cap, "SQLVAULT_REDIS_URL: invalid url (expected redis://[:password@]host:port/db)");
+    problem(errs, cap, "SQLVAULT_REDIS_URL: invalid url (expected redis://[:password@]host:port[,host:port...]/db)");
     return -1;
 }
 
@@ -325,6 +330,8 @@ int config_load(sv_config *c, int *argc, char **argv, sv_err *err)
             c->allow_dirs = sv_strdup(val[i]);
     }
     config_knobs(c, val, errs, sizeof errs);
+    if (sv_parse_duration_ms(value_of(val, "SQLVAULT_REDIS_WAIT"), &c->redis_wait_ms, &e) != 0)
+        problem(errs, sizeof errs, "SQLVAULT_REDIS_WAIT: %s", e.msg);
     if (c->encryption_key_file && access(c->encryption_key_file, R_OK) != 0)
         problem(errs, sizeof errs, "SQLVAULT_ENCRYPTION_KEY_FILE: unable to read '%s'", c->encryption_key_file);
     if (c->encryption_old_key_file && access(c->encryption_old_key_file, R_OK) != 0)

@@ -29,7 +29,10 @@ uint64_t queue_round_trips(void) { return atomic_load(&qc_total_rt); }
 uint64_t queue_conn_round_trips(const queue_conn *c) { return c ? c->rt : 0; }
 
 /* True after an i/o error or before the first connect. */
-bool queue_conn_broken(const queue_conn *c) { return !c || c->broken || !c->rc; }
+bool queue_conn_broken(const queue_conn *c) { return !c || c->broken || (!c->rc && !c->cl); }
+
+/* True on a Redis Cluster; see queue_conn.h. */
+bool queue_conn_is_cluster(const queue_conn *c) { return c && c->cl; }
 
 /* The class of an error reply; see queue_conn.h. */
 qc_errclass queue_conn_classify(const char *s)
@@ -114,7 +117,16 @@ const char *queue_command_key(int argc, const char **argv, const size_t *lens, s
 static redisContext *route(queue_conn *c, int argc, const char **argv, const size_t *lens, sv_err *err)
 {
     size_t klen;
-    (void)queue_command_key(argc, argv, lens, &klen);
+    const char *key = queue_command_key(argc, argv, lens, &klen);
+    if (c->cl && !c->broken) {
+        /* the master owning the key's slot (src/queue/cluster.c) */
+        redisContext *ctx = qcl_context_for_key(c->cl, key, klen, err);
+        if (!ctx) {
+            c->broken = true;
+            c->failures++;
+        }
+        return ctx;
+    }
     if (!c->rc || c->broken) {
         sv_err_set(err, SV_EUNREACH, "not connected to redis");
         return NULL;
@@ -135,8 +147,14 @@ static redisReply *call_once(queue_conn *c, int argc, const char **argv, const s
     }
     c->rt++;
     atomic_fetch_add(&qc_total_rt, 1);
-    r = redisCommandArgv(ctx, argc, argv, lens);
-    if (!r) {
+    if (c->cl) {
+        /* sent to the slot's master; MOVED and ASK are followed in cluster.c */
+        if (!(r = qcl_command(c->cl, argc, argv, lens, err))) {
+            c->broken = true;
+            c->failures++;
+            return NULL;
+        }
+    } else if (!(r = redisCommandArgv(ctx, argc, argv, lens))) {
         io_error(c, err);
         return NULL;
     }
@@ -182,6 +200,15 @@ int qc_append(queue_conn *c, int argc, const char **argv, const size_t *lens, sv
         c->pending = 0;
         return -1;
     }
+    if (c->cl) {
+        /* one pipeline, one master (a pool's enqueues): its replies are read there */
+        if (c->pending && ctx != c->pipe_ctx) {
+            c->broken = true;
+            c->pending = 0;
+            return sv_err_set(err, SV_EINTERNAL, "redis cluster: a pipeline spans two masters");
+        }
+        c->pipe_ctx = ctx;
+    }
     if (redisAppendCommandArgv(ctx, argc, argv, lens) != REDIS_OK) {
         c->broken = true; /* what is queued cannot be taken back: start afresh */
         c->pending = 0;
@@ -197,13 +224,16 @@ int qc_append(queue_conn *c, int argc, const char **argv, const size_t *lens, sv
 redisReply *qc_read(queue_conn *c, sv_err *err)
 {
     redisReply *r = NULL;
+    redisContext *ctx = c->cl ? c->pipe_ctx : c->rc;
     if (!c->pending) {
         sv_err_set(err, SV_EINTERNAL, "no pipelined reply to read");
         return NULL;
     }
-    if (!c->rc || c->broken || redisGetReply(c->rc, (void **)&r) != REDIS_OK || !r) {
+    if (!ctx || c->broken || redisGetReply(ctx, (void **)&r) != REDIS_OK || !r) {
         c->pending = 0;
         io_error(c, err);
+        if (c->cl) qcl_disconnect(c->cl); /* the map is fetched again on reconnect */
+        c->pipe_ctx = NULL;
         return NULL;
     }
     c->pending--;
@@ -228,9 +258,32 @@ int qc_load_functions(queue_conn *c, sv_err *err)
     return 0;
 }
 
-/* Loads the library when the server has none or an older one. */
+/* Keeps the lowest library version a master reports (-1: none loaded). */
+static int min_version(void *ud, const redisReply *r, sv_err *err)
+{
+    long long *v = ud, got = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    if (got < *v) *v = got;
+    return 0;
+}
+
+/* Loads the library when the server (any master of a cluster: a new node,
+ * or one that restarted empty) has none or an older one. */
 static int ensure_functions(queue_conn *c, sv_err *err)
 {
+    if (c->cl) {
+        const char *argv[] = {"FCALL_RO", "sqlvault_version", "0"};
+        long long v = QC_VERSION;
+        sv_err e;
+        /* a master without the library answers an error reply: load it */
+        if (qcl_each_master(c->cl, 3, argv, (size_t[]){8, 16, 1}, min_version, &v, &e) != 0) {
+            if (e.code == SV_EUNREACH) {
+                *err = e;
+                return -1;
+            }
+            v = -1;
+        }
+        return v >= QC_VERSION ? 0 : qc_load_functions(c, err);
+    }
     const char *argv[] = {"FCALL_RO", "sqlvault_version", "0"};
     redisReply *r = call_once(c, 3, argv, (size_t[]){8, 16, 1}, err);
     long long v = -1;
@@ -244,7 +297,55 @@ static int ensure_functions(queue_conn *c, sv_err *err)
     return qc_load_functions(c, err);
 }
 
-/* Connects, authenticates, selects the db and checks the library. */
+/* Single Redis: how many replicas are connected (INFO replication), for
+ * qc_wait_replica. Part of connecting: not a counted round trip. */
+static int count_replicas(queue_conn *c, sv_err *err)
+{
+    redisReply *r = redisCommand(c->rc, "INFO replication");
+    const char *p;
+    if (!r) return sv_err_set(err, SV_EUNREACH, "redis at %s:%d: %s", c->cfg->redis_host, c->cfg->redis_port,
+                              c->rc->errstr[0] ? c->rc->errstr : "connection lost");
+    p = r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ? strstr(r->str, "connected_slaves:") : NULL;
+    c->replicas = p ? atoi(p + 17) : 0;
+    freeReplyObject(r);
+    return 0;
+}
+
+/* See internal.h. */
+int qc_wait_replica(queue_conn *c, const char *what, sv_err *err)
+{
+    int64_t t = c->cfg->redis_wait_ms;
+    int replicas = c->cl ? qcl_last_replicas(c->cl) : c->replicas;
+    redisContext *rc = c->cl ? qcl_last_context(c->cl) : c->rc;
+    char ms[24];
+    redisReply *r;
+    long long acked;
+    if (t <= 0 || replicas <= 0 || !rc || c->broken || c->pending) return 0;
+    snprintf(ms, sizeof ms, "%lld", (long long)t);
+    c->rt++;
+    atomic_fetch_add(&qc_total_rt, 1);
+    /* on the very connection the write went to: WAIT counts that client's writes */
+    r = redisCommand(rc, "WAIT 1 %s", ms);
+    if (!r) {
+        c->broken = true;
+        c->failures++;
+        if (c->cl) qcl_disconnect(c->cl);
+        return sv_err_set(err, SV_EUNREACH, "redis: connection lost waiting for a replica to acknowledge %s", what);
+    }
+    acked = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    if (acked < 1) {
+        sv_err_set(err, SV_EUNREACH, "no replica acknowledged %s within %lld ms", what, (long long)t);
+        return sv_err_hint(err, "the master holds it but could lose it in a failover; a retry with the same "
+                                "job id is safe (deduplicated); see SQLVAULT_REDIS_WAIT");
+    }
+    return 0;
+}
+
+/* Connects, authenticates, selects the db and checks the library. On a
+ * Redis Cluster (the first node that answers CLUSTER SLOTS is a cluster
+ * node) it fetches the slot map and checks the library on every master;
+ * the per-master connections open on first use (src/queue/cluster.c). */
 static int connect_now(queue_conn *c, sv_err *err)
 {
     const sv_config *cfg = c->cfg;
@@ -254,9 +355,44 @@ static int connect_now(queue_conn *c, sv_err *err)
     char db[16];
 
     if (c->rc) redisFree(c->rc);
+    c->rc = NULL;
     c->broken = false;
     c->unready = false;
     c->pending = 0;
+    c->pipe_ctx = NULL;
+    if (!c->single) {
+        /* a cluster node? (CLUSTER SLOTS; the seeds of SQLVAULT_REDIS_URL in turn) */
+        bool is_cluster = false;
+        qcl_seed seeds[QCL_MAX_SEEDS];
+        int nseeds = qcl_parse_seeds(cfg->redis_url, seeds, QCL_MAX_SEEDS, err);
+        if (nseeds < 0) goto fail;
+        if (!c->cl && !(c->cl = qcl_new(cfg))) {
+            sv_err_set(err, SV_ENOMEM, "out of memory");
+            goto fail;
+        }
+        qcl_disconnect(c->cl);
+        if (qcl_refresh(c->cl, &is_cluster, err) != 0) {
+            /* a seed list, or a cluster seen before: keep at it (a failover) */
+            if (nseeds > 1 || qcl_masters(c->cl) > 0) goto fail;
+            /* one node that does not answer: the single-Redis path below
+             * says why, as it always has */
+            qcl_free(c->cl);
+            c->cl = NULL;
+        } else if (is_cluster) {
+            if (cfg->redis_db != 0) {
+                sv_err_set(err, SV_EINVAL, "redis cluster: database %d requested, a cluster has only 0",
+                           cfg->redis_db);
+                sv_err_hint(err, "drop the /db part of SQLVAULT_REDIS_URL");
+                goto fail;
+            }
+            if (ensure_functions(c, err) != 0) goto fail;
+            return 0;
+        } else {
+            qcl_free(c->cl);
+            c->cl = NULL;
+            c->single = true;
+        }
+    }
     c->rc = redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, tv);
     if (!c->rc || c->rc->err) {
         sv_err_set(err, SV_EUNREACH, "unable to connect to redis at %s:%d: %s", cfg->redis_host,
@@ -285,10 +421,12 @@ static int connect_now(queue_conn *c, sv_err *err)
         freeReplyObject(r);
     }
     if (ensure_functions(c, err) != 0) goto fail;
+    if (cfg->redis_wait_ms > 0 && count_replicas(c, err) != 0) goto fail;
     return 0;
 fail:
     if (c->rc) redisFree(c->rc);
     c->rc = NULL;
+    if (c->cl) qcl_disconnect(c->cl);
     c->broken = true;
     return -1;
 }
@@ -313,7 +451,7 @@ int queue_conn_open(const sv_config *cfg, queue_conn **out, sv_err *err)
     if (queue_conn_new(cfg, &c, err) != 0) return -1;
     *out = NULL;
     if (connect_now(c, err) != 0) {
-        free(c);
+        queue_conn_free(c);
         return -1;
     }
     *out = c;
@@ -364,6 +502,7 @@ void queue_conn_free(queue_conn *c)
 {
     if (!c) return;
     if (c->rc) redisFree(c->rc);
+    qcl_free(c->cl);
     free(c);
 }
 

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include "log.h"
 #include "queue/internal.h"
 #include "util.h"
 
@@ -67,7 +68,8 @@ int queue_enqueue(queue_conn *c, const char *base, const queue_job_spec *j, bool
     *created = reply_int(r->element[0]) == 1;
     reply_str(r->element[1], state, state_cap);
     freeReplyObject(r);
-    return 0;
+    /* an enqueue that returned survives a failover (issue 13): a replica has it */
+    return qc_wait_replica(c, "the enqueue", err);
 }
 
 /* One pipelined window of enqueues: 0, 1 when the library was missing (load
@@ -195,6 +197,12 @@ int queue_complete(queue_conn *c, const char *base, const char *id, const char *
     *accepted = reply_int(r->element[0]) == 1;
     if (state) reply_str(r->element[1], state, 16);
     freeReplyObject(r);
+    if (*accepted && qc_wait_replica(c, "the completion", err) != 0) {
+        /* written on the master; lost only if it fails before replicating,
+         * and then the lease lapses and the job runs again (idempotent) */
+        log_warn(id, NULL, "%s", err->msg);
+        sv_err_clear(err);
+    }
     return 0;
 }
 
@@ -373,6 +381,25 @@ int queue_wait_wake(queue_conn *c, char *const *bases, size_t n, int64_t timeout
         keys[k] = sv_asprintf("%swake", bases[k]);
         if (!keys[k]) break;
         argv[1 + k] = keys[k];
+    }
+    if (queue_conn_is_cluster(c) && k > 1) {
+        /* the pools' wake lists live in different slots (one BLPOP cannot
+         * span them): block on each in turn for a share of the time */
+        int64_t slice = timeout_ms / (int64_t)k > 50 ? timeout_ms / (int64_t)k : 50;
+        int rc = 0;
+        snprintf(tmo, sizeof tmo, "%.3f", (double)slice / 1000.0);
+        for (size_t i = 0; i < k; i++) {
+            r = qc_callv(c, err, 3, (const char *[]){"BLPOP", keys[i], tmo});
+            if (!r) {
+                rc = -1;
+                break;
+            }
+            bool woke = r->type == REDIS_REPLY_ARRAY;
+            freeReplyObject(r);
+            if (woke) break;
+        }
+        for (size_t i = 0; i < k; i++) free(keys[i]);
+        return rc;
     }
     snprintf(tmo, sizeof tmo, "%.3f", (double)timeout_ms / 1000.0);
     argv[1 + k] = tmo;
