@@ -20,11 +20,10 @@ cl_cli() { redis-cli -c -h 127.0.0.1 -p "${CL_PORTS[0]}" "$@"; }
 
 cl_state() { cl_cli HGET "$(cl_base "$1")job:$2" state; }
 
-# cl_enqueue POOL ID TYPE WS [JSON-OPTS]: opts as msgpack (python), '' = none.
+# cl_enqueue POOL ID TYPE WS [JSON-OPTS]: opts packed as msgpack (python) and
+# passed on stdin (redis-cli -x: the packed bytes may hold NULs).
 cl_enqueue() {
-  local opts=""
-  if [[ -n "${5:-}" ]]; then
-    opts=$(python3 -c 'import json,sys
+  python3 -c 'import json,sys
 def mp(v):
     if isinstance(v, bool): return b"\xc3" if v else b"\xc2"
     if isinstance(v, int): return bytes([v]) if 0 <= v < 128 else b"\xd3" + v.to_bytes(8, "big", signed=True)
@@ -32,9 +31,8 @@ def mp(v):
         b = v.encode(); return bytes([0xa0 | len(b)]) + b
     if isinstance(v, dict): return bytes([0x80 | len(v)]) + b"".join(mp(k) + mp(x) for k, x in v.items())
     raise ValueError(v)
-sys.stdout.buffer.write(mp(json.loads(sys.argv[1])))' "$5")
-  fi
-  cl_cli FCALL sqlvault_enqueue 1 "$(cl_base "$1")" "$2" "$3" "$4" interactive 5 "$opts" | head -1
+sys.stdout.buffer.write(mp(json.loads(sys.argv[1])) if sys.argv[1] else b"")' "${5:-}" |
+    cl_cli -x FCALL sqlvault_enqueue 1 "$(cl_base "$1")" "$2" "$3" "$4" interactive 5 | head -1
 }
 
 cl_setup() {
