@@ -24,7 +24,11 @@
 #                  CHAOS_SEED replays),
 #                  j LiveStore store (a real LiveStore 0.4 store of BENCH_LS_MB
 #                  MB, default 100, under a steady writer with the Node client's
-#                  onBackup; 5 backups through the queue: time, tries, quiesce, RSS)
+#                  onBackup; 5 backups through the queue: time, tries, quiesce, RSS),
+#                  k Redis Cluster (tests/cluster/bench_cluster.sh: BENCH_CLUSTER_N
+#                  empty jobs, default 3000, over 3 pools on one redis-server vs
+#                  a 3 masters + 3 replicas cluster: jobs/s and Redis CPU per
+#                  job; the enqueue latency WAIT 1 adds)
 #   --build-dir D  where to build sqlvault (default build/)
 #   --no-build     use the binaries already in the build dir
 #   --runs N       run each timed command of rows b, c, e N times and report
@@ -849,6 +853,29 @@ machine() {
     "$BUILD_DIR" "$(awk -F= '/^CMAKE_BUILD_TYPE:/ { print $2 }' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null)"
 }
 
+# row_cluster (k): one Redis against a 3+3 Redis Cluster (tests/cluster/bench_cluster.sh).
+row_cluster() {
+  local n="${BENCH_CLUSTER_N:-3000}" out kv
+  ((QUICK)) && n=600
+  log "Redis Cluster: $n empty jobs over 3 pools, one redis-server vs 3 masters + 3 replicas"
+  out="$(bash "$ROOT/tests/cluster/bench_cluster.sh" "$SV" "$RUN/cluster" "$n" 2>>"$RUN/cluster.log" | tail -n 1)"
+  local -A f=()
+  for kv in $out; do f["${kv%%=*}"]="${kv#*=}"; done
+  if [[ -n "${f[error]:-}" || -z "${f[cluster_rate]:-}" ]]; then
+    row "k. Redis Cluster" "failed: ${out:-no output} (see $RUN/cluster.log)" "—" "—" "—" "—"
+    return
+  fi
+  row "k. queue on a Redis Cluster, $n empty jobs over 3 pools, 2 workers × 4 threads" \
+    "3 masters + 3 replicas: ${f[cluster_rate]} jobs/s, Redis CPU ${f[cluster_cpu_ms]} ms/job (6 processes, replication and WAIT included)" \
+    "one redis-server: ${f[single_rate]} jobs/s, Redis CPU ${f[single_cpu_ms]} ms/job" \
+    "$(calc "${f[cluster_rate]} / ${f[single_rate]}")× jobs/s" "scales out; ≥ 463 jobs/s (10M workspaces a day)" \
+    "$(verdict "${f[cluster_rate]}" ">=" 463)"
+  row "k'. enqueue latency added by WAIT 1 (300 sequential enqueues on a pool's master)" \
+    "with WAIT: p50 ${f[enq_wait_p50_ms]} ms, p99 ${f[enq_wait_p99_ms]} ms" \
+    "without: p50 ${f[enq_p50_ms]} ms, p99 ${f[enq_p99_ms]} ms" \
+    "$(calc "${f[enq_wait_p50_ms]} / ${f[enq_p50_ms]}")× p50" "—" "—"
+}
+
 # ------------------------------------------------------------------- main
 
 mkdir -p "$RUN"
@@ -875,6 +902,7 @@ if want i; then
   fi
 fi
 want j && row_livestore
+want k && row_cluster
 
 {
   printf '\n## sqlvault bench, %s workspace%s, %s\n\n' "$SIZE" "$( ((QUICK)) && echo ', quick')" "$STARTED"

@@ -545,6 +545,27 @@ int qcl_each_master(qcl *cl, int argc, const char **argv, const size_t *lens,
 }
 
 /* See cluster.h. */
+redisContext *qcl_context_for_key(qcl *cl, const char *key, size_t len, sv_err *err)
+{
+    bool dummy;
+    int node;
+    redisContext *rc;
+    if (cl->stale && qcl_refresh(cl, &dummy, err) != 0) return NULL;
+    node = key ? cl->slot[qcl_key_slot(key, len)] : any_master(cl);
+    if (node < 0) {
+        cl->stale = true;
+        sv_err_set(err, SV_EUNREACH, "redis cluster: no master serves slot %d", key ? qcl_key_slot(key, len) : -1);
+        return NULL;
+    }
+    if (!(rc = node_ctx(cl, node, err))) {
+        cl->stale = true;
+        return NULL;
+    }
+    if (key) cl->last = node;
+    return rc;
+}
+
+/* See cluster.h. */
 int qcl_last_replicas(const qcl *cl) { return cl->last >= 0 ? cl->nodes[cl->last].replicas : 0; }
 
 /* See cluster.h. */

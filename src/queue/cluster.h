@@ -83,6 +83,12 @@ redisReply *qcl_command(qcl *cl, int argc, const char **argv, const size_t *lens
  * each (may be NULL) sees every reply first. */
 int qcl_each_master(qcl *cl, int argc, const char **argv, const size_t *lens,
                     int (*each)(void *ud, const redisReply *r, sv_err *err), void *ud, sv_err *err);
+/* The connection of the master owning key's slot (any master when key is
+ * NULL), opened if needed, for a pipeline whose replies are read from it;
+ * the map is refreshed first when stale. NULL with err (SV_EUNREACH). A
+ * MOVED or ASK reply read from it is the caller's to handle (the pipeline
+ * is sent again after qcl_disconnect, which refreshes the map). */
+redisContext *qcl_context_for_key(qcl *cl, const char *key, size_t len, sv_err *err);
 /* Replicas of the master that served the last keyed command (from the
  * map), 0 when unknown. */
 int qcl_last_replicas(const qcl *cl);
