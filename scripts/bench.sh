@@ -866,7 +866,7 @@ row_cluster() {
     return
   fi
   row "k. queue on a Redis Cluster, $n empty jobs over 3 pools, 2 workers × 4 threads" \
-    "3 masters + 3 replicas: ${f[cluster_rate]} jobs/s, Redis CPU ${f[cluster_cpu_ms]} ms/job (6 processes, replication and WAIT included)" \
+    "3 masters + 3 replicas: ${f[cluster_rate]} jobs/s, Redis CPU ${f[cluster_cpu_ms]} ms/job (6 processes, replication and WAIT 1 after each completion included); with SQLVAULT_REDIS_WAIT=0: ${f[nowait_rate]} jobs/s, ${f[nowait_cpu_ms]} ms/job" \
     "one redis-server: ${f[single_rate]} jobs/s, Redis CPU ${f[single_cpu_ms]} ms/job" \
     "$(calc "${f[cluster_rate]} / ${f[single_rate]}")× jobs/s" "scales out; ≥ 463 jobs/s (10M workspaces a day)" \
     "$(verdict "${f[cluster_rate]}" ">=" 463)"

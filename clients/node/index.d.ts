@@ -94,6 +94,9 @@ export interface ClientOptions {
   pool?: string
   library?: string
   commandTimeoutMs?: number
+  /** After an enqueue, wait this long for a replica's ack (WAIT 1) when the
+   * pool's master has replicas; default SQLVAULT_REDIS_WAIT or 1000, 0 = off. */
+  waitReplicaMs?: number
   store?: StoreConfig
   onError?: (e: Error) => void
 }

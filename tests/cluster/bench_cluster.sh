@@ -4,7 +4,8 @@
 # spread over three pools, with 2 workers x 4 threads serving all three,
 # (1) on one redis-server and (2) on a 3 masters + 3 replicas cluster with
 # one pool per master; wall time and the Redis processes' CPU (all six on
-# the cluster, replication included). Then (3) the enqueue latency added by
+# the cluster, replication included), with SQLVAULT_REDIS_WAIT at its
+# default (1s: WAIT 1 after each completion) and at 0. Then (3) the enqueue latency added by
 # WAIT: 300 sequential sqlvault_enqueue calls to a pool's master, alone and
 # pipelined with WAIT 1 1000. Prints one line of key=value pairs.
 set -uo pipefail
@@ -35,10 +36,13 @@ for k, (port, pool) in enumerate(targets):
     s = socket.create_connection(("127.0.0.1", int(port))); f = s.makefile("rb")
     ids = range(k, n, len(targets))
     s.sendall(b"".join(cmd("FCALL", "sqlvault_enqueue", 1, "%s:{%s}:" % (prefix, pool), "j%d" % i, "sleep", "", "interactive", 1, b"") for i in ids))
-    for _ in ids:
+    def skip():
         l = f.readline()
         if l.startswith(b"-"): sys.exit("enqueue: " + l.decode())
-        if l.startswith(b"*"): f.readline(); f.readline(); f.readline(); f.readline()
+        if l.startswith(b"*"):
+            for _ in range(int(l[1:])): skip()
+        elif l.startswith(b"$") and int(l[1:]) >= 0: f.readline()
+    for _ in ids: skip()
     s.close()
 PY
 }
@@ -59,7 +63,7 @@ run() {
   while :; do
     done_n=$("$SV" stats --pools "$pools" --json 2>/dev/null | jq '.succeeded + .failed')
     ((${done_n:-0} >= N)) && break
-    ((SECONDS < deadline)) || { echo "timeout $done_n/$N" >&2; return 1; }
+    ((SECONDS < deadline)) || { echo "timeout $done_n/$N" >&2; kill "${wp[@]}"; return 1; }
     sleep 0.2
   done
   t1=$(date +%s.%N); c1=$(cpu_of "$@")
@@ -86,6 +90,10 @@ targets="$(cluster_master_of "bc:{$pa}:"):$pa $(cluster_master_of "bc:{$pb}:"):$
 cpids=$(for p in "${CL_PORTS[@]}"; do cat "$CL_DIR/$p/pid"; done)
 # shellcheck disable=SC2086
 read -r c_rate c_cpu c_wall < <(run "$CL_URL" bc "$targets" $cpids) || { echo "error=cluster"; exit 1; }
+# the same with SQLVAULT_REDIS_WAIT=0 (no WAIT after completions), other keys (prefix bn)
+targets_n="$(cluster_master_of "bn:{$pa}:"):$pa $(cluster_master_of "bn:{$pb}:"):$pb $(cluster_master_of "bn:{$pc}:"):$pc"
+# shellcheck disable=SC2086
+read -r n_rate n_cpu n_wall < <(SQLVAULT_REDIS_WAIT=0 run "$CL_URL" bn "$targets_n" $cpids) || { echo "error=cluster_nowait"; exit 1; }
 
 # WAIT latency on the default pool's master
 m=$(cluster_master_of "bc:{$pa}:")
@@ -116,4 +124,4 @@ print("%.3f %.3f %.3f %.3f" % (a50, a99, b50, b99))
 PY
 )
 read -r n50 n99 w50 w99 <<<"$lat"
-echo "n=$N single_rate=$s_rate single_cpu_ms=$s_cpu single_wall=$s_wall cluster_rate=$c_rate cluster_cpu_ms=$c_cpu cluster_wall=$c_wall enq_p50_ms=$n50 enq_p99_ms=$n99 enq_wait_p50_ms=$w50 enq_wait_p99_ms=$w99"
+echo "n=$N single_rate=$s_rate single_cpu_ms=$s_cpu single_wall=$s_wall cluster_rate=$c_rate cluster_cpu_ms=$c_cpu cluster_wall=$c_wall nowait_rate=$n_rate nowait_cpu_ms=$n_cpu enq_p50_ms=$n50 enq_p99_ms=$n99 enq_wait_p50_ms=$w50 enq_wait_p99_ms=$w99"
