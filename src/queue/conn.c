@@ -364,7 +364,8 @@ static int connect_now(queue_conn *c, sv_err *err)
         /* a cluster node? (CLUSTER SLOTS; the seeds of SQLVAULT_REDIS_URL in turn) */
         bool is_cluster = false;
         qcl_seed seeds[QCL_MAX_SEEDS];
-        int nseeds = qcl_parse_seeds(cfg->redis_url, seeds, QCL_MAX_SEEDS, err);
+        /* (a config without a URL names its one node by redis_host/port) */
+        int nseeds = cfg->redis_url && cfg->redis_url[0] ? qcl_parse_seeds(cfg->redis_url, seeds, QCL_MAX_SEEDS, err) : 1;
         if (nseeds < 0) goto fail;
         if (!c->cl && !(c->cl = qcl_new(cfg))) {
             sv_err_set(err, SV_ENOMEM, "out of memory");

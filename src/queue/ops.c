@@ -127,7 +127,8 @@ int queue_enqueue_many(queue_conn *c, const char *base, const queue_job_spec *jo
         }
         if (r != 0) return r < 0 ? -1 : sv_err_set(err, SV_EINTERNAL, "the function library vanished twice");
     }
-    return 0;
+    /* one WAIT covers every write this connection made (issue 13) */
+    return n ? qc_wait_replica(c, "the enqueues", err) : 0;
 }
 
 /* Frees a claimed job's buffers. */
