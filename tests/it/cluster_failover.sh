@@ -32,6 +32,7 @@ step "CLI enqueues keep coming while the master dies"
   for i in $(seq 1 60); do
     if id=$("$SV_BIN" backup "ws-$(( (i % 6) + 1 ))" --pool "$P" --no-wait 2>>"$SV_SCRATCH/enq.err"); then
       echo "$id" >>"$SV_SCRATCH/acked"
+      date +%s%3N >>"$SV_SCRATCH/acked_at"
     else
       echo "enqueue $i: exit $?" >>"$SV_SCRATCH/enq.err"
     fi
@@ -41,6 +42,7 @@ step "CLI enqueues keep coming while the master dies"
 ENQ=$!
 wait_for --timeout 30 bash -c "(( \$(redis-cli -c -p ${CL_PORTS[0]} HGET '$(cl_base "$P")stats' succeeded || echo 0) >= 6 ))"
 before=$(wc -l <"$SV_SCRATCH/acked")
+killed_at=$(date +%s%3N)
 cluster_kill "$M"
 note "killed master $M (kill -9) with $before CLI enqueues acknowledged"
 wait_for --timeout 60 bash -c "redis-cli -p $R ROLE | head -1 | grep -q master"
@@ -50,6 +52,9 @@ wait "$ENQ" || true
 acked=$(wc -l <"$SV_SCRATCH/acked")
 note "$acked CLI enqueues returned, $(grep -c exit "$SV_SCRATCH/enq.err" || true) refused while the master was gone"
 ((acked > before)) || fail "no enqueue succeeded after the failover"
+back=$(awk -v k="$killed_at" '$1 > k { print $1 - k; exit }' "$SV_SCRATCH/acked_at")
+note "the first enqueue after the kill returned $back ms after it (node timeout ${CL_NODE_TIMEOUT_MS} ms + election)"
+assert_le "$back" 20000 "ms from the kill to the next acknowledged enqueue"
 
 step "every queued job and every acknowledged enqueue finishes"
 for i in $(seq 1 40); do

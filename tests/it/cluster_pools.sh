@@ -3,7 +3,8 @@
 # three pools on three different masters, one worker serving all of them,
 # jobs enqueued through the CLI (SQLVAULT_REDIS_URL a seed list, and a single
 # node), through the Node client with an ioredis Cluster client and with a
-# plain FCALL (redis-cli -c); all succeed, the library is on every master,
+# plain FCALL (redis-cli -c); all succeed, the library is on every master
+# (and back on one that lost it),
 # events arrive on a subscriber of another node, and `stats --json` sums the
 # pools across shards.
 source "$(dirname "$0")/lib.sh"
@@ -80,9 +81,18 @@ try {
 } finally { await q.close(); await cluster.quit() }
 ' "$POOL_A" "$POOL_B" "$POOL_C") || fail "Node client jobs on the cluster failed"
 
+step "a master that lost the library (FUNCTION FLUSH, as a new or emptied node) gets it back on the next call"
+mb=$(cluster_master_of "$(cl_base "$POOL_B")")
+redis-cli -p "$mb" FUNCTION FLUSH >/dev/null
+assert_contains "$(redis-cli -p "$mb" FCALL_RO sqlvault_version 0 2>&1)" "Function not found" "library gone from master $mb"
+out=$("$SV_BIN" backup ws-5 --pool "$POOL_B" --json) || fail "backup after FUNCTION FLUSH failed: $out"
+assert_eq succeeded "$(jq -r .state <<<"$out")" "CLI backup in pool $POOL_B after the flush"
+assert_eq "$(sed -n 's/^local VERSION = \([0-9]*\).*/\1/p' "$SV_SOURCE_DIR/src/queue/sqlvault.lua")" \
+  "$(redis-cli -p "$mb" FCALL_RO sqlvault_version 0)" "library version on master $mb again"
+
 step "stats sums the pools across the masters"
 st=$("$SV_BIN" stats --pools "$POOL_A,$POOL_B,$POOL_C" --json)
-assert_eq 22 "$(jq .enqueued <<<"$st")" "jobs enqueued over the three pools"
-assert_eq 22 "$(jq .succeeded <<<"$st")" "jobs succeeded over the three pools"
+assert_eq 23 "$(jq .enqueued <<<"$st")" "jobs enqueued over the three pools"
+assert_eq 23 "$(jq .succeeded <<<"$st")" "jobs succeeded over the three pools"
 assert_eq 3 "$(jq '[.pools[] | select(.workers_alive >= 1)] | length' <<<"$st")" "pools with a live worker"
 sv_pass
