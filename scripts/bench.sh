@@ -404,9 +404,40 @@ restore_prep() {
 # (between the log lines: the object's own lines, "{" to "}").
 result_json() { sed -n '/^{$/,/^}$/p' "$RUN/$1.log"; }
 
-# row_restore: sqlvault restore --inline from s3rver vs download + zstd -d + integrity_check + cp; then verify.
+# pick_median NAME: sets M_WALL M_CPU M_SRV M_RSS M_RC M_ERR M_ALL from the
+# runs recorded in the arrays NAME_runs ("wall cpu srv" each), NAME_rss (max
+# KiB), NAME_rc and NAME_err (the first failure), as measure does.
+pick_median() {
+  local -n runs="$1_runs"
+  local n="${#runs[@]}" med
+  M_RC="$(eval echo "\${$1_rc:-0}")"
+  M_ERR="$(eval echo "\"\${$1_err:-}\"")"
+  M_RSS="$(eval echo "\${$1_rss:-0}")"
+  ((n > 0)) || { M_WALL=0 M_CPU=0 M_SRV=0 M_ALL=""; return; }
+  med="$(printf '%s\n' "${runs[@]}" | sort -n -k1,1 | sed -n "$(((n + 1) / 2))p")"
+  read -r M_WALL M_CPU M_SRV <<<"$med"
+  M_ALL="$(printf '%s\n' "${runs[@]}" | awk '{ print $1 }' | paste -sd/)"
+}
+
+# record NAME: appends the last measure_once to NAME's arrays (see pick_median).
+record() {
+  eval "$1_runs+=(\"\$M_WALL \$M_CPU \$M_SRV\")"
+  if eval "(( M_RSS > ${1}_rss ))"; then eval "${1}_rss=\$M_RSS"; fi
+  if ((M_RC != 0)); then
+    eval "[[ -n \"\${${1}_err:-}\" ]] || { ${1}_rc=\$M_RC; ${1}_err=\"\$M_ERR\"; }"
+  fi
+}
+
+# row_restore: sqlvault restore --inline of a backup from s3rver (one whose
+# integrity_check runs) vs download + zstd -d + integrity_check + cp, alternating within each of the RUNS rounds (the
+# reference, the restore of latest, the restore of a drilled backup) so that
+# load changes on a shared machine hit both sides; then the same pipeline
+# with a durable copy (for scale) and verify.
 row_restore() {
-  local rdata="$RUN/rdata" live ref_cell ref_wall sv_cell ratio v
+  local rdata="$RUN/rdata" live ref_cell ref_wall sv_cell ratio v i ets dts drilled=0
+  local ref_runs=() ref_rss=0 ref_rc=0 ref_err="" sv_runs=() sv_rss=0 sv_rc=0 sv_err=""
+  local dr_runs=() dr_rss=0 dr_rc=0 dr_err="" pause_cell="—" dr_pause="—"
+  local ref_cmd
   sv_env_s3 sv
   # the backups these rows read: made here when rows b did not run
   if ! aws_s3 s3 ls "s3://$BUCKET/sv/full/$WS/" >/dev/null 2>&1; then
@@ -418,32 +449,46 @@ row_restore() {
   fi
   mkdir -p "$rdata/$WS"
   live="$rdata/$WS/livestore.db"
+  ref_cmd="set -o pipefail; aws --endpoint-url http://127.0.0.1:$S3_PORT --region auto s3 cp --only-show-errors s3://$BUCKET/ref/stream.db.zst - | zstd -d -q -c > '$RUN/ref-tmp.db' && test \"\$(sqlite3 '$RUN/ref-tmp.db' 'pragma integrity_check')\" = ok && cp '$RUN/ref-tmp.db' '$RUN/ref-live.db'"
 
-  cp "$DB" "$RUN/ref-live.db"
-  PREP=(sync)
-  measure ref_restore bash -c "set -o pipefail; aws --endpoint-url http://127.0.0.1:$S3_PORT --region auto s3 cp --only-show-errors s3://$BUCKET/ref/stream.db.zst - | zstd -d -q -c > '$RUN/ref-tmp.db' && test \"\$(sqlite3 '$RUN/ref-tmp.db' 'pragma integrity_check')\" = ok && cp '$RUN/ref-tmp.db' '$RUN/ref-live.db'"
+  # row e restores the newest backup (never drilled: its integrity_check runs);
+  # row e(v) another one, made and drilled here (not timed; row e'' times a drill)
+  ets="$("$SV" list "$WS" --json 2>/dev/null | jq -r '.[0].ts // empty')"
+  "$SV" backup "$WS" --inline >"$RUN/prep_backup2.log" 2>&1 || log "backup failed: $(tail -n 1 "$RUN/prep_backup2.log")"
+  dts="$("$SV" list "$WS" --json 2>/dev/null | jq -r '.[0].ts // empty')"
+  if [[ -n "$dts" && "$dts" != "$ets" ]] && "$SV" verify "$WS" --at "$dts" --inline >"$RUN/drill.log" 2>&1; then
+    drilled=1
+  fi
+
+  export SQLVAULT_DATA_DIR="$rdata"
+  for ((i = 1; i <= RUNS; i++)); do
+    cp "$DB" "$RUN/ref-live.db"
+    sync
+    measure_once ref_restore bash -c "$ref_cmd"
+    record ref
+    rm -f "$RUN/ref-tmp.db"
+    restore_prep "$live"
+    measure_once restore "$SV" restore "$WS" --from "$ets" --inline --yes --json
+    record sv
+    # the pause users feel, and its parts, from this run's result
+    if ((M_RC == 0)) && result_json restore | jq -e .pause_ms >/dev/null 2>&1; then
+      pause_cell="$(result_json restore | jq -r '"\(.pause_ms / 1000) s (\(.swap) swap; safety \(.safety_ms / 1000) s: \(.safety_source); pre-restore upload \(.safety_upload_ms / 1000) s); fetch \(.fetch_ms / 1000) s, check \(.validate_ms / 1000) s"')"
+    fi
+    if ((drilled)); then
+      restore_prep "$live"
+      measure_once restore_drilled "$SV" restore "$WS" --from "$dts" --inline --yes --json
+      record dr
+      ((M_RC == 0)) && dr_pause="$(result_json restore_drilled | jq -r '.pause_ms / 1000') s"
+    fi
+  done
+  rm -f "$RUN/ref-live.db"
+
+  pick_median ref
   ref_wall="$M_WALL"
   ref_cell="$(timing s3), $(mib "$M_RSS") MiB"
   ((M_RC == 0)) || ref_cell="$M_ERR"
-  rm -f "$RUN/ref-tmp.db"
-  # the same with the copy made durable, as the restore's swap is (for scale)
-  local dur_cell
-  PREP=(sync)
-  measure ref_restore_sync bash -c "set -o pipefail; aws --endpoint-url http://127.0.0.1:$S3_PORT --region auto s3 cp --only-show-errors s3://$BUCKET/ref/stream.db.zst - | zstd -d -q -c > '$RUN/ref-tmp.db' && test \"\$(sqlite3 '$RUN/ref-tmp.db' 'pragma integrity_check')\" = ok && cp '$RUN/ref-tmp.db' '$RUN/ref-live.db' && sync '$RUN/ref-live.db'"
-  dur_cell="$(timing s3)"
-  ((M_RC == 0)) || dur_cell="$M_ERR"
-  local dur_wall="$M_WALL"
-  rm -f "$RUN/ref-tmp.db" "$RUN/ref-live.db"
-
-  export SQLVAULT_DATA_DIR="$rdata"
-  PREP=(restore_prep "$live")
-  measure restore "$SV" restore "$WS" --from latest --inline --yes --json
+  pick_median sv
   R_RSS="$M_RSS"
-  # the pause users feel, and its parts, from the last run's result
-  local pause_cell="—"
-  if ((M_RC == 0)) && result_json restore | jq -e .pause_ms >/dev/null 2>&1; then
-    pause_cell="$(result_json restore | jq -r '"\(.pause_ms / 1000) s (safety copy \(.safety_ms / 1000) s, swap \((.pause_ms - .safety_ms - .pause_wait_ms) / 1000) s; the copy'"'"'s upload \(.safety_upload_ms / 1000) s beside the swap); fetch \(.fetch_ms / 1000) s, check \(.validate_ms / 1000) s"')"
-  fi
   R_RC="$M_RC"
   if ((M_RC == 0)); then
     sv_cell="$(timing s3), $(mib "$M_RSS") MiB"
@@ -452,26 +497,17 @@ row_restore() {
   else
     sv_cell="$M_ERR"; ratio="—"; v="MISSED"
   fi
-  row "e. restore from S3 server, validated" "$sv_cell" \
+  row "e. restore from S3 server, validated (runs alternate with the reference's)" "$sv_cell" \
     "\`aws s3 cp - | zstd -d > TMP && sqlite3 TMP 'pragma integrity_check' && cp TMP LIVE\`: $ref_cell" \
     "$(ratio_cell "$ratio")" "≤ 1.0×" "$v"
   local r_wall="$M_WALL" r_rc="$M_RC"
   row "e(p). restore: the pause (flag set → swap done), last run" "$pause_cell" "—" "—" "(reported)" "—"
   row "e(m). restore: peak RSS" "$( ((r_rc == 0)) && echo "$(mib "$R_RSS") MiB" || echo "(see row e)")" "—" "—" "≤ 64 MiB" \
     "$( ((r_rc == 0)) && verdict "$R_RSS" '<=' $((64 * 1024)) || echo MISSED)"
-  row "e'. restore vs the same pipeline with a durable copy" "$( ((r_rc == 0)) && echo "$r_wall s" || echo "(see row e)")" \
-    "… \`&& cp TMP LIVE && sync LIVE\`: $dur_cell" \
-    "$(ratio_cell "$( ((r_rc == 0)) && calc "$r_wall / $dur_wall" || echo —)")" "(for scale)" "—"
-
-  # the same restore of a backup whose restore drill passed: its integrity_check is not
-  # repeated (docs/DESIGN.md); the drill itself is not timed here (row e'')
-  local dts
-  dts="$("$SV" list "$WS" --json 2>/dev/null | jq -r '.[0].ts // empty')"
-  if [[ -n "$dts" ]] && "$SV" verify "$WS" --at "$dts" --inline >"$RUN/drill.log" 2>&1; then
-    PREP=(restore_prep "$live")
-    measure restore_drilled "$SV" restore "$WS" --from "$dts" --inline --yes --json
+  if ((drilled)); then
+    pick_median dr
     if ((M_RC == 0)); then
-      sv_cell="$(timing s3), $(mib "$M_RSS") MiB; pause $(result_json restore_drilled | jq -r '.pause_ms / 1000') s"
+      sv_cell="$(timing s3), $(mib "$M_RSS") MiB; pause $dr_pause"
       ratio="$(calc "$M_WALL / $ref_wall")"
       v="$(verdict "$ratio" '<=' 1.0)"
     else
@@ -482,6 +518,18 @@ row_restore() {
   else
     row "e(v). restore of a drilled backup" "drill failed: $(tail -n 1 "$RUN/drill.log" 2>/dev/null)" "—" "—" "≤ 1.0×" "MISSED"
   fi
+
+  # the same pipeline with the copy made durable, as the restore's swap is (for scale; not interleaved)
+  local dur_cell
+  cp "$DB" "$RUN/ref-live.db"
+  PREP=(sync)
+  measure ref_restore_sync bash -c "$ref_cmd && sync '$RUN/ref-live.db'"
+  dur_cell="$(timing s3)"
+  ((M_RC == 0)) || dur_cell="$M_ERR"
+  rm -f "$RUN/ref-tmp.db" "$RUN/ref-live.db"
+  row "e'. restore vs the same pipeline with a durable copy" "$( ((r_rc == 0)) && echo "$r_wall s" || echo "(see row e)")" \
+    "… \`&& cp TMP LIVE && sync LIVE\`: $dur_cell" \
+    "$(ratio_cell "$( ((r_rc == 0)) && calc "$r_wall / $M_WALL" || echo —)")" "(for scale)" "—"
   rm -rf "$rdata"
 
   export SQLVAULT_DATA_DIR="$DATA"
