@@ -18,12 +18,17 @@
  * is shared and only touched under mu. The main thread reads the outcome
  * only after restore_safety_join. */
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include "backup.h"
 #include "internal.h"
 #include "log.h"
 #include "util.h"
+
+#define SAFETY_NICE 10
 
 struct restore_safety {
     job_ctx ctx;
@@ -32,7 +37,8 @@ struct restore_safety {
     bool running;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int gate;               /* 0: wait at commit points, 1: go, -1: cancelled */
+    int gate;               /* 0: wait at the commit point, 1: go, -1: cancelled */
+    bool low_priority;      /* the early backup: nice SAFETY_NICE */
     backup_outcome out;
     int rc;
     sv_err err;
@@ -86,6 +92,11 @@ static void *safety_main(void *arg)
                         .db_path = s->db, .once = true};
     int64_t t0 = sv_mono_ms(s->ctx.clock);
     sv_err_clear(&s->err);
+    /* The early backup runs beside the download and the check, which the
+     * restore waits for: it takes the cycles they leave. Linux nice values
+     * are per thread, and the threads it starts (zstd's workers, uploads)
+     * inherit this one's. Best effort. */
+    if (s->low_priority) setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SAFETY_NICE);
     s->rc = backup_take(&s->ctx, &bp, &s->out, &s->err);
     if (s->rc != 0 && s->out.ts[0] && safety_cancelled(s)) {
         /* Cancelled at its commit point: the object may be complete; without
@@ -113,6 +124,7 @@ int restore_safety_start(job_ctx *ctx, const char *db, bool gated, restore_safet
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->gate = gated ? 0 : 1;
+    s->low_priority = gated;
     s->ctx.cfg = ctx->cfg;
     s->ctx.clock = ctx->clock;
     s->ctx.job_id = ctx->job_id;
