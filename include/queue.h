@@ -31,6 +31,18 @@ char *queue_pool_base(const sv_config *cfg, const char *pool);
 char **queue_pool_bases(const sv_config *cfg, const char *pools, size_t *n);
 void queue_bases_free(char **bases);
 
+/* The pool set: SQLVAULT_POOL (and the Node client's `pool`) may be a list
+ * "a,b,c"; a workspace then always goes to the same pool of it, so every
+ * client (scheduler, CLI, Node) sends it where its lock lives. The list is
+ * split on commas and spaces, empty items dropped and a repeated name kept
+ * only at its first place (as queue_pool_bases); workspace WS goes to item
+ * number queue_pool_hash(WS) % n (0-based), the hash being 32-bit FNV-1a
+ * over the id's bytes (offset basis 2166136261, prime 16777619). A single
+ * name is that pool for every workspace. */
+uint32_t queue_pool_hash(const char *ws);
+/* The base of ws's pool in the list pools (NULL/"" = "default"); heap, NULL on OOM. */
+char *queue_pool_base_for(const sv_config *cfg, const char *pools, const char *ws);
+
 /* Options <-> msgpack map. pack: opts may be NULL (empty map); *buf heap.
  * unpack: len 0 gives an empty object; *out is a new reference. */
 int queue_opts_pack(json_t *opts, char **buf, size_t *len, sv_err *err);

@@ -44,7 +44,7 @@ export interface Job {
 export interface EnqueueOptions {
   /** job id: the same id twice is one job (dedup); random when absent */
   id?: string
-  pool?: string
+  pool?: string | string[]
   priority?: 'interactive' | 'scheduled'
   maxAttempts?: number
   /** job options, sent as a msgpack map: reason, from, format, ttl, user_id, db, ... */
@@ -91,7 +91,9 @@ export interface ClientOptions {
   redis?: Redis | Cluster
   url?: string
   prefix?: string
-  pool?: string
+  /** A pool, or a pool set "a,b,c" (or an array): each workspace then goes to
+   * pool poolFor(set, workspace), the same function as the C side. */
+  pool?: string | string[]
   library?: string
   commandTimeoutMs?: number
   /** After an enqueue, wait this long for a replica's ack (WAIT 1) when the
@@ -105,10 +107,15 @@ export class SqlvaultClient {
   constructor(opts?: ClientOptions)
   redis: Redis | Cluster
   prefix: string
+  /** the first pool of the set */
   pool: string
+  /** the pool set (one name when a single pool) */
+  pools: string[]
+  /** the pool of a workspace in this client's pool set */
+  poolFor(workspace: string): string
   base(pool?: string): string
   enqueue(type: JobType, workspace: string, options?: EnqueueOptions): Promise<string>
-  enqueueJob(type: JobType, workspace: string, options?: EnqueueOptions): Promise<{ id: string; created: boolean; state: JobState }>
+  enqueueJob(type: JobType, workspace: string, options?: EnqueueOptions): Promise<{ id: string; created: boolean; state: JobState; pool: string }>
   getJob(id: string, opts?: { pool?: string }): Promise<Job | null>
   waitForJob(id: string, opts?: WaitOptions): Promise<Job>
   run(type: JobType, workspace: string, options?: EnqueueOptions, waitOpts?: WaitOptions): Promise<Job>
@@ -130,6 +137,12 @@ export class SqlvaultQueue extends SqlvaultClient {
 }
 
 export function isValidId(s: unknown): boolean
+/** 32-bit FNV-1a of a workspace id's UTF-8 bytes (the pool-set hash). */
+export function fnv1a32(s: string): number
+/** A pool list split on commas and spaces, empties and repeats dropped; ['default'] when empty. */
+export function parsePools(pools: string | string[] | undefined): string[]
+/** The pool of workspace in a pool set: parsePools(pools)[fnv1a32(workspace) % n]. */
+export function poolFor(pools: string | string[] | undefined, workspace: string): string
 export function parseSize(s: string | number): number
 export function formatSize(n: number): string
 export function storeConfig(env?: Record<string, string | undefined>): StoreConfig

@@ -43,6 +43,32 @@ export class SqlvaultError extends Error {
 
 export function isValidId (s) { return typeof s === 'string' && ID_RE.test(s) }
 
+// The pool set (as the C side, include/queue.h): a pool option "a,b,c" (or an
+// array) is split on commas and spaces, empty items dropped and a repeated
+// name kept at its first place; workspace WS goes to item fnv1a32(WS) % n,
+// fnv1a32 being 32-bit FNV-1a over the id's UTF-8 bytes (offset basis
+// 2166136261, prime 16777619). A single name is that pool for everyone.
+export function fnv1a32 (s) {
+  let h = 0x811c9dc5
+  for (const b of Buffer.from(String(s || ''), 'utf8')) {
+    h ^= b
+    h = Math.imul(h, 0x01000193) >>> 0
+  }
+  return h >>> 0
+}
+
+export function parsePools (pools) {
+  const items = Array.isArray(pools) ? pools : String(pools || '').split(/[, ]+/)
+  const out = []
+  for (const p of items) if (p && !out.includes(p)) out.push(p)
+  return out.length ? out : ['default']
+}
+
+export function poolFor (pools, workspace) {
+  const list = parsePools(pools)
+  return list[fnv1a32(workspace) % list.length]
+}
+
 function checkId (what, s) {
   if (!isValidId(s)) {
     throw new SqlvaultError(`invalid ${what} ${JSON.stringify(s)}: use 1-128 letters, digits, '_' or '-', starting with a letter or digit`, { code: 'INVALID' })
@@ -100,7 +126,9 @@ export class SqlvaultClient {
     // through their commands instead
     if (this.ownRedis) this.redis.on('error', () => {})
     this.prefix = opts.prefix || process.env.SQLVAULT_REDIS_PREFIX || 'sqlvault'
-    this.pool = opts.pool || 'default'
+    // a pool, or a pool set (each workspace to its own pool of it: poolFor)
+    this.pools = parsePools(opts.pool || 'default')
+    this.pool = this.pools[0]
     this.library = opts.library || LIBRARY_PATH
     this.commandTimeoutMs = opts.commandTimeoutMs || 5000
     this.onError = opts.onError || (() => {})
@@ -208,22 +236,37 @@ export class SqlvaultClient {
     if (workspace || type !== 'prune') checkId('workspace id', workspace)
     const id = options.id || crypto.randomBytes(16).toString('hex')
     checkId('job id', id)
-    if (options.pool) checkId('pool', options.pool)
+    const pool = poolFor(options.pool || this.pools, workspace)
+    checkId('pool', pool)
     const jobOpts = {}
     for (const [k, v] of Object.entries(options)) if (!QUEUE_OPTS.has(k) && v !== undefined) jobOpts[k] = v
     const reason = jobOpts.reason || 'manual'
     jobOpts.reason = reason
     const priority = options.priority || (reason === 'scheduled' || !INTERACTIVE.has(type) ? 'scheduled' : 'interactive')
     if (priority !== 'interactive' && priority !== 'scheduled') throw new SqlvaultError(`priority '${priority}' is neither interactive nor scheduled`, { code: 'INVALID' })
-    const [created, state] = await this._fcallReplicated('sqlvault_enqueue', options.pool, id, type, workspace || '',
+    const [created, state] = await this._fcallReplicated('sqlvault_enqueue', pool, id, type, workspace || '',
       priority, String(options.maxAttempts || 5), Buffer.from(encode(jobOpts)), reason)
-    return { id, created: created === 1, state }
+    return { id, created: created === 1, state, pool }
+  }
+
+  // The pool of a workspace in this client's pool (set).
+  poolFor (workspace) { return poolFor(this.pools, workspace) }
+
+  // The pool holding job id: the given one, else the first of the pool set
+  // that has the job (the set's first pool when none has it).
+  async _poolOf (id, pool) {
+    if (pool || this.pools.length === 1) return pool || this.pool
+    for (const p of this.pools) {
+      if (await this._r(() => this.redis.exists(`${this.base(p)}job:${id}`))) return p
+    }
+    return this.pool
   }
 
   // Reads a job: the hash with numbers as numbers, `result` parsed and `opts`
   // decoded; null if there is no such job (or it expired).
   async getJob (id, { pool } = {}) {
     checkId('job id', id)
+    pool = await this._poolOf(id, pool)
     const key = `${this.base(pool)}job:${id}`
     const [h, opts] = await this._r(() => Promise.all([this.redis.hgetall(key), this.redis.hgetBuffer(key, 'opts')]))
     if (!h || !h.state) return null
@@ -243,6 +286,7 @@ export class SqlvaultClient {
   // onProgress(job) is called whenever state, stage or bytes change.
   async waitForJob (id, { timeoutMs = 60000, onProgress, signal, pool, pollMs = 500 } = {}) {
     checkId('job id', id)
+    if (!pool && this.pools.length > 1) pool = await this._poolOf(id)
     const deadline = Date.now() + timeoutMs
     let wake = null
     const kick = () => { if (wake) { const w = wake; wake = null; w() } }
@@ -322,12 +366,12 @@ export class SqlvaultClient {
 
   // Enqueue and wait in one call.
   async run (type, workspace, options = {}, waitOpts = {}) {
-    const id = await this.enqueue(type, workspace, options)
-    return this.waitForJob(id, { pool: options.pool, ...waitOpts })
+    const { id, pool } = await this.enqueueJob(type, workspace, options)
+    return this.waitForJob(id, { pool, ...waitOpts })
   }
 
   // Cancels a job; returns the state after the call, or null.
-  async cancel (id, { pool } = {}) { return this.fcall('sqlvault_cancel', pool, id) }
+  async cancel (id, { pool } = {}) { return this.fcall('sqlvault_cancel', await this._poolOf(id, pool), id) }
 
   // The committed backups of a workspace, newest first (as `sqlvault list --json`).
   async listBackups (workspace) {
@@ -375,7 +419,7 @@ export class SqlvaultClient {
     }
     const state = { restore: null, backup: null } // { jobId, started: Promise, ended }
     let closed = false
-    const channels = (pools && pools.length ? pools : [this.pool]).map(p => `${this.base(p)}events`)
+    const channels = (pools && pools.length ? pools : [this.poolFor(workspace)]).map(p => `${this.base(p)}events`)
 
     const redisNow = async () => {
       try {

@@ -1,6 +1,6 @@
 /* cmd_status.c -- `sqlvault status JOB [--json] [--pool P]`: one job's state,
  * progress, result or error, read from its hash. Without --pool the job is
- * looked for in SQLVAULT_POOL, then in every pool of SQLVAULT_POOLS. */
+ * looked for in SQLVAULT_POOL (each pool of a pool set), then in every pool of SQLVAULT_POOLS. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +60,8 @@ int cmd_status(sv_config *cfg, int argc, char **argv)
     bool as_json = false;
     queue_conn *c = NULL;
     json_t *job = NULL;
-    char **bases = NULL, *first = NULL;
-    size_t n = 0;
+    char **bases = NULL, **first = NULL;
+    size_t n = 0, nf = 0;
     sv_err err;
     int rc = 2;
 
@@ -83,9 +83,10 @@ int cmd_status(sv_config *cfg, int argc, char **argv)
         return 2;
     }
     if (queue_conn_open(cfg, &c, &err) != 0) return cli_fail(&err);
-    first = queue_pool_base(cfg, pool ? pool : cfg->pool);
+    first = queue_pool_bases(cfg, pool ? pool : cfg->pool, &nf); /* a pool or a pool set */
     bases = pool ? NULL : queue_pool_bases(cfg, cfg->pools, &n);
-    if (queue_job_get(c, first, id, &job, &err) != 0) goto fail;
+    for (size_t i = 0; !job && i < nf; i++)
+        if (queue_job_get(c, first[i], id, &job, &err) != 0) goto fail;
     for (size_t i = 0; !job && i < n; i++)
         if (queue_job_get(c, bases[i], id, &job, &err) != 0) goto fail;
     if (!job) {
@@ -111,7 +112,7 @@ fail:
 done:
     json_decref(job);
     queue_bases_free(bases);
-    free(first);
+    queue_bases_free(first);
     queue_conn_free(c);
     return rc;
 }

@@ -89,7 +89,7 @@ int cli_submit(const sv_config *cfg, const cli_submit_req *q)
     sv_err_clear(&err);
     if (q->job_id) snprintf(id, sizeof id, "%s", q->job_id);
     else sv_random_id(clk, id);
-    base = queue_pool_base(cfg, q->pool ? q->pool : cfg->pool);
+    base = queue_pool_base_for(cfg, q->pool ? q->pool : cfg->pool, q->workspace); /* the pool set */
     if (!base) return cli_fail(&(sv_err){SV_ENOMEM, "out of memory", ""});
     if (queue_opts_pack(q->opts, &opts, &opts_len, &err) != 0) goto fail;
     if (queue_conn_open(cfg, &c, &err) != 0) goto fail;

@@ -40,7 +40,7 @@ const sv_config_var sv_config_vars[] = {
     {"SQLVAULT_VERIFY_EVERY", "verify-every", "7d", "every workspace verified at least this often"},
     {"SQLVAULT_GRACE", "grace", "30", "seconds running jobs get to finish on SIGTERM"},
     {"SQLVAULT_POOLS", "pools", "default", "pools a worker serves"},
-    {"SQLVAULT_POOL", "pool", "default", "pool a job command enqueues into"},
+    {"SQLVAULT_POOL", "pool", "default", "pool (or pool set a,b,c) job commands and the scheduler enqueue into"},
     {"SQLVAULT_ALERT_WEBHOOK", "alert-webhook", NULL, "URL that receives a JSON POST when the failure alert fires"},
     {"SQLVAULT_ALERT_FORMAT", "alert-format", "json", "body of the alert webhook: json, slack or sentry"},
     {"SQLVAULT_PAUSE_TIMEOUT", "pause-timeout", "10s", "how long a restore waits for listeners to ack its pause"},
@@ -80,6 +80,19 @@ static void problem(char *buf, size_t cap, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf + n, cap - n, fmt, ap);
     va_end(ap);
+}
+
+/* SQLVAULT_POOL: one pool name, or a pool set "a,b,c" (commas and spaces;
+ * each workspace goes to one of them, queue_pool_base_for). */
+static void check_pool_list(const char *pools, char *errs, size_t cap)
+{
+    char *copy = sv_strdup(pools ? pools : ""), *save = NULL, *tok;
+    int n = 0;
+    if (!copy) return;
+    for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save), n++)
+        if (!sv_valid_id(tok)) problem(errs, cap, "SQLVAULT_POOL: '%s' is not a valid pool name", tok);
+    if (n == 0) problem(errs, cap, "SQLVAULT_POOL: '%s' names no pool", pools ? pools : "");
+    free(copy);
 }
 
 /* Overwrites s in place with '*' (argv storage: what /proc/PID/cmdline and
@@ -312,7 +325,7 @@ int config_load(sv_config *c, int *argc, char **argv, sv_err *err)
     if (strcmp(c->alert_format, "json") != 0 && strcmp(c->alert_format, "slack") != 0 &&
         strcmp(c->alert_format, "sentry") != 0)
         problem(errs, sizeof errs, "SQLVAULT_ALERT_FORMAT: '%s' must be json, slack or sentry", c->alert_format);
-    if (!sv_valid_id(c->pool)) problem(errs, sizeof errs, "SQLVAULT_POOL: '%s' is not a valid pool name", c->pool);
+    check_pool_list(c->pool, errs, sizeof errs);
     if (sv_parse_duration_ms(V(28), &c->pause_timeout_ms, &e) != 0)
         problem(errs, sizeof errs, "SQLVAULT_PAUSE_TIMEOUT: %s", e.msg);
 #undef V

@@ -536,6 +536,32 @@ done:
     return out;
 }
 
+/* 32-bit FNV-1a of a workspace id; see queue.h. */
+uint32_t queue_pool_hash(const char *ws)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)(ws ? ws : ""); *p; p++) {
+        h ^= *p;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* The base of a workspace's pool in a pool list; see queue.h. */
+char *queue_pool_base_for(const sv_config *cfg, const char *pools, const char *ws)
+{
+    size_t n = 0;
+    char **bases = queue_pool_bases(cfg, pools, &n), *out = NULL;
+    if (bases && n > 0) {
+        size_t i = queue_pool_hash(ws) % n;
+        out = bases[i];
+        bases[i] = bases[n - 1]; /* keep the array NULL-terminated for the free */
+        bases[n - 1] = NULL;
+    }
+    queue_bases_free(bases);
+    return out;
+}
+
 /* Frees a queue_pool_bases array. */
 void queue_bases_free(char **bases)
 {

@@ -12,6 +12,7 @@
 typedef struct sched_job {
     char *id;
     char type;        /* 'b' backup, 'p' prune, 'v' verify */
+    size_t pool;      /* index in bases: its workspace's pool of the pool set */
     char state[12];   /* last seen: "" until known */
 } sched_job;
 
@@ -19,7 +20,8 @@ struct sched {
     const sv_config *cfg;
     const sv_clock *clock;
     queue_conn *qc;         /* every command: enqueues, leader scripts, discovery */
-    char *base;             /* PREFIX:{pool}: of the pool we enqueue into */
+    char **bases;           /* PREFIX:{pool}: of each pool of the set (SQLVAULT_POOL a,b,c) */
+    size_t nbases;          /* >= 1; a workspace goes to bases[queue_pool_hash(ws) % nbases] */
     char *k_leader, *k_fence, *k_last, *k_result, *k_ratio, *k_set;
     char owner[128];        /* host:pid:random, this scheduler's name in the lease */
     int64_t fence;          /* our fencing token while leading, 0 otherwise */

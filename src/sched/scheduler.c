@@ -10,6 +10,8 @@
  * same one, enqueues nothing new. Enqueues go through the queue's shipped
  * function (queue_enqueue_many: FCALL sqlvault_enqueue pipelined 1000 at a
  * time), because one round trip per job cannot reach 100,000 in 5 s.
+ * SQLVAULT_POOL may be a pool set "a,b,c": each workspace's jobs go to its
+ * pool (queue_pool_base_for's function), enqueued and polled pool by pool.
  *
  * Leadership: PREFIX:{sched}:leader holds "owner|fence" with a PX lease; a new
  * leader INCRs the fence. The leader renews every lease/3; followers try every
@@ -78,14 +80,14 @@ int sched_new(const sv_config *cfg, const sv_clock *clock, sched_t **out, sv_err
         sv_err_wrap(err, "SQLVAULT_SCHEDULE");
         goto fail;
     }
-    s->base = queue_pool_base(cfg, cfg->pool);
+    s->bases = queue_pool_bases(cfg, cfg->pool, &s->nbases); /* one pool, or a pool set */
     s->k_leader = sv_asprintf("%s:{sched}:leader", p);
     s->k_fence = sv_asprintf("%s:{sched}:fence", p);
     s->k_last = sv_asprintf("%s:{sched}:last_tick", p);
     s->k_result = sv_asprintf("%s:{sched}:last_result", p);
     s->k_ratio = sv_asprintf("%s:metrics:last_tick_failure_ratio", p);
     s->k_set = sv_asprintf("%s:workspaces", p);
-    if (!s->base || !s->k_leader || !s->k_fence || !s->k_last || !s->k_result || !s->k_ratio ||
+    if (!s->bases || s->nbases == 0 || !s->k_leader || !s->k_fence || !s->k_last || !s->k_result || !s->k_ratio ||
         !s->k_set) {
         sv_err_set(err, SV_ENOMEM, "out of memory");
         goto fail;
@@ -117,7 +119,7 @@ void sched_free(sched_t *s)
     jobs_clear(s);
     free(s->jobs);
     queue_conn_free(s->qc);
-    free(s->base);
+    queue_bases_free(s->bases);
     free(s->k_leader);
     free(s->k_fence);
     free(s->k_last);
@@ -171,8 +173,8 @@ static char *job_id(const char *kind, const char *ws, const char *tick)
     return id;
 }
 
-/* Adds a job to the tick's list. */
-static int jobs_add(sched_t *s, char type, char *id, sv_err *err)
+/* Adds a job of workspace ws to the tick's list, in ws's pool. */
+static int jobs_add(sched_t *s, char type, char *id, const char *ws, sv_err *err)
 {
     if (!id) return sv_err_set(err, SV_ENOMEM, "out of memory");
     if (s->njobs == s->capjobs) {
@@ -188,6 +190,7 @@ static int jobs_add(sched_t *s, char type, char *id, sv_err *err)
     sched_job *j = &s->jobs[s->njobs++];
     j->id = id;
     j->type = type;
+    j->pool = queue_pool_hash(ws) % s->nbases;
     j->state[0] = 0;
     return 0;
 }
@@ -236,19 +239,19 @@ static int plan_tick(sched_t *s, int64_t tick_ms, const char *tick, const sched_
               (long long)interval, (unsigned long long)k_p, (unsigned long long)k_v, (unsigned long long)slot);
     for (size_t i = 0; i < ws->n; i++) {
         ws_of[s->njobs] = i;
-        if (jobs_add(s, 'b', job_id("sched", ws->names[i], tick), err) != 0) return -1;
+        if (jobs_add(s, 'b', job_id("sched", ws->names[i], tick), ws->names[i], err) != 0) return -1;
         n->backups++;
     }
     for (size_t i = 0; i < ws->n; i++) {
         if ((ws_hash(ws->names[i], 1) + slot) % k_p != 0) continue;
         ws_of[s->njobs] = i;
-        if (jobs_add(s, 'p', job_id("prune", ws->names[i], tick), err) != 0) return -1;
+        if (jobs_add(s, 'p', job_id("prune", ws->names[i], tick), ws->names[i], err) != 0) return -1;
         n->prunes++;
     }
     for (size_t i = 0; i < ws->n; i++) {
         if ((ws_hash(ws->names[i], 2) + slot) % k_v != 0) continue;
         ws_of[s->njobs] = i;
-        if (jobs_add(s, 'v', job_id("verify", ws->names[i], tick), err) != 0) return -1;
+        if (jobs_add(s, 'v', job_id("verify", ws->names[i], tick), ws->names[i], err) != 0) return -1;
         n->verifies++;
     }
     return 0;
@@ -269,8 +272,9 @@ static int pack_tick_opts(int64_t tick_ms, packed_opts opts[3], sv_err *err)
     return rc;
 }
 
-/* Enqueues the planned jobs through the queue's pipelined enqueue, a window
- * at a time (one round trip per window, because one per job cannot reach
+/* Enqueues the planned jobs through the queue's pipelined enqueue, pool by
+ * pool of the pool set (a pipeline stays on one pool's master), a window at
+ * a time (one round trip per window, because one per job cannot reach
  * 100,000 in 5 s). */
 static int enqueue_tick(sched_t *s, const sched_ws_list *ws, const size_t *ws_of, const packed_opts opts[3],
                         tick_counts *n, sv_err *err)
@@ -280,19 +284,24 @@ static int enqueue_tick(sched_t *s, const sched_ws_list *ws, const size_t *ws_of
     int max_attempts = s->cfg->max_attempts > 0 ? s->cfg->max_attempts : 5;
     int rc = 0;
     if (!specs) return sv_err_set(err, SV_ENOMEM, "out of memory");
-    for (size_t from = 0; rc == 0 && from < s->njobs; from += PIPE_WINDOW) {
-        size_t m = s->njobs - from < PIPE_WINDOW ? s->njobs - from : PIPE_WINDOW, created = 0, existing = 0;
-        for (size_t k = 0; k < m; k++) {
-            const sched_job *j = &s->jobs[from + k];
-            int t = j->type == 'b' ? 0 : j->type == 'p' ? 1 : 2;
-            specs[k] = (queue_job_spec){.id = j->id, .type = type_name[t], .workspace = ws->names[ws_of[from + k]],
-                                        .priority = "scheduled", .max_attempts = max_attempts,
-                                        .opts = opts[t].buf, .opts_len = opts[t].buf ? opts[t].len : 0,
-                                        .reason = "scheduled"};
+    for (size_t p = 0; rc == 0 && p < s->nbases; p++) {
+        size_t i = 0;
+        while (rc == 0 && i < s->njobs) {
+            size_t m = 0, created = 0, existing = 0;
+            for (; i < s->njobs && m < PIPE_WINDOW; i++) {
+                const sched_job *j = &s->jobs[i];
+                int t = j->type == 'b' ? 0 : j->type == 'p' ? 1 : 2;
+                if (j->pool != p) continue;
+                specs[m++] = (queue_job_spec){.id = j->id, .type = type_name[t], .workspace = ws->names[ws_of[i]],
+                                              .priority = "scheduled", .max_attempts = max_attempts,
+                                              .opts = opts[t].buf, .opts_len = opts[t].buf ? opts[t].len : 0,
+                                              .reason = "scheduled"};
+            }
+            if (m == 0) break;
+            rc = queue_enqueue_many(s->qc, s->bases[p], specs, m, &created, &existing, err);
+            n->created += created;
+            n->existing += existing;
         }
-        rc = queue_enqueue_many(s->qc, s->base, specs, m, &created, &existing, err);
-        n->created += created;
-        n->existing += existing;
     }
     free(specs);
     return rc;
@@ -364,33 +373,36 @@ static bool terminal(const char *st)
            strcmp(st, "cancelled") == 0 || strcmp(st, "gone") == 0;
 }
 
-/* Reads the state of every unfinished job of the tick (pipelined). Returns
- * the number still unfinished, or -1. */
+/* Reads the state of every unfinished job of the tick (pipelined, pool by
+ * pool: a pipeline stays on one pool's master). Returns the number still
+ * unfinished, or -1. */
 static long long poll_states(sched_t *s, sv_err *err)
 {
     long long open = 0;
-    size_t i = 0;
-    while (i < s->njobs) {
-        size_t sent[PIPE_WINDOW], n = 0;
-        for (; i < s->njobs && n < PIPE_WINDOW; i++) {
-            if (s->jobs[i].state[0] && terminal(s->jobs[i].state)) continue;
-            char *key = sv_asprintf("%sjob:%s", s->base, s->jobs[i].id);
-            if (!key) return sv_err_set(err, SV_ENOMEM, "out of memory");
-            const char *argv[3] = {"HGET", key, "state"};
-            size_t lens[3] = {4, strlen(key), 5};
-            int arc = qc_append(s->qc, 3, argv, lens, err);
-            free(key);
-            if (arc != 0) return -1;
-            sent[n++] = i;
-        }
-        for (size_t k = 0; k < n; k++) {
-            redisReply *r = qc_read(s->qc, err);
-            if (!r) return sv_err_wrap(err, "polling the tick's jobs: ");
-            sched_job *j = &s->jobs[sent[k]];
-            if (r->type == REDIS_REPLY_STRING) snprintf(j->state, sizeof j->state, "%s", r->str);
-            else if (r->type == REDIS_REPLY_NIL) snprintf(j->state, sizeof j->state, "gone");
-            if (!terminal(j->state)) open++;
-            freeReplyObject(r);
+    for (size_t p = 0; p < s->nbases; p++) {
+        size_t i = 0;
+        while (i < s->njobs) {
+            size_t sent[PIPE_WINDOW], n = 0;
+            for (; i < s->njobs && n < PIPE_WINDOW; i++) {
+                if (s->jobs[i].pool != p || (s->jobs[i].state[0] && terminal(s->jobs[i].state))) continue;
+                char *key = sv_asprintf("%sjob:%s", s->bases[p], s->jobs[i].id);
+                if (!key) return sv_err_set(err, SV_ENOMEM, "out of memory");
+                const char *argv[3] = {"HGET", key, "state"};
+                size_t lens[3] = {4, strlen(key), 5};
+                int arc = qc_append(s->qc, 3, argv, lens, err);
+                free(key);
+                if (arc != 0) return -1;
+                sent[n++] = i;
+            }
+            for (size_t k = 0; k < n; k++) {
+                redisReply *r = qc_read(s->qc, err);
+                if (!r) return sv_err_wrap(err, "polling the tick's jobs: ");
+                sched_job *j = &s->jobs[sent[k]];
+                if (r->type == REDIS_REPLY_STRING) snprintf(j->state, sizeof j->state, "%s", r->str);
+                else if (r->type == REDIS_REPLY_NIL) snprintf(j->state, sizeof j->state, "gone");
+                if (!terminal(j->state)) open++;
+                freeReplyObject(r);
+            }
         }
     }
     return open;
@@ -446,7 +458,7 @@ static int evaluate(sched_t *s, json_t *summary, bool timed_out, sv_err *err)
         log_error(NULL, NULL,
                   "scheduler: ALERT: %lld of %lld backups of tick %s failed (%.2f%% > %.0f%%)",
                   cnt[0][1], total, iso, ratio * 100, SCHED_ALERT_RATIO * 100);
-        char *ek = sv_asprintf("%sevents", s->base);
+        char *ek = sv_asprintf("%sevents", s->bases[0]); /* the set's first pool */
         char *msg = sv_asprintf("{\"event\":\"alert\",\"job\":\"\",\"tick\":\"%s\",\"failed\":%lld,"
                                 "\"total\":%lld,\"ratio\":%s}",
                                 iso, cnt[0][1], total, ratio_s);

@@ -1,5 +1,7 @@
 /* test_queue.c -- the queue module's pure parts: msgpack options both ways,
- * pool key prefixes, the Redis layer's error classifier and routing key, its
+ * pool key prefixes, the pool set's workspace-to-pool function (on the
+ * vectors of tests/unit/fixtures/pool_set.tsv, which the Node client's test
+ * reads too), the Redis layer's error classifier and routing key, its
  * reconnect giving up at the deadline (a refused port), and the embedded function library being byte for byte
  * the shipped src/queue/sqlvault.lua (the build embeds it with src/queue/embed.sh). */
 #include <stdlib.h>
@@ -23,6 +25,46 @@ static char *slurp(const char *path)
     if (buf) buf[n] = '\0';
     fclose(f);
     return buf;
+}
+
+/* The pool-set vectors (tests/unit/fixtures/pool_set.tsv): every line's
+ * hash, and its pool in "a,b,c" and in the same set written loosely. */
+static void check_pool_set(const sv_config *cfg)
+{
+    const char *src = getenv("SV_SOURCE_DIR");
+    char path[1024], line[512];
+    int lines = 0;
+    FILE *f;
+    snprintf(path, sizeof path, "%s/tests/unit/fixtures/pool_set.tsv", src ? src : ".");
+    f = fopen(path, "r");
+    CHECK(f != NULL);
+    if (!f) return;
+    while (fgets(line, sizeof line, f)) {
+        char ws[256], pool[64], want[128];
+        unsigned long h;
+        if (line[0] == '#' || sscanf(line, "%255s %lu %63s", ws, &h, pool) != 3) continue;
+        if (strcmp(ws, "-") == 0) ws[0] = 0;
+        CHECK_INT(queue_pool_hash(ws), h);
+        snprintf(want, sizeof want, "sqlvault:{%s}:", pool);
+        for (int k = 0; k < 2; k++) {
+            char *b = queue_pool_base_for(cfg, k ? "a, b,,a ,c" : "a,b,c", ws);
+            CHECK_STR(b, want);
+            free(b);
+        }
+        {   /* a single name: that pool for every workspace */
+            char *b = queue_pool_base_for(cfg, "solo", ws);
+            CHECK_STR(b, "sqlvault:{solo}:");
+            free(b);
+        }
+        lines++;
+    }
+    fclose(f);
+    CHECK(lines >= 10);
+    {
+        char *b = queue_pool_base_for(cfg, NULL, "ws-1");
+        CHECK_STR(b, "sqlvault:{default}:");
+        free(b);
+    }
 }
 
 int main(void)
@@ -85,6 +127,7 @@ int main(void)
         char **v;
         CHECK_STR(b, "sqlvault:{default}:");
         free(b);
+        check_pool_set(&cfg);
         b = queue_pool_base(&cfg, "hostA");
         CHECK_STR(b, "sqlvault:{hostA}:");
         free(b);

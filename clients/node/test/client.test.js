@@ -9,7 +9,7 @@ import { spawn, execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import Redis from 'ioredis'
-import { SqlvaultClient, SqlvaultError } from '../index.js'
+import { SqlvaultClient, SqlvaultError, fnv1a32, parsePools, poolFor } from '../index.js'
 
 const env = process.env
 const DATA = env.SQLVAULT_DATA_DIR
@@ -241,6 +241,43 @@ test('AbortSignal ends waitForJob; a timeout ends it too', async () => {
   await assert.rejects(q.waitForJob('no-such-job', { timeoutMs: 1000 }), e => e.code === 'NOT_FOUND')
 })
 
+test('pool set: the workspace-to-pool function agrees with the C side (tests/unit/fixtures/pool_set.tsv)', () => {
+  const tsv = fs.readFileSync(new URL('../../../tests/unit/fixtures/pool_set.tsv', import.meta.url), 'utf8')
+  let n = 0
+  for (const line of tsv.split('\n')) {
+    if (!line || line.startsWith('#')) continue
+    const [w, h, pool] = line.split('\t')
+    const ws = w === '-' ? '' : w
+    assert.equal(fnv1a32(ws), Number(h), `fnv1a32(${JSON.stringify(ws)})`)
+    assert.equal(poolFor('a,b,c', ws), pool, `pool of ${ws}`)
+    assert.equal(poolFor('a, b,,a ,c', ws), pool, `pool of ${ws} (loose list)`)
+    assert.equal(poolFor(['a', 'b', 'c'], ws), pool)
+    assert.equal(poolFor('solo', ws), 'solo')
+    n++
+  }
+  assert.ok(n >= 10)
+  assert.deepEqual(parsePools(''), ['default'])
+})
+
+test('pool set: enqueue routes each workspace to its pool; get, wait and cancel find it', async () => {
+  const set = 'nobody-a,nobody-b,nobody-c'
+  const sq = new SqlvaultClient({ pool: set })
+  try {
+    assert.deepEqual(sq.pools, ['nobody-a', 'nobody-b', 'nobody-c'])
+    for (const ws of ['ws-1', 'ws-3', 'ws-5']) {
+      const r = await sq.enqueueJob('verify', ws)
+      assert.equal(r.pool, poolFor(set, ws))
+      assert.equal(await sq.redis.exists(`${sq.base(r.pool)}job:${r.id}`), 1, `job in ${r.pool}`)
+      assert.equal((await sq.getJob(r.id)).pool, r.pool, 'getJob without pool finds it')
+      await assert.rejects(sq.waitForJob(r.id, { timeoutMs: 300 }), e => e.code === 'TIMEOUT')
+      assert.equal(await sq.cancel(r.id), 'cancelled')
+    }
+    assert.equal(sq.poolFor('ws-3'), 'nobody-c')
+  } finally {
+    await sq.close()
+  }
+})
+
 test('Redis unreachable: a clear error within the timeout, not a hang', async () => {
   const port = await freePort()
   const down = new SqlvaultClient({ url: `redis://127.0.0.1:${port}/0`, commandTimeoutMs: 2000 })
@@ -276,6 +313,13 @@ test('works with an ioredis Cluster client', { skip: !env.SV_CLUSTER_NODES && 'S
       const j = await cq.getJob(`cl-${pool}`, { pool })
       assert.equal(j.state, 'queued')
       assert.equal(j.pool, pool)
+    }
+    // a pool set across the shards: each workspace lands in its pool
+    const sq = new SqlvaultClient({ redis: cluster, prefix: 'svcl', pool: 'p1,p2,p3' })
+    for (const ws of ['ws-1', 'ws-2', 'ws-3', 'ws-5']) {
+      const r = await sq.enqueueJob('verify', ws, { id: `cls-${ws}` })
+      assert.equal(r.pool, poolFor('p1,p2,p3', ws))
+      assert.equal((await sq.getJob(r.id)).pool, r.pool)
     }
     await cq.markDirty(WS)
     assert.equal(await cluster.sismember('svcl:dirty', WS), 1)
