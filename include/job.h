@@ -80,6 +80,11 @@ typedef struct job_ctx {
      * on=false clears the flag and emits backup.resume (pointers may be NULL).
      * May be NULL (inline runs: no Node server to ask). */
     int (*quiesce)(void *ud, bool on, int64_t timeout_ms, int *listeners, bool *acked, sv_err *err);
+    /* Enqueues a follow-up job of this job's workspace into the same pool
+     * (deduped by id: an attempt run again enqueues it once), before the job
+     * reports success, so the follow-up is at least once. May be NULL
+     * (inline runs: no queue; the body does the work itself). */
+    int (*enqueue)(void *ud, const char *type, const char *id, json_t *opts, sv_err *err);
     void *ud;
 } job_ctx;
 

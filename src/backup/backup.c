@@ -34,6 +34,7 @@
 #include "log.h"
 #include "metrics/metrics.h"
 #include "snapshot.h"
+#include "tmpsweep.h"
 
 #define CHUNK (1024 * 1024)
 
@@ -609,19 +610,46 @@ done:
     return rc;
 }
 
-/* The backup job: options db, reason, ts, user_id. */
+/* A restore's follow-up (options backup_type "pre-restore", db the local
+ * safety copy LIVE.pre-restore-TS, remove_db): checks the options. 1 when
+ * this is one, 0 when not, -1 when the options are refused. */
+static int pre_restore_opts(job_ctx *ctx, const char *dbopt, bool *remove, sv_err *err)
+{
+    const char *type = json_string_value(json_object_get(ctx->opts, "backup_type"));
+    *remove = json_is_true(json_object_get(ctx->opts, "remove_db"));
+    if (!type || strcmp(type, "full") == 0) {
+        if (*remove) return sv_err_set(err, SV_EINVAL, "remove_db is only for a restore's pre-restore follow-up");
+        return 0;
+    }
+    if (strcmp(type, "pre-restore") != 0)
+        return sv_err_set(err, SV_EINVAL, "backup_type must be full or pre-restore, not '%s'", type);
+    if (!dbopt) return sv_err_set(err, SV_EINVAL, "a pre-restore backup needs db (the restore's safety copy)");
+    if (*remove && !strstr(dbopt, ".pre-restore-"))
+        return sv_err_set(err, SV_EINVAL, "remove_db only removes a restore's safety copy (*.pre-restore-TS)");
+    return 1;
+}
+
+/* The backup job: options db, reason, ts, user_id; a restore's follow-up
+ * adds backup_type "pre-restore" and remove_db (the safety copy goes once
+ * the backup is committed; docs/DESIGN.md). */
 int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
 {
     backup_params bp = {0};
     backup_outcome out;
     char *db = NULL;
     const char *dbopt = json_string_value(json_object_get(ctx->opts, "db"));
-    int rc;
+    bool remove_db = false;
+    int rc, pre;
 
     *result = NULL;
     if (sv_check_workspace(ctx->workspace, err) != 0) return -1;
+    if ((pre = pre_restore_opts(ctx, dbopt, &remove_db, err)) < 0) return -1;
     if (backup_opts_ts(ctx->opts, &bp.ts_ms, err) != 0) return -1;
-    if (dbopt && restore_scope_path(ctx, dbopt, "db", NULL, err) != 0) return -1; /* a queued job's scope */
+    /* A queued job's scope. A follow-up whose safety copy is gone already
+     * (an attempt that committed and removed it, then lost its lease) reads
+     * nothing: it finds that commit or fails on the missing file. */
+    if (dbopt && !(pre && access(dbopt, F_OK) != 0) && restore_scope_path(ctx, dbopt, "db", NULL, err) != 0)
+        return -1;
     if (backup_opts_time(ctx->opts, "tick", &bp.tick_ms, err) != 0) return -1;
     bp.once = true;
     db = dbopt ? sv_strdup(dbopt) : config_db_path(ctx->cfg, ctx->workspace);
@@ -634,10 +662,16 @@ int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
     }
     bp.workspace = ctx->workspace;
     bp.db_path = db;
-    bp.backup_type = "full";
-    bp.reason = json_string_value(json_object_get(ctx->opts, "reason"));
+    bp.backup_type = pre ? "pre-restore" : "full";
+    bp.reason = pre ? "pre-restore" : json_string_value(json_object_get(ctx->opts, "reason"));
     bp.user_id = json_string_value(json_object_get(ctx->opts, "user_id"));
     rc = backup_take(ctx, &bp, &out, err);
+    /* The restore's safety copy goes only once its backup is committed (an
+     * attempt that finds the commit of an earlier one removes it too). */
+    if (rc == 0 && remove_db) {
+        sv_unlink_db(db);
+        log_info(ctx->job_id, ctx->workspace, "safety copy %s removed: it is the pre-restore backup %s", db, out.ts);
+    }
     free(db);
     if (rc != 0) return -1;
     {

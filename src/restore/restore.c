@@ -11,23 +11,23 @@
  * attempt and takeover restores that backup, never the job's own safety
  * backup, which is newer.
  *
- * Beside phase 1, when nobody has the live file open, a pre-restore backup
- * of it is taken (safety.c); its commit waits until the source is validated.
- *
  * Phase 2 (the worker holds the workspace lock): the pause flag is set and
  * restore.started emitted; the job waits until every live listener has
  * acknowledged that it stopped writing (or SQLVAULT_PAUSE_TIMEOUT passes).
  * Only then is the safety copy settled, so every write committed before the
  * pause is in it (docs/PROTOCOL.md), and the fence renewed right before the
  * swap. When still nobody has the live file open, the swap is a rename
- * (rename.c): the old file linked aside is the safety copy, and the early
- * backup is the safety backup if the old file still hashes to it (else the
- * copy is uploaded after the swap). Otherwise the live database is copied
- * next to it with the backup API, the copy uploaded beside the swap, and the
+ * (rename.c): the old file linked aside is the safety copy. Otherwise the
+ * live database is copied next to it with the backup API (synced), and the
  * validated file copied onto the live database with the backup API (swap.c)
  * and the result checked. Then the flag is cleared and restore.completed
  * emitted. A swap that fails after writing is put back from the safety copy
  * and restore.failed emitted.
+ * The safety copy is a durable local file before the pause ends. A queued
+ * restore does not upload it: it enqueues, before it reports success, a
+ * follow-up backup job (backup_type pre-restore, remove_db) that uploads it
+ * as the pre-restore backup and removes it once committed (result
+ * pre_restore_job). An inline run (no queue) uploads it itself (safety.c).
  * Every temporary file is removed on every path. */
 #include <errno.h>
 #include <fcntl.h>
@@ -512,9 +512,9 @@ typedef struct restore_run {
     char *live, *rec;
     char *kept;                /* a file kept aside (never deleted) */
     char *copy;                /* the safety copy, deleted at the end unless keep_copy */
-    const char *upload_src;    /* the file the late safety upload reads (copy or kept) */
-    restore_safety *early;     /* the pre-restore backup started with the restore */
-    restore_safety *late;      /* the upload of the safety copy taken in the pause */
+    const char *upload_src;    /* the file the safety upload reads (copy or kept) */
+    restore_safety *late;      /* an inline run's upload of the safety copy */
+    char followup[200];        /* the queued follow-up job uploading upload_src */
     restore_rename rn;
     const char *swap_method;   /* "rename", "backup-api" or "new-file" */
     const char *safety_ts;     /* the pre-restore backup holding the paused content */
@@ -542,27 +542,13 @@ static int run_begin(restore_run *r, sv_err *err)
     return 0;
 }
 
-/* Phase 1: fetch and validate, the live database untouched; beside them,
- * the early pre-restore backup of a live file nobody has open, committed
- * only once the source is validated. */
+/* Phase 1: fetch and validate, the live database untouched. */
 static int run_prepare(restore_run *r, sv_err *err)
 {
     job_ctx *ctx = r->ctx;
-    if (restore_live_quiet(r->live) && restore_safety_start(ctx, r->live, true, &r->early, err) != 0) {
-        log_warn(ctx->job_id, ctx->workspace, "no early pre-restore backup: %s", err->msg);
-        sv_err_clear(err);
-    }
     if (restore_prepare(ctx, &r->src, r->req, &r->f, &r->val, r->ts, &r->meta, &r->validate_ms, err) != 0) return -1;
     log_info(ctx->job_id, ctx->workspace, "restore source %s validated: %llu bytes, %s (fetch %lld ms, check %lld ms)",
              r->rec, (unsigned long long)r->f.size, r->f.sum, (long long)r->f.duration_ms, (long long)r->validate_ms);
-    if (r->early) {
-        if (job_fence(ctx, err) != 0) return -1;
-        job_progress(ctx, "safety", 0, 0);
-        restore_safety_gate(r->early, true);
-        if (restore_safety_join(r->early) != 0)
-            log_warn(ctx->job_id, ctx->workspace, "early %s (the copy taken in the pause is uploaded instead)",
-                     restore_safety_error(r->early));
-    }
     return 0;
 }
 
@@ -584,15 +570,14 @@ static int run_pause(restore_run *r, sv_err *err)
 
 /* The rename swap (rename.c) of a live file nobody has open: 1 done, 0 not
  * applicable, -1 failed with nothing changed. The old file is the safety
- * copy; if it still holds what the early backup uploaded, that backup is
- * the safety backup, else the copy is uploaded after the swap. */
+ * copy, uploaded after the swap. */
 static int run_swap_rename(restore_run *r, sv_err *err)
 {
     job_ctx *ctx = r->ctx;
     int64_t t = sv_mono_ms(ctx->clock);
     int rc;
     r->rn = (restore_rename){.tmp = r->f.path, .live = r->live, .page_size = r->val.hdr.page_size,
-                             .expect_sum = restore_safety_sum(r->early), .expect_size = restore_safety_size(r->early)};
+                             .expect_size = -1};
     job_progress(ctx, "swap", 0, r->f.size);
     if ((rc = restore_swap_rename(ctx, &r->rn, err)) != 1) return rc; /* nothing changed */
     r->swapped_any = r->renamed = true;
@@ -607,15 +592,14 @@ static int run_swap_rename(restore_run *r, sv_err *err)
     } else {
         r->copy = sv_strdup(r->rn.copy);
     }
-    if (r->rn.matched) r->safety_ts = restore_safety_ts(r->early);
-    log_info(ctx->job_id, ctx->workspace, "swapped by rename; the old file is at %s%s", r->rn.copy,
-             r->rn.matched ? ", already in the early pre-restore backup" : "");
+    log_info(ctx->job_id, ctx->workspace, "swapped by rename; the old file is at %s", r->rn.copy);
     return 1;
 }
 
 /* The safety copy for the backup-API swap: a local copy next to the live
- * file, uploaded beside the swap; or the disaster case (kept aside), or a
- * WAL file of another page size (kept aside, moved over). */
+ * file (uploaded after the swap, or beside it in an inline run); or the
+ * disaster case (kept aside), or a WAL file of another page size (kept
+ * aside, moved over). */
 static int run_safety_copy(restore_run *r, sv_err *err)
 {
     job_ctx *ctx = r->ctx;
@@ -633,7 +617,7 @@ static int run_safety_copy(restore_run *r, sv_err *err)
     } else {
         log_info(ctx->job_id, ctx->workspace, "safety copy %s taken", r->copy);
         r->upload_src = r->copy;
-        if (restore_safety_start(ctx, r->copy, false, &r->late, err) != 0) return -1;
+        if (!ctx->enqueue && restore_safety_start(ctx, r->copy, false, &r->late, err) != 0) return -1;
         /* A WAL database cannot take pages of another size through the
          * backup API: its content is in the safety backup, the file is
          * kept aside and the restored one moved into place. */
@@ -654,10 +638,6 @@ static int run_safety_copy(restore_run *r, sv_err *err)
 static int run_swap_copy(restore_run *r, sv_err *err)
 {
     int rc;
-    if (restore_safety_ts(r->early))
-        log_info(r->ctx->job_id, r->ctx->workspace, "the early pre-restore backup %s stays as it is; the safety "
-                 "backup is the copy taken in the pause (the live file is open elsewhere or changed)",
-                 restore_safety_ts(r->early));
     if (r->had_db && run_safety_copy(r, err) != 0) return -1;
     /* The swap is a commit point: the fence is checked right before it. */
     if (job_fence(r->ctx, err) != 0) return -1;
@@ -701,12 +681,36 @@ static void run_rollback(restore_run *r, sv_err *err)
     } else {
         const char *at = r->renamed ? r->rn.copy : r->copy;
         sv_err_wrap(err, "swap failed and putting the previous database back failed too (%s)", rb.msg);
-        sv_err_hint(err, "the previous database is kept at %s (and uploaded as a pre-restore backup)",
+        sv_err_hint(err, "the previous database is kept at %s",
                     at ? at : "(no copy)");
         r->keep_copy = true;
     }
     r->ev = json_pack("{s:s, s:s, s:s, s:b}", "workspace", r->ctx->workspace, "job", r->ctx->job_id, "error",
                       err->msg, "rolled_back", back);
+}
+
+/* A queued restore's follow-up: the backup job that uploads the safety copy
+ * as the pre-restore backup and removes the copy once committed, enqueued
+ * (deduped by id, one per attempt) before the restore reports success.
+ * -1 when it could not be enqueued: the restore uploads the copy itself. */
+static int run_followup(restore_run *r, sv_err *err)
+{
+    job_ctx *ctx = r->ctx;
+    bool remove = r->copy && strcmp(r->upload_src, r->copy) == 0;
+    json_t *opts = json_pack("{s:s, s:s, s:s, s:b, s:s}", "db", r->upload_src, "backup_type", "pre-restore",
+                             "reason", "pre-restore", "remove_db", remove, "restore_job", ctx->job_id);
+    int rc;
+    if (!opts) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    snprintf(r->followup, sizeof r->followup, "%.150s-pre-restore-%d", ctx->job_id, ctx->attempt);
+    rc = ctx->enqueue(ctx->ud, "backup", r->followup, opts, err);
+    json_decref(opts);
+    if (rc != 0) {
+        r->followup[0] = '\0';
+        return -1;
+    }
+    log_info(ctx->job_id, ctx->workspace, "the safety copy %s is uploaded by the follow-up job %s", r->upload_src,
+             r->followup);
+    return 0;
 }
 
 /* Phase 2: the safety copy and the swap, the pause ended, the safety
@@ -730,19 +734,27 @@ static int run_swap(restore_run *r, sv_err *err)
         return -1;
     }
     job_progress(ctx, "swap", r->f.size, r->f.size);
+    /* The safety copy is durable on disk: a queued restore hands its upload
+     * to a follow-up job (one Redis round trip, before the pause ends). */
+    if (r->upload_src && ctx->enqueue && run_followup(r, err) != 0) {
+        log_warn(ctx->job_id, ctx->workspace, "the follow-up pre-restore backup could not be enqueued (%s): "
+                 "uploading the safety copy in this job", err->msg);
+        sv_err_clear(err);
+    }
     /* The swap is done: the listeners resume now, while the safety copy's
      * upload (if any) runs. */
     if (r->paused) {
         r->cleared = unpause(ctx);
         r->paused = false;
     }
-    r->ev = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?}", "workspace", ctx->workspace, "job", ctx->job_id, "from",
-                      r->from, "checksum", r->f.sum, "backup", r->ts[0] ? r->ts : NULL, "safety_copy", r->upload_src);
+    r->ev = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?}", "workspace", ctx->workspace, "job", ctx->job_id,
+                      "from", r->from, "checksum", r->f.sum, "backup", r->ts[0] ? r->ts : NULL, "safety_copy",
+                      r->upload_src, "pre_restore_job", r->followup[0] ? r->followup : NULL);
     emit(ctx, "restore.completed", r->ev);
     json_decref(r->ev);
     r->ev = NULL;
     r->completed = true;
-    if (!r->safety_ts && !r->late && r->upload_src &&
+    if (!r->followup[0] && !r->late && r->upload_src &&
         restore_safety_start(ctx, r->upload_src, false, &r->late, err) != 0) {
         log_warn(ctx->job_id, ctx->workspace, "the safety copy could not be uploaded (%s): kept at %s", err->msg,
                  r->upload_src);
@@ -766,7 +778,7 @@ static int run_swap(restore_run *r, sv_err *err)
 static int run_result(restore_run *r, json_t **result, sv_err *err)
 {
     job_ctx *ctx = r->ctx;
-    restore_safety *up = r->late ? r->late : r->early;
+    restore_safety *up = r->late;
     char iso[SV_ISO_LEN];
     json_t *timing;
     sv_iso_format(sv_now_ms(ctx->clock), iso);
@@ -791,9 +803,13 @@ static int run_result(restore_run *r, json_t **result, sv_err *err)
     json_object_set_new(*result, "integrity_check",
                         json_string(r->val.integrity_skipped ? "skipped: the backup's restore drill passed on the "
                                                                "same checksum" : "ok"));
-    json_object_set_new(*result, "safety_source", json_string(r->safety_ts && r->late ? "the copy taken in the pause"
-                                                              : r->safety_ts ? "the early backup (sha256 matched "
-                                                              "the paused file)" : "none"));
+    json_object_set_new(*result, "safety_source",
+                        json_string(r->followup[0] ? "the copy taken in the pause, uploaded by pre_restore_job"
+                                    : r->safety_ts ? "the copy taken in the pause" : "none"));
+    if (r->followup[0]) {
+        json_object_set_new(*result, "pre_restore_job", json_string(r->followup));
+        json_object_set_new(*result, "safety_copy", json_string(r->upload_src));
+    }
     if (r->kept) {
         json_object_set_new(*result, "kept_aside", json_string(r->kept));
         json_object_set_new(*result, "kept_aside_reason", json_string(r->why));
@@ -818,10 +834,9 @@ static void run_end(restore_run *r, int rc, sv_err *err)
         emit(ctx, "restore.failed", r->ev);
     }
     json_decref(r->ev);
-    restore_safety_free(r->early); /* cancels an early backup still waiting at its gate */
     if (r->late && restore_safety_join(r->late) != 0) r->keep_copy = true;
-    if (r->copy && !r->keep_copy) sv_unlink_db(r->copy);
-    else if (r->copy) log_warn(ctx->job_id, ctx->workspace, "the safety copy is kept at %s", r->copy);
+    if (r->copy && !r->keep_copy && !r->followup[0]) sv_unlink_db(r->copy);
+    else if (r->copy && !r->followup[0]) log_warn(ctx->job_id, ctx->workspace, "the safety copy is kept at %s", r->copy);
     if (rc == 0)
         log_info(ctx->job_id, ctx->workspace, "restored %s (%llu bytes, %s swap, paused %lld ms)", r->rec,
                  (unsigned long long)r->f.size, r->swap_method, (long long)(r->t_swap - r->t_pause));

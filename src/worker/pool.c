@@ -259,6 +259,32 @@ static int cb_pin(void *ud, const char *name, const char *value, char **out, sv_
     return 0;
 }
 
+/* job_ctx callback: enqueues a follow-up job of the workspace into this
+ * job's pool (job.h), deduped by id. */
+static int cb_enqueue(void *ud, const char *type, const char *id, json_t *opts, sv_err *err)
+{
+    slot *s = ud;
+    char *buf = NULL, state[16] = "";
+    size_t len = 0;
+    bool created = false;
+    int rc;
+    queue_job_spec spec = {.id = id, .type = type, .workspace = s->ws,
+                           .priority = job_default_priority(type, json_string_value(json_object_get(opts, "reason"))),
+                           .max_attempts = s->wp->cfg->max_attempts,
+                           .reason = json_string_value(json_object_get(opts, "reason"))};
+    if (ensure_conn(s->wp, s->conn, true) != 0)
+        return sv_err_set(err, SV_EUNREACH, "redis unreachable: job %s not enqueued", id);
+    if (queue_opts_pack(opts, &buf, &len, err) != 0) return -1;
+    spec.opts = buf;
+    spec.opts_len = len;
+    rc = queue_enqueue(s->conn, s->wp->bases[s->pool], &spec, &created, state, sizeof state, err);
+    free(buf);
+    if (rc == 0)
+        log_info(s->id, WSN(s->ws), "follow-up %s job %s %s (%s)", type, id, created ? "enqueued" : "already enqueued",
+                 state);
+    return rc;
+}
+
 /* Waits until every live listener of the job's workspace acked this job (or
  * timeout_ms passed, or the job must stop): the backup quiesce's wait. */
 static int cb_await_acks(void *ud, int64_t timeout_ms, int *listeners, bool *acked, sv_err *err)
@@ -377,6 +403,7 @@ static int run_body(slot *s, queue_job *j, json_t **result, sv_err *err)
     ctx.pause_acks = cb_pause_acks;
     ctx.pin = cb_pin;
     ctx.quiesce = cb_quiesce;
+    ctx.enqueue = cb_enqueue;
     ctx.ud = s;
     rc = fn(&ctx, result, err);
     if (rc == 0 && !*result) *result = json_object();

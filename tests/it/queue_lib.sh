@@ -115,6 +115,17 @@ start_worker() {
 # wait_state ID STATE [TIMEOUT]
 wait_state() { wait_for --timeout "${3:-30}" bash -c "[[ \"\$(redis-cli -u '$SQLVAULT_REDIS_URL' HGET '$(qbase)job:$1' state)\" == '$2' ]]"; }
 
+# followup_ts JOB [SECONDS]: waits (bounded) for the follow-up job named by
+# the queued restore JOB's result (pre_restore_job) to succeed; prints the
+# pre-restore backup it committed (its ts).
+followup_ts() {
+  local fu
+  fu="$(qfield "$1" result | jq -r '.pre_restore_job // empty')"
+  [[ -n "$fu" ]] || fail "restore $1 names no pre_restore_job: $(qfield "$1" result)"
+  wait_state "$fu" succeeded "${2:-90}" || fail "follow-up $fu: $(qfield "$fu" state) $(qfield "$fu" error)"
+  qfield "$fu" result | jq -r .ts
+}
+
 # finished_count: succeeded + failed + cancelled of the default pool.
 finished_count() {
   redis_cli HMGET "$(qbase)stats" succeeded failed cancelled | awk '{s += $1} END {print s + 0}'

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # restore_rename.sh -- the swap by rename (docs/DESIGN.md): a WAL database
 # that no process has open is swapped by linking it aside and renaming the
-# validated file onto it, and its pre-restore backup is the one taken beside
-# the download once its sha256 proves it holds the paused content. The new
+# validated file onto it; the old file linked aside is the safety copy,
+# uploaded after the swap (by the restore itself when inline, as here; by a
+# follow-up job when queued, restore_followup.sh). The new
 # file keeps WAL mode and the live file's permissions, nothing is left next
 # to it, and the safety backup holds the replaced content. A database that
 # another process holds open, or one in rollback-journal mode, still goes
@@ -42,7 +43,7 @@ ino_before=$(stat -c %i "$live")
 n0=$(pre_restore_count)
 out="$(sv restore "$ws" --from "$ts" --yes --inline --json)"
 assert_eq rename "$(json_get "$out" swap)" "swap method"
-assert_contains "$(json_get "$out" safety_source)" "early backup" "safety source"
+assert_contains "$(json_get "$out" safety_source)" "the copy taken in the pause" "safety source"
 assert_eq "$h_backup" "$(db_sha3 "$live")" "live content after the restore"
 assert_eq ok "$(db_integrity "$live")" "integrity after the restore"
 assert_eq wal "$(sqlite3 "$live" 'PRAGMA journal_mode')" "journal mode kept"
@@ -77,7 +78,7 @@ assert_eq backup-api "$(json_get "$out" swap)" "swap method"
 assert_contains "$(cat "$SV_SCRATCH/peer.out")" "after 0" "the open connection sees the restored content"
 assert_eq "$h_backup" "$(db_sha3 "$live")" "live content after the restore"
 safety_holds "$(json_get "$out" safety_backup)" r2
-assert_eq $((n0 + 1)) "$(pre_restore_count)" "one pre-restore backup (none taken early: the file was open)"
+assert_eq $((n0 + 1)) "$(pre_restore_count)" "one pre-restore backup"
 no_restore_temps
 
 step "a rollback-journal database: the backup API"

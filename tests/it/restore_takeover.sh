@@ -3,8 +3,9 @@
 # to its attempts. The source is resolved once (first attempt) and recorded
 # on the job; `latest` never becomes the job's own pre-restore backup:
 #  1. a queued `restore --from latest` whose worker is killed (kill -9) after
-#     its safety backup committed, taken over by another worker: the live
-#     file ends equal to the backup that was latest when it was asked;
+#     its safety copy was taken (the swap waits on a held write lock), taken
+#     over by another worker: the live file ends equal to the backup that was
+#     latest when it was asked; the pre-restore backup is the follow-up job's;
 #  2. the same when the first attempt fails (a write lock held on the live
 #     database makes the swap time out) and the retry runs;
 #  3. a backup whose drill passed on the same checksum is not integrity-
@@ -50,20 +51,20 @@ sqlite3 "$db" "DELETE FROM eventlog WHERE seq % 2 = 0; INSERT INTO eventlog (nam
 changed=$(fingerprint "$db")
 assert_ne "$want" "$changed" "the live content differs from the backup"
 
-step "kill -9 after the safety backup committed (the swap waits on a held write lock)"
+step "kill -9 after the safety copy was taken (the swap waits on a held write lock)"
 SQLVAULT_TEST_SWAP_BUSY_MS=60000 start_worker w-killed --threads 1
 killed=$WORKER_PID
 kill "$w1" && wait "$w1" 2>/dev/null || true
 hold_lock "$db" 60
 "$SV_BIN" restore "$ws" --from latest --yes --id tk-r1 --no-wait >/dev/null
-wait_for --timeout 60 grep -q 'pre-restore backup .* committed' "$SV_SCRATCH/w-killed.log"
+wait_for --timeout 60 grep -q 'safety copy .* taken' "$SV_SCRATCH/w-killed.log"
 assert_eq "backup:$b1" "$(qfield tk-r1 source)" "source recorded at the first attempt"
 kill -9 "$killed"
 wait "$killed" 2>/dev/null || true
 touch "$SV_SCRATCH/unlock"
 wait "$LOCK_PID" 2>/dev/null || true
 committed=$(s3_keys "${SV_PREFIX}full/$ws/" | grep -c metadata.json)
-assert_eq 2 "$committed" "committed backups: the one asked for and the killed attempt's safety backup"
+assert_eq 1 "$committed" "committed backups: the one asked for (the killed attempt uploaded nothing)"
 start_worker w2 --threads 1
 wait_state tk-r1 succeeded 90
 result=$(qfield tk-r1 result)
@@ -72,6 +73,8 @@ assert_eq 2 "$(qfield tk-r1 attempt)" "attempts"
 assert_eq "$b1" "$(jq -r .backup <<<"$result")" "the backup restored (result)"
 assert_eq "$want" "$(fingerprint "$db")" "live content = the backup asked for"
 assert_eq ok "$(db_integrity "$db")" "live integrity"
+tk_r1_safety=$(followup_ts tk-r1)
+note "tk-r1's pre-restore backup (its follow-up job): $tk_r1_safety"
 kill "$WORKER_PID" && wait "$WORKER_PID" 2>/dev/null || true
 
 step "a first attempt that fails on a held write lock, then the retry"
@@ -91,9 +94,8 @@ note "recorded source $latest_then; result backup $(jq -r .backup <<<"$result")"
 assert_eq "backup:$(jq -r .backup <<<"$result")" "$latest_then" "the retry restored the recorded source"
 # latest at the time of the request was tk-r1's safety backup (the state just before
 # that restore); tk-r2's own safety backups are newer and never chosen
-tk_r1_safety=$(qfield tk-r1 result | jq -r .safety_backup)
 assert_eq "backup:$tk_r1_safety" "$latest_then" "latest = the newest backup when the restore was asked"
-assert_ne "$(jq -r .safety_backup <<<"$result")" "$(jq -r .backup <<<"$result")" "not the job's own safety backup"
+assert_ne "$(followup_ts tk-r2)" "$(jq -r .backup <<<"$result")" "not the job's own safety backup"
 s3_get "${SV_PREFIX}full/$ws/$tk_r1_safety/livestore.db.zst" "$SV_SCRATCH/expect.db.zst"
 zstd -q -d "$SV_SCRATCH/expect.db.zst" -o "$SV_SCRATCH/expect.db"
 assert_eq "$(fingerprint "$SV_SCRATCH/expect.db")" "$(fingerprint "$db")" "live content = the backup asked for"
