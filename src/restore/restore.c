@@ -652,6 +652,31 @@ static int run_swap_copy(restore_run *r, sv_err *err)
     return rc == 1 ? 0 : -1;
 }
 
+/* A queued restore's follow-up: the backup job that uploads the safety copy
+ * as the pre-restore backup and removes the copy once committed, enqueued
+ * (deduped by id, one per attempt) before the restore reports success.
+ * -1 when it could not be enqueued: the restore uploads the copy itself.
+ * may_remove false: the copy stays after its backup (a failed rollback's). */
+static int run_followup(restore_run *r, bool may_remove, sv_err *err)
+{
+    job_ctx *ctx = r->ctx;
+    bool remove = may_remove && r->copy && strcmp(r->upload_src, r->copy) == 0;
+    json_t *opts = json_pack("{s:s, s:s, s:s, s:b, s:s}", "db", r->upload_src, "backup_type", "pre-restore",
+                             "reason", "pre-restore", "remove_db", remove, "restore_job", ctx->job_id);
+    int rc;
+    if (!opts) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    snprintf(r->followup, sizeof r->followup, "%.150s-pre-restore-%d", ctx->job_id, ctx->attempt);
+    rc = ctx->enqueue(ctx->ud, "backup", r->followup, opts, err);
+    json_decref(opts);
+    if (rc != 0) {
+        r->followup[0] = '\0';
+        return -1;
+    }
+    log_info(ctx->job_id, ctx->workspace, "the safety copy %s is uploaded by the follow-up job %s", r->upload_src,
+             r->followup);
+    return 0;
+}
+
 /* Puts the previous database back after a failed swap; fills the
  * restore.failed event. */
 static void run_rollback(restore_run *r, sv_err *err)
@@ -681,36 +706,17 @@ static void run_rollback(restore_run *r, sv_err *err)
     } else {
         const char *at = r->renamed ? r->rn.copy : r->copy;
         sv_err_wrap(err, "swap failed and putting the previous database back failed too (%s)", rb.msg);
-        sv_err_hint(err, "the previous database is kept at %s",
-                    at ? at : "(no copy)");
+        sv_err_hint(err, "the previous database is kept at %s%s", at ? at : "(no copy)",
+                    r->ctx->enqueue && at ? " (and uploaded as a pre-restore backup by a follow-up job)" : "");
         r->keep_copy = true;
+        if (at && r->ctx->enqueue) {
+            r->upload_src = at;
+            if (run_followup(r, false, &rb) != 0)
+                log_error(r->ctx->job_id, r->ctx->workspace, "the follow-up pre-restore backup of %s: %s", at, rb.msg);
+        }
     }
     r->ev = json_pack("{s:s, s:s, s:s, s:b}", "workspace", r->ctx->workspace, "job", r->ctx->job_id, "error",
                       err->msg, "rolled_back", back);
-}
-
-/* A queued restore's follow-up: the backup job that uploads the safety copy
- * as the pre-restore backup and removes the copy once committed, enqueued
- * (deduped by id, one per attempt) before the restore reports success.
- * -1 when it could not be enqueued: the restore uploads the copy itself. */
-static int run_followup(restore_run *r, sv_err *err)
-{
-    job_ctx *ctx = r->ctx;
-    bool remove = r->copy && strcmp(r->upload_src, r->copy) == 0;
-    json_t *opts = json_pack("{s:s, s:s, s:s, s:b, s:s}", "db", r->upload_src, "backup_type", "pre-restore",
-                             "reason", "pre-restore", "remove_db", remove, "restore_job", ctx->job_id);
-    int rc;
-    if (!opts) return sv_err_set(err, SV_ENOMEM, "out of memory");
-    snprintf(r->followup, sizeof r->followup, "%.150s-pre-restore-%d", ctx->job_id, ctx->attempt);
-    rc = ctx->enqueue(ctx->ud, "backup", r->followup, opts, err);
-    json_decref(opts);
-    if (rc != 0) {
-        r->followup[0] = '\0';
-        return -1;
-    }
-    log_info(ctx->job_id, ctx->workspace, "the safety copy %s is uploaded by the follow-up job %s", r->upload_src,
-             r->followup);
-    return 0;
 }
 
 /* Phase 2: the safety copy and the swap, the pause ended, the safety
@@ -736,7 +742,7 @@ static int run_swap(restore_run *r, sv_err *err)
     job_progress(ctx, "swap", r->f.size, r->f.size);
     /* The safety copy is durable on disk: a queued restore hands its upload
      * to a follow-up job (one Redis round trip, before the pause ends). */
-    if (r->upload_src && ctx->enqueue && run_followup(r, err) != 0) {
+    if (r->upload_src && ctx->enqueue && run_followup(r, true, err) != 0) {
         log_warn(ctx->job_id, ctx->workspace, "the follow-up pre-restore backup could not be enqueued (%s): "
                  "uploading the safety copy in this job", err->msg);
         sv_err_clear(err);

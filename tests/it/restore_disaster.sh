@@ -81,7 +81,7 @@ if [[ "$kept" != null ]]; then
   cmp -s "$SV_SCRATCH/damaged.db" "$kept" || fail "the kept-aside file differs from the damaged one"
   note "ok: kept aside as $(basename "$kept")"
 else
-  safety=$(jq -r .safety_backup "$SV_SCRATCH/result-$n.json")
+  safety=$(followup_ts "ds-r$n") # the pre-restore backup is the follow-up job's
   zstd -q -d "$SV_SCRATCH/store/full/$ws/$safety/livestore.db.zst" -o "$SV_SCRATCH/safety.db"
   # the backup API copies every page as it is; only the header's counters differ
   cmp -s -i 100 "$SV_SCRATCH/damaged.db" "$SV_SCRATCH/safety.db" ||
@@ -104,7 +104,7 @@ kept=$(jq -r .kept_aside "$SV_SCRATCH/result-$n.json")
 [[ "$kept" == "$db.replaced-"* ]] || fail "kept_aside is [$kept], expected $db.replaced-TS"
 assert_eq kept "$(sqlite3 "file:$kept?mode=ro" 'SELECT x FROM other')" "the kept-aside database reads"
 assert_eq 4096 "$(sqlite3 "$db" 'PRAGMA page_size')" "live page size after the restore"
-safety=$(jq -r .safety_backup "$SV_SCRATCH/result-$n.json")
+safety=$(followup_ts "ds-r$n") # the pre-restore backup is the follow-up job's
 zstd -q -d "$SV_SCRATCH/store/full/$ws/$safety/livestore.db.zst" -o "$SV_SCRATCH/safety2.db"
 assert_eq kept "$(sqlite3 "$SV_SCRATCH/safety2.db" 'SELECT x FROM other')" "the safety backup holds the replaced database"
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A swap that fails (injected with the test-only SQLVAULT_TEST_FAIL_SWAP=1,
 # after the new content was written) puts the pre-restore copy back: the
-# live content is what it was, the pre-restore backup is committed, and no
-# temporary file is left. A failed restore into a workspace that had no
+# live content is what it was, no safety copy is left next to it (nothing
+# needs undoing, so no pre-restore backup), and no temporary file is left. A failed restore into a workspace that had no
 # database leaves no file. Through the queue: restore.started then
 # restore.failed are emitted and the pause flag is cleared; a good queued
 # restore emits restore.completed and clears it too.
@@ -28,7 +28,8 @@ assert_contains "$out" "injected swap failure" "error"
 assert_contains "$out" "the previous database was put back" "error"
 assert_eq "$h_live" "$(db_sha3 "$live")" "live content after the failed swap"
 assert_eq ok "$(db_integrity "$live")" "integrity after the rollback"
-assert_contains "$(sv list "$ws")" "pre-restore" "the pre-restore backup is listed"
+left=$(ls "$live".pre-restore-* 2>/dev/null || true)
+[[ -z "$left" ]] || fail "a safety copy was left next to the database: $left"
 no_restore_temps
 
 step "a failed swap into a workspace with no database leaves no file"
