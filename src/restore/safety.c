@@ -1,16 +1,11 @@
 /* safety.c -- the pre-restore safety backup, run in a thread of its own.
  *
- * A restore uploads the live database as a "pre-restore" backup (the undo).
- * Two moments use this thread:
- *   - early: started with the restore, beside download and validation, on
- *     the live file as it is then. Its commit points wait on a gate: the
- *     restore opens it once the source is validated (so a refused source
- *     leaves no pre-restore backup behind) or cancels it. The upload
- *     itself completes beside validation; only metadata.json waits. After the pause
- *     the restore proves by sha256 that the paused live file still holds
- *     exactly what this backup holds; only then is it the safety backup.
- *   - after the swap: the local safety copy taken inside the pause, when the
- *     early backup did not run or no longer matches.
+ * An inline restore (no queue) uploads its safety copy as a "pre-restore"
+ * backup (the undo) in this thread, beside the swap (backup-API copy) or
+ * after it (the file linked aside). A queued restore hands that upload to a
+ * follow-up backup job instead (restore.c, run_followup). The gate (commit
+ * points waiting until restore_safety_gate) served the early backup taken
+ * beside download and validation, which is gone; ungated starts never wait.
  *
  * THREAD SAFETY NOTES: the thread gets a job context of its own (plain
  * fields copied, its own store, its own fence and cancelled callbacks; the
