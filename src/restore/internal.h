@@ -40,18 +40,15 @@ int restore_wait_acks(job_ctx *ctx, int64_t timeout_ms, bool *acked, int *listen
 bool restore_is_store(job_ctx *ctx, const restore_source *src);
 int restore_store(job_ctx *ctx, const restore_source *src, json_t **result, sv_err *err);
 
-/* The pre-restore safety backup in a thread of its own (safety.c). With
- * gated, its commit points wait until restore_safety_gate(go) (a refused
- * source leaves no backup behind); gate(false) cancels it. The accessors
- * read the outcome after restore_safety_join: ts and checksum/size of the
- * committed backup (NULL/-1 if it failed), the error, its duration. */
+/* The pre-restore safety backup in a thread of its own (safety.c), for an
+ * inline restore (a queued one hands it to a follow-up job). restore_safety_free
+ * cancels it (nothing is committed after). The accessors read the outcome
+ * after restore_safety_join: ts of the committed backup (NULL if it failed),
+ * the error, its duration. */
 typedef struct restore_safety restore_safety;
-int restore_safety_start(job_ctx *ctx, const char *db, bool gated, restore_safety **out, sv_err *err);
-void restore_safety_gate(restore_safety *s, bool go);
+int restore_safety_start(job_ctx *ctx, const char *db, restore_safety **out, sv_err *err);
 int restore_safety_join(restore_safety *s);
 const char *restore_safety_ts(const restore_safety *s);
-const char *restore_safety_sum(const restore_safety *s);
-int64_t restore_safety_size(const restore_safety *s);
 const char *restore_safety_error(const restore_safety *s);
 int64_t restore_safety_ms(const restore_safety *s);
 void restore_safety_free(restore_safety *s); /* cancels and joins a running one; NULL ok */
@@ -64,16 +61,12 @@ typedef struct restore_rename {
     const char *tmp;          /* the validated file (durable once swapped) */
     const char *live;
     uint32_t page_size;       /* the validated file's */
-    const char *expect_sum;   /* the early safety backup's checksum, or NULL */
-    int64_t expect_size;
-    bool matched;             /* out: the live file held exactly expect_sum */
     bool replaced;            /* out: the live page size differed (the old file is kept aside) */
     char *copy;               /* out (heap): where the old live file now is (LIVE.pre-restore-TS or .replaced-TS) */
 } restore_rename;
 
-/* When live is quiet (see above) and on tmp's filesystem: hashes live
- * against expect_sum, makes tmp durable (keeping WAL mode and the live
- * file's mode), renews the fence, then under SQLite's locks links live to
+/* When live is quiet (see above) and on tmp's filesystem: makes tmp
+ * durable (keeping WAL mode and the live file's mode), renews the fence, then under SQLite's locks links live to
  * r->copy and renames tmp onto live. 1 when swapped, 0 when not applicable
  * (nothing changed: use restore_swap), -1 on error (nothing changed). */
 int restore_swap_rename(job_ctx *ctx, restore_rename *r, sv_err *err);

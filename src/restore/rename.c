@@ -21,16 +21,14 @@
  * before). Closing any descriptor of a file drops every POSIX lock of the
  * process on it, so the swap keeps one descriptor of the live file from the
  * check to the rename, and the restore has no SQLite connection of its own
- * on the live file meanwhile (the early safety backup has been joined). */
+ * on the live file meanwhile. */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "digest.h"
 #include "internal.h"
 #include "log.h"
 #include "restore.h"
@@ -92,29 +90,6 @@ bool restore_live_quiet(const char *live)
     return true;
 }
 
-/* "sha256:HEX" of the first size bytes of fd; false on a read error. */
-static bool hash_fd(int fd, uint64_t size, char out[72])
-{
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    unsigned char *buf = malloc(1 << 20);
-    uint64_t off = 0;
-    bool ok = md && buf && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
-    while (ok && off < size) {
-        size_t want = size - off < (1u << 20) ? (size_t)(size - off) : (1u << 20);
-        ssize_t n = pread(fd, buf, want, (off_t)off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) ok = false;
-        else {
-            EVP_DigestUpdate(md, buf, (size_t)n);
-            off += (uint64_t)n;
-        }
-    }
-    if (ok) sv_digest_checksum(md, out);
-    EVP_MD_CTX_free(md);
-    free(buf);
-    return ok;
-}
-
 /* Makes the validated file ready to be the live one: WAL mode kept (as the
  * backup API keeps the destination's), the live file's mode, and durable. */
 static int ready_tmp(const char *tmp, const struct stat *live_sb, sv_err *err)
@@ -163,19 +138,15 @@ int restore_swap_rename(job_ctx *ctx, restore_rename *r, sv_err *err)
 {
     restore_header hdr;
     struct stat sb, sb2, tsb;
-    char ts[SV_TS_LEN], sum[72];
+    char ts[SV_TS_LEN];
     int fd, rc = 0;
 
-    r->matched = r->replaced = false;
+    r->replaced = false;
     r->copy = NULL;
     fd = quiet_fd(r->live, &hdr, &sb);
     if (fd < 0) return 0;
     if (stat(r->tmp, &tsb) != 0 || tsb.st_dev != sb.st_dev) goto done; /* another filesystem */
     r->replaced = hdr.page_size != r->page_size;
-    /* The early safety backup holds the paused content if the file still
-     * hashes to what it uploaded (and there is no WAL content beside it). */
-    if (r->expect_sum && r->expect_size == (int64_t)sb.st_size && hash_fd(fd, (uint64_t)sb.st_size, sum))
-        r->matched = strcasecmp(sum, r->expect_sum) == 0;
     if (ready_tmp(r->tmp, &sb, err) != 0) goto fail;
     sv_ts_format(sv_now_ms(ctx->clock), ts);
     r->copy = sv_asprintf("%s.%s-%s", r->live, r->replaced ? "replaced" : "pre-restore", ts);

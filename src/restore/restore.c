@@ -576,8 +576,7 @@ static int run_swap_rename(restore_run *r, sv_err *err)
     job_ctx *ctx = r->ctx;
     int64_t t = sv_mono_ms(ctx->clock);
     int rc;
-    r->rn = (restore_rename){.tmp = r->f.path, .live = r->live, .page_size = r->val.hdr.page_size,
-                             .expect_size = -1};
+    r->rn = (restore_rename){.tmp = r->f.path, .live = r->live, .page_size = r->val.hdr.page_size};
     job_progress(ctx, "swap", 0, r->f.size);
     if ((rc = restore_swap_rename(ctx, &r->rn, err)) != 1) return rc; /* nothing changed */
     r->swapped_any = r->renamed = true;
@@ -617,7 +616,7 @@ static int run_safety_copy(restore_run *r, sv_err *err)
     } else {
         log_info(ctx->job_id, ctx->workspace, "safety copy %s taken", r->copy);
         r->upload_src = r->copy;
-        if (!ctx->enqueue && restore_safety_start(ctx, r->copy, false, &r->late, err) != 0) return -1;
+        if (!ctx->enqueue && restore_safety_start(ctx, r->copy, &r->late, err) != 0) return -1;
         /* A WAL database cannot take pages of another size through the
          * backup API: its content is in the safety backup, the file is
          * kept aside and the restored one moved into place. */
@@ -761,7 +760,7 @@ static int run_swap(restore_run *r, sv_err *err)
     r->ev = NULL;
     r->completed = true;
     if (!r->followup[0] && !r->late && r->upload_src &&
-        restore_safety_start(ctx, r->upload_src, false, &r->late, err) != 0) {
+        restore_safety_start(ctx, r->upload_src, &r->late, err) != 0) {
         log_warn(ctx->job_id, ctx->workspace, "the safety copy could not be uploaded (%s): kept at %s", err->msg,
                  r->upload_src);
         sv_err_clear(err);

@@ -3,19 +3,14 @@
  * An inline restore (no queue) uploads its safety copy as a "pre-restore"
  * backup (the undo) in this thread, beside the swap (backup-API copy) or
  * after it (the file linked aside). A queued restore hands that upload to a
- * follow-up backup job instead (restore.c, run_followup). The gate (commit
- * points waiting until restore_safety_gate) served the early backup taken
- * beside download and validation, which is gone; ungated starts never wait.
+ * follow-up backup job instead (restore.c, run_followup).
  *
  * THREAD SAFETY NOTES: the thread gets a job context of its own (plain
  * fields copied, its own store, its own fence and cancelled callbacks; the
- * runner's callbacks are not safe to call from a second thread). The gate
- * is shared and only touched under mu. The main thread reads the outcome
- * only after restore_safety_join. */
+ * runner's callbacks are not safe to call from a second thread). The
+ * cancel flag is shared and only touched under mu. The main thread reads
+ * the outcome only after restore_safety_join. */
 #include <pthread.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include "backup.h"
@@ -23,60 +18,45 @@
 #include "log.h"
 #include "util.h"
 
-#define SAFETY_NICE 10
-
 struct restore_safety {
     job_ctx ctx;
     char *db;
     pthread_t th;
     bool running;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int gate;               /* 0: wait at the commit point, 1: go, -1: cancelled */
-    bool low_priority;      /* the early backup: nice SAFETY_NICE */
+    bool cancel;            /* set by restore_safety_free: the restore stopped */
     backup_outcome out;
     int rc;
     sv_err err;
     int64_t ms;
 };
 
-/* The thread's fence (before the object's upload completes): only a
- * cancelled gate stops it. */
-static int safety_fence(void *ud, sv_err *err)
-{
-    restore_safety *s = ud;
-    bool c;
-    pthread_mutex_lock(&s->mu);
-    c = s->gate < 0;
-    pthread_mutex_unlock(&s->mu);
-    return c ? sv_err_set(err, SV_ELEASE, "pre-restore backup cancelled: the restore stopped") : 0;
-}
-
-/* The thread's commit point (right before metadata.json, backup_take with
- * once): waits for the gate. Reading the record (record NULL) finds none:
- * this thread's backup is its own. */
-static int safety_commit(void *ud, const char *record, char **existing, sv_err *err)
-{
-    restore_safety *s = ud;
-    int g;
-    *existing = NULL;
-    if (!record) return 0;
-    pthread_mutex_lock(&s->mu);
-    while (s->gate == 0) pthread_cond_wait(&s->cv, &s->mu);
-    g = s->gate;
-    pthread_mutex_unlock(&s->mu);
-    return g > 0 ? 0 : sv_err_set(err, SV_ELEASE, "pre-restore backup cancelled: the restore stopped");
-}
-
-/* The thread's cancellation: the gate was closed for good. */
+/* The thread's cancellation: the restore stopped. */
 static bool safety_cancelled(void *ud)
 {
     restore_safety *s = ud;
     bool c;
     pthread_mutex_lock(&s->mu);
-    c = s->gate < 0;
+    c = s->cancel;
     pthread_mutex_unlock(&s->mu);
     return c;
+}
+
+/* The thread's fence (before the object's upload completes): only a
+ * cancel stops it. */
+static int safety_fence(void *ud, sv_err *err)
+{
+    return safety_cancelled(ud) ? sv_err_set(err, SV_ELEASE, "pre-restore backup cancelled: the restore stopped") : 0;
+}
+
+/* The thread's commit point (right before metadata.json, backup_take with
+ * once). Reading the record (record NULL) finds none: this thread's backup
+ * is its own. */
+static int safety_commit(void *ud, const char *record, char **existing, sv_err *err)
+{
+    *existing = NULL;
+    if (!record) return 0;
+    return safety_fence(ud, err);
 }
 
 /* The backup itself. */
@@ -87,11 +67,6 @@ static void *safety_main(void *arg)
                         .db_path = s->db, .once = true};
     int64_t t0 = sv_mono_ms(s->ctx.clock);
     sv_err_clear(&s->err);
-    /* The early backup runs beside the download and the check, which the
-     * restore waits for: it takes the cycles they leave. Linux nice values
-     * are per thread, and the threads it starts (zstd's workers, uploads)
-     * inherit this one's. Best effort. */
-    if (s->low_priority) setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SAFETY_NICE);
     s->rc = backup_take(&s->ctx, &bp, &s->out, &s->err);
     if (s->rc != 0 && s->out.ts[0] && safety_cancelled(s)) {
         /* Cancelled at its commit point: the object may be complete; without
@@ -108,7 +83,7 @@ static void *safety_main(void *arg)
 }
 
 /* Starts the backup of db (see internal.h). */
-int restore_safety_start(job_ctx *ctx, const char *db, bool gated, restore_safety **out, sv_err *err)
+int restore_safety_start(job_ctx *ctx, const char *db, restore_safety **out, sv_err *err)
 {
     restore_safety *s = calloc(1, sizeof *s);
     *out = NULL;
@@ -117,9 +92,6 @@ int restore_safety_start(job_ctx *ctx, const char *db, bool gated, restore_safet
         return sv_err_set(err, SV_ENOMEM, "out of memory");
     }
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
-    s->gate = gated ? 0 : 1;
-    s->low_priority = gated;
     s->ctx.cfg = ctx->cfg;
     s->ctx.clock = ctx->clock;
     s->ctx.job_id = ctx->job_id;
@@ -144,16 +116,6 @@ fail:
     return -1;
 }
 
-/* Opens (go) or cancels the gate (see internal.h). */
-void restore_safety_gate(restore_safety *s, bool go)
-{
-    if (!s) return;
-    pthread_mutex_lock(&s->mu);
-    if (s->gate == 0 || !go) s->gate = go ? 1 : -1;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-}
-
 /* Waits for the thread (see internal.h). */
 int restore_safety_join(restore_safety *s)
 {
@@ -167,18 +129,6 @@ int restore_safety_join(restore_safety *s)
 
 const char *restore_safety_ts(const restore_safety *s) { return s && !s->running && s->rc == 0 ? s->out.ts : NULL; }
 
-const char *restore_safety_sum(const restore_safety *s)
-{
-    if (!s || s->running || s->rc != 0) return NULL;
-    return json_string_value(json_object_get(s->out.metadata, "checksum"));
-}
-
-int64_t restore_safety_size(const restore_safety *s)
-{
-    json_t *v = s && !s->running && s->rc == 0 ? json_object_get(s->out.metadata, "databaseSize") : NULL;
-    return json_is_integer(v) ? json_integer_value(v) : -1;
-}
-
 const char *restore_safety_error(const restore_safety *s) { return s && s->rc != 0 ? s->err.msg : NULL; }
 
 int64_t restore_safety_ms(const restore_safety *s) { return s ? s->ms : 0; }
@@ -188,13 +138,14 @@ void restore_safety_free(restore_safety *s)
 {
     if (!s) return;
     if (s->running) {
-        restore_safety_gate(s, false);
+        pthread_mutex_lock(&s->mu);
+        s->cancel = true;
+        pthread_mutex_unlock(&s->mu);
         restore_safety_join(s);
     }
     backup_outcome_clear(&s->out);
     store_free(s->ctx.store);
     pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
     free(s->db);
     free(s);
 }
