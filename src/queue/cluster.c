@@ -411,37 +411,56 @@ static bool is_fcall(const char **argv, const size_t *lens)
            (lens[0] >= 4 && strncasecmp(argv[0], "EVAL", 4) == 0);
 }
 
-/* Sends the command to every master; returns the first error reply or the
- * last reply. */
-static redisReply *every_master(qcl *cl, int argc, const char **argv, const size_t *lens, sv_err *err)
+/* Sends the command to every master and hands each reply to take, which
+ * owns it; stops at the first failure of a connection or of take. */
+static int for_masters(qcl *cl, int argc, const char **argv, const size_t *lens,
+                       int (*take)(void *ud, int node, redisReply *r, sv_err *err), void *ud, sv_err *err)
 {
-    redisReply *keep = NULL;
     bool dummy;
-    if (cl->stale && qcl_refresh(cl, &dummy, err) != 0) return NULL;
+    if (cl->stale && qcl_refresh(cl, &dummy, err) != 0) return -1;
     for (int i = 0; i < cl->nnodes; i++) {
         redisContext *rc;
         redisReply *r;
         if (!cl->nodes[i].master) continue;
         if (!(rc = node_ctx(cl, i, err))) {
             cl->stale = true;
-            goto fail;
+            return -1;
         }
         if (!(r = redisCommandArgv(rc, argc, argv, lens))) {
             node_broken(cl, i, err);
-            goto fail;
+            return -1;
         }
-        if (keep && keep->type == REDIS_REPLY_ERROR) {
-            freeReplyObject(r);
-            continue;
-        }
+        if (take(ud, i, r, err) != 0) return -1;
+    }
+    return 0;
+}
+
+/* every_master's take: keeps the first error reply, else the last reply. */
+static int keep_reply(void *ud, int node, redisReply *r, sv_err *err)
+{
+    redisReply **keep = ud;
+    (void)node;
+    (void)err;
+    if (*keep && (*keep)->type == REDIS_REPLY_ERROR) {
+        freeReplyObject(r);
+        return 0;
+    }
+    if (*keep) freeReplyObject(*keep);
+    *keep = r;
+    return 0;
+}
+
+/* Sends the command to every master; returns the first error reply or the
+ * last reply. */
+static redisReply *every_master(qcl *cl, int argc, const char **argv, const size_t *lens, sv_err *err)
+{
+    redisReply *keep = NULL;
+    if (for_masters(cl, argc, argv, lens, keep_reply, &keep, err) != 0) {
         if (keep) freeReplyObject(keep);
-        keep = r;
+        return NULL;
     }
     if (!keep) sv_err_set(err, SV_EUNREACH, "redis cluster: no master known");
     return keep;
-fail:
-    if (keep) freeReplyObject(keep);
-    return NULL;
 }
 
 /* See cluster.h. */
@@ -515,33 +534,32 @@ redisReply *qcl_command(qcl *cl, int argc, const char **argv, const size_t *lens
     return NULL;
 }
 
+/* qcl_each_master's visit: the caller's each, then an error reply is an error. */
+typedef struct each_ctx {
+    qcl *cl;
+    const char *cmd;
+    int cmd_len;
+    int (*each)(void *ud, const redisReply *r, sv_err *err);
+    void *ud;
+} each_ctx;
+
+static int each_reply(void *ud, int node, redisReply *r, sv_err *err)
+{
+    each_ctx *e = ud;
+    int rc = e->each ? e->each(e->ud, r, err) : 0;
+    if (rc == 0 && r->type == REDIS_REPLY_ERROR)
+        rc = sv_err_set(err, SV_EINTERNAL, "redis %.*s at %s:%d: %.300s", e->cmd_len, e->cmd,
+                        e->cl->nodes[node].host, e->cl->nodes[node].port, r->str);
+    freeReplyObject(r);
+    return rc != 0 ? -1 : 0;
+}
+
 /* See cluster.h. */
 int qcl_each_master(qcl *cl, int argc, const char **argv, const size_t *lens,
                     int (*each)(void *ud, const redisReply *r, sv_err *err), void *ud, sv_err *err)
 {
-    bool dummy;
-    if (cl->stale && qcl_refresh(cl, &dummy, err) != 0) return -1;
-    for (int i = 0; i < cl->nnodes; i++) {
-        redisContext *rc;
-        redisReply *r;
-        if (!cl->nodes[i].master) continue;
-        if (!(rc = node_ctx(cl, i, err))) {
-            cl->stale = true;
-            return -1;
-        }
-        r = redisCommandArgv(rc, argc, argv, lens);
-        if (!r) {
-            node_broken(cl, i, err);
-            return -1;
-        }
-        int rc2 = each ? each(ud, r, err) : 0;
-        if (rc2 == 0 && r->type == REDIS_REPLY_ERROR)
-            rc2 = sv_err_set(err, SV_EINTERNAL, "redis %.*s at %s:%d: %.300s", (int)lens[0], argv[0],
-                             cl->nodes[i].host, cl->nodes[i].port, r->str);
-        freeReplyObject(r);
-        if (rc2 != 0) return -1;
-    }
-    return 0;
+    each_ctx e = {.cl = cl, .cmd = argv[0], .cmd_len = (int)lens[0], .each = each, .ud = ud};
+    return for_masters(cl, argc, argv, lens, each_reply, &e, err);
 }
 
 /* See cluster.h. */

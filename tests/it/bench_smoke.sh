@@ -26,13 +26,14 @@ assert_eq "$table" "$(cat "$SCRATCH/var/last.md")" "the table is also left in la
 
 step "every row is there, once"
 for r in "a. workspace" "b. backup → S3 server" "b'. backup → S3 server vs the sequential" \
-  "c. backup → file://" "d. peak RSS" "e. restore from S3" "e'. restore vs the same pipeline with a durable copy" "e''. verify" \
+  "c. backup → file://" "d. peak RSS" "e. queued restore from S3 server" "e'. restore vs the same pipeline with a durable copy" "e''. verify" \
   "f. queue: 40 workspaces of 1MiB, 2 workers × 4 threads → S3 server" \
   "f. queue: 40 workspaces of 1MiB, 2 workers × 4 threads → file://" \
   "g. scheduler tick over 2000 workspaces: time to enqueue" \
   "g. scheduler tick over 2000 workspaces: redis memory" \
   "h. backup → file://, encrypted vs plain" "h'. restore from file://, encrypted vs plain" \
-  "h''. keys rotate, 500 workspaces → file://" "h''. keys rotate, 500 workspaces → S3 server"; do
+  "h''. keys rotate, 500 workspaces → file://" "h''. keys rotate, 500 workspaces → S3 server" \
+  "e(j). restore: the job's own time" "k. queue on a Redis Cluster"; do
   n="$(grep -cF "| $r" "$out" || true)"
   assert_eq 1 "$n" "rows starting with [$r]"
 done
@@ -40,7 +41,7 @@ done
 step "the rows of features that exist carry figures, not errors"
 # | figure | sqlvault | reference | ratio | target | verdict |: column 5 is the ratio
 ratio_of() { grep -F "| $1" "$out" | awk -F' \\| ' '{ print $4 }'; }
-for r in "b. backup → S3 server" "c. backup → file://" "e. restore from S3" "h. backup → file://, encrypted" \
+for r in "b. backup → S3 server" "c. backup → file://" "e. queued restore from S3 server" "h. backup → file://, encrypted" \
   "h'. restore from file://, encrypted"; do
   ratio="$(ratio_of "$r")"
   [[ "$ratio" =~ ^[0-9]+\.[0-9]+×$ ]] || fail "row [$r] has no ratio: $(grep -F "| $r" "$out")"
