@@ -17,8 +17,10 @@ typedef struct catalog_entry {
     int64_t ts_ms;
     bool committed;         /* metadata.json present */
     bool verified;          /* verify.json present */
-    bool has_object;        /* livestore.db.zst present */
-    uint64_t object_size;   /* size of livestore.db.zst */
+    bool has_object;        /* livestore.db.zst (or an incremental's pages-PARENT.zst) present */
+    uint64_t object_size;   /* size of that object */
+    bool incremental;       /* an incremental: its object is pages-PARENT.zst (chain.h) */
+    char parent[SV_TS_LEN]; /* an incremental's parent folder; "" for a full */
     int64_t mtime_ms;       /* newest object mtime in the folder */
 } catalog_entry;
 

@@ -45,6 +45,8 @@ have_cmd() { command -v "$1" >/dev/null 2>&1; }
 
 BUILD_PKGS=(build-essential cmake pkg-config libhiredis-dev libsqlite3-dev libcurl4-openssl-dev
   libssl-dev libzstd-dev libjansson-dev libmsgpack-dev libexpat1-dev ca-certificates)
+# incremental backups hash pages with XXH3 (src/chain/)
+BUILD_PKGS+=(libxxhash-dev)
 # /metrics, /healthz, /readyz are served with libmicrohttpd
 BUILD_PKGS+=(libmicrohttpd-dev)
 TEST_PKGS=(sqlite3 zstd redis-server redis-tools curl python3 time)

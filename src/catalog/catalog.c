@@ -3,6 +3,7 @@
 #include <string.h>
 #include "backup.h"
 #include "catalog.h"
+#include "chain.h"
 
 typedef struct cat_acc {
     const char *prefix; /* full/WS/ */
@@ -41,6 +42,10 @@ static int cat_add(void *ud, const store_entry *e, sv_err *err)
     if (strcmp(slash + 1, "metadata.json") == 0) c->committed = true;
     else if (strcmp(slash + 1, "verify.json") == 0) c->verified = true;
     else if (strcmp(slash + 1, BACKUP_OBJECT) == 0) {
+        c->has_object = true;
+        c->object_size = e->size;
+    } else if (chain_object_parent(slash + 1, c->parent, sizeof c->parent) == 0) {
+        c->incremental = true;
         c->has_object = true;
         c->object_size = e->size;
     }
