@@ -88,9 +88,34 @@ void chain_state_sum_pages(chain_state_sum *s, const void *pages, size_t n, size
 /* "sha256:HEX" into out; the accumulator is freed. */
 void chain_state_sum_finish(chain_state_sum *s, char out[72]);
 
+/* Folds one page hash (CHAIN_HASH_LEN bytes, as chain_page_hash gives it)
+ * in: the hashes a local chain state holds are summed this way. */
+void chain_state_sum_hash(chain_state_sum *s, const unsigned char hash[CHAIN_HASH_LEN]);
+
+/* True for a page size SQLite can have: a power of two in 512..65536. */
+bool chain_page_size_ok(uint32_t page_size);
+
 /* The state checksum of the database file open on fd (page_size bytes per
  * page, size / page_size pages), read in bounded chunks. */
 int chain_state_sum_fd(int fd, uint32_t page_size, char out[72], sv_err *err);
+
+/* ---- writing a page stream ------------------------------------------- */
+
+/* Where a writer's bytes go (the backup's sha256 + zstd + store pipeline, a
+ * buffer in a test): 0, or -1 with err filled. */
+typedef int (*chain_sink)(void *ud, const void *buf, size_t n, sv_err *err);
+
+/* Emits one link's page stream into sink: chain_writer_new emits the header
+ * (n records will follow), chain_writer_page one record (pgno strictly
+ * ascending, 1..page_count, page_size bytes), chain_writer_finish checks
+ * that n records were written and emits the trailer (*bytes: the stream's
+ * length, may be NULL). A writer holds no page: memory is constant. */
+typedef struct chain_writer chain_writer;
+int chain_writer_new(uint32_t page_size, uint32_t page_count, uint32_t n, chain_sink sink, void *ud,
+                     chain_writer **out, sv_err *err);
+int chain_writer_page(chain_writer *w, uint32_t pgno, const void *page, sv_err *err);
+int chain_writer_finish(chain_writer *w, uint64_t *bytes, sv_err *err);
+void chain_writer_free(chain_writer *w); /* NULL is a no-op */
 
 /* ---- applying a page stream ------------------------------------------- */
 
