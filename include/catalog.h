@@ -27,10 +27,25 @@ typedef struct catalog_entry {
 /* Every backup folder of ws (committed or not), newest first. *out is a heap
  * array the caller frees. Folders whose name is not a timestamp are skipped. */
 int catalog_list(store_t *s, const char *ws, catalog_entry **out, size_t *n, sv_err *err);
-/* Finds the committed backup named by at: "latest", a folder timestamp
- * (20260115T103000.000Z) or an ISO time (2026-01-15T10:30:00.000Z).
- * SV_ENOTFOUND with a hint when there is none. */
+/* Finds the committed backup named by at: "latest", or the newest one whose
+ * snapshot time (folder name) is at or before a time given as a folder
+ * timestamp (20260115T103000.000Z) or an ISO time (2026-01-15T10:30:00Z,
+ * millis optional); an exact backup time names that backup. SV_ENOTFOUND
+ * with a hint when there is none (before the first backup: naming the
+ * oldest), SV_EINVAL for a time in neither form. */
 int catalog_find(store_t *s, const char *ws, const char *at, catalog_entry *out, sv_err *err);
+/* The same over a listing already read (v, n newest first, as catalog_list
+ * gives): *idx gets the index. exact: only a backup at exactly that time (a
+ * source recorded on a job), never an older one. */
+int catalog_pick(const catalog_entry *v, size_t n, const char *ws, const char *at, bool exact, size_t *idx,
+                 sv_err *err);
+/* The chain of v[target] from the same listing: the indexes of its base (a
+ * full) and every incremental up to target, base first, in *chain (heap,
+ * the caller frees), *len of them (1 for a full). Every link must be
+ * committed and hold its object, and every parent folder must exist;
+ * otherwise SV_ENOTFOUND (SV_ECORRUPT for a parent that is not older)
+ * naming the link. The metadata of each link is the caller's to check. */
+int catalog_chain(const catalog_entry *v, size_t n, size_t target, size_t **chain, size_t *len, sv_err *err);
 /* Reads and checks a backup's metadata.json (new reference in *meta). */
 int catalog_read_meta(store_t *s, const char *ws, const char *ts, json_t **meta, sv_err *err);
 /* Reads verify.json if present (*v NULL if absent). */

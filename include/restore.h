@@ -40,9 +40,12 @@ typedef struct restore_source {
     const char *ws;     /* whose backups a latest/timestamp names; NULL = the job's workspace */
     bool trust_drill;   /* a backup whose restore drill passed on these very bytes skips integrity_check */
     bool durable;       /* the fetched file may be renamed into place: its writeback starts as it is written */
+    bool exact;         /* ref is a backup time recorded on the job: that backup only, never an older one */
 } restore_source;
 
-/* Parses --from (latest|TIMESTAMP|object:KEY|file:PATH). Object keys must be
+/* Parses --from (latest|TIME|object:KEY|file:PATH). A TIME (folder
+ * timestamp or ISO, see catalog_find) names the newest committed backup at
+ * or before it. Object keys must be
  * relative, without ".." or "//" and printable. SV_EINVAL with a hint on bad input. */
 int restore_parse_from(const char *from, restore_source *out, sv_err *err);
 

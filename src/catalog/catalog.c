@@ -81,32 +81,131 @@ int catalog_list(store_t *s, const char *ws, catalog_entry **out, size_t *n, sv_
     return 0;
 }
 
-/* The committed backup named by at. */
-int catalog_find(store_t *s, const char *ws, const char *at, catalog_entry *out, sv_err *err)
+/* Parses at: latest (*want -1) or a time (folder timestamp or ISO). */
+static int parse_at(const char *at, int64_t *want, sv_err *err)
 {
-    catalog_entry *v = NULL;
-    size_t n = 0;
-    int64_t want = 0;
-    bool latest = !at || strcmp(at, "latest") == 0;
-    if (!latest && sv_ts_parse(at, &want) != 0 && sv_iso_parse(at, &want) != 0)
-        return sv_err_set(err, SV_EINVAL, "invalid backup time '%s' (expected latest, 20260115T103000.000Z or "
-                          "2026-01-15T10:30:00.000Z)", at);
-    if (catalog_list(s, ws, &v, &n, err) != 0) return -1;
+    *want = -1;
+    if (!at || strcmp(at, "latest") == 0) return 0;
+    if (sv_ts_parse(at, want) == 0 || sv_iso_parse(at, want) == 0) return 0;
+    return sv_err_set(err, SV_EINVAL, "invalid backup time '%s' (expected latest, 20260115T103000.000Z, "
+                      "2026-01-15T10:30:00Z or 2026-01-15T10:30:00.000Z)", at);
+}
+
+/* Picks from a listing the committed backup named by at (see catalog.h). */
+int catalog_pick(const catalog_entry *v, size_t n, const char *ws, const char *at, bool exact, size_t *idx,
+                 sv_err *err)
+{
+    int64_t want;
+    const catalog_entry *oldest = NULL;
+    if (parse_at(at, &want, err) != 0) return -1;
     for (size_t i = 0; i < n; i++) {
         if (!v[i].committed) continue;
-        if (latest || v[i].ts_ms == want) {
-            *out = v[i];
-            free(v);
+        oldest = &v[i];
+        if (want < 0 || v[i].ts_ms == want || (!exact && v[i].ts_ms < want)) {
+            *idx = i;
             return 0;
         }
+        if (exact && v[i].ts_ms < want) break;
     }
-    free(v);
-    if (latest) {
+    if (!oldest) {
         sv_err_set(err, SV_ENOTFOUND, "workspace '%s' has no committed backup", ws);
         return sv_err_hint(err, "run 'sqlvault backup %s' first, or check SQLVAULT_STORE", ws);
     }
-    sv_err_set(err, SV_ENOTFOUND, "workspace '%s' has no committed backup at %s", ws, at);
+    if (exact) sv_err_set(err, SV_ENOTFOUND, "workspace '%s' has no committed backup at %s", ws, at);
+    else
+        sv_err_set(err, SV_ENOTFOUND, "workspace '%s' has no committed backup at or before %s: its oldest is %s", ws,
+                   at, oldest->ts);
     return sv_err_hint(err, "run 'sqlvault list %s' to see the backups there are", ws);
+}
+
+/* The committed backup named by at: latest or the newest at or before a time. */
+int catalog_find(store_t *s, const char *ws, const char *at, catalog_entry *out, sv_err *err)
+{
+    catalog_entry *v = NULL;
+    size_t n = 0, i;
+    int64_t want;
+    if (parse_at(at, &want, err) != 0) return -1;
+    if (catalog_list(s, ws, &v, &n, err) != 0) return -1;
+    if (catalog_pick(v, n, ws, at, false, &i, err) != 0) {
+        free(v);
+        return -1;
+    }
+    *out = v[i];
+    free(v);
+    return 0;
+}
+
+/* Finds a folder of the listing by name (NULL if none). */
+static const catalog_entry *find_ts(const catalog_entry *v, size_t n, const char *ts)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) { /* newest first: descending names */
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(v[mid].ts, ts);
+        if (c == 0) return &v[mid];
+        if (c > 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+/* The chain of v[target], base first (see catalog.h). */
+int catalog_chain(const catalog_entry *v, size_t n, size_t target, size_t **chain, size_t *len, sv_err *err)
+{
+    size_t cap = 16, k = 0, *c = malloc(cap * sizeof *c);
+    const catalog_entry *e = &v[target];
+    *chain = NULL;
+    *len = 0;
+    if (!c) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    for (;;) {
+        const catalog_entry *p;
+        if (!e->committed) {
+            sv_err_set(err, SV_ENOTFOUND, "link %s of the chain of backup %s is missing: it has no metadata.json",
+                       e->ts, v[target].ts);
+            goto fail;
+        }
+        if (!e->has_object) {
+            sv_err_set(err, SV_ENOTFOUND, "link %s of the chain of backup %s is missing: it has no object", e->ts,
+                       v[target].ts);
+            goto fail;
+        }
+        if (k == cap) {
+            size_t *nc = realloc(c, cap * 2 * sizeof *nc);
+            if (!nc) {
+                sv_err_set(err, SV_ENOMEM, "out of memory");
+                goto fail;
+            }
+            c = nc;
+            cap *= 2;
+        }
+        c[k++] = (size_t)(e - v);
+        if (!e->incremental) break;
+        /* A parent is strictly older: the walk ends. */
+        if (strcmp(e->parent, e->ts) >= 0) {
+            sv_err_set(err, SV_ECORRUPT, "link %s of the chain of backup %s names a parent %s that is not older",
+                       e->ts, v[target].ts, e->parent);
+            goto fail;
+        }
+        if (!(p = find_ts(v, n, e->parent))) {
+            sv_err_set(err, SV_ENOTFOUND, "link %s of the chain of backup %s is missing: no such backup folder "
+                       "(the parent of %s)", e->parent, v[target].ts, e->ts);
+            goto fail;
+        }
+        e = p;
+    }
+    for (size_t i = 0; i < k / 2; i++) { /* base first */
+        size_t t = c[i];
+        c[i] = c[k - 1 - i];
+        c[k - 1 - i] = t;
+    }
+    *chain = c;
+    *len = k;
+    return 0;
+fail:
+    sv_err_hint(err, "restore a backup from another chain (see 'sqlvault list'), or take a full with 'sqlvault "
+                "backup --full'");
+    free(c);
+    return -1;
 }
 
 /* Reads and checks metadata.json. */

@@ -68,11 +68,11 @@ static const struct job_cmd {
     {"restore", true,
      {{"from", "from", false}, {"db", "db", false}, {"require-table", "require_table", false},
       {"clone-from", "clone_from", false}, {"eventlog-only", "eventlog_only", true}},
-     "sqlvault restore WS --from latest|TIMESTAMP|object:KEY|file:PATH [--yes] [--require-table T]\n"
+     "sqlvault restore WS --from latest|TIME|object:KEY|file:PATH [--yes] [--require-table T]\n"
      "                     [--eventlog-only] (a LiveStore store: the event log alone, LiveStore rebuilds its state)\n"
      "                     [--clone-from OTHER_WS] [--db PATH] [--inline|--no-wait] [--json]"},
     {"verify", true, {{"at", "at", false}},
-     "sqlvault verify WS [--at latest|TIMESTAMP] [--inline|--no-wait] [--json]"},
+     "sqlvault verify WS [--at latest|TIME] [--inline|--no-wait] [--json]"},
     {"prune", false, {{"dry-run", "dry_run", true}},
      "sqlvault prune [WS] [--dry-run] [--inline|--no-wait] [--json]"},
     {"import-url", true, {{"ttl", "ttl", false}},
@@ -295,7 +295,7 @@ static int check_job_args(const struct job_cmd *jc, const job_args *a, json_t *o
     if (strcmp(jc->type, "restore") == 0) {
         const char *from = json_string_value(json_object_get(opts, "from"));
         if (!from) {
-            fprintf(stderr, "error: restore needs --from latest|TIMESTAMP|object:KEY|file:PATH\n");
+            fprintf(stderr, "error: restore needs --from latest|TIME|object:KEY|file:PATH\n");
             return 2;
         }
         if (!a->yes && !confirm(a->ws, from)) {

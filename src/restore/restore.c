@@ -54,7 +54,7 @@ int restore_parse_from(const char *from, restore_source *out, sv_err *err)
     memset(out, 0, sizeof *out);
     if (!from || !*from) {
         sv_err_set(err, SV_EINVAL, "restore needs a source");
-        return sv_err_hint(err, "pass --from latest|TIMESTAMP|object:KEY|file:PATH");
+        return sv_err_hint(err, "pass --from latest|TIME|object:KEY|file:PATH");
     }
     if (strncmp(from, "object:", 7) == 0) {
         const char *k = from + 7;
@@ -82,13 +82,20 @@ int restore_parse_from(const char *from, restore_source *out, sv_err *err)
 }
 
 /* The fetch options of a committed backup: its object and checksums. */
-static int backup_source(job_ctx *ctx, const char *ws, const char *at, restore_fetch_opts *fo, char **key,
-                         char ts[SV_TS_LEN], json_t **meta, sv_err *err)
+static int backup_source(job_ctx *ctx, const char *ws, const char *at, bool exact, restore_fetch_opts *fo,
+                         char **key, char ts[SV_TS_LEN], json_t **meta, sv_err *err)
 {
-    catalog_entry ce;
+    catalog_entry ce, *all = NULL;
     const char *obj, *comp;
     json_t *v;
-    if (catalog_find(ctx->store, ws, at, &ce, err) != 0) return -1;
+    size_t n = 0, i;
+    if (catalog_list(ctx->store, ws, &all, &n, err) != 0) return -1;
+    if (catalog_pick(all, n, ws, at, exact, &i, err) != 0) {
+        free(all);
+        return -1;
+    }
+    ce = all[i];
+    free(all);
     memcpy(ts, ce.ts, SV_TS_LEN);
     if (catalog_read_meta(ctx->store, ws, ce.ts, meta, err) != 0) return -1;
     obj = json_string_value(json_object_get(*meta, "object"));
@@ -146,7 +153,7 @@ int restore_prepare(job_ctx *ctx, const restore_source *src, const char *require
     *meta = NULL;
     memset(f, 0, sizeof *f);
     if (src->kind == RESTORE_SRC_BACKUP) {
-        if (backup_source(ctx, src->ws ? src->ws : ctx->workspace, src->ref, &fo, &key, ts, meta, err) != 0)
+        if (backup_source(ctx, src->ws ? src->ws : ctx->workspace, src->ref, src->exact, &fo, &key, ts, meta, err) != 0)
             goto done;
     } else if (src->kind == RESTORE_SRC_OBJECT) {
         fo.key = src->ref;
@@ -287,6 +294,7 @@ static int source_from_record(const char *rec, restore_source *src, sv_err *err)
     if (strncmp(rec, "backup:", 7) == 0) {
         src->kind = RESTORE_SRC_BACKUP;
         src->ref = rec + 7;
+        src->exact = true; /* the backup resolved once: never an older one */
         return 0;
     }
     return restore_parse_from(rec, src, err);

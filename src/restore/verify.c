@@ -67,6 +67,7 @@ int job_verify(job_ctx *ctx, json_t **result, sv_err *err)
         return sv_err_set(err, SV_EINVAL, "verify checks committed backups: --at latest or a backup time");
     if (catalog_find(ctx->store, ctx->workspace, at, &ce, err) != 0) return -1;
     src.ref = ce.ts;
+    src.exact = true;
     {
         /* The size cap is ours, not the backup's: over it, record nothing. */
         json_t *m0 = NULL;

@@ -116,22 +116,72 @@ int main(void)
             CHECK_INT(e1.ts_ms, w[k].ts_ms);
         }
     }
-    /* By folder name and by ISO time; an uncommitted one is not found. */
-    for (int i = 0; i < NF; i++) {
-        char ts[SV_TS_LEN], iso[SV_ISO_LEN];
-        sv_ts_format(w[i].ts_ms, ts);
-        sv_iso_format(w[i].ts_ms, iso);
-        sv_err_clear(&e);
-        int rc1 = catalog_find(f.store, "ws", ts, &e1, &e);
-        if (w[i].committed) {
-            CHECK_INT(rc1, 0);
-            CHECK_STR(e1.ts, ts);
-            CHECK(catalog_find(f.store, "ws", iso, &e1, &e) == 0 && e1.ts_ms == w[i].ts_ms);
-        } else {
-            CHECK_INT(rc1, -1);
+    /* By folder name and by ISO time: the newest committed backup at or
+     * before it (itself when committed, an older one when not, none before
+     * the oldest: not found, naming the oldest). exact: itself or nothing. */
+    {
+        int oldest = NF - 1;
+        char ots[SV_TS_LEN];
+        while (oldest >= 0 && !w[oldest].committed) oldest--;
+        if (oldest >= 0) sv_ts_format(w[oldest].ts_ms, ots);
+        for (int i = 0; i < NF; i++) {
+            char ts[SV_TS_LEN], iso[SV_ISO_LEN], iso_s[SV_ISO_LEN];
+            int k = i;
+            size_t idx;
+            while (k < NF && !w[k].committed) k++;
+            sv_ts_format(w[i].ts_ms, ts);
+            sv_iso_format(w[i].ts_ms, iso);
+            sv_err_clear(&e);
+            int rc1 = catalog_find(f.store, "ws", ts, &e1, &e);
+            if (k < NF) {
+                CHECK_INT(rc1, 0);
+                CHECK_INT(e1.ts_ms, w[k].ts_ms);
+                CHECK(e1.committed);
+                CHECK(catalog_find(f.store, "ws", iso, &e1, &e) == 0 && e1.ts_ms == w[k].ts_ms);
+                /* ISO without millis: the second holds this one (if its millis are 0) or is before it */
+                memcpy(iso_s, iso, 19);
+                strcpy(iso_s + 19, "Z");
+                CHECK(catalog_find(f.store, "ws", iso_s, &e1, &e) == 0 || e.code == SV_ENOTFOUND);
+            } else {
+                CHECK_INT(rc1, -1);
+                CHECK_INT(e.code, SV_ENOTFOUND);
+                CHECK(strstr(e.msg, "at or before") != NULL);
+                CHECK(strstr(e.msg, ots) != NULL);
+                CHECK(strstr(e.hint, "sqlvault list ws") != NULL);
+            }
+            /* one ms later still finds the same one; one ms earlier never finds this one unless committed earlier */
+            {
+                char later[SV_TS_LEN];
+                sv_ts_format(w[i].ts_ms + (i == 0 ? 1 : 0), later);
+                if (k < NF) CHECK(catalog_find(f.store, "ws", later, &e1, &e) == 0 && e1.ts_ms == w[k].ts_ms);
+            }
+            catalog_entry *lv = NULL;
+            size_t ln = 0;
+            CHECK(catalog_list(f.store, "ws", &lv, &ln, &e) == 0);
+            sv_err_clear(&e);
+            rc1 = catalog_pick(lv, ln, "ws", ts, true, &idx, &e);
+            if (w[i].committed) CHECK(rc1 == 0 && lv[idx].ts_ms == w[i].ts_ms);
+            else {
+                CHECK_INT(rc1, -1);
+                CHECK_INT(e.code, SV_ENOTFOUND);
+                CHECK(strstr(e.msg, ts) != NULL);
+            }
+            free(lv);
+        }
+        /* After the last: the newest committed. */
+        {
+            int k = 0;
+            while (k < NF && !w[k].committed) k++;
+            if (k < NF) {
+                CHECK(catalog_find(f.store, "ws", "2099-01-01T00:00:00Z", &e1, &e) == 0);
+                CHECK_INT(e1.ts_ms, w[k].ts_ms);
+            }
+        }
+        /* Before the first: refused, naming the oldest. */
+        if (oldest >= 0) {
+            CHECK(catalog_find(f.store, "ws", "2025-06-01T00:00:00Z", &e1, &e) == -1);
             CHECK_INT(e.code, SV_ENOTFOUND);
-            CHECK(strstr(e.msg, ts) != NULL);
-            CHECK(strstr(e.hint, "sqlvault list ws") != NULL);
+            CHECK(strstr(e.msg, ots) != NULL);
         }
     }
     /* No committed backup at all: not found, with the hint to back up first. */
@@ -164,6 +214,84 @@ int main(void)
         CHECK(m == NULL);
         CHECK(catalog_read_meta(f.store, "ws", "20270202T000000.000Z", &m, &e) == -1);
         CHECK_INT(e.code, SV_ENOTFOUND);
+    }
+    /* Chains from one listing (workspace "cw"): a full F, links L1..L3
+     * (pages-PARENT.zst), a second chain G <- M1; a link whose parent folder
+     * is gone, one without metadata.json, one whose parent has no object. */
+    {
+        const char *F = "20260301T000000.000Z", *L1 = "20260301T000100.000Z", *L2 = "20260301T000200.000Z",
+                   *L3 = "20260301T000300.000Z", *G = "20260302T000000.000Z", *M1 = "20260302T000100.000Z",
+                   *X = "20260303T000100.000Z", *Y = "20260303T000200.000Z", *Z = "20260303T000300.000Z",
+                   *U = "20260303T000000.000Z";
+        struct { const char *ts, *parent; bool meta, obj; } cw[] = {
+            {F, NULL, true, true}, {L1, F, true, true}, {L2, L1, true, true}, {L3, L2, true, true},
+            {G, NULL, true, true}, {M1, G, true, true},
+            {X, "20260303T000000.500Z", true, true}, /* parent folder absent */
+            {U, NULL, true, false},                   /* a full without its object */
+            {Y, U, true, true},                       /* its parent lost its object */
+            {Z, Y, false, true},                      /* uncommitted link */
+        };
+        catalog_entry *lv = NULL;
+        size_t ln = 0, *ch = NULL, clen = 0, idx;
+        char key[160];
+        for (size_t i = 0; i < sizeof cw / sizeof cw[0]; i++) {
+            if (cw[i].meta) {
+                snprintf(key, sizeof key, "full/cw/%s/metadata.json", cw[i].ts);
+                fx_put(&f, key, "{}");
+            }
+            if (cw[i].obj) {
+                if (cw[i].parent) snprintf(key, sizeof key, "full/cw/%s/pages-%s.zst", cw[i].ts, cw[i].parent);
+                else snprintf(key, sizeof key, "full/cw/%s/livestore.db.zst", cw[i].ts);
+                fx_put(&f, key, "z");
+            } else {
+                snprintf(key, sizeof key, "full/cw/%s/notes.txt", cw[i].ts);
+                fx_put(&f, key, "x");
+            }
+        }
+        CHECK(catalog_list(f.store, "cw", &lv, &ln, &e) == 0);
+        /* L3: F L1 L2 L3, base first; the listing knows each parent. */
+        CHECK(catalog_pick(lv, ln, "cw", L3, true, &idx, &e) == 0);
+        CHECK(lv[idx].incremental);
+        CHECK_STR(lv[idx].parent, L2);
+        CHECK(catalog_chain(lv, ln, idx, &ch, &clen, &e) == 0);
+        CHECK_INT(clen, 4);
+        if (clen == 4) {
+            CHECK_STR(lv[ch[0]].ts, F);
+            CHECK_STR(lv[ch[1]].ts, L1);
+            CHECK_STR(lv[ch[2]].ts, L2);
+            CHECK_STR(lv[ch[3]].ts, L3);
+        }
+        free(ch);
+        /* A time between L1 and L2 picks L1; its chain is F L1. */
+        CHECK(catalog_pick(lv, ln, "cw", "2026-03-01T00:01:30Z", false, &idx, &e) == 0);
+        CHECK_STR(lv[idx].ts, L1);
+        CHECK(catalog_chain(lv, ln, idx, &ch, &clen, &e) == 0 && clen == 2);
+        free(ch);
+        /* A full is its own chain. */
+        CHECK(catalog_pick(lv, ln, "cw", G, true, &idx, &e) == 0);
+        CHECK(catalog_chain(lv, ln, idx, &ch, &clen, &e) == 0 && clen == 1);
+        free(ch);
+        CHECK(catalog_pick(lv, ln, "cw", M1, true, &idx, &e) == 0);
+        CHECK(catalog_chain(lv, ln, idx, &ch, &clen, &e) == 0 && clen == 2 && strcmp(lv[ch[0]].ts, G) == 0);
+        free(ch);
+        /* Refusals name the link. */
+        CHECK(catalog_pick(lv, ln, "cw", X, true, &idx, &e) == 0);
+        CHECK(catalog_chain(lv, ln, idx, &ch, &clen, &e) == -1 && ch == NULL);
+        CHECK_INT(e.code, SV_ENOTFOUND);
+        CHECK(strstr(e.msg, "20260303T000000.500Z") != NULL && strstr(e.msg, "no such backup folder") != NULL);
+        CHECK(catalog_pick(lv, ln, "cw", Y, true, &idx, &e) == 0);
+        CHECK(catalog_chain(lv, ln, idx, &ch, &clen, &e) == -1);
+        CHECK(strstr(e.msg, U) != NULL && strstr(e.msg, "no object") != NULL);
+        /* Z is uncommitted: picking it at its time gives Y (older, committed); a listing entry's chain refuses it. */
+        CHECK(catalog_pick(lv, ln, "cw", Z, false, &idx, &e) == 0);
+        CHECK_STR(lv[idx].ts, Y);
+        for (idx = 0; idx < ln && strcmp(lv[idx].ts, Z) != 0; idx++) {}
+        CHECK(idx < ln);
+        if (idx < ln) {
+            CHECK(catalog_chain(lv, ln, idx, &ch, &clen, &e) == -1);
+            CHECK(strstr(e.msg, Z) != NULL && strstr(e.msg, "no metadata.json") != NULL);
+        }
+        free(lv);
     }
     /* verify.json: absent is no error and NULL; present is parsed. */
     for (int i = 0; i < NF; i++) {
