@@ -29,6 +29,10 @@
 #                  empty jobs, default 3000, over 3 pools on one redis-server vs
 #                  a 3 masters + 3 replicas cluster: jobs/s and Redis CPU per
 #                  job; the enqueue latency WAIT 1 adds)
+#                  l small jobs (QUEUE_N 1 MiB workspaces to file://: full
+#                  backups right after copying them and warm, then incrementals;
+#                  the workers' share of the cores and their CPU per backup
+#                  against zstd -3 + sha256 of the same bytes)
 #   --build-dir D  where to build sqlvault (default build/)
 #   --no-build     use the binaries already in the build dir
 #   --runs N       run each timed command of rows b, c, e N times and report
@@ -66,7 +70,7 @@ while (($#)); do
     --no-build) BUILD=0 ;;
     --runs) RUNS_OPT="${2:?--runs needs a number}"; shift ;;
     --var) VAR="${2:?--var needs a dir}"; shift ;;
-    -h | --help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -715,8 +719,9 @@ queue_run() {
   if [[ "$kind" == s3 ]]; then
     export SQLVAULT_STORE="s3://$BUCKET/$prefix/"
   else
-    mkdir -p "$RUN/qstore-$prefix"
-    export SQLVAULT_STORE="file://$RUN/qstore-$prefix"
+    local qstore="${Q_STORE_DIR:-$RUN/qstore-$prefix}"
+    mkdir -p "$qstore"
+    export SQLVAULT_STORE="file://$qstore"
   fi
   export SQLVAULT_DATA_DIR="$qdata" SQLVAULT_REDIS_PREFIX="$prefix"
   local wpids=()
@@ -741,9 +746,10 @@ queue_run() {
   fi
   local base
   base="$(queue_base "$prefix")"
+  read -r Q_B0 Q_I0 < <(busy_jiffies)
   t0="$(date +%s.%N)"
   for ((i = 1; i <= QUEUE_N; i++)); do
-    printf 'FCALL sqlvault_enqueue 1 %s bq-%s-%04d backup q%04d scheduled 5 ""\n' "$base" "$prefix" "$i" "$i"
+    printf 'FCALL sqlvault_enqueue 1 %s bq-%s-%04d backup q%04d scheduled 5 "%s"\n' "$base" "$prefix" "$i" "$i" "${Q_OPTS:-}"
   done | redis-cli -p "$REDIS_PORT" >"$RUN/enqueue-$prefix.log" 2>&1
   local deadline=$((SECONDS + 600))
   while :; do
@@ -757,6 +763,7 @@ queue_run() {
     sleep 0.05
   done
   t1="$(date +%s.%N)"
+  read -r Q_B1 Q_I1 < <(busy_jiffies)
   Q_WALL="$(calc "$t1 - $t0")"
   Q_RATE="$(calc "$done_n / ($t1 - $t0)")"
   local rt_jobs rt_over
@@ -769,7 +776,9 @@ queue_run() {
     [[ "$(redis-cli -p "$REDIS_PORT" HGET "${base}job:$id" state)" == failed ]] && { echo "$id"; break; }
   done)" error | cut -c1-100)"
   local committed
-  if [[ "$kind" == s3 ]]; then
+  if [[ -n "${Q_STORE_DIR:-}" ]]; then
+    committed="$done_n"
+  elif [[ "$kind" == s3 ]]; then
     committed="$(aws_s3 s3 ls --recursive "s3://$BUCKET/$prefix/full/" | grep -c 'metadata.json$')"
   else
     committed="$(find "$RUN/qstore-$prefix" -name metadata.json | wc -l)"
@@ -848,6 +857,77 @@ row_queue() {
     fi
   done
   rm -rf "$qdata"
+}
+
+# busy_jiffies: prints the machine's busy CPU time so far (jiffies: user, nice,
+# system, irq, softirq, steal) and its idle + iowait time, from /proc/stat.
+busy_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6; exit }' /proc/stat; }
+
+# small_run LABEL KIND-OF-RUN: one queue_run of QUEUE_N 1 MiB workspaces to
+# file:// (store and options from Q_STORE_DIR, Q_OPTS); sets L_CELL, L_BUSY (the
+# workers' share of the cores while jobs waited), L_PER (worker CPU ms per backup).
+small_run() {
+  local label="$1" prefix="bl$2$$" machine_busy
+  queue_run file "$prefix"
+  L_BUSY=""; L_PER=""
+  if [[ -z "$Q_RATE" ]]; then
+    L_CELL="$label: ${Q_ERR:-failed}"
+    return
+  fi
+  machine_busy="$(calc "100 * ($Q_B1 - $Q_B0) / ($Q_B1 - $Q_B0 + $Q_I1 - $Q_I0)")"
+  L_BUSY="$(calc "100 * $Q_WCPU / ($Q_WALL * $(nproc))")"
+  L_PER="$(calc "1000 * $Q_WCPU / $QUEUE_N")"
+  L_CELL="$label: $Q_RATE backups/s ($QUEUE_N in $Q_WALL s), workers $L_BUSY% of the cores (machine $machine_busy% busy), worker cpu $L_PER ms per backup${Q_ERR:+; $Q_ERR}"
+}
+
+# row_small (l): QUEUE_N workspaces of 1 MiB through the queue to file://, full
+# backups right after the copy (writeback of the copies pending) and warm, then
+# incrementals after one row of each changed; against the compute floor (zstd -3
+# and sha256 of the same bytes, one process each, same run).
+row_small() {
+  local label="l. $QUEUE_N small jobs (1 MiB workspaces, 2 workers × 4 threads → file://)"
+  local qdata="$RUN/qdata" seed="$VAR/data/bench-q-$QUEUE_SIZE/livestore.db" i d cold warm incr floor f_z f_s
+  ensure_db "$seed" "$QUEUE_SIZE" || return 1
+  rm -rf "$qdata"
+  sync
+  # the copies go in without a sync: their writeback lands in the first run
+  for ((i = 1; i <= QUEUE_N; i++)); do
+    d="$qdata/$(printf 'q%04d' "$i")"
+    mkdir -p "$d"
+    cp "$seed" "$d/livestore.db"
+  done
+  Q_STORE_DIR="$RUN/lstore-cold" Q_OPTS='\x81\xa4mode\xa4full' small_run "full, right after the copy" cold
+  cold="$L_CELL"
+  sync
+  Q_STORE_DIR="$RUN/lstore" Q_OPTS='\x81\xa4mode\xa4full' small_run "full, warm" warm
+  warm="$L_CELL"
+  local warm_busy="$L_BUSY" warm_per="$L_PER"
+  # one row of each workspace changes: the next backup of each is an incremental
+  for ((i = 1; i <= QUEUE_N; i++)); do
+    sqlite3 "$qdata/$(printf 'q%04d' "$i")/livestore.db" \
+      "UPDATE tasks SET title = title || 'x' WHERE rowid = (SELECT max(rowid) FROM tasks);" 2>/dev/null
+  done
+  sync
+  Q_STORE_DIR="$RUN/lstore" Q_OPTS="" small_run "incremental, warm" incr
+  incr="$L_CELL"
+  local incr_n
+  incr_n="$(find "$RUN/lstore" -name 'pages-*.zst' | wc -l)"
+  # the compute floor: zstd -3 and sha256 of the same bytes, one process each
+  measure_once floor_zstd bash -c "cat '$qdata'/q*/livestore.db | zstd -3 -q -c >/dev/null"
+  f_z="$M_CPU"
+  measure_once floor_sha bash -c "cat '$qdata'/q*/livestore.db | openssl dgst -sha256 >/dev/null"
+  f_s="$M_CPU"
+  floor="$(calc "1000 * ($f_z + $f_s) / $QUEUE_N")"
+  local ratio="—" v="—"
+  if [[ -n "$warm_per" ]]; then
+    ratio="$(calc "$warm_per / $floor")"
+    if [[ "$(verdict "$warm_busy" '>=' 80)" == ok && "$(verdict "$ratio" '<=' 2)" == ok ]]; then v=ok; else v=MISSED; fi
+    ((QUICK)) && v="(quick run: start-up dominates)"
+  fi
+  row "$label" "$cold; $warm; $incr ($incr_n incrementals stored)" \
+    "compute floor: zstd -3 + sha256 (openssl) of the same bytes: $floor ms of cpu per 1 MiB (zstd $f_z s, sha256 $f_s s for $QUEUE_N)" \
+    "$(ratio_cell "$ratio")" "workers ≥ 80% of the cores while jobs wait; cpu per backup ≤ 2× the floor" "$v"
+  rm -rf "$qdata" "$RUN/lstore" "$RUN/lstore-cold"
 }
 
 # sched_set_key PREFIX: prints the Redis set of known workspaces (from docs/PROTOCOL.md).
@@ -994,6 +1074,7 @@ if want i; then
 fi
 want j && row_livestore
 want k && row_cluster
+want l && row_small
 
 {
   printf '\n## sqlvault bench, %s workspace%s, %s\n\n' "$SIZE" "$( ((QUICK)) && echo ', quick')" "$STARTED"

@@ -33,7 +33,8 @@ for r in "a. workspace" "b. backup → S3 server" "b'. backup → S3 server vs t
   "g. scheduler tick over 2000 workspaces: redis memory" \
   "h. backup → file://, encrypted vs plain" "h'. restore from file://, encrypted vs plain" \
   "h''. keys rotate, 500 workspaces → file://" "h''. keys rotate, 500 workspaces → S3 server" \
-  "e(j). restore: the job's own time" "k. queue on a Redis Cluster"; do
+  "e(j). restore: the job's own time" "k. queue on a Redis Cluster" \
+  "l. 40 small jobs"; do
   n="$(grep -cF "| $r" "$out" || true)"
   assert_eq 1 "$n" "rows starting with [$r]"
 done
