@@ -144,8 +144,15 @@ export function openStore (cfg = storeConfig()) {
   }
 }
 
+const PAGES_RE = /^pages-(\d{8}T\d{6}\.\d{3}Z)\.zst$/
+// An incremental's metadata.json is read only for the newest ones: a workspace
+// backed up every minute has tens of thousands of them, and the listing alone
+// tells their time, parent and stored size.
+const INCREMENTAL_META = 100
+
 // The committed backups of a workspace, newest first, with the fields of
-// `sqlvault list --json`, plus `storedSize` (the object's bytes).
+// `sqlvault list --json`, plus `storedSize` (the object's bytes). An
+// incremental (object pages-PARENT.zst, include/chain.h) also has `parent`.
 export async function listBackups (store, workspace) {
   const base = `full/${workspace}/`
   const folders = new Map()
@@ -160,9 +167,18 @@ export async function listBackups (store, workspace) {
     if (name === 'metadata.json') f.committed = true
     else if (name === 'verify.json') f.hasVerify = true
     else if (name.startsWith('livestore.db')) f.storedSize = e.size
+    else {
+      const pm = PAGES_RE.exec(name)
+      if (pm) {
+        f.storedSize = e.size
+        f.parent = pm[1]
+      }
+    }
     folders.set(ts, f)
   }
   const committed = [...folders.values()].filter(f => f.committed).sort((a, b) => (a.ts < b.ts ? 1 : -1))
+  let incrementals = 0
+  for (const f of committed) if (f.parent && ++incrementals > INCREMENTAL_META) f.listingOnly = true
   const out = new Array(committed.length)
   let next = 0
   const worker = async () => {
@@ -170,6 +186,15 @@ export async function listBackups (store, workspace) {
       const i = next++
       const f = committed[i]
       const o = { ts: f.ts }
+      if (f.parent) o.parent = f.parent
+      if (f.listingOnly) {
+        o.timestamp = `${f.ts.slice(0, 4)}-${f.ts.slice(4, 6)}-${f.ts.slice(6, 8)}T${f.ts.slice(9, 11)}:${f.ts.slice(11, 13)}:${f.ts.slice(13)}`
+        o.backupType = 'incremental'
+        o.storedSize = f.storedSize
+        o.verified = false
+        out[i] = o
+        continue
+      }
       try {
         // a committed metadata.json never changes: read each once per store reader
         const mkey = `${base}${f.ts}/metadata.json`
@@ -180,7 +205,7 @@ export async function listBackups (store, workspace) {
           if (store.metaCache.size >= 10000) store.metaCache.delete(store.metaCache.keys().next().value)
           store.metaCache.set(mkey, meta)
         }
-        for (const k of ['timestamp', 'backupType', 'databaseSize', 'compressedSize', 'checksum', 'reason']) {
+        for (const k of ['timestamp', 'backupType', 'databaseSize', 'compressedSize', 'checksum', 'reason', 'base', 'chainLength']) {
           if (meta[k] !== undefined) o[k] = meta[k]
         }
         o.storedSize = f.storedSize

@@ -306,7 +306,7 @@ async function doRestoreTo (b) {
 // ---------------------------------------------------------------- the list
 
 const TYPES = { full: 'Full', 'pre-restore': 'Safety copy', incremental: 'Incremental' }
-const TYPE_TITLES = { 'pre-restore': 'The data as it was just before a restore', full: 'A complete backup' }
+const TYPE_TITLES = { 'pre-restore': 'The data as it was just before a restore', full: 'A complete backup', incremental: 'Only what changed since the backup before it; restoring it replays the changes onto the full backup it builds on' }
 
 function drawChart (backups) {
   const pts = backups.filter(b => typeof b.databaseSize === 'number').map(b => ({ t: Date.parse(b.timestamp || isoOf(b.ts)), v: b.databaseSize })).filter(p => !isNaN(p.t)).sort((a, b) => a.t - b.t)
