@@ -18,6 +18,7 @@ int cmd_job(sv_config *cfg, int argc, char **argv);   /* backup export restore v
 int cmd_list(sv_config *cfg, int argc, char **argv);
 int cmd_worker(sv_config *cfg, int argc, char **argv);
 int cmd_scheduler(sv_config *cfg, int argc, char **argv);
+int cmd_dirty(sv_config *cfg, int argc, char **argv);   /* sqlvault dirty WS... (cmd_dirty.c) */
 int cmd_status(sv_config *cfg, int argc, char **argv);
 int cmd_jobs(sv_config *cfg, int argc, char **argv);
 int cmd_stats(sv_config *cfg, int argc, char **argv);

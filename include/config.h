@@ -57,6 +57,7 @@ typedef struct sv_config {
     int store_copy_tries;       /* SQLVAULT_STORE_COPY_TRIES: optimistic copies of a LiveStore store, 60 */
     int64_t quiesce_timeout_ms; /* SQLVAULT_QUIESCE_TIMEOUT_MS: a store backup's wait for quiesce acks, 10000 */
     bool debug;                 /* SQLVAULT_DEBUG: debug logs */
+    int64_t incremental_every_ms; /* SQLVAULT_INCREMENTAL_EVERY: the dirty set's RPO target, 1m; 0 = off */
     /* Test knobs (SV_CONFIG_TEST rows: environment only, never in --help or
      * the README's table; never set them in production). */
     bool test_jobs;             /* SQLVAULT_TEST_JOBS=1: the sleep and fail job types (worker/testjobs.c) */

@@ -195,7 +195,7 @@ int queue_recent(queue_conn *c, const char *base, size_t scan, json_t **out, sv_
 /* The embedded function library (src/queue/sqlvault.lua) and its version
  * (VERSION there): a connection loads the library when Redis has an older
  * one, so bump both on every change. */
-#define QUEUE_LIBRARY_VERSION 8
+#define QUEUE_LIBRARY_VERSION 9
 extern const char queue_script_lua[];
 
 #endif

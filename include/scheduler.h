@@ -8,6 +8,9 @@
  *   PREFIX:{sched}:last_tick            STRING ms of the last tick fully enqueued
  *   PREFIX:{sched}:last_result          HASH  tick, backups, failed, ratio, alert, at
  *   PREFIX:metrics:last_tick_failure_ratio  STRING backup failure ratio of the last tick
+ *   PREFIX:{pool}:dirty                 ZSET  workspace -> ms of its first mark since its
+ *                                       last drain (ZADD NX; src/sched/dirty.c)
+ *   PREFIX:{pool}:dirtyjobs             HASH  workspace -> its drained backup not ended yet
  * Job ids are deterministic: sched-{ws}-{tick}, prune-{ws}-{tick},
  * verify-{ws}-{tick} with tick = YYYYMMDDTHHMMZ (a workspace id too long for
  * the 128-character id limit is replaced by 32 hex digits of its sha256), so
@@ -67,6 +70,32 @@ int sched_mark_tick(sched_t *s, int64_t tick_ms, bool fenced, sv_err *err);
  * (catch-up: only the latest missed one), evaluate finished ticks. Returns
  * when *stop becomes non-zero (giving up the lead) or on a fatal error. */
 int sched_loop(sched_t *s, volatile sig_atomic_t *stop, sv_err *err);
+
+/* ---- The dirty set (src/sched/dirty.c, docs/PROTOCOL.md "The dirty set") ---- */
+
+#define SCHED_DIRTY_BATCH 500          /* workspaces one drain call takes at most */
+#define SCHED_DIRTY_CALLS 20           /* drain calls per pool per poll, at most */
+#define SCHED_DIRTY_POLL_MAX_MS 1000   /* the leader drains at least this often */
+
+/* What one drain did, summed over the pools. */
+typedef struct sched_dirty_stats {
+    long long taken;      /* workspaces due, taken off the set */
+    long long enqueued;   /* backups enqueued (reason dirty, mode auto) */
+    long long coalesced;  /* due, but their previous dirty backup is still waiting */
+    long long left;       /* workspaces still in the sets after the drain */
+    bool more;            /* a pool hit the per-poll cap: more may be due now */
+    int64_t ms;
+} sched_dirty_stats;
+
+/* Marks workspaces as written now (sv_clock): ZADD NX into their pool's
+ * dirty set, and SADD PREFIX:workspaces. Every id is checked before any is
+ * marked. *added counts the ones not already waiting. */
+int sched_mark_dirty(sched_t *s, const char *const *ws, size_t n, size_t *added, sv_err *err);
+
+/* Takes the workspaces marked at least SQLVAULT_INCREMENTAL_EVERY/2 before
+ * now_ms off every pool's dirty set and enqueues their backups, in bounded
+ * batches (sqlvault_dirty_drain). Does nothing when the setting is off. */
+int sched_drain_dirty(sched_t *s, int64_t now_ms, sched_dirty_stats *out, sv_err *err);
 
 /* Formats a tick for ids and messages: YYYYMMDDTHHMMZ (15 chars + NUL). */
 void sched_tick_id(int64_t tick_ms, char out[16]);

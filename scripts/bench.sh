@@ -33,6 +33,13 @@
 #                  backups right after copying them and warm, then incrementals;
 #                  the workers' share of the cores and their CPU per backup
 #                  against zstd -3 + sha256 of the same bytes)
+#                  r RPO (the dirty set, SQLVAULT_INCREMENTAL_EVERY=1m): RPO_N
+#                  workspaces (1,000), writers touching 10% of them every 10 s
+#                  (each write then markDirty), a scheduler and 2 workers × 2
+#                  threads, for --rpo-seconds (180): p99 age of a written
+#                  change when the first backup containing it commits
+#   --rpo-seconds S  how long row r writes (default 180; --quick: 20 s, 100
+#                  workspaces and a 10 s window)
 #   --build-dir D  where to build sqlvault (default build/)
 #   --no-build     use the binaries already in the build dir
 #   --runs N       run each timed command of rows b, c, e N times and report
@@ -69,13 +76,15 @@ while (($#)); do
     --keep) KEEP=1 ;;
     --no-build) BUILD=0 ;;
     --runs) RUNS_OPT="${2:?--runs needs a number}"; shift ;;
+    --rpo-seconds) RPO_S_OPT="${2:?--rpo-seconds needs a number}"; shift ;;
     --var) VAR="${2:?--var needs a dir}"; shift ;;
-    -h | --help) sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,50p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
 [[ "${RUNS_OPT:-1}" =~ ^[1-9][0-9]*$ ]] || { echo "bench: bad --runs ${RUNS_OPT:-}" >&2; exit 2; }
+[[ "${RPO_S_OPT:-180}" =~ ^[1-9][0-9]*$ ]] || { echo "bench: bad --rpo-seconds ${RPO_S_OPT:-}" >&2; exit 2; }
 [[ "$SIZE" =~ ^[0-9]+(B|KiB|MiB|GiB|KB|MB|GB|K|M|G)?$ ]] || { echo "bench: bad --size $SIZE" >&2; exit 2; }
 
 # shellcheck source=../tests/servers/services.sh
@@ -94,7 +103,13 @@ QUEUE_N=1000
 ROT_N=10000
 QUEUE_SIZE="1MiB"
 SCHED_N=100000
+RPO_N=1000
+RPO_EVERY=1m
+RPO_S="${RPO_S_OPT:-180}"
 if ((QUICK)); then
+  RPO_N=100
+  RPO_EVERY=10s
+  RPO_S="${RPO_S_OPT:-20}"
   QUEUE_N=40
   SCHED_N=2000
   ROT_N=500
@@ -1024,6 +1039,116 @@ machine() {
     "$BUILD_DIR" "$(awk -F= '/^CMAKE_BUILD_TYPE:/ { print $2 }' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null)"
 }
 
+# row_rpo (r): the one-minute RPO. RPO_N small workspaces; writers
+# (tests/tools/rpo_writer.mjs) touch 10% of them every 10 s, each write followed
+# by the Node client's markDirty; a scheduler (SQLVAULT_INCREMENTAL_EVERY=RPO_EVERY)
+# and 2 workers × 2 threads back them up to file://. The cron sweep is kept out
+# (last_tick set to now). After RPO_S s of writes, once the dirty set and the
+# queue are empty, each write's age is measured against the first committed
+# backup whose snapshot time is at or after the write's commit: to that
+# snapshot's time (the figure) and to its commit (metadata.json's mtime).
+row_rpo() {
+  local label="r. RPO: $RPO_N workspaces, 10% written every 10 s for $RPO_S s, INCREMENTAL_EVERY=$RPO_EVERY"
+  if ! grep -q sqlvault_dirty_drain "$ROOT/src/queue/sqlvault.lua" 2>/dev/null; then
+    row "$label" "n/a (no dirty set)" "—" "—" "p99 ≤ 60 s" "—"
+    return
+  fi
+  if [[ ! -d "$ROOT/clients/node/node_modules/ioredis" ]]; then
+    row "$label" "not run: clients/node not installed (npm ci there)" "—" "—" "p99 ≤ 60 s" "—"
+    return
+  fi
+  local dir="$RUN/rpo" prefix="brpo$$" i seed="${BENCH_RPO_SEED:-$((RANDOM * 32768 + RANDOM))}" pids=() p
+  local target=60
+  ((QUICK)) && target=10
+  mkdir -p "$dir/data" "$dir/store"
+  sqlite3 "$dir/seed.db" "PRAGMA journal_mode=WAL; CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT, at INTEGER);
+    WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 200)
+    INSERT INTO t(v, at) SELECT hex(randomblob(64)), 0 FROM c;" >/dev/null
+  for ((i = 1; i <= RPO_N; i++)); do
+    mkdir -p "$dir/data/$(printf 'r%04d' "$i")"
+    cp "$dir/seed.db" "$dir/data/$(printf 'r%04d' "$i")/livestore.db"
+  done
+  sync
+  export SQLVAULT_REDIS_PREFIX="$prefix" SQLVAULT_STORE="file://$dir/store" SQLVAULT_DATA_DIR="$dir/data"
+  export SQLVAULT_INCREMENTAL_EVERY="$RPO_EVERY"
+  redis-cli -p "$REDIS_PORT" SET "$prefix:{sched}:last_tick" "$(date +%s%3N)" >/dev/null
+  log "RPO: $RPO_N workspaces, writers for $RPO_S s (seed $seed), window $RPO_EVERY"
+  local l0 r0
+  l0="$(cut -d' ' -f1 /proc/loadavg)"
+  r0="$(proc_cpu "$REDIS_PID")"
+  "$SV" scheduler >"$dir/scheduler.log" 2>&1 &
+  pids+=($!)
+  for i in 1 2; do
+    "$SV" worker --threads 2 >"$dir/worker$i.log" 2>&1 &
+    pids+=($!)
+  done
+  PIDS+=("${pids[@]}")
+  local wout
+  wout="$(cd "$ROOT" && timeout $((RPO_S + 120)) node tests/tools/rpo_writer.mjs "$RPO_N" 10000 0.1 $((RPO_S * 1000)) \
+    "$dir/data" "$dir/writes.txt" "$seed" 2>>"$dir/writer.log")"
+  log "RPO writers: $wout"
+  # wait (bounded) until every mark is drained and every backup ended
+  local base="$prefix:{default}:" deadline=$((SECONDS + 180))
+  while ((SECONDS < deadline)); do
+    if [[ "$(redis-cli -p "$REDIS_PORT" ZCARD "${base}dirty")" == 0 &&
+      "$(redis-cli -p "$REDIS_PORT" XLEN "${base}q:interactive")" == 0 &&
+      "$(redis-cli -p "$REDIS_PORT" ZCARD "${base}active")" == 0 ]]; then break; fi
+    sleep 1
+  done
+  local l1 rcpu
+  l1="$(cut -d' ' -f1 /proc/loadavg)"
+  rcpu="$(calc "$(proc_cpu "$REDIS_PID") - $r0")"
+  for p in "${pids[@]}"; do sv_stop_pid "$p"; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  local res
+  res="$(python3 - "$dir/writes.txt" "$dir/store/full" <<'PY'
+import datetime, os, sys
+writes, full = sys.argv[1], sys.argv[2]
+backups = {}  # ws -> [(snapshot ms, commit ms)]
+for ws in os.listdir(full) if os.path.isdir(full) else []:
+    for ts in os.listdir(os.path.join(full, ws)):
+        meta = os.path.join(full, ws, ts, "metadata.json")
+        if not os.path.exists(meta):
+            continue
+        snap = datetime.datetime.strptime(ts, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+        backups.setdefault(ws, []).append((snap.timestamp() * 1000, os.stat(meta).st_mtime_ns / 1e6))
+snap_age, commit_age, lost = [], [], 0
+for line in open(writes):
+    if not line.strip():
+        continue
+    ws, at = line.split()
+    at = int(at)
+    c = [b for b in backups.get(ws, []) if b[0] >= at]
+    if not c:
+        lost += 1
+        continue
+    snap_age.append((min(b[0] for b in c) - at) / 1000)
+    commit_age.append((min(b[1] for b in c) - at) / 1000)
+def q(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(p * len(v)))] if v else float("nan")
+n = sum(len(v) for v in backups.values())
+print(f"writes={len(snap_age) + lost} lost={lost} backups={n} p50={q(snap_age, .5):.1f} p99={q(snap_age, .99):.1f} "
+      f"max={q(snap_age, 1):.1f} c50={q(commit_age, .5):.1f} c99={q(commit_age, .99):.1f} cmax={q(commit_age, 1):.1f}")
+PY
+)"
+  log "RPO: $res"
+  local -A f=()
+  local kv
+  for kv in $res; do f["${kv%%=*}"]="${kv#*=}"; done
+  if [[ -z "${f[p99]:-}" || "${f[writes]:-0}" == 0 ]]; then
+    row "$label" "failed: ${res:-no result} (see $dir)" "—" "—" "p99 ≤ $target s" "MISSED"
+    return
+  fi
+  local v
+  v="$(verdict "${f[c99]}" '<=' "$target")"
+  [[ "${f[lost]}" != 0 ]] && v="MISSED"
+  ((QUICK)) && v="$v (quick run: window 10 s, target 10 s)"
+  row "$label" "p99 ${f[p99]} s to the snapshot, ${f[c99]} s to the commit (p50 ${f[p50]} / ${f[c50]} s, max ${f[max]} / ${f[cmax]} s); ${f[writes]} writes, ${f[lost]} not in a backup; ${f[backups]} backups; redis cpu $rcpu s; load ${l0}→${l1}; seed $seed" \
+    "—" "—" "p99 ≤ $target s" "$v"
+  rm -rf "$dir/data"
+}
+
 # row_cluster (k): one Redis against a 3+3 Redis Cluster (tests/cluster/bench_cluster.sh).
 row_cluster() {
   local n="${BENCH_CLUSTER_N:-3000}" out kv
@@ -1075,6 +1200,7 @@ fi
 want j && row_livestore
 want k && row_cluster
 want l && row_small
+want r && row_rpo
 
 {
   printf '\n## sqlvault bench, %s workspace%s, %s\n\n' "$SIZE" "$( ((QUICK)) && echo ', quick')" "$STARTED"

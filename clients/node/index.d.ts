@@ -101,6 +101,8 @@ export interface ClientOptions {
   waitReplicaMs?: number
   store?: StoreConfig
   onError?: (e: Error) => void
+  /** The clock of markDirty's marks, ms since the epoch (default Date.now). */
+  now?: () => number
 }
 
 export class SqlvaultClient {
@@ -121,7 +123,10 @@ export class SqlvaultClient {
   run(type: JobType, workspace: string, options?: EnqueueOptions, waitOpts?: WaitOptions): Promise<Job>
   cancel(id: string, opts?: { pool?: string }): Promise<string | null>
   listBackups(workspace: string): Promise<Backup[]>
-  markDirty(workspace: string): Promise<void>
+  /** After writing to a workspace: ZADD PREFIX:{POOL}:dirty NX now WS (its pool of the set)
+   * and SADD PREFIX:workspaces WS. The leading scheduler backs it up within
+   * SQLVAULT_INCREMENTAL_EVERY. Resolves true when newly marked, false when already waiting. */
+  markDirty(workspace: string): Promise<boolean>
   onRestore(workspace: string, handlers: { pause?: (e: ListenerEvent) => any; resume?: (e: ListenerEndEvent) => any }, opts?: { pools?: string[] }): Promise<Listener>
   onBackup(workspace: string, handlers: { quiesce?: (e: ListenerEvent) => any; resume?: (e: ListenerEndEvent) => any }, opts?: { pools?: string[] }): Promise<Listener>
   loadLibrary(): Promise<void>

@@ -112,6 +112,7 @@ function keySlot (key) {
 export class SqlvaultClient {
   // opts: redis (an ioredis Redis or Cluster), url, prefix, pool, library,
   // commandTimeoutMs (5000), store (a store config, see store.js), onError,
+  // now (the clock of markDirty, () => ms; Date.now by default),
   // waitReplicaMs (SQLVAULT_REDIS_WAIT, default 1000; 0 = off): an enqueue
   // waits that long for a replica's ack (WAIT 1) when the pool's master has
   // replicas, so a failover right after it cannot lose the job.
@@ -138,6 +139,8 @@ export class SqlvaultClient {
     this._subHandlers = new Set()
     this.waitReplicaMs = opts.waitReplicaMs ?? parseMs(process.env.SQLVAULT_REDIS_WAIT, 1000)
     this._replicas = null // single Redis: { n, at } from INFO replication
+    // the clock of markDirty's marks (ms since the epoch); tests inject one
+    this.now = opts.now || (() => Date.now())
   }
 
   // Replicas of the master serving pool (a Cluster: from its slot map; one
@@ -381,14 +384,22 @@ export class SqlvaultClient {
     return storeListBackups(this._store, workspace)
   }
 
-  // Tells the scheduler the workspace changed: SADD PREFIX:dirty WS, and
-  // SADD PREFIX:workspaces WS so discovery knows it.
+  // Tells the scheduler the workspace changed (call it after writing to it):
+  // ZADD PREFIX:{POOL}:dirty NX <now> WS in the workspace's pool of the pool
+  // set (NX: a workspace already waiting keeps its first mark, so a burst of
+  // writes is one backup), and SADD PREFIX:workspaces WS so discovery knows
+  // it. The leading scheduler backs it up within SQLVAULT_INCREMENTAL_EVERY
+  // (docs/PROTOCOL.md, "The dirty set"). Resolves true when newly marked,
+  // false when it was already waiting. now: the client's clock (opts.now).
   async markDirty (workspace) {
     checkId('workspace id', workspace)
-    await this._r(() => Promise.all([
-      this.redis.sadd(`${this.prefix}:dirty`, workspace),
+    const pool = this.poolFor(workspace)
+    checkId('pool', pool)
+    const [added] = await this._r(() => Promise.all([
+      this.redis.zadd(`${this.base(pool)}dirty`, 'NX', this.now(), workspace),
       this.redis.sadd(`${this.prefix}:workspaces`, workspace)
     ]))
+    return Number(added) === 1
   }
 
   // ------------------------------------------------------------- listeners

@@ -1,11 +1,14 @@
-/* cmd_scheduler.c -- `sqlvault scheduler [--once [--wait] [--timeout S]] [--json]`.
+/* cmd_scheduler.c -- `sqlvault scheduler [--once [--wait] [--timeout S] | --drain] [--json]`.
  *
  * Without --once: the long-running cron loop (one leader among any number of
  * schedulers; SIGTERM or SIGINT gives up the lead and exits). With --once:
  * one tick at the current minute, enqueued now; --wait also waits for the
  * tick's jobs and prints a summary (exit 1 when any failed or the wait timed
  * out). --json prints the tick's summary as JSON, e.g. for the benchmark:
- * {"enqueued":N, "ms":T, "redis_memory_before":B, "redis_memory_after":A, ...}. */
+ * {"enqueued":N, "ms":T, "redis_memory_before":B, "redis_memory_after":A, ...}.
+ * --drain: one drain of the dirty sets now (what the leader does on every
+ * poll, without the lease: for tests and manual runs), printing
+ * {"taken":N, "enqueued":E, "coalesced":C, "left":L, "ms":T} with --json. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +29,14 @@ static void on_signal(int sig)
 }
 
 static const char usage[] =
-    "usage: sqlvault scheduler [--once [--wait] [--timeout SECONDS]] [--json]\n"
+    "usage: sqlvault scheduler [--once [--wait] [--timeout SECONDS] | --drain] [--json]\n"
     "  (no flag)    run the cron loop (SQLVAULT_SCHEDULE, UTC); several may run, one leads\n"
     "  --once       run one tick now (this minute) and exit after enqueueing\n"
     "  --wait       with --once: wait for the tick's jobs and print a summary\n"
     "  --timeout S  with --wait: stop waiting after S seconds (exit 1)\n"
-    "  --json       print the tick's summary as JSON\n";
+    "  --drain      drain the dirty sets once now (backups of the workspaces marked at least\n"
+    "               SQLVAULT_INCREMENTAL_EVERY/2 ago) and exit\n"
+    "  --json       print the tick's (or the drain's) summary as JSON\n";
 
 /* Prints the human summary of a tick. */
 static void print_summary(json_t *sum, bool waited)
@@ -79,7 +84,7 @@ static bool tick_failed(json_t *sum)
 /* sqlvault scheduler ... */
 int cmd_scheduler(sv_config *cfg, int argc, char **argv)
 {
-    bool once = false, wait = false, as_json = false;
+    bool once = false, wait = false, as_json = false, drain = false;
     int64_t timeout_ms = 0;
     sched_t *s = NULL;
     json_t *sum = NULL;
@@ -93,6 +98,7 @@ int cmd_scheduler(sv_config *cfg, int argc, char **argv)
             fputs(usage, stdout);
             return 0;
         } else if (strcmp(a, "--once") == 0) once = true;
+        else if (strcmp(a, "--drain") == 0) drain = true;
         else if (strcmp(a, "--wait") == 0) wait = true;
         else if (strcmp(a, "--json") == 0) as_json = true;
         else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
@@ -106,7 +112,28 @@ int cmd_scheduler(sv_config *cfg, int argc, char **argv)
         fprintf(stderr, "error: --wait needs --once\n%s", usage);
         return 2;
     }
+    if (drain && (once || wait)) {
+        fprintf(stderr, "error: --drain goes without --once and --wait\n%s", usage);
+        return 2;
+    }
     if (sched_new(cfg, sv_clock_system(), &s, &err) != 0) return cli_fail(&err);
+
+    if (drain) {
+        sched_dirty_stats ds;
+        if (cfg->incremental_every_ms <= 0) fprintf(stderr, "note: SQLVAULT_INCREMENTAL_EVERY is off: nothing is drained\n");
+        if (sched_drain_dirty(s, sv_now_ms(sv_clock_system()), &ds, &err) != 0) {
+            rc = cli_fail(&err);
+            goto done;
+        }
+        if (as_json)
+            printf("{\"taken\":%lld,\"enqueued\":%lld,\"coalesced\":%lld,\"left\":%lld,\"ms\":%lld}\n", ds.taken,
+                   ds.enqueued, ds.coalesced, ds.left, (long long)ds.ms);
+        else
+            printf("dirty set: %lld due, %lld backups enqueued, %lld already waiting; %lld left\n", ds.taken,
+                   ds.enqueued, ds.coalesced, ds.left);
+        rc = 0;
+        goto done;
+    }
 
     if (!once) {
         struct sigaction sa;

@@ -14,7 +14,8 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"worker", cmd_worker, "run the worker pool (--threads N, --pools a,b, --grace S)"},
-    {"scheduler", cmd_scheduler, "enqueue scheduled backups, prunes and verifies (--once, --wait)"},
+    {"scheduler", cmd_scheduler, "enqueue scheduled backups, prunes and verifies (--once, --wait, --drain)"},
+    {"dirty", cmd_dirty, "mark workspaces as written: backed up within SQLVAULT_INCREMENTAL_EVERY"},
     {"backup", cmd_job, "back up one workspace"},
     {"export", cmd_job, "fresh snapshot + download URL (--ttl S, --format db|zst)"},
     {"restore", cmd_job, "restore a workspace (--from latest|TIME|object:KEY|file:PATH, --yes; TIME: the newest backup at or before it)"},

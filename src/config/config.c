@@ -57,6 +57,8 @@ const sv_config_var sv_config_vars[] = {
     {"SQLVAULT_RETRY_BASE", "retry-base", "1s", "a failed job's first retry delay (doubles up to 5 minutes)"},
     {"SQLVAULT_STORE_COPY_TRIES", "store-copy-tries", "60", "optimistic copy tries of a LiveStore store before quiesce"},
     {"SQLVAULT_QUIESCE_TIMEOUT_MS", "quiesce-timeout-ms", "10000", "ms a store backup waits for its listeners' quiesce acks"},
+    {"SQLVAULT_INCREMENTAL_EVERY", "incremental-every", "1m",
+     "RPO target: a marked (dirty) workspace is backed up within this; off = no dirty-set backups"},
     {"SQLVAULT_DEBUG", "debug", NULL, "set: debug logs"},
     /* Test knobs: environment only (no flag), not in --help (SV_CONFIG_TEST). */
     {"SQLVAULT_TEST_JOBS", NULL, NULL, "1: the sleep and fail job types"},
@@ -240,6 +242,19 @@ static void config_knobs(sv_config *c, const char *const *val, char *errs, size_
     c->store_no_quiesce = value_of(val, "SQLVAULT_STORE_NO_QUIESCE") != NULL;
 }
 
+/* SQLVAULT_INCREMENTAL_EVERY: a duration (at least 1s), or off (0). */
+static void config_incremental_every(sv_config *c, const char *const *val, char *errs, size_t cap)
+{
+    const char *v = value_of(val, "SQLVAULT_INCREMENTAL_EVERY");
+    sv_err e;
+    c->incremental_every_ms = 0;
+    if (!v || strcmp(v, "off") == 0) return;
+    if (sv_parse_duration_ms(v, &c->incremental_every_ms, &e) != 0 || c->incremental_every_ms < 1000) {
+        problem(errs, cap, "SQLVAULT_INCREMENTAL_EVERY: '%s' is neither off nor a duration of at least 1s", v);
+        c->incremental_every_ms = 0;
+    }
+}
+
 /* Loads defaults, environment, flags; reports every problem at once. Secret
  * flag values (--secret-access-key, the password in --redis-url) are
  * overwritten in argv's storage once copied, so the process list does not
@@ -343,6 +358,7 @@ int config_load(sv_config *c, int *argc, char **argv, sv_err *err)
             c->allow_dirs = sv_strdup(val[i]);
     }
     config_knobs(c, val, errs, sizeof errs);
+    config_incremental_every(c, val, errs, sizeof errs);
     if (sv_parse_duration_ms(value_of(val, "SQLVAULT_REDIS_WAIT"), &c->redis_wait_ms, &e) != 0)
         problem(errs, sizeof errs, "SQLVAULT_REDIS_WAIT: %s", e.msg);
     if (c->encryption_key_file && access(c->encryption_key_file, R_OK) != 0)

@@ -231,6 +231,17 @@ static void render_cached(sv_buf *o)
                "workers_alive");
     pool_gauge(o, pools, "sqlvault_failure_ratio",
                "failed share of the pool's finished jobs since its counters began", "failure_ratio");
+    pool_gauge(o, pools, "sqlvault_dirty_workspaces",
+               "marked workspaces waiting for the scheduler's drain (the dirty set)", "dirty");
+    family(o, "sqlvault_dirty_backups_total", "counter",
+           "due dirty workspaces: a backup enqueued, or coalesced into their waiting one");
+    json_array_foreach(pools, i, p) {
+        const char *pool = json_string_value(json_object_get(p, "pool"));
+        put(o, "sqlvault_dirty_backups_total{pool=\"%s\",outcome=\"enqueued\"} %lld\n", pool,
+            (long long)json_integer_value(json_object_get(p, "dirty_enqueued")));
+        put(o, "sqlvault_dirty_backups_total{pool=\"%s\",outcome=\"coalesced\"} %lld\n", pool,
+            (long long)json_integer_value(json_object_get(p, "dirty_coalesced")));
+    }
     if (!cache.pools) json_decref(pools);
     family(o, "sqlvault_backup_failure_ratio_last_tick", "gauge",
            "failed share of the backups of the scheduler's last evaluated tick");

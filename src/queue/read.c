@@ -106,7 +106,7 @@ int queue_stats(queue_conn *c, const char *base, int64_t alive_ms, json_t **out,
     snprintf(alive, sizeof alive, "%lld", (long long)alive_ms);
     r = qc_callv(c, err, 5, (const char *[]){"FCALL_RO", "sqlvault_stats", "1", base, alive});
     if (!r) return -1;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 6) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 6) {
         freeReplyObject(r);
         return sv_err_set(err, SV_EINTERNAL, "unexpected reply from sqlvault_stats");
     }
@@ -121,6 +121,8 @@ int queue_stats(queue_conn *c, const char *base, int64_t alive_ms, json_t **out,
     json_object_set_new(o, "delayed", json_integer(r->element[2]->integer));
     json_object_set_new(o, "active", json_integer(r->element[3]->integer));
     json_object_set_new(o, "workers_alive", json_integer(r->element[4]->integer));
+    /* library 9: the dirty workspaces waiting for the scheduler */
+    json_object_set_new(o, "dirty", json_integer(r->elements > 6 ? r->element[6]->integer : 0));
     for (size_t i = 0; i + 1 < r->element[5]->elements; i += 2) {
         const char *k = r->element[5]->element[i]->str;
         long long v = strtoll(r->element[5]->element[i + 1]->str, NULL, 10);
@@ -135,7 +137,8 @@ int queue_stats(queue_conn *c, const char *base, int64_t alive_ms, json_t **out,
     freeReplyObject(r);
     {
         static const char *const zero[] = {"enqueued", "succeeded", "failed", "retried", "stalled",
-                                           "cancelled", "rt_jobs", "rt_overhead", NULL};
+                                           "cancelled", "rt_jobs", "rt_overhead", "dirty_enqueued",
+                                           "dirty_coalesced", NULL};
         for (int i = 0; zero[i]; i++)
             if (!json_object_get(o, zero[i])) json_object_set_new(o, zero[i], json_integer(0));
     }

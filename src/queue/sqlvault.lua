@@ -10,7 +10,7 @@ docs/PROTOCOL.md describes every key, field and state; keep the two in step.
 Load with: redis-cli FUNCTION LOAD REPLACE "$(cat sqlvault.lua)"
 ]]
 
-local VERSION = 8            -- bump on every change (QUEUE_LIBRARY_VERSION in queue.h)
+local VERSION = 9            -- bump on every change (QUEUE_LIBRARY_VERSION in queue.h)
 local EVENTS_MAXLEN = 10000   -- events stream cap (approximate trimming)
 local DEAD_MAXLEN = 10000     -- dead-letter stream cap
 local RECENT_MAX = 10000      -- recent-jobs index cap
@@ -20,6 +20,7 @@ local TTL_FAIL = 30 * 86400   -- after failure (s)
 local GROUP = 'workers'
 local CONSUMER = 'claim'
 local SCAN_LIMIT = 50         -- delayed / stalled jobs handled per call
+local DRAIN_MAX = 1000        -- dirty workspaces one sqlvault_dirty_drain call takes at most
 
 -- Lock mode of a job type: x exclusive on its workspace, s shared, n none.
 local LOCKS = { backup = 'x', export = 'x', restore = 'x', verify = 's', prune = 'x',
@@ -139,6 +140,14 @@ local function lock(B, id, ws, m)
   return true
 end
 
+-- A dirty-set backup (sqlvault_dirty_drain) that has ended: forget it as its
+-- workspace's pending one, so PREFIX:{POOL}:dirtyjobs holds only unfinished jobs.
+local function dirty_forget(B, id, ws)
+  if not ws or ws == '' then return end
+  local dj = B .. 'dirtyjobs'
+  if redis.call('HGET', dj, ws) == id then redis.call('HDEL', dj, ws) end
+end
+
 -- Ends a job for good: failed (dead-lettered) or after max attempts.
 local function fail_final(B, id, j, now, msg, code)
   local jk = B .. 'job:' .. id
@@ -151,6 +160,7 @@ local function fail_final(B, id, j, now, msg, code)
   redis.call('EXPIRE', jk, TTL_FAIL)
   redis.call('HINCRBY', B .. 'stats', 'failed', 1)
   unlock(B, id, j.workspace)
+  dirty_forget(B, id, j.workspace)
   event(B, id, 'failed', { error = msg, error_code = code, attempt = j.attempt })
 end
 
@@ -331,6 +341,7 @@ local function complete(keys, args)
     redis.call('EXPIRE', jk, TTL_OK)
     redis.call('HINCRBY', B .. 'stats', 'succeeded', 1)
     unlock(B, id, j.workspace)
+    dirty_forget(B, id, j.workspace)
     event(B, id, 'succeeded', { type = j.type })
     return { 1, 'succeeded' }
   elseif outcome == 'cancel' then
@@ -338,6 +349,7 @@ local function complete(keys, args)
     redis.call('EXPIRE', jk, TTL_OK)
     redis.call('HINCRBY', B .. 'stats', 'cancelled', 1)
     unlock(B, id, j.workspace)
+    dirty_forget(B, id, j.workspace)
     event(B, id, 'cancelled')
     return { 1, 'cancelled' }
   end
@@ -507,6 +519,7 @@ local function cancel(keys, args)
     if j.workspace and j.workspace ~= '' then
       redis.call('LREM', B .. 'wait:' .. j.workspace, 0, id)
       unlock(B, id, j.workspace)
+      dirty_forget(B, id, j.workspace)
     end
     redis.call('HSET', jk, 'state', 'cancelled', 'finished_at', now_ms(), 'error_code', 'cancel',
                'error', 'cancelled before it ran')
@@ -523,14 +536,14 @@ end
 
 -- FCALL_RO sqlvault_stats 1 B alive_ms
 -- Returns {interactive depth, scheduled depth, delayed, active, workers alive,
--- counters as a flat field/value list}.
+-- counters as a flat field/value list, dirty workspaces waiting}.
 local function stats(keys, args)
   local B, alive = keys[1], tonumber(args[1] or '60000')
   local now = now_ms()
   return { redis.call('XLEN', B .. 'q:interactive'), redis.call('XLEN', B .. 'q:scheduled'),
            redis.call('ZCARD', B .. 'delayed'), redis.call('ZCARD', B .. 'active'),
            redis.call('ZCOUNT', B .. 'workers', now - alive, '+inf'),
-           redis.call('HGETALL', B .. 'stats') }
+           redis.call('HGETALL', B .. 'stats'), redis.call('ZCARD', B .. 'dirty') }
 end
 
 --[[ The restore pause (docs/PROTOCOL.md "Restore pause"). These functions act
@@ -609,6 +622,68 @@ local function pause_acks(keys, args)
   return { #live, acked }
 end
 
+--[[ The dirty set (docs/PROTOCOL.md "The dirty set"): PREFIX:{POOL}:dirty is
+a zset workspace -> the time (ms, the marking client's clock) it was first
+marked since its last drain. Writers add with ZADD NX (a later mark of a
+workspace already waiting keeps the first time); the leading scheduler
+drains it with sqlvault_dirty_drain. PREFIX:{POOL}:dirtyjobs is a hash
+workspace -> the id of its drained backup that has not ended yet (removed
+when the job ends: dirty_forget). ]]
+
+-- FCALL sqlvault_dirty_drain 1 B cutoff_ms limit max_attempts opts stamp
+-- Takes up to limit (<= DRAIN_MAX) workspaces marked at or before cutoff_ms,
+-- oldest first, off the dirty set and, in the same atomic step, enqueues a
+-- backup of each (interactive priority, reason 'dirty', options opts: a
+-- msgpack map, the scheduler sends {mode = 'auto', reason = 'dirty'}; job id
+-- dirty-WS-STAMP, with 32 hex digits of sha1(WS) for a WS too long for the id
+-- limit) -- unless the workspace's previous dirty backup is still waiting to
+-- take its snapshot (queued or retrying, nothing committed yet): that job
+-- will see the change, so no second one is queued (coalesced). A mark added
+-- after this call stays for the next one. Returns {taken, enqueued,
+-- coalesced, dirty workspaces left}.
+local function dirty_drain(keys, args)
+  local B = keys[1]
+  local cutoff, limit, maxa = tonumber(args[1]), tonumber(args[2]), args[3] or '5'
+  local opts, stamp = args[4] or '', args[5] or ''
+  if not cutoff then return redis.error_reply('ERR invalid cutoff') end
+  if not limit or limit < 1 or limit > DRAIN_MAX then return redis.error_reply('ERR invalid limit') end
+  if not stamp:match('^%d+$') or #stamp > 20 then return redis.error_reply('ERR invalid stamp') end
+  if not tonumber(maxa) or tonumber(maxa) < 1 then return redis.error_reply('ERR invalid max_attempts') end
+  if opts ~= '' then   -- checked before anything is taken off the set
+    local b = string.byte(opts, 1)
+    if not ((b >= 0x80 and b <= 0x8f) or b == 0xde or b == 0xdf) then
+      return redis.error_reply('ERR opts must be a msgpack map')
+    end
+  end
+  local dk, dj = B .. 'dirty', B .. 'dirtyjobs'
+  local due = redis.call('ZRANGEBYSCORE', dk, '-inf', cutoff, 'LIMIT', 0, limit)
+  local enq, coal = 0, 0
+  for _, ws in ipairs(due) do
+    redis.call('ZREM', dk, ws)
+    if valid_id(ws) then
+      local pending = false
+      local cur = redis.call('HGET', dj, ws)
+      if cur then
+        local j = redis.call('HMGET', B .. 'job:' .. cur, 'state', 'commit')
+        pending = (j[1] == 'queued' or j[1] == 'retrying') and not j[2]
+      end
+      if pending then
+        coal = coal + 1
+      else
+        local id = 'dirty-' .. ws .. '-' .. stamp
+        if #id > 128 then id = 'dirty-' .. string.sub(redis.sha1hex(ws), 1, 32) .. '-' .. stamp end
+        local r = enqueue({ B }, { id, 'backup', ws, 'interactive', maxa, opts, 'dirty' })
+        if type(r) == 'table' and r.err then return r end
+        if r[1] == 1 then enq = enq + 1 else coal = coal + 1 end
+        redis.call('HSET', dj, ws, id)
+      end
+    end
+  end
+  if enq > 0 then redis.call('HINCRBY', B .. 'stats', 'dirty_enqueued', enq) end
+  if coal > 0 then redis.call('HINCRBY', B .. 'stats', 'dirty_coalesced', coal) end
+  return { #due, enq, coal, redis.call('ZCARD', dk) }
+end
+
 local function version() return VERSION end
 
 redis.register_function('sqlvault_enqueue', enqueue)
@@ -623,6 +698,7 @@ redis.register_function('sqlvault_release', release)
 redis.register_function('sqlvault_emit', emit)
 redis.register_function('sqlvault_cancel', cancel)
 redis.register_function('sqlvault_pin', pin)
+redis.register_function('sqlvault_dirty_drain', dirty_drain)
 redis.register_function('sqlvault_pause_set', pause_set)
 redis.register_function('sqlvault_pause_touch', pause_touch)
 redis.register_function('sqlvault_pause_clear', pause_clear)

@@ -20,6 +20,11 @@
  * deposed leader cannot move it (its enqueues are harmless duplicates).
  * Catch-up: the loop runs cron_prev(now) when it is newer than last_tick, so
  * after any downtime exactly the latest missed tick runs, once.
+ * The dirty set (src/sched/dirty.c): while leading, the loop also drains
+ * the due marked workspaces on every poll, and polls at least every
+ * min(INCREMENTAL_EVERY/8, SCHED_DIRTY_POLL_MAX_MS) (100 ms at the least)
+ * while it is on; the cron ticks are the slower sweep that catches the
+ * workspaces no one marked (their backups carry mode auto too).
  *
  * THREAD SAFETY NOTES: a sched_t is used by one thread; it owns one
  * queue_conn (the one Redis layer, include/queue_conn.h), which every
@@ -262,7 +267,9 @@ static int plan_tick(sched_t *s, int64_t tick_ms, const char *tick, const sched_
  * prunes have none (opts[1]). */
 static int pack_tick_opts(int64_t tick_ms, packed_opts opts[3], sv_err *err)
 {
-    json_t *bo = json_pack("{s:I, s:s}", "tick", (json_int_t)tick_ms, "reason", "scheduled");
+    /* mode auto: the backup side decides incremental, full or unchanged (an
+     * unchanged workspace costs a stat), so the cron sweep is cheap */
+    json_t *bo = json_pack("{s:I, s:s, s:s}", "tick", (json_int_t)tick_ms, "reason", "scheduled", "mode", "auto");
     json_t *vo = json_pack("{s:s}", "at", "latest");
     int rc = (!bo || !vo) ? sv_err_set(err, SV_ENOMEM, "out of memory") : 0;
     if (rc == 0) rc = queue_opts_pack(bo, &opts[0].buf, &opts[0].len, err);
@@ -586,9 +593,13 @@ int sched_loop(sched_t *s, volatile sig_atomic_t *stop, sv_err *err)
     int64_t next_poll = 0;
     int failures = 0;
     json_t *pending = NULL; /* summary of the tick being watched */
+    int64_t dirty_poll = s->cfg->incremental_every_ms / 8; /* 0: the dirty set is off */
+    bool dirty_more = false;
+    if (dirty_poll > SCHED_DIRTY_POLL_MAX_MS) dirty_poll = SCHED_DIRTY_POLL_MAX_MS;
+    if (s->cfg->incremental_every_ms > 0 && dirty_poll < 100) dirty_poll = 100;
 
-    log_info(NULL, NULL, "scheduler: %s started, schedule '%s' (UTC), lease %" PRId64 " ms",
-             s->owner, s->cfg->schedule, lease);
+    log_info(NULL, NULL, "scheduler: %s started, schedule '%s' (UTC), lease %" PRId64 " ms, dirty set %s",
+             s->owner, s->cfg->schedule, lease, dirty_poll > 0 ? "on" : "off");
     while (!*stop) {
         sv_err e;
         sv_err_clear(&e);
@@ -619,6 +630,12 @@ int sched_loop(sched_t *s, volatile sig_atomic_t *stop, sv_err *err)
                 }
             }
         }
+        dirty_more = false;
+        if (s->fence && dirty_poll > 0) { /* only the leader drains */
+            sched_dirty_stats ds;
+            if (sched_drain_dirty(s, sv_now_ms(s->clock), &ds, &e) != 0) goto retry;
+            dirty_more = ds.more;
+        }
         if (pending && sv_mono_ms(s->clock) >= next_poll) {
             long long open = poll_states(s, &e);
             if (open < 0) goto retry;
@@ -637,6 +654,8 @@ int sched_loop(sched_t *s, volatile sig_atomic_t *stop, sv_err *err)
             int64_t next = cron_next(&s->cron, now);
             if (next > 0 && next - now < wait) wait = next - now;
             if (pending && wait > 5 * POLL_MS) wait = 5 * POLL_MS;
+            if (s->fence && dirty_poll > 0 && wait > dirty_poll) wait = dirty_poll;
+            if (dirty_more) wait = 0; /* more of the dirty set is due: drain on */
             nap(s, wait < 10 ? 10 : wait, stop);
         }
         continue;

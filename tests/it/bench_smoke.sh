@@ -34,7 +34,8 @@ for r in "a. workspace" "b. backup → S3 server" "b'. backup → S3 server vs t
   "h. backup → file://, encrypted vs plain" "h'. restore from file://, encrypted vs plain" \
   "h''. keys rotate, 500 workspaces → file://" "h''. keys rotate, 500 workspaces → S3 server" \
   "e(j). restore: the job's own time" "k. queue on a Redis Cluster" \
-  "l. 40 small jobs"; do
+  "l. 40 small jobs" \
+  "r. RPO: 100 workspaces, 10% written every 10 s for 20 s, INCREMENTAL_EVERY=10s"; do
   n="$(grep -cF "| $r" "$out" || true)"
   assert_eq 1 "$n" "rows starting with [$r]"
 done
@@ -56,6 +57,12 @@ for r in "h''. keys rotate, 500 workspaces → file://" "h''. keys rotate, 500 w
   grep -F "| $r" "$out" | grep -qE "500 re-wrapped, [0-9]+ requests" || fail "row [$r]: $(grep -F "| $r" "$out")"
 done
 note "ok: keys rotate rows: $(grep -F "| h''." "$out" | cut -c1-160)"
+rpo="$(grep -F '| r. RPO' "$out")"
+if [[ -d "$SV_SOURCE_DIR/clients/node/node_modules/ioredis" ]]; then
+  [[ "$rpo" =~ p99\ [0-9.]+\ s\ to\ the\ snapshot ]] || fail "RPO row has no figure: $rpo"
+  [[ "$rpo" =~ \ 0\ not\ in\ a\ backup ]] || fail "RPO row: writes not in a backup: $rpo"
+fi
+note "ok: RPO row: ${rpo:0:160}"
 
 step "the servers bench.sh started are gone"
 for f in "$SCRATCH"/var/run-*; do

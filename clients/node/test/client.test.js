@@ -220,10 +220,27 @@ test('onRestore and onBackup against a simulated worker (redis commands)', async
   }
 })
 
-test('markDirty adds to PREFIX:dirty and PREFIX:workspaces', async () => {
+test('markDirty: ZADD NX into the pool\'s dirty set (the first mark stays), SADD PREFIX:workspaces', async () => {
+  let now = 1900000000000
+  const dq = new SqlvaultClient({ redis: q.redis, pool: 'd1,d2,d3', now: () => now })
+  const key = ws => `${dq.prefix}:{${poolFor('d1,d2,d3', ws)}}:dirty`
+  for (const ws of ['dirty-a', 'dirty-b', 'dirty-c', 'dirty-d']) {
+    assert.equal(await dq.markDirty(ws), true, 'newly marked')
+    assert.equal(Number(await q.redis.zscore(key(ws), ws)), now, 'scored with the client clock')
+    assert.equal(await q.redis.sismember(`${q.prefix}:workspaces`, ws), 1)
+  }
+  now += 5000
+  assert.equal(await dq.markDirty('dirty-a'), false, 'already waiting')
+  assert.equal(Number(await q.redis.zscore(key('dirty-a'), 'dirty-a')), now - 5000, 'the first mark stays')
+  const pools = new Set(['dirty-a', 'dirty-b', 'dirty-c', 'dirty-d'].map(ws => poolFor('d1,d2,d3', ws)))
+  assert.ok(pools.size > 1, 'the workspaces spread over the pool set')
+  await assert.rejects(dq.markDirty('bad id!'), e => e.code === 'INVALID')
+  // the default clock
+  const t0 = Date.now()
   await q.markDirty(WS)
-  assert.equal(await q.redis.sismember(`${q.prefix}:dirty`, WS), 1)
-  assert.equal(await q.redis.sismember(`${q.prefix}:workspaces`, WS), 1)
+  const score = Number(await q.redis.zscore(`${q.prefix}:{default}:dirty`, WS))
+  assert.ok(score >= t0 && score <= Date.now(), `score ${score} is now`)
+  await q.redis.zrem(`${q.prefix}:{default}:dirty`, WS)
 })
 
 test('AbortSignal ends waitForJob; a timeout ends it too', async () => {
@@ -322,7 +339,12 @@ test('works with an ioredis Cluster client', { skip: !env.SV_CLUSTER_NODES && 'S
       assert.equal((await sq.getJob(r.id)).pool, r.pool)
     }
     await cq.markDirty(WS)
-    assert.equal(await cluster.sismember('svcl:dirty', WS), 1)
+    assert.ok(await cluster.zscore('svcl:{default}:dirty', WS), 'marked in the pool\'s slot')
+    assert.equal(await cluster.sismember('svcl:workspaces', WS), 1)
+    for (const ws of ['ws-1', 'ws-2', 'ws-3', 'ws-5']) {
+      assert.equal(await sq.markDirty(ws), true)
+      assert.ok(await cluster.zscore(`svcl:{${poolFor('p1,p2,p3', ws)}}:dirty`, ws), `${ws} in its pool's dirty set`)
+    }
     const log = []
     const l = await cq.onRestore(WS, { pause: () => { log.push('pause') }, resume: () => { log.push('resume') } })
     assert.ok(await cluster.zscore(`svcl:listeners:{${WS}}`, l.listenerId))
