@@ -26,6 +26,7 @@
 #include "err.h"
 #include "job.h"
 #include "store.h"
+#include "timefmt.h"
 
 /* Where a restore reads from (--from). */
 typedef enum {
@@ -63,6 +64,11 @@ typedef struct restore_fetch_opts {
     int64_t expect_obj_size;   /* object bytes, or -1 */
     bool encrypted;            /* metadata.json says encrypted: decrypted with ctx->workspace's data key (crypto.h) */
     bool durable;              /* start writeback of the temporary file as it is written (it may become the live file) */
+    /* When set, the decompressed bytes go to sink (an incremental's page
+     * stream into chain_apply_feed) instead of a temporary file: out->path
+     * stays NULL, sizes and checksums are checked as for a file. */
+    int (*sink)(void *ud, const void *data, size_t n, sv_err *err);
+    void *sink_ud;
 } restore_fetch_opts;
 
 typedef struct restore_fetched {
@@ -74,6 +80,16 @@ typedef struct restore_fetched {
     char obj_sum[72];          /* sha256:HEX of the input */
     int64_t duration_ms;
     int lockfd1;               /* descriptor + 1 holding the file's liveness flock (0: none) */
+    /* A backup restored through its chain (links.c): the base, the
+     * incrementals applied after it (0 for a full), the pages they wrote,
+     * the time applying them took, and the state checksum proven over the
+     * result (chain.h). size and sum are then the result's. */
+    char chain_base[SV_TS_LEN];
+    uint32_t links;
+    uint64_t pages_applied;
+    uint64_t links_bytes;      /* the incrementals' objects as read */
+    int64_t apply_ms;
+    char state_sum[72];
 } restore_fetched;
 
 /* Streams the source into a new temporary file under tmp_dir and checks

@@ -154,6 +154,8 @@ typedef struct fetch_out {
     size_t zlast;           /* last ZSTD_decompressStream hint: 0 = at a frame end */
     int mode;               /* 0 undecided, 1 plain, 2 zstd */
     bool durable;           /* start writeback every WRITEBACK bytes */
+    int (*sink)(void *ud, const void *data, size_t n, sv_err *err); /* instead of fd (restore.h) */
+    void *sink_ud;
     uint64_t flushed;       /* bytes handed to writeback so far */
 } fetch_out;
 
@@ -170,6 +172,7 @@ static int out_write(fetch_out *f, const unsigned char *d, size_t n, sv_err *err
         return sv_err_hint(err, "raise SQLVAULT_MAX_DB_SIZE if a database this large is expected");
     }
     EVP_DigestUpdate(f->md_db, d, n);
+    if (f->sink) return f->sink(f->sink_ud, d, n, err);
     if (sv_write_all(f->fd, d, n) != 0)
         return sv_err_set(err, errno == ENOSPC || errno == EDQUOT ? SV_ENOSPC : SV_EIO,
                           "unable to write the temporary file '%s': %s", f->path, strerror(errno));
@@ -354,6 +357,7 @@ static int fetch_setup(fetch_run *r, sv_err *err)
     if (!r->p.md_obj || !r->f.md_db) return sv_err_set(err, SV_ENOMEM, "out of memory");
     EVP_DigestInit_ex(r->p.md_obj, EVP_sha256(), NULL);
     EVP_DigestInit_ex(r->f.md_db, EVP_sha256(), NULL);
+    if (o->sink) goto filter; /* no temporary file: the bytes go to the sink */
     if (sv_mkdirs(o->tmp_dir, err) != 0) return -1;
     sv_tmp_sweep(o->tmp_dir, r->ctx->clock);
     sv_random_id(r->ctx->clock, id);
@@ -374,6 +378,7 @@ static int fetch_setup(fetch_run *r, sv_err *err)
         if (lfd >= 0 && flock(lfd, LOCK_EX) == 0) r->out->lockfd1 = lfd + 1;
         else if (lfd >= 0) close(lfd);
     }
+filter:
     if (o->encrypted) {
         /* The decrypting filter sits between the stored bytes and zstd. */
         crypto_dk dk;
@@ -464,7 +469,7 @@ static int fetch_check(fetch_run *r, sv_err *err)
                    o->expect_sum);
         return sv_err_hint(err, "the backup or its metadata.json was damaged; restore an older backup");
     }
-    if (close(r->f.fd) != 0) {
+    if (r->f.fd >= 0 && close(r->f.fd) != 0) {
         r->f.fd = -1;
         return sv_err_set(err, SV_EIO, "unable to write the temporary file '%s': %s", out->path, strerror(errno));
     }
@@ -488,6 +493,8 @@ int restore_fetch(job_ctx *ctx, const restore_fetch_opts *o, restore_fetched *ou
     r.p.in_cap = o->max_size + o->max_size / 64 + 65536;
     r.f.cap = o->max_size;
     r.f.durable = o->durable;
+    r.f.sink = o->sink;
+    r.f.sink_ud = o->sink_ud;
     if (fetch_size(&r, err) != 0 || fetch_setup(&r, err) != 0 || fetch_pump(&r, err) != 0 ||
         fetch_check(&r, err) != 0)
         goto done;

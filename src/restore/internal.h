@@ -25,6 +25,29 @@ int restore_query_int(sqlite3 *db, const char *sql, int64_t *out, sv_err *err);
 int restore_prepare(job_ctx *ctx, const restore_source *src, const char *require_tables, restore_fetched *f,
                     restore_validated *val, char ts[SV_TS_LEN], json_t **meta, int64_t *validate_ms, sv_err *err);
 
+/* The chain of a backup (links.c): its members base first (ts[n-1] is the
+ * backup asked for; n is 1 for a full) with their metadata.json. */
+typedef struct restore_chain {
+    const char *ws;           /* whose backups (points into the caller's string) */
+    size_t n;
+    char (*ts)[SV_TS_LEN];    /* heap */
+    json_t **meta;            /* heap, one reference each */
+} restore_chain;
+
+/* Picks the backup named by at from one listing of ws (exact: that time
+ * only, see catalog_pick), walks its chain to the base (catalog_chain) and
+ * reads and cross-checks every member's metadata.json (workspace, type,
+ * parent, parent state checksum, base, chain length, object name). Refused
+ * naming the link otherwise; *out is empty on failure. */
+int restore_chain_resolve(job_ctx *ctx, const char *ws, const char *at, bool exact, restore_chain *out, sv_err *err);
+/* Applies the links of c (after the base) onto f's temporary file, which
+ * holds the fetched base: each link streamed, checked (object checksum,
+ * page stream checksum) and fed to chain_apply; then the result's sha256
+ * and state checksum, which must equal the target's stateChecksum. Fills
+ * f's chain fields, size and sum. A no-op (but chain_base) for a full. */
+int restore_chain_apply(job_ctx *ctx, const restore_chain *c, restore_fetched *f, sv_err *err);
+void restore_chain_free(restore_chain *c);
+
 /* LiveStore stores (store.c): true when this restore goes to a store (the
  * workspace is one, or the source is a store backup or a bare event log
  * file and the workspace is not a single file), and the store restore. */

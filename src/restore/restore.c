@@ -81,41 +81,31 @@ int restore_parse_from(const char *from, restore_source *out, sv_err *err)
                        "object:KEY or file:PATH");
 }
 
-/* The fetch options of a committed backup: its object and checksums. */
-static int backup_source(job_ctx *ctx, const char *ws, const char *at, bool exact, restore_fetch_opts *fo,
-                         char **key, char ts[SV_TS_LEN], json_t **meta, sv_err *err)
+/* The fetch options of a chain's base (the backup itself for a full): its
+ * object and checksums. */
+static int backup_source(job_ctx *ctx, const restore_chain *c, restore_fetch_opts *fo, char **key, sv_err *err)
 {
-    catalog_entry ce, *all = NULL;
-    const char *obj, *comp;
-    json_t *v;
-    size_t n = 0, i;
-    if (catalog_list(ctx->store, ws, &all, &n, err) != 0) return -1;
-    if (catalog_pick(all, n, ws, at, exact, &i, err) != 0) {
-        free(all);
-        return -1;
-    }
-    ce = all[i];
-    free(all);
-    memcpy(ts, ce.ts, SV_TS_LEN);
-    if (catalog_read_meta(ctx->store, ws, ce.ts, meta, err) != 0) return -1;
-    obj = json_string_value(json_object_get(*meta, "object"));
-    comp = json_string_value(json_object_get(*meta, "compression"));
+    json_t *meta = c->meta[0], *v;
+    const char *obj, *comp, *ts = c->ts[0];
+    obj = json_string_value(json_object_get(meta, "object"));
+    comp = json_string_value(json_object_get(meta, "compression"));
     if (!obj || !*obj || strchr(obj, '/') || strstr(obj, ".."))
-        return sv_err_set(err, SV_ECORRUPT, "backup %s: metadata.json names an invalid object '%s'", ce.ts,
+        return sv_err_set(err, SV_ECORRUPT, "backup %s: metadata.json names an invalid object '%s'", ts,
                           obj ? obj : "");
     if (!comp || (strcmp(comp, "zstd") != 0 && strcmp(comp, "none") != 0))
-        return sv_err_set(err, SV_ECORRUPT, "backup %s: unknown compression '%s'", ce.ts, comp ? comp : "");
-    *key = backup_key(ws, ce.ts, obj);
+        return sv_err_set(err, SV_ECORRUPT, "backup %s: unknown compression '%s'", ts, comp ? comp : "");
+    *key = backup_key(c->ws, ts, obj);
     if (!*key) return sv_err_set(err, SV_ENOMEM, "out of memory");
     fo->key = *key;
     fo->require_zstd = strcmp(comp, "zstd") == 0;
-    fo->encrypted = json_object_get(*meta, "encryption") && !json_is_null(json_object_get(*meta, "encryption"));
-    fo->expect_sum = json_string_value(json_object_get(*meta, "checksum"));
-    fo->expect_obj_sum = json_string_value(json_object_get(*meta, "compressedChecksum"));
-    v = json_object_get(*meta, "databaseSize");
+    fo->encrypted = json_object_get(meta, "encryption") && !json_is_null(json_object_get(meta, "encryption"));
+    fo->expect_sum = json_string_value(json_object_get(meta, "checksum"));
+    fo->expect_obj_sum = json_string_value(json_object_get(meta, "compressedChecksum"));
+    v = json_object_get(meta, "databaseSize");
     fo->expect_size = json_is_integer(v) ? json_integer_value(v) : -1;
-    v = json_object_get(*meta, "compressedSize");
+    v = json_object_get(meta, "compressedSize");
     fo->expect_obj_size = json_is_integer(v) ? json_integer_value(v) : -1;
+    if (c->n > 1) fo->durable = false; /* the base is rewritten by the links: its writeback would be wasted */
     return 0;
 }
 
@@ -146,30 +136,40 @@ int restore_prepare(job_ctx *ctx, const restore_source *src, const char *require
 {
     restore_fetch_opts fo = {.store = ctx->store, .tmp_dir = ctx->cfg->tmp_dir, .max_size = ctx->cfg->max_db_size,
                              .expect_size = -1, .expect_obj_size = -1, .durable = src->durable};
+    restore_chain chain = {0};
     char *key = NULL;
     int64_t t0;
     int rc = -1;
+    bool integrity = true;
     ts[0] = '\0';
     *meta = NULL;
     memset(f, 0, sizeof *f);
     if (src->kind == RESTORE_SRC_BACKUP) {
-        if (backup_source(ctx, src->ws ? src->ws : ctx->workspace, src->ref, src->exact, &fo, &key, ts, meta, err) != 0)
+        if (restore_chain_resolve(ctx, src->ws ? src->ws : ctx->workspace, src->ref, src->exact, &chain, err) != 0 ||
+            backup_source(ctx, &chain, &fo, &key, err) != 0)
             goto done;
+        memcpy(ts, chain.ts[chain.n - 1], SV_TS_LEN);
+        *meta = json_incref(chain.meta[chain.n - 1]);
     } else if (src->kind == RESTORE_SRC_OBJECT) {
         fo.key = src->ref;
     } else {
         fo.path = src->ref;
     }
     if (restore_fetch(ctx, &fo, f, err) != 0) goto done;
+    if (chain.n > 0) {
+        if (restore_chain_apply(ctx, &chain, f, err) != 0) goto done;
+        f->duration_ms += f->apply_ms;
+    }
     job_progress(ctx, "validate", 0, 0);
     t0 = sv_mono_ms(ctx->clock);
-    if (restore_validate_ex(ctx, f->path, require_tables, !(src->trust_drill && drill_passed(ctx, src, ts, f)), val,
-                            err) != 0)
-        goto done;
+    /* A chain is always integrity-checked: its result's bytes were never drilled as such. */
+    if (chain.n <= 1) integrity = !(src->trust_drill && drill_passed(ctx, src, ts, f));
+    if (restore_validate_ex(ctx, f->path, require_tables, integrity, val, err) != 0) goto done;
     *validate_ms = sv_mono_ms(ctx->clock) - t0;
     rc = 0;
 done:
     if (rc != 0) restore_fetched_remove(f);
+    restore_chain_free(&chain);
     free(key);
     return rc;
 }
@@ -813,6 +813,14 @@ static int run_result(restore_run *r, json_t **result, sv_err *err)
         return sv_err_set(err, SV_ENOMEM, "out of memory");
     }
     json_decref(timing);
+    if (r->f.chain_base[0]) { /* the backup's chain: its base, the links applied on it, the state proven */
+        json_object_set_new(*result, "chain", json_pack("{s:s, s:i, s:I, s:I, s:I, s:s?}", "base", r->f.chain_base,
+                                                        "links", (int)r->f.links, "pages_applied",
+                                                        (json_int_t)r->f.pages_applied, "links_bytes",
+                                                        (json_int_t)r->f.links_bytes, "apply_ms",
+                                                        (json_int_t)r->f.apply_ms, "state_checksum",
+                                                        r->f.state_sum[0] ? r->f.state_sum : NULL));
+    }
     json_object_set_new(*result, "integrity_check",
                         json_string(r->val.integrity_skipped ? "skipped: the backup's restore drill passed on the "
                                                                "same checksum" : "ok"));

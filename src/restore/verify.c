@@ -103,6 +103,12 @@ int job_verify(job_ctx *ctx, json_t **result, sv_err *err)
                     (json_int_t)val.page_count);
     json_decref(meta);
     if (!doc) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    if (f.links > 0) { /* a chain point: what was applied, and the state proven */
+        json_object_set_new(doc, "chain", json_pack("{s:s, s:i, s:I, s:I}", "base", f.chain_base, "links",
+                                                     (int)f.links, "pagesApplied", (json_int_t)f.pages_applied,
+                                                     "applyMs", (json_int_t)f.apply_ms));
+        if (rc == 0) json_object_set_new(doc, "stateChecksum", json_string(f.state_sum));
+    }
     if (rc != 0) {
         sv_err saved = *err;
         sv_err_clear(err);
