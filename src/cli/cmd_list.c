@@ -1,5 +1,8 @@
 /* cmd_list.c -- `sqlvault list WS [--json]`: committed backups, newest first,
- * with whether and when each was verified. Reads the store directly. */
+ * with whether and when each was verified, and the chain each one is in:
+ * full or incremental, its parent (from the listing: the object
+ * pages-PARENT.zst), its base and chain length (from the metadata.json that
+ * list reads anyway). Reads the store directly. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +62,16 @@ int cmd_list(sv_config *cfg, int argc, char **argv)
                       "reason", json_object_get(meta, "reason"));
         /* encrypted: metadata.json has an "encryption" object (crypto.h); older backups are plain. */
         json_object_set_new(o, "encrypted", json_boolean(json_is_object(json_object_get(meta, "encryption"))));
+        /* The chain: a full is its own base (length 0); an incremental names its parent and base. */
+        {
+            json_t *len = json_object_get(meta, "chainLength"), *base = json_object_get(meta, "base");
+            json_object_set_new(o, "incremental", json_boolean(v[i].incremental));
+            json_object_set_new(o, "parent", v[i].incremental ? json_string(v[i].parent) : json_null());
+            json_object_set_new(o, "base", v[i].incremental ? (json_is_string(base) ? json_incref(base) : json_null())
+                                                            : json_string(v[i].ts));
+            json_object_set_new(o, "chainLength", json_is_integer(len) ? json_incref(len)
+                                                  : v[i].incremental ? json_null() : json_integer(0));
+        }
         /* verified: the last restore drill passed; a failed drill shows as verifyOk false. */
         json_object_set_new(o, "verified", json_boolean(ver && json_is_true(json_object_get(ver, "ok"))));
         if (ver) {
@@ -76,17 +89,23 @@ int cmd_list(sv_config *cfg, int argc, char **argv)
     } else {
         size_t i;
         json_t *o;
-        printf("%-21s  %-11s  %12s  %12s  %-9s  %-8s  %s\n", "TIMESTAMP", "TYPE", "SIZE", "STORED", "ENCRYPTED",
-               "VERIFIED", "REASON");
+        printf("%-21s  %-11s  %5s  %-21s  %-21s  %12s  %12s  %-9s  %-8s  %s\n", "TIMESTAMP", "TYPE", "CHAIN",
+               "PARENT", "BASE", "SIZE", "STORED", "ENCRYPTED", "VERIFIED", "REASON");
         json_array_foreach(arr, i, o) {
             if (json_object_get(o, "error")) {
                 printf("%-21s  unreadable: %s\n", json_string_value(json_object_get(o, "ts")),
                        json_string_value(json_object_get(o, "error")));
                 continue;
             }
-            json_t *vok = json_object_get(o, "verifyOk");
-            printf("%-21s  %-11s  %12lld  %12lld  %-9s  %-8s  %s\n", json_string_value(json_object_get(o, "ts")),
-                   json_string_value(json_object_get(o, "backupType")),
+            json_t *vok = json_object_get(o, "verifyOk"), *len = json_object_get(o, "chainLength");
+            const char *par = json_string_value(json_object_get(o, "parent")),
+                       *base = json_string_value(json_object_get(o, "base"));
+            char lens[24];
+            if (json_is_integer(len)) snprintf(lens, sizeof lens, "%lld", (long long)json_integer_value(len));
+            else snprintf(lens, sizeof lens, "?");
+            printf("%-21s  %-11s  %5s  %-21s  %-21s  %12lld  %12lld  %-9s  %-8s  %s\n",
+                   json_string_value(json_object_get(o, "ts")), json_string_value(json_object_get(o, "backupType")),
+                   lens, par ? par : "-", base ? base : "?",
                    (long long)json_integer_value(json_object_get(o, "databaseSize")),
                    (long long)json_integer_value(json_object_get(o, "compressedSize")),
                    json_is_true(json_object_get(o, "encrypted")) ? "yes" : "no",
