@@ -5,9 +5,12 @@
  * Result:
  *   {"kept":N, "deleted":N, "leftovers":N, "exports":N, "uploads":N,
  *    "aborted_uploads":N, "workspaces":N, "policy":"all:30d,daily:365d",
- *    "dry_run":bool,
+ *    "dry_run":bool, "broken":N,
  *    "decisions":[{"workspace":..., "ts":"YYYYMMDDTHHMMSS.mmmZ",
- *                  "action":"keep"|"delete", "reason":"daily:365d"}]}
+ *                  "action":"keep"|"delete", "reason":"daily:365d",
+ *                  "parent":"YYYYMMDDTHHMMSS.mmmZ" (incrementals only)}]}
+ * "broken" counts incrementals whose chain is broken (retention.h); chain
+ * reasons read "base of TS", "link of TS", "broken chain (TS missing), ...".
  * In a dry run "decisions" lists every backup; in a real run only the deleted
  * ones (results live in Redis, and a kept backup is the common case). The
  * list stops at PRUNE_MAX_DECISIONS entries and then "decisions_truncated"

@@ -1,12 +1,16 @@
 /* retention.c -- SQLVAULT_RETENTION: parsing the rules and deciding, for a
- * list of committed backups and a "now", which ones to keep and why.
+ * list of committed backups (fulls and incrementals) and a "now", which ones
+ * to keep and why.
  *
- * Decision order for each backup: the first rule (in the order written) that
- * keeps it gives the reason; if none does, the two pins (newest, newest
- * verified) may still keep it; otherwise it is deleted as "expired" (outside
- * every window) or "superseded (rule)" (inside a bucket rule's window but not
- * the newest of its bucket). Bucket rules look at backups newest first, so the
- * first backup seen in a day/week/month is the newest of it. */
+ * Decision order (retention_apply): sort newest first; resolve each
+ * incremental's parent (binary search) and mark broken chains, oldest first;
+ * apply the rules in the order written, to restorable backups only (the
+ * first rule that keeps a backup gives the reason; a bucket rule keeps the
+ * newest full of each bucket, else its newest restorable backup, and marks
+ * the rest of the bucket "superseded (rule)"); the pins; broken incrementals
+ * (kept while inside a window); then the closure over parents, so every
+ * ancestor of a kept backup is kept; what is left is "expired". Every step
+ * is one pass over the sorted positions: O(n log n) in all. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,72 +206,245 @@ static int cmp_newest(const void *a, const void *b, void *base)
     return ia < ib ? -1 : ia > ib;
 }
 
+#define NO_ITEM ((size_t)-1)
+/* "broken chain (parent 20261130T101500.000Z not older)" and a NUL */
+#define BROKEN_WHY_LEN 56
+
+/* The scratch arrays of one retention_apply (one owner: ra_free). */
+typedef struct ra_work {
+    retention_item *items;
+    size_t n;
+    size_t *order;        /* positions, newest first */
+    size_t *parent;       /* each item's parent's position, NO_ITEM for none/missing */
+    size_t *root;         /* a broken item: the item whose parent is missing */
+    unsigned char *closed; /* the closure walked through it */
+} ra_work;
+
+static void ra_free(ra_work *w)
+{
+    free(w->order);
+    free(w->parent);
+    free(w->root);
+    free(w->closed);
+}
+
+/* The position of the item whose ts is ts (binary search over order), or NO_ITEM. */
+static size_t ra_find(const ra_work *w, int64_t ts)
+{
+    size_t lo = 0, hi = w->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int64_t t = w->items[w->order[mid]].ts_ms;
+        if (t == ts) return w->order[mid];
+        if (t > ts) lo = mid + 1;
+        else hi = mid;
+    }
+    return NO_ITEM;
+}
+
+/* Resolves parents, oldest first, and marks broken incrementals: an
+ * incremental is broken when its parent is missing, not older than itself,
+ * or broken. A parent is always older, so the walk has no cycles. */
+static void ra_chains(ra_work *w)
+{
+    for (size_t k = w->n; k-- > 0;) {
+        size_t i = w->order[k];
+        retention_item *it = &w->items[i];
+        w->parent[i] = NO_ITEM;
+        w->root[i] = NO_ITEM;
+        if (!it->incremental) continue;
+        size_t p = it->parent_ts_ms < it->ts_ms ? ra_find(w, it->parent_ts_ms) : NO_ITEM;
+        w->parent[i] = p;
+        if (p == NO_ITEM) {
+            it->broken = true;
+            w->root[i] = i;
+        } else if (w->items[p].broken) {
+            it->broken = true;
+            w->root[i] = w->root[p];
+        }
+    }
+}
+
+/* Writes why item i's chain is broken into buf ("broken chain (TS missing)"). */
+static void broken_why(const ra_work *w, size_t i, char *buf, size_t cap)
+{
+    const retention_item *r = &w->items[w->root[i]];
+    char ts[SV_TS_LEN];
+    if (r->parent_ts_ms == INT64_MIN) {
+        snprintf(buf, cap, "broken chain (parent unknown)");
+        return;
+    }
+    sv_ts_format(r->parent_ts_ms, ts);
+    if (r->parent_ts_ms >= r->ts_ms) snprintf(buf, cap, "broken chain (parent %s not older)", ts);
+    else snprintf(buf, cap, "broken chain (%s missing)", ts);
+}
+
+/* Keeps item i with reason (unless already kept). */
+static void keep_as(retention_item *it, const char *reason)
+{
+    if (it->keep) return;
+    it->keep = true;
+    snprintf(it->reason, sizeof it->reason, "%s", reason);
+}
+
+/* A bucket rule over the group order[k0..k1) of one bucket: keeps the
+ * newest full of the bucket, else its newest restorable backup. */
+static void ra_bucket(ra_work *w, const rule *ru, size_t k0, size_t k1)
+{
+    size_t full = NO_ITEM, any = NO_ITEM;
+    for (size_t k = k0; k < k1 && full == NO_ITEM; k++) {
+        const retention_item *it = &w->items[w->order[k]];
+        if (it->broken) continue;
+        if (any == NO_ITEM) any = w->order[k];
+        if (!it->incremental) full = w->order[k];
+    }
+    size_t pick = full != NO_ITEM ? full : any;
+    if (pick != NO_ITEM) keep_as(&w->items[pick], ru->text);
+    for (size_t k = k0; k < k1; k++) {
+        retention_item *it = &w->items[w->order[k]];
+        if (!it->keep && !it->broken && !it->reason[0])
+            snprintf(it->reason, sizeof it->reason, "superseded (%s)", ru->text);
+    }
+}
+
+/* Applies one rule, newest first. */
+static void ra_rule(ra_work *w, const rule *ru, int64_t now_ms)
+{
+    if (ru->kind == RULE_LAST) {
+        int64_t left = ru->count;
+        for (size_t k = 0; k < w->n && left > 0; k++) {
+            retention_item *it = &w->items[w->order[k]];
+            if (it->broken) continue;
+            keep_as(it, ru->text);
+            left--;
+        }
+        return;
+    }
+    int64_t cutoff = rule_cutoff(ru, now_ms);
+    size_t end = 0; /* order[0..end) is inside the window */
+    while (end < w->n && w->items[w->order[end]].ts_ms > cutoff) end++;
+    if (ru->kind == RULE_ALL) {
+        for (size_t k = 0; k < end; k++)
+            if (!w->items[w->order[k]].broken) keep_as(&w->items[w->order[k]], ru->text);
+        return;
+    }
+    for (size_t k0 = 0; k0 < end;) {
+        int64_t b = bucket_of(ru->kind, w->items[w->order[k0]].ts_ms);
+        size_t k1 = k0 + 1;
+        while (k1 < end && bucket_of(ru->kind, w->items[w->order[k1]].ts_ms) == b) k1++;
+        ra_bucket(w, ru, k0, k1);
+        k0 = k1;
+    }
+}
+
+/* The pins: the newest, the newest restorable when the newest is broken,
+ * and the newest verified. */
+static void ra_pins(ra_work *w)
+{
+    retention_item *newest = &w->items[w->order[0]];
+    keep_as(newest, "newest");
+    if (newest->broken) {
+        for (size_t k = 1; k < w->n; k++) {
+            retention_item *it = &w->items[w->order[k]];
+            if (it->broken) continue;
+            keep_as(it, "newest restorable");
+            break;
+        }
+    }
+    for (size_t k = 0; k < w->n; k++) {
+        retention_item *it = &w->items[w->order[k]];
+        if (!it->verified) continue;
+        keep_as(it, "newest verified");
+        break;
+    }
+}
+
+/* Broken incrementals: kept while inside some rule's time window, with the
+ * reason saying so; otherwise marked expired. Their reason names the gap. */
+static void ra_broken(ra_work *w, const retention_policy *p, int64_t now_ms)
+{
+    int64_t cut[MAX_RULES];
+    for (int r = 0; r < p->n; r++) cut[r] = p->rules[r].kind == RULE_LAST ? INT64_MAX : rule_cutoff(&p->rules[r], now_ms);
+    for (size_t i = 0; i < w->n; i++) {
+        retention_item *it = &w->items[i];
+        if (!it->broken) continue;
+        char why[BROKEN_WHY_LEN];
+        broken_why(w, i, why, sizeof why);
+        if (it->keep) { /* a pin */
+            char was[24];
+            snprintf(was, sizeof was, "%s", it->reason);
+            snprintf(it->reason, sizeof it->reason, "%s, %s", why, was);
+            continue;
+        }
+        int in = -1;
+        for (int r = 0; r < p->n && in < 0; r++)
+            if (it->ts_ms > cut[r]) in = r;
+        it->keep = in >= 0;
+        snprintf(it->reason, sizeof it->reason, "%s, %s%s", why, in >= 0 ? "in " : "expired",
+                 in >= 0 ? p->rules[in].text : "");
+    }
+}
+
+/* The closure over parents: every ancestor of a kept item is kept, named
+ * after its nearest kept descendant (kept items are walked oldest first, and
+ * a walk stops at an item a walk already passed, so the whole is O(n)). */
+static void ra_closure(ra_work *w)
+{
+    for (size_t k = w->n; k-- > 0;) {
+        size_t i = w->order[k];
+        if (!w->items[i].keep) continue;
+        w->closed[i] = 1;
+        char ts[SV_TS_LEN];
+        sv_ts_format(w->items[i].ts_ms, ts);
+        for (size_t c = w->parent[i]; c != NO_ITEM && !w->closed[c]; c = w->parent[c]) {
+            retention_item *a = &w->items[c];
+            w->closed[c] = 1;
+            if (a->keep) continue;
+            a->keep = true;
+            if (a->broken) {
+                char why[BROKEN_WHY_LEN];
+                broken_why(w, c, why, sizeof why);
+                snprintf(a->reason, sizeof a->reason, "%s, link of %s", why, ts);
+            } else {
+                snprintf(a->reason, sizeof a->reason, "%s of %s", a->incremental ? "link" : "base", ts);
+            }
+        }
+    }
+}
+
 /* Decides keep/delete for every item; see retention.h. */
 int retention_apply(const retention_policy *p, retention_item *items, size_t n, int64_t now_ms)
 {
-    size_t *order = NULL;
+    ra_work w = {.items = items, .n = n};
     for (size_t i = 0; i < n; i++) {
         items[i].keep = false;
+        items[i].broken = false;
         items[i].reason[0] = 0;
     }
     if (n == 0) return 0;
-    order = malloc(n * sizeof *order);
-    if (!order) {
+    w.order = malloc(n * sizeof *w.order);
+    w.parent = malloc(n * sizeof *w.parent);
+    w.root = malloc(n * sizeof *w.root);
+    w.closed = calloc(n, 1);
+    if (!w.order || !w.parent || !w.root || !w.closed) {
         for (size_t i = 0; i < n; i++) {
             items[i].keep = true;
             snprintf(items[i].reason, sizeof items[i].reason, "kept: out of memory");
         }
+        ra_free(&w);
         return -1;
     }
-    for (size_t i = 0; i < n; i++) order[i] = i;
-    qsort_r(order, n, sizeof *order, cmp_newest, items);
+    for (size_t i = 0; i < n; i++) w.order[i] = i;
+    qsort_r(w.order, n, sizeof *w.order, cmp_newest, items);
 
-    for (int r = 0; r < p->n; r++) {
-        const rule *ru = &p->rules[r];
-        int64_t cutoff = rule_cutoff(ru, now_ms);
-        int64_t last_bucket = 0;
-        bool have_bucket = false;
-        for (size_t k = 0; k < n; k++) {
-            retention_item *it = &items[order[k]];
-            bool keep = false;
-            if (ru->kind == RULE_LAST) {
-                keep = (int64_t)k < ru->count;
-            } else if (it->ts_ms > cutoff) {
-                if (ru->kind == RULE_ALL) {
-                    keep = true;
-                } else {
-                    int64_t b = bucket_of(ru->kind, it->ts_ms);
-                    keep = !have_bucket || b != last_bucket;
-                    have_bucket = true;
-                    last_bucket = b;
-                    if (!keep && !it->keep && !it->reason[0])
-                        snprintf(it->reason, sizeof it->reason, "superseded (%s)", ru->text);
-                }
-            }
-            if (keep && !it->keep) {
-                it->keep = true;
-                snprintf(it->reason, sizeof it->reason, "%s", ru->text);
-            }
-        }
-    }
-    /* The pins: the newest, and the newest verified. */
-    retention_item *newest = &items[order[0]];
-    if (!newest->keep) {
-        newest->keep = true;
-        snprintf(newest->reason, sizeof newest->reason, "newest");
-    }
-    for (size_t k = 0; k < n; k++) {
-        retention_item *it = &items[order[k]];
-        if (!it->verified) continue;
-        if (!it->keep) {
-            it->keep = true;
-            snprintf(it->reason, sizeof it->reason, "newest verified");
-        }
-        break;
-    }
+    ra_chains(&w);
+    for (int r = 0; r < p->n; r++) ra_rule(&w, &p->rules[r], now_ms);
+    ra_pins(&w);
+    ra_broken(&w, p, now_ms);
+    ra_closure(&w);
     for (size_t i = 0; i < n; i++)
         if (!items[i].keep && !items[i].reason[0])
             snprintf(items[i].reason, sizeof items[i].reason, "expired");
-    free(order);
+    ra_free(&w);
     return 0;
 }

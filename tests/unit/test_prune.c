@@ -7,7 +7,11 @@
  * newest verified backup), independently of retention.c. A dry run reports
  * and deletes nothing; the real run deletes exactly the expected objects
  * and sweeps exactly the old leftovers; a prune of every workspace skips a
- * workspace whose lock is held; a cancel and a bad policy fail cleanly. */
+ * workspace whose lock is held; a cancel and a bad policy fail cleanly.
+ * Chains (test_chains): incremental folders (pages-PARENT.zst) keep their
+ * ancestors, a doomed folder loses every key (its page stream too), broken
+ * chains are reported, and an uncommitted incremental folder is swept. */
+#include "chain.h"
 #include "fixture.h"
 #include "job.h"
 #include "prune.h"
@@ -117,6 +121,147 @@ static const char *reason_of(json_t *res, const char *ts)
             return json_string_value(json_object_get(d, "reason"));
     }
     return NULL;
+}
+
+
+/* A committed backup folder of ws at ms: a full (parent < 0) or an
+ * incremental whose page stream names the parent at parent ms. */
+static void put_chain(fixture *f, const char *ws, int64_t ms, int64_t parent, bool commit, char ts[SV_TS_LEN])
+{
+    char key[200], pts[SV_TS_LEN], obj[64];
+    sv_ts_format(ms, ts);
+    if (parent < 0) {
+        snprintf(obj, sizeof obj, "livestore.db.zst");
+    } else {
+        sv_ts_format(parent, pts);
+        chain_object_name(pts, obj, sizeof obj);
+    }
+    snprintf(key, sizeof key, "full/%s/%s/%s", ws, ts, obj);
+    fx_put(f, key, "page-stream");
+    if (commit) {
+        snprintf(key, sizeof key, "full/%s/%s/metadata.json", ws, ts);
+        fx_put(f, key, "{}");
+    }
+}
+
+/* Files left under full/ws/ts/. */
+static int folder_files(fixture *f, const char *ws, const char *ts)
+{
+    char rel[64];
+    snprintf(rel, sizeof rel, "full/%.8s/%.24s", ws, ts);
+    const char *dir = fx_key_path(f, rel);
+    return fx_exists(dir) ? fx_count_files(dir) : 0;
+}
+
+/* Chains under "all:5d": what a kept backup needs stays, whole folders go. */
+static void test_chains(fixture *f)
+{
+    enum { FA, LA1, LA2, FB, LB1, LB2, LB3, LX, LY, LU, FN, U, NF };
+    char ts[NF][SV_TS_LEN];
+    int64_t ms[NF];
+    sv_err e;
+    ms[FA] = NOW - 10 * FX_D;                      /* an expired chain */
+    ms[LA1] = ms[FA] + FX_H;
+    ms[LA2] = ms[FA] + 2 * FX_H;
+    ms[FB] = NOW - 6 * FX_D;                       /* a chain across the cutoff */
+    ms[LB1] = NOW - 5 * FX_D - FX_H;
+    ms[LB2] = NOW - 4 * FX_D;
+    ms[LB3] = NOW - 3 * FX_D;
+    ms[LX] = NOW - 2 * FX_D;                       /* broken, inside the window */
+    ms[LY] = NOW - 8 * FX_D;                       /* broken, outside */
+    ms[U] = NOW - 30 * FX_H;                       /* uncommitted, old: swept */
+    ms[LU] = NOW - 20 * FX_H;                      /* its committed child: broken */
+    ms[FN] = NOW - FX_H;
+    put_chain(f, "wsc", ms[FA], -1, true, ts[FA]);
+    put_chain(f, "wsc", ms[LA1], ms[FA], true, ts[LA1]);
+    put_chain(f, "wsc", ms[LA2], ms[LA1], true, ts[LA2]);
+    put_chain(f, "wsc", ms[FB], -1, true, ts[FB]);
+    put_chain(f, "wsc", ms[LB1], ms[FB], true, ts[LB1]);
+    put_chain(f, "wsc", ms[LB2], ms[LB1], true, ts[LB2]);
+    put_chain(f, "wsc", ms[LB3], ms[LB2], true, ts[LB3]);
+    put_chain(f, "wsc", ms[LX], ms[LX] - FX_H, true, ts[LX]);
+    put_chain(f, "wsc", ms[LY], ms[LY] - FX_H, true, ts[LY]);
+    put_chain(f, "wsc", ms[U], ms[LB3], false, ts[U]);
+    put_chain(f, "wsc", ms[LU], ms[U], true, ts[LU]);
+    put_chain(f, "wsc", ms[FN], -1, true, ts[FN]);
+    char k[200];
+    snprintf(k, sizeof k, "full/wsc/%s/verify.json", ts[LA2]);
+    fx_put(f, k, "{\"ok\": false}");
+    snprintf(k, sizeof k, "full/wsc/%s/pages-%s.zst", ts[U], ts[LB3]);
+    CHECK(fx_set_mtime(fx_key_path(f, k), ms[U]) == 0);
+
+    bool keep[NF] = {[LB2] = true, [LB3] = true, [LB1] = true, [FB] = true, [LX] = true,
+                     [LU] = true, [FN] = true};
+    char why[NF][96];
+    snprintf(why[FA], 96, "expired");
+    snprintf(why[LA1], 96, "expired");
+    snprintf(why[LA2], 96, "expired");
+    snprintf(why[FB], 96, "base of %s", ts[LB2]);
+    snprintf(why[LB1], 96, "link of %s", ts[LB2]);
+    snprintf(why[LB2], 96, "all:5d");
+    snprintf(why[LB3], 96, "all:5d");
+    char miss[SV_TS_LEN];
+    sv_ts_format(ms[LX] - FX_H, miss);
+    snprintf(why[LX], 96, "broken chain (%s missing), in all:5d", miss);
+    sv_ts_format(ms[LY] - FX_H, miss);
+    snprintf(why[LY], 96, "broken chain (%s missing), expired", miss);
+    snprintf(why[LU], 96, "broken chain (%s missing), in all:5d", ts[U]);
+    snprintf(why[FN], 96, "all:5d");
+
+    int files0 = fx_count_files(f->store_root);
+    json_t *res = run(f, "wsc", true, &e);
+    CHECK(res != NULL);
+    if (!res) return;
+    CHECK_INT(json_integer_value(json_object_get(res, "kept")), 7);
+    CHECK_INT(json_integer_value(json_object_get(res, "deleted")), 4);
+    CHECK_INT(json_integer_value(json_object_get(res, "broken")), 3);
+    CHECK_INT(json_integer_value(json_object_get(res, "leftovers")), 1);
+    for (int i = 0; i < NF; i++)
+        if (i != U) CHECK_STR(reason_of(res, ts[i]), why[i]);
+    /* incrementals name their parent in the decisions */
+    size_t di;
+    json_t *dv;
+    int with_parent = 0;
+    json_array_foreach(json_object_get(res, "decisions"), di, dv) {
+        const char *pt = json_string_value(json_object_get(dv, "parent"));
+        if (!pt) continue;
+        with_parent++;
+        if (strcmp(json_string_value(json_object_get(dv, "ts")), ts[LB2]) == 0) CHECK_STR(pt, ts[LB1]);
+    }
+    CHECK_INT(with_parent, 8);
+    /* the human table carries the chain reasons */
+    char *buf = NULL;
+    size_t blen = 0;
+    FILE *mf = open_memstream(&buf, &blen);
+    prune_print(res, mf);
+    fclose(mf);
+    CHECK(strstr(buf, why[FB]) != NULL);
+    CHECK(strstr(buf, why[LX]) != NULL);
+    free(buf);
+    json_decref(res);
+    CHECK_INT(fx_count_files(f->store_root), files0);
+
+    res = run(f, "wsc", false, &e);
+    CHECK(res != NULL);
+    CHECK_INT(json_integer_value(json_object_get(res, "deleted")), 4);
+    json_decref(res);
+    for (int i = 0; i < NF; i++) {
+        if (i == U) continue;
+        int left = folder_files(f, "wsc", ts[i]);
+        if (keep[i]) CHECK_INT(left, 2); /* metadata.json and the object */
+        else CHECK_INT(left, 0);         /* page stream and verify.json too */
+    }
+    CHECK_INT(folder_files(f, "wsc", ts[U]), 0);
+    snprintf(k, sizeof k, "full/wsc/%s/pages-%s.zst", ts[LB2], ts[LB1]);
+    CHECK(fx_exists(fx_key_path(f, k)));
+    snprintf(k, sizeof k, "full/wsc/%s/pages-%s.zst", ts[LA2], ts[LA1]);
+    CHECK(!fx_exists(fx_key_path(f, k)));
+    /* A second run: the same backups stay (LU's parent is gone for good). */
+    res = run(f, "wsc", false, &e);
+    CHECK_INT(json_integer_value(json_object_get(res, "deleted")), 0);
+    CHECK_INT(json_integer_value(json_object_get(res, "kept")), 7);
+    CHECK_INT(json_integer_value(json_object_get(res, "broken")), 2);
+    json_decref(res);
 }
 
 int main(void)
@@ -247,6 +392,8 @@ int main(void)
         snprintf(k, sizeof k, "full/wsb/%s/metadata.json", other[i].ts);
         CHECK_INT(fx_exists(fx_key_path(&f, k)), i == 0);
     }
+
+    test_chains(&f);
 
     /* Cancelled: SV_ECANCEL, nothing more deleted. */
     files0 = fx_count_files(f.store_root);
