@@ -370,10 +370,10 @@ static void ra_broken(ra_work *w, const retention_policy *p, int64_t now_ms)
         if (!it->broken) continue;
         char why[BROKEN_WHY_LEN];
         broken_why(w, i, why, sizeof why);
-        if (it->keep) { /* a pin */
-            char was[24];
-            snprintf(was, sizeof was, "%s", it->reason);
-            snprintf(it->reason, sizeof it->reason, "%s, %s", why, was);
+        if (it->keep) { /* a pin: "newest", "newest verified" */
+            char out[RETENTION_REASON_LEN];
+            snprintf(out, sizeof out, "%s, %.20s", why, it->reason);
+            memcpy(it->reason, out, sizeof out);
             continue;
         }
         int in = -1;
