@@ -12,7 +12,12 @@
  *  - a tick whose jobs never finish times out on the fake clock; failed
  *    backups over 1% raise the alert, recorded in last_result;
  *  - the loop, on a clock that only moves when it sleeps: after downtime it
- *    runs only the latest missed tick, then the next one when it comes. */
+ *    runs only the latest missed tick, then the next one when it comes, and
+ *    drains a dirty mark once it is half of SQLVAULT_INCREMENTAL_EVERY old;
+ *  - the dirty set: marks keep their first time (NX), a drain takes a mark
+ *    at exactly half the window and not a millisecond before, coalesces a
+ *    mark into a backup still waiting and not into a running one, hashes a
+ *    long workspace id into the job id, and does nothing when off. */
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
 #include <signal.h>
@@ -88,6 +93,113 @@ static const char *job_of(const char *kind, const char *ws, const char *tid)
 static int64_t jint(json_t *o, const char *k)
 {
     return (int64_t)json_integer_value(json_object_get(o, k));
+}
+
+/* The id of the dirty backup of ws drained at stamp (sqlvault_dirty_drain):
+ * dirty-WS-STAMP, or with 32 hex digits of sha1(WS) when over 128. */
+static const char *dirty_id(const char *ws, int64_t stamp)
+{
+    static char buf[300];
+    snprintf(buf, sizeof buf, "dirty-%s-%lld", ws, (long long)stamp);
+    if (strlen(buf) > 128) {
+        unsigned char md[20];
+        unsigned int len = 0;
+        char hex[41];
+        EVP_Digest(ws, strlen(ws), md, &len, EVP_sha1(), NULL);
+        sv_hex(md, 16, hex);
+        snprintf(buf, sizeof buf, "dirty-%s-%lld", hex, (long long)stamp);
+    }
+    return buf;
+}
+
+/* ZSCORE of ws in the default pool's dirty set, -1 when absent. */
+static int64_t dirty_score(const char *ws)
+{
+    redisReply *r = R("ZSCORE %s:{default}:dirty %s", prefix, ws);
+    int64_t v = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
+    freeReplyObject(r);
+    return v;
+}
+
+/* The dirty set on the fake clock (INCREMENTAL_EVERY 1m: due at 30 s). */
+static void test_dirty(fixture *f, const sv_config *cfg)
+{
+    sched_t *s = NULL;
+    sched_dirty_stats ds;
+    size_t added = 0;
+    sv_err e;
+    char longws[129];
+    const char *two[] = {"dirty1", "dirty2"};
+    int64_t t0 = f->fc.now;
+    CHECK(sched_new(cfg, &f->fc.clock, &s, &e) == 0);
+    if (!s) return;
+    CHECK(sched_mark_dirty(s, two, 2, &added, &e) == 0);
+    CHECK_INT(added, 2);
+    f->fc.now += 5000;
+    CHECK(sched_mark_dirty(s, two, 1, &added, &e) == 0);
+    CHECK_INT(added, 0);
+    CHECK_INT(dirty_score("dirty1"), t0); /* the first mark stays */
+    {
+        const char *bad[] = {"ok1", "not ok"};
+        CHECK(sched_mark_dirty(s, bad, 2, &added, &e) == -1);
+        CHECK_INT(e.code, SV_EINVAL);
+        CHECK_INT(dirty_score("ok1"), -1); /* checked before any is marked */
+    }
+    CHECK(sched_drain_dirty(s, t0 + 29999, &ds, &e) == 0);
+    CHECK_INT(ds.taken, 0);
+    CHECK_INT(ds.left, 2);
+    CHECK(sched_drain_dirty(s, t0 + 30000, &ds, &e) == 0);
+    CHECK_INT(ds.taken, 2);
+    CHECK_INT(ds.enqueued, 2);
+    CHECK_INT(ds.left, 0);
+    CHECK_INT(dirty_score("dirty1"), -1);
+    char id1[300];
+    snprintf(id1, sizeof id1, "%s", dirty_id("dirty1", t0 + 30000));
+    CHECK(job_exists(id1));
+    CHECK_STR(job_field(id1, "reason"), "dirty");
+    CHECK_STR(job_field(id1, "priority"), "interactive");
+    CHECK_STR(job_field(id1, "type"), "backup");
+    /* a mark while the backup still waits: coalesced */
+    f->fc.now = t0 + 31000;
+    CHECK(sched_mark_dirty(s, two, 1, &added, &e) == 0);
+    CHECK(sched_drain_dirty(s, t0 + 61000, &ds, &e) == 0);
+    CHECK_INT(ds.taken, 1);
+    CHECK_INT(ds.enqueued, 0);
+    CHECK_INT(ds.coalesced, 1);
+    /* a mark while it runs: another backup */
+    set_state(id1, "active");
+    f->fc.now = t0 + 62000;
+    CHECK(sched_mark_dirty(s, two, 1, &added, &e) == 0);
+    CHECK(sched_drain_dirty(s, t0 + 92000, &ds, &e) == 0);
+    CHECK_INT(ds.enqueued, 1);
+    CHECK(job_exists(dirty_id("dirty1", t0 + 92000)));
+    /* a workspace id too long for the job id is hashed into it */
+    memset(longws, 'w', 128);
+    longws[128] = 0;
+    {
+        const char *lw[] = {longws};
+        f->fc.now = t0 + 100000;
+        CHECK(sched_mark_dirty(s, lw, 1, &added, &e) == 0);
+        CHECK(sched_drain_dirty(s, t0 + 130000, &ds, &e) == 0);
+        CHECK_INT(ds.enqueued, 1);
+        CHECK(job_exists(dirty_id(longws, t0 + 130000)));
+        CHECK_STR(job_field(dirty_id(longws, t0 + 130000), "workspace"), longws);
+    }
+    sched_free(s);
+    /* off: nothing is drained */
+    {
+        sv_config off = *cfg;
+        const char *o[] = {"dirtyoff"};
+        off.incremental_every_ms = 0;
+        CHECK(sched_new(&off, &f->fc.clock, &s, &e) == 0);
+        if (!s) return;
+        CHECK(sched_mark_dirty(s, o, 1, &added, &e) == 0);
+        CHECK(sched_drain_dirty(s, f->fc.now + 86400000, &ds, &e) == 0);
+        CHECK_INT(ds.taken, 0);
+        CHECK(dirty_score("dirtyoff") > 0);
+        freeReplyObject(R("ZREM %s:{default}:dirty dirtyoff", prefix));
+        sched_free(s);
+    }
 }
 
 static void test_tick_id(void)
@@ -272,6 +384,11 @@ static void test_loop(fixture *f, const sv_config *cfg)
         return;
     }
     CHECK(sched_mark_tick(s, start - 3 * FX_D, false, &e) == 0);
+    {
+        const char *lw[] = {"loopdirty"};
+        size_t added = 0;
+        CHECK(sched_mark_dirty(s, lw, 1, &added, &e) == 0);
+    }
     CHECK(sched_loop(s, &stop, &e) == 0);
     CHECK(lc.sleeps > 0);
     /* the ticks at -6h (the latest missed) and +0 ran; -12h did not */
@@ -286,6 +403,14 @@ static void test_loop(fixture *f, const sv_config *cfg)
     {
         redisReply *r = R("GET %s:{sched}:last_tick", prefix);
         CHECK(r->type == REDIS_REPLY_STRING && strtoll(r->str, NULL, 10) == start + 30000);
+        freeReplyObject(r);
+        /* the loop drained the mark at 30 s, within one poll (1 s) */
+        r = R("KEYS %s:{default}:job:dirty-loopdirty-*", prefix);
+        CHECK(r->type == REDIS_REPLY_ARRAY && r->elements == 1);
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
+            int64_t stamp = strtoll(strrchr(r->element[0]->str, '-') + 1, NULL, 10);
+            CHECK(stamp >= start + 30000 && stamp <= start + 31000);
+        }
         freeReplyObject(r);
         /* the lead is given up on stop */
         r = R("EXISTS %s:{sched}:leader", prefix);
@@ -351,6 +476,7 @@ int main(void)
     } else {
         fprintf(stderr, "sched_new: %s\n", e.msg);
     }
+    test_dirty(&f, &cfg);
     test_loop(&f, &cfg);
 
     /* Leave nothing of this run in Redis. */
