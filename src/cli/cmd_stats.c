@@ -104,6 +104,10 @@ int cmd_stats(sv_config *cfg, int argc, char **argv)
                    (long long)json_integer_value(json_object_get(p, "stalled")),
                    (long long)json_integer_value(json_object_get(p, "cancelled")));
             printf("  failure     %.2f%%\n", 100.0 * json_real_value(json_object_get(p, "failure_ratio")));
+            printf("  dirty       %lld marked and waiting; %lld backups enqueued, %lld coalesced\n",
+                   (long long)json_integer_value(json_object_get(p, "dirty")),
+                   (long long)json_integer_value(json_object_get(p, "dirty_enqueued")),
+                   (long long)json_integer_value(json_object_get(p, "dirty_coalesced")));
             printf("  round trips %.2f per job (%.2f with housekeeping and idle waits)\n",
                    json_real_value(json_object_get(p, "round_trips_per_job")),
                    json_real_value(json_object_get(p, "round_trips_per_job_all")));

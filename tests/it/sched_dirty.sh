@@ -179,6 +179,7 @@ for i in $(seq 1 1200); do bulk+=("bulk-$i"); done
 T2=1900000100000
 SQLVAULT_POOL=bulk fake $T2 dirty "${bulk[@]}" >/dev/null
 assert_eq 1200 "$(redis_cli ZCARD "$P:{bulk}:dirty")" "marked"
+assert_contains "$(SQLVAULT_POOLS=bulk "$SV_BIN" stats)" "dirty       1200 marked and waiting; 0 backups enqueued"
 out=$(SQLVAULT_POOL=bulk fake $((T2 + 1000)) scheduler --drain --json)
 note "$out"
 assert_eq 1200 "$(jq .taken <<<"$out")" "taken"
@@ -186,6 +187,17 @@ assert_eq 1200 "$(jq .enqueued <<<"$out")" "enqueued"
 assert_eq 0 "$(redis_cli ZCARD "$P:{bulk}:dirty")" "left"
 assert_eq 1200 "$(redis_cli XLEN "$P:{bulk}:q:interactive")" "jobs waiting"
 assert_eq 1200 "$(redis_cli HLEN "$P:{bulk}:dirtyjobs")" "pending dirty backups"
+assert_contains "$(SQLVAULT_POOLS=bulk "$SV_BIN" stats)" "dirty       0 marked and waiting; 1200 backups enqueued, 0 coalesced"
+assert_eq 1200 "$(SQLVAULT_POOLS=bulk "$SV_BIN" stats --json | jq '.pools[0].dirty_enqueued')" "stats --json dirty_enqueued"
+
+step "/metrics: the dirty set's size per pool (a worker of pool mx, where 3 marks wait)"
+SQLVAULT_POOL=mx "$SV_BIN" dirty mx-1 mx-2 mx-3 >/dev/null
+mport=$(free_port)
+sv_bg env SQLVAULT_METRICS_ADDR="127.0.0.1:$mport" "$SV_BIN" worker --threads 1 --pools mx
+wait_for --timeout 20 bash -c "curl -fsS http://127.0.0.1:$mport/metrics | grep -qx 'sqlvault_dirty_workspaces{pool=\"mx\"} 3'"
+m=$(curl -fsS "http://127.0.0.1:$mport/metrics")
+assert_contains "$m" 'sqlvault_dirty_backups_total{pool="mx",outcome="enqueued"} 0'
+kill -TERM "$SV_BG_PID"
 
 step "scheduled (cron) backups carry mode auto too"
 # (another prefix: this one's PREFIX:workspaces knows the 1,200 above)
