@@ -1,7 +1,9 @@
 /* prune.h -- the prune job's helpers other modules call.
  *
  * The job body itself is job_prune (job.h). Options (ctx->opts):
- *   "dry_run": true   decide and report, delete nothing
+ *   "dry_run": true        decide and report, delete nothing
+ *   "max_decisions": N     a shorter decision list (default and most
+ *                          PRUNE_MAX_DECISIONS)
  * Result:
  *   {"kept":N, "deleted":N, "leftovers":N, "exports":N, "uploads":N,
  *    "aborted_uploads":N, "workspaces":N, "policy":"all:30d,daily:365d",
@@ -12,8 +14,12 @@
  * "broken" counts incrementals whose chain is broken (retention.h); chain
  * reasons read "base of TS", "link of TS", "broken chain (TS missing), ...".
  * In a dry run "decisions" lists every backup; in a real run only the deleted
- * ones (results live in Redis, and a kept backup is the common case). The
- * list stops at PRUNE_MAX_DECISIONS entries and then "decisions_truncated"
+ * ones (results live in Redis, and a kept backup is the common case). When a
+ * workspace's decisions would not fit in what is left of the list
+ * (a month of minute-level incrementals is 43,200 backups), each run of
+ * consecutive backups (newest first) with the same action and reason is one
+ * decision naming the newest ("ts"), the oldest ("oldest") and "count". The
+ * list stops at max_decisions entries and then "decisions_truncated"
  * is true. Counts are always complete; in a dry run they say what would go. */
 #ifndef SV_PRUNE_H
 #define SV_PRUNE_H

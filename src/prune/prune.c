@@ -67,7 +67,7 @@ typedef struct prune_run {
     json_int_t busy;      /* workspaces skipped: another job held their lock */
     json_int_t broken;    /* incrementals whose chain is broken */
     json_t *decisions;
-    size_t ndecisions;
+    size_t ndecisions, max_decisions;
     bool truncated;
     bool uploads_unsupported; /* the store cannot list multipart uploads */
 } prune_run;
@@ -199,17 +199,26 @@ static int batch_add(key_batch *b, const char *key, sv_err *err)
     return 0;
 }
 
-/* Appends the decision about folder f to the result (bounded). */
-static int add_decision(prune_run *r, const char *ws, const folder *f, const retention_item *it)
+/* Appends the decision about folder f to the result (bounded); n > 1 makes
+ * it the decision about a run of n backups from f back to the folder named
+ * oldest, all with the same action and reason. */
+static int add_decision(prune_run *r, const char *ws, const folder *f, const retention_item *it,
+                        size_t n, const char *oldest)
 {
     if (!r->dry_run && it->keep) return 0;
-    if (r->ndecisions >= PRUNE_MAX_DECISIONS) {
+    if (r->ndecisions >= r->max_decisions) {
         r->truncated = true;
         return 0;
     }
     json_t *d = json_pack("{s:s, s:s, s:s, s:s}", "workspace", ws, "ts", f->name, "action",
                           it->keep ? "keep" : "delete", "reason", it->reason);
-    if (d && f->incremental &&
+    if (d && n > 1 &&
+        (json_object_set_new(d, "count", json_integer((json_int_t)n)) != 0 ||
+         json_object_set_new(d, "oldest", json_string(oldest)) != 0)) {
+        json_decref(d);
+        d = NULL;
+    }
+    if (d && n == 1 && f->incremental &&
         json_object_set_new(d, "parent", json_string(f->parent[0] ? f->parent : "?")) != 0) {
         json_decref(d);
         d = NULL;
@@ -310,7 +319,11 @@ static int wp_find_verified(ws_prune *w, sv_err *err)
     return 0;
 }
 
-/* Asks the policy what to keep, and records each decision. */
+/* Asks the policy what to keep, and records each decision. When a
+ * workspace has more backups than the decision list has room for (30 days
+ * of minute-level incrementals are 43,200), runs of consecutive backups with
+ * the same action and reason are listed as one decision with "count" and
+ * "oldest", so every reason still shows. */
 static int wp_decide(ws_prune *w, sv_err *err)
 {
     prune_run *r = w->r;
@@ -322,13 +335,22 @@ static int wp_decide(ws_prune *w, sv_err *err)
     }
     if (retention_apply(r->policy, w->items, w->ni, r->now) != 0)
         return sv_err_set(err, SV_ENOMEM, "out of memory");
-    for (size_t k = 0; k < w->ni; k++) {
-        folder *f = &w->scan.f[w->map[k]];
-        if (add_decision(r, w->ws, f, &w->items[k]) != 0)
+    size_t listed = 0;
+    for (size_t k = 0; k < w->ni; k++) listed += r->dry_run || !w->items[k].keep;
+    bool runs = r->ndecisions + listed > r->max_decisions;
+    for (size_t k = 0; k < w->ni;) {
+        const retention_item *it = &w->items[k];
+        size_t e = k + 1;
+        while (runs && e < w->ni && w->items[e].keep == it->keep &&
+               strcmp(w->items[e].reason, it->reason) == 0)
+            e++;
+        if (add_decision(r, w->ws, &w->scan.f[w->map[k]], it, e - k, w->scan.f[w->map[e - 1]].name) != 0)
             return sv_err_set(err, SV_ENOMEM, "out of memory");
-        if (w->items[k].broken) r->broken++;
-        if (w->items[k].keep) r->kept++;
-        else r->deleted++;
+        for (; k < e; k++) {
+            if (w->items[k].broken) r->broken++;
+            if (w->items[k].keep) r->kept++;
+            else r->deleted++;
+        }
     }
     return 0;
 }
@@ -514,6 +536,8 @@ int job_prune(job_ctx *ctx, json_t **result, sv_err *err)
     r.ctx = ctx;
     r.store = ctx->store;
     r.dry_run = opt_bool(ctx->opts, "dry_run");
+    json_int_t maxd = json_integer_value(json_object_get(ctx->opts, "max_decisions"));
+    r.max_decisions = maxd > 0 && maxd < PRUNE_MAX_DECISIONS ? (size_t)maxd : PRUNE_MAX_DECISIONS;
     r.all = ctx->workspace == NULL;
     r.now = sv_now_ms(ctx->clock);
     r.decisions = json_array();
@@ -632,11 +656,14 @@ void prune_print(json_t *result, FILE *out)
     bool dry = json_is_true(json_object_get(result, "dry_run"));
     if (json_array_size(d)) fprintf(out, "%-24s %-22s %-7s %s\n", "WORKSPACE", "BACKUP", "ACTION", "REASON");
     json_array_foreach(d, i, v) {
-        fprintf(out, "%-24s %-22s %-7s %s\n", str_of(v, "workspace"), str_of(v, "ts"),
+        json_int_t n = json_integer_value(json_object_get(v, "count"));
+        fprintf(out, "%-24s %-22s %-7s %s", str_of(v, "workspace"), str_of(v, "ts"),
                 str_of(v, "action"), str_of(v, "reason"));
+        if (n > 1) fprintf(out, " (%lld backups, back to %s)", (long long)n, str_of(v, "oldest"));
+        fputc('\n', out);
     }
     if (json_is_true(json_object_get(result, "decisions_truncated")))
-        fprintf(out, "(list truncated at %d lines)\n", PRUNE_MAX_DECISIONS);
+        fprintf(out, "(list truncated at %zu lines)\n", json_array_size(d));
     fprintf(out,
             "%spolicy %s: %lld kept, %lld %s; %lld uncommitted leftovers, %lld exports, "
             "%lld uploads, %lld unfinished multipart uploads %s\n",

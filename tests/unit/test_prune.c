@@ -10,7 +10,8 @@
  * workspace whose lock is held; a cancel and a bad policy fail cleanly.
  * Chains (test_chains): incremental folders (pages-PARENT.zst) keep their
  * ancestors, a doomed folder loses every key (its page stream too), broken
- * chains are reported, and an uncommitted incremental folder is swept. */
+ * chains are reported, and an uncommitted incremental folder is swept.
+ * More backups than the decision list holds (test_runs) are listed as runs. */
 #include "chain.h"
 #include "fixture.h"
 #include "job.h"
@@ -72,6 +73,7 @@ static void expect(bk *b, int n)
 }
 
 static bool r_cancel;
+static int r_max_decisions; /* opts.max_decisions when > 0 */
 static const char *r_busy_ws; /* ws_lock reports this one held by another job */
 static int r_locks;
 
@@ -93,6 +95,7 @@ static int r_ws_lock(void *ud, const char *ws, bool on, bool *got, sv_err *err)
 static json_t *run(fixture *f, const char *ws, bool dry, sv_err *e)
 {
     json_t *opts = json_pack("{s:b}", "dry_run", dry), *res = NULL;
+    if (r_max_decisions > 0) json_object_set_new(opts, "max_decisions", json_integer(r_max_decisions));
     job_ctx c;
     memset(&c, 0, sizeof c);
     c.cfg = &f->cfg;
@@ -264,6 +267,76 @@ static void test_chains(fixture *f)
     json_decref(res);
 }
 
+/* More backups than the decision list has room for ("max_decisions" 100;
+ * by default 20,000, a fortnight of minute-level backups): runs with the
+ * same action and reason are one decision each, with count and oldest, so
+ * every reason still shows. 300 backups half an hour apart, fulls on the hour. */
+static void test_runs(fixture *f)
+{
+    enum { NR = 300 };
+    int64_t step = 30 * 60000, base = NOW / step * step; /* 2026-05-28 20:00 */
+    char ts[SV_TS_LEN], pts[SV_TS_LEN], key[200], obj[64];
+    sv_err e;
+    for (int i = 0; i < NR; i++) {
+        int64_t ms = base - (int64_t)(NR - i) * step;
+        sv_ts_format(ms, ts);
+        if (ms % FX_H == 0) {
+            snprintf(obj, sizeof obj, "livestore.db.zst");
+        } else {
+            sv_ts_format(ms - step, pts);
+            chain_object_name(pts, obj, sizeof obj);
+        }
+        snprintf(key, sizeof key, "full/wsr/%s/%s", ts, obj);
+        CHECK(fx_write(fx_key_path(f, key), "x", 1) == 0);
+        snprintf(key, sizeof key, "full/wsr/%s/metadata.json", ts);
+        CHECK(fx_write(fx_key_path(f, key), "{}", 2) == 0);
+    }
+    r_max_decisions = 100;
+    json_t *res = run(f, "wsr", true, &e);
+    CHECK(res != NULL);
+    if (!res) return;
+    json_t *d = json_object_get(res, "decisions");
+    CHECK_INT(json_array_size(d), 3);
+    /* all:5d from 2026-05-23 20:30 (the cutoff is 20:26:40) to 2026-05-28
+     * 19:30: 239 backups; the base of the oldest (20:00); 60 expired */
+    const struct { const char *action, *reason; int count; } want[] = {
+        {"keep", "all:5d", 239},
+        {"keep", "base of 20260523T203000.000Z", 1},
+        {"delete", "expired", 60},
+    };
+    for (size_t i = 0; i < 3 && i < json_array_size(d); i++) {
+        json_t *v = json_array_get(d, i);
+        CHECK_STR(json_string_value(json_object_get(v, "action")), want[i].action);
+        CHECK_STR(json_string_value(json_object_get(v, "reason")), want[i].reason);
+        json_int_t n = json_integer_value(json_object_get(v, "count"));
+        CHECK_INT(n ? n : 1, want[i].count);
+    }
+    CHECK_STR(json_string_value(json_object_get(json_array_get(d, 0), "ts")), "20260528T193000.000Z");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(d, 0), "oldest")), "20260523T203000.000Z");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(d, 1), "ts")), "20260523T200000.000Z");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(d, 2), "oldest")), "20260522T140000.000Z");
+    CHECK_INT(json_integer_value(json_object_get(res, "kept")), 240);
+    CHECK_INT(json_integer_value(json_object_get(res, "deleted")), 60);
+    CHECK(!json_is_true(json_object_get(res, "decisions_truncated")));
+    char *buf = NULL;
+    size_t blen = 0;
+    FILE *mf = open_memstream(&buf, &blen);
+    prune_print(res, mf);
+    fclose(mf);
+    CHECK(strstr(buf, "all:5d (239 backups, back to 20260523T203000.000Z)") != NULL);
+    free(buf);
+    json_decref(res);
+    /* the real run's 60 deletions fit: listed one by one, and deleted */
+    res = run(f, "wsr", false, &e);
+    CHECK(res != NULL);
+    CHECK_INT(json_array_size(json_object_get(res, "decisions")), 60);
+    CHECK_INT(json_integer_value(json_object_get(res, "deleted")), 60);
+    json_decref(res);
+    r_max_decisions = 0;
+    snprintf(key, sizeof key, "full/wsr");
+    CHECK_INT(fx_count_files(fx_key_path(f, key)), 240 * 2);
+}
+
 int main(void)
 {
     fixture f;
@@ -394,6 +467,7 @@ int main(void)
     }
 
     test_chains(&f);
+    test_runs(&f);
 
     /* Cancelled: SV_ECANCEL, nothing more deleted. */
     files0 = fx_count_files(f.store_root);
