@@ -41,6 +41,9 @@ typedef struct backup_params {
     const char *reason;       /* "manual", "scheduled", "export", "pre-restore" */
     const char *user_id;      /* may be NULL */
     bool export_plain;        /* also write the plain snapshot at backup_export_key */
+    const char *mode;         /* a backup job's: "auto" (an incremental when the chain allows, unchanged
+                               * skipped) or "full" (a full that starts a chain); NULL: a full outside
+                               * any chain (export, pre-restore). See chain.h and docs/DESIGN.md */
 } backup_params;
 
 typedef struct backup_outcome {
@@ -50,6 +53,9 @@ typedef struct backup_outcome {
     const char *snapshot;     /* "direct", "copy" (snapshot.h) or "store"; NULL if already committed */
     int64_t duration_ms;
     char *export_key;         /* with export_plain: the plain copy's key (heap) */
+    bool unchanged;           /* nothing changed since the chain's head: nothing written, ts names the head */
+    json_t *head;             /* with unchanged: the head's backupType, stateChecksum, base, chainLength (new ref) */
+    const char *full_reason;  /* a chain's backup taken as a full: why (static string), else NULL */
 } backup_outcome;
 
 /* Runs the pipeline (see above). out->metadata is owned by the caller. */

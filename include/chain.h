@@ -64,7 +64,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "clock.h"
 #include "err.h"
+#include "timefmt.h"
 
 #define CHAIN_MAGIC "SVPAGES1"
 #define CHAIN_TRAILER "SVPEND\0\0"
@@ -133,6 +135,62 @@ int chain_apply_feed(chain_applier *a, const void *buf, size_t n, sv_err *err);
  * count and the number of pages written. */
 int chain_apply_finish(chain_applier *a, uint64_t *page_count, uint64_t *pages_written, sv_err *err);
 void chain_apply_free(chain_applier *a); /* NULL is a no-op */
+
+/* ---- the local chain state (state.c) ---------------------------------- */
+
+/* One file per workspace, STATE_DIR/WS.state: the page hashes of the head's
+ * state (CHAIN_HASH_LEN bytes per page, page 1 first), then the header below
+ * as JSON, its length (u32 LE) and the magic "SVSTATE1", so the hashes are
+ * streamed in while a backup runs and the header is written once the backup
+ * is committed. Reading the header is a stat and two small reads (the
+ * unchanged check); the hashes are streamed, never held in memory. The sum
+ * of the hashes is the head's stateChecksum, which proves them when they
+ * are read (a damaged state makes a full). */
+#define CHAIN_FP_LEN 320
+#define CHAIN_STORE_ID_LEN 33 /* 32 hex digits + NUL */
+typedef struct chain_state {
+    char workspace[130];
+    char store_id[CHAIN_STORE_ID_LEN]; /* chain_store_id of the store URL */
+    char head[SV_TS_LEN];              /* the head backup's folder */
+    char head_type[16];                /* "full" or "incremental" */
+    char base[SV_TS_LEN];              /* the chain's full */
+    int64_t base_ms;                   /* the base's snapshot time (ms) */
+    uint32_t chain_length;             /* incrementals after the base (0: the head is the base) */
+    char state_sum[72];                /* the head's stateChecksum */
+    uint32_t page_size, page_count;
+    char fingerprint[CHAIN_FP_LEN];    /* the database's files when the head was taken; "" never matches */
+} chain_state;
+
+/* An id of a store: the first 32 hex digits of sha256(url). */
+void chain_store_id(const char *store_url, char out[CHAIN_STORE_ID_LEN]);
+/* STATE_DIR/WS.state (heap, NULL when out of memory). */
+char *chain_state_path(const char *state_dir, const char *ws);
+/* Reads the header of the state at path: 0; -1 with SV_ENOTFOUND when
+ * there is none, SV_ECORRUPT when it is unreadable, damaged, or another
+ * workspace's or store's (the message says which). */
+int chain_state_load(const char *path, const char *store_id, const char *ws, chain_state *st, sv_err *err);
+
+/* Streams the hashes of the state at path (loaded as st) in page order. */
+typedef struct chain_hashes chain_hashes;
+int chain_hashes_open(const char *path, const chain_state *st, chain_hashes **out, sv_err *err);
+/* The next page's hash: 1, 0 after the last page, -1 on a read error. */
+int chain_hashes_next(chain_hashes *h, unsigned char out[CHAIN_HASH_LEN], sv_err *err);
+/* Reads the rest and checks that the hashes sum to st->state_sum (SV_ECORRUPT when not). */
+int chain_hashes_verify(chain_hashes *h, sv_err *err);
+void chain_hashes_close(chain_hashes *h); /* NULL is a no-op */
+
+/* A new state for a workspace: hashes appended in page order into an
+ * unnamed file in state_dir (O_TMPFILE: a killed process leaves nothing),
+ * then chain_state_writer_commit writes the header, fsyncs, and replaces
+ * STATE_DIR/WS.state atomically. _reset starts the hashes over. */
+typedef struct chain_state_writer chain_state_writer;
+int chain_state_writer_new(const char *state_dir, const sv_clock *clock, chain_state_writer **out, sv_err *err);
+int chain_state_writer_hash(chain_state_writer *w, const unsigned char hash[CHAIN_HASH_LEN], sv_err *err);
+int chain_state_writer_reset(chain_state_writer *w, sv_err *err);
+/* The hashes written so far, by page (1-based): for a second pass over them. */
+int chain_state_writer_read(chain_state_writer *w, uint32_t pgno, unsigned char out[CHAIN_HASH_LEN], sv_err *err);
+int chain_state_writer_commit(chain_state_writer *w, const chain_state *st, sv_err *err);
+void chain_state_writer_free(chain_state_writer *w); /* NULL is a no-op; uncommitted hashes vanish */
 
 /* The object name of an incremental whose parent is parent_ts
  * ("pages-PARENT.zst"), and its inverse: 0 with parent_ts filled when name

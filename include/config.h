@@ -58,6 +58,9 @@ typedef struct sv_config {
     int64_t quiesce_timeout_ms; /* SQLVAULT_QUIESCE_TIMEOUT_MS: a store backup's wait for quiesce acks, 10000 */
     bool debug;                 /* SQLVAULT_DEBUG: debug logs */
     int64_t incremental_every_ms; /* SQLVAULT_INCREMENTAL_EVERY: the dirty set's RPO target, 1m; 0 = off */
+    char *state_dir;            /* SQLVAULT_STATE_DIR: local chain states (chain.h), default DATA_DIR/.sqlvault-state */
+    int64_t full_every_ms;      /* SQLVAULT_FULL_EVERY: a chain's base older than this makes a full, 24h; 0 = no incrementals */
+    int max_chain;              /* SQLVAULT_MAX_CHAIN: incrementals after a full before the next full, 1440 */
     /* Test knobs (SV_CONFIG_TEST rows: environment only, never in --help or
      * the README's table; never set them in production). */
     bool test_jobs;             /* SQLVAULT_TEST_JOBS=1: the sleep and fail job types (worker/testjobs.c) */

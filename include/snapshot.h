@@ -20,6 +20,23 @@
 #include "clock.h"
 #include "err.h"
 
+/* The fingerprint of a database's files: a stat, not a read (docs/DESIGN.md,
+ * Incremental backups). Equal fingerprints mean no commit in between. Text:
+ * the database's and its -wal's size, mtime (ns) and inode, the database
+ * header's file change counter (offset 24), the WAL header's checkpoint
+ * sequence and salts, and the wal-index header of the -shm (mxFrame, the
+ * change counter, the salts...). stable is false when the two copies of the
+ * wal-index header differ (a writer mid-commit): such a fingerprint never
+ * matches. Reads happen through descriptors of our own, opened and closed:
+ * call it only while this process holds no SQLite connection to the
+ * database (closing them would drop that connection's POSIX locks). */
+#define SNAPSHOT_FP_LEN 320
+typedef struct snapshot_fp {
+    char text[SNAPSHOT_FP_LEN];
+    bool stable;
+} snapshot_fp;
+void snapshot_fingerprint(const char *db_path, snapshot_fp *out);
+
 typedef struct snapshot_info {
     int fd;                 /* copy mode: the unlinked temporary copy; -1 in direct mode */
     bool direct;            /* true: the bytes come from the live file under hold's transaction */
@@ -30,6 +47,7 @@ typedef struct snapshot_info {
     int page_size;
     int64_t page_count;
     char journal_mode[16];  /* of the source: "wal", "delete", ... */
+    snapshot_fp fp;         /* the files' fingerprint just before the read transaction began */
 } snapshot_info;
 
 /* Takes a snapshot of db_path (a copy goes under tmp_dir). Fails with
@@ -40,6 +58,11 @@ int snapshot_take(const char *db_path, const char *tmp_dir, const sv_clock *cloc
                   bool allow_direct, snapshot_info *out, sv_err *err);
 /* Reads up to n bytes at the current offset (0 at the end, -1 with errno). */
 ssize_t snapshot_read(snapshot_info *s, void *buf, size_t n);
+/* Reads exactly n bytes at off (within size): 0, or -1 with errno. Does not
+ * move the offset snapshot_read uses. */
+int snapshot_pread(snapshot_info *s, void *buf, size_t n, uint64_t off);
+/* Moves snapshot_read back to the first byte: 0, or -1 with errno. */
+int snapshot_rewind(snapshot_info *s);
 /* Ends the read transaction, closes fd, removes any temporary file; safe to
  * call twice. */
 void snapshot_release(snapshot_info *s);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <zstd.h>
 #include "backup.h"
+#include "backup_run.h"
 #include "crypto.h"
 #include "digest.h"
 
@@ -54,8 +55,10 @@ char *backup_export_key(const char *ws, const char *job_id, const char *ts)
 void backup_outcome_clear(backup_outcome *out)
 {
     json_decref(out->metadata);
+    json_decref(out->head);
     free(out->export_key);
     out->metadata = NULL;
+    out->head = NULL;
     out->export_key = NULL;
 }
 
@@ -126,19 +129,6 @@ static int read_existing(job_ctx *ctx, const char *meta_key, backup_outcome *out
     return rc;
 }
 
-/* The pipeline state, so the fail path frees what was made. */
-typedef struct pipe {
-    unsigned char *in;
-    unsigned char *outbuf;
-    size_t outcap;
-    ZSTD_CCtx *z;
-    EVP_MD_CTX *md_db, *md_obj;
-    store_writer_t *w, *wx;
-    store_t *store;
-    crypto_stream *seal;    /* encrypting filter (crypto.h), NULL when encryption is off */
-    uint64_t stored;        /* bytes written to the object */
-} pipe_t;
-
 /* Hashes and writes bytes as stored (the object checksum is of these). */
 static int stored_write(void *ud, const void *d, size_t n, sv_err *err)
 {
@@ -150,8 +140,9 @@ static int stored_write(void *ud, const void *d, size_t n, sv_err *err)
 }
 
 /* Writes zstd output, through the encrypting filter when there is one. */
-static int flush_out(job_ctx *ctx, pipe_t *p, ZSTD_outBuffer *ob, uint64_t *compressed, sv_err *err)
+static int flush_out(pipe_t *p, sv_err *err)
 {
+    ZSTD_outBuffer *ob = &p->ob;
     if (ob->pos == 0) return 0;
     if ((p->seal ? crypto_stream_write(p->seal, ob->dst, ob->pos, err) : stored_write(p, ob->dst, ob->pos, err)) != 0)
         return -1;
@@ -159,14 +150,28 @@ static int flush_out(job_ctx *ctx, pipe_t *p, ZSTD_outBuffer *ob, uint64_t *comp
     return 0;
 }
 
-/* Streams the snapshot through the hashes and zstd into the writers. */
-static int stream(job_ctx *ctx, pipe_t *p, snapshot_info *snap, char db_sum[72], char obj_sum[72],
-                  uint64_t *compressed, sv_err *err)
+/* Feeds plaintext to the object: the plaintext checksum, the export copy,
+ * zstd (whose output goes on as it fills). */
+int pipe_feed(job_ctx *ctx, pipe_t *p, const void *buf, size_t n, sv_err *err)
+{
+    size_t r;
+    ZSTD_inBuffer ib = {buf, n, 0};
+    EVP_DigestUpdate(p->md_db, buf, n);
+    if (p->wx && store_writer_write(ctx->store, p->wx, buf, n, err) != 0) return -1;
+    while (ib.pos < ib.size) {
+        r = ZSTD_compressStream2(p->z, &p->ob, &ib, ZSTD_e_continue);
+        if (ZSTD_isError(r)) return sv_err_set(err, SV_EINTERNAL, "zstd: %s", ZSTD_getErrorName(r));
+        if (p->ob.pos == p->ob.size && flush_out(p, err) != 0) return -1;
+    }
+    if (p->ob.pos > p->ob.size / 2 && flush_out(p, err) != 0) return -1;
+    return 0;
+}
+
+/* Streams the snapshot through the page hasher (when there is one) and
+ * pipe_feed. */
+static int stream(job_ctx *ctx, pipe_t *p, snapshot_info *snap, sv_err *err)
 {
     uint64_t done = 0;
-    size_t r;
-    ZSTD_outBuffer ob = {p->outbuf, p->outcap, 0};
-    *compressed = 0;
     while (done < snap->size) {
         uint64_t left = snap->size - done;
         ssize_t n = snapshot_read(snap, p->in, left < CHUNK ? (size_t)left : CHUNK);
@@ -175,15 +180,8 @@ static int stream(job_ctx *ctx, pipe_t *p, snapshot_info *snap, char db_sum[72],
             return sv_err_set(err, SV_EIO, "unable to read the snapshot: %s", strerror(errno));
         }
         if (n == 0) break;
-        EVP_DigestUpdate(p->md_db, p->in, (size_t)n);
-        if (p->wx && store_writer_write(ctx->store, p->wx, p->in, (size_t)n, err) != 0) return -1;
-        ZSTD_inBuffer ib = {p->in, (size_t)n, 0};
-        while (ib.pos < ib.size) {
-            r = ZSTD_compressStream2(p->z, &ob, &ib, ZSTD_e_continue);
-            if (ZSTD_isError(r)) return sv_err_set(err, SV_EINTERNAL, "zstd: %s", ZSTD_getErrorName(r));
-            if (ob.pos == ob.size && flush_out(ctx, p, &ob, compressed, err) != 0) return -1;
-        }
-        if (ob.pos > ob.size / 2 && flush_out(ctx, p, &ob, compressed, err) != 0) return -1;
+        if (p->ph && page_hasher_feed(p->ph, p->in, (size_t)n, err) != 0) return -1;
+        if (pipe_feed(ctx, p, p->in, (size_t)n, err) != 0) return -1;
         done += (uint64_t)n;
         job_progress(ctx, "upload", done, snap->size);
         if (job_cancelled(ctx)) return sv_err_set(err, SV_ELEASE, "job cancelled: lease lost or shutting down");
@@ -191,16 +189,6 @@ static int stream(job_ctx *ctx, pipe_t *p, snapshot_info *snap, char db_sum[72],
     if (done != snap->size)
         return sv_err_set(err, SV_EIO, "snapshot shorter than its page count says (%llu of %llu bytes)",
                           (unsigned long long)done, (unsigned long long)snap->size);
-    do {
-        ZSTD_inBuffer ib = {NULL, 0, 0};
-        r = ZSTD_compressStream2(p->z, &ob, &ib, ZSTD_e_end);
-        if (ZSTD_isError(r)) return sv_err_set(err, SV_EINTERNAL, "zstd: %s", ZSTD_getErrorName(r));
-        if (flush_out(ctx, p, &ob, compressed, err) != 0) return -1;
-    } while (r != 0);
-    if (p->seal && crypto_stream_finish(p->seal, err) != 0) return -1;
-    *compressed = p->stored;
-    sv_digest_checksum(p->md_db, db_sum);
-    sv_digest_checksum(p->md_obj, obj_sum);
     return 0;
 }
 
@@ -297,21 +285,19 @@ static json_t *make_meta(job_ctx *ctx, const backup_params *bp, int64_t ts_ms, c
     return m;
 }
 
-/* Streams one file of the backup into its object (and the export key for the
- * first file), commits them, and appends its entry to files. */
-static int put_file(job_ctx *ctx, pipe_t *p, snapshot_info *snap, const char *name, const char *obj_key,
-                    const char *export_key, const crypto_dk *dk, uint64_t *compressed, char db_sum[72],
-                    char obj_sum[72], json_t *files, sv_err *err)
+/* Opens one object of the backup (and the export key, when given): zstd
+ * set for size bytes of plaintext, the encrypting filter, the writers. */
+int pipe_open(job_ctx *ctx, pipe_t *p, const char *obj_key, const char *export_key, const crypto_dk *dk,
+              uint64_t size, sv_err *err)
 {
     const sv_config *cfg = ctx->cfg;
-    if (snap->fd >= 0) posix_fadvise(snap->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     ZSTD_CCtx_reset(p->z, ZSTD_reset_session_only);
     EVP_DigestInit_ex(p->md_db, EVP_sha256(), NULL);
     EVP_DigestInit_ex(p->md_obj, EVP_sha256(), NULL);
     ZSTD_CCtx_setParameter(p->z, ZSTD_c_compressionLevel, cfg->zstd_level);
     ZSTD_CCtx_setParameter(p->z, ZSTD_c_checksumFlag, 1);
-    ZSTD_CCtx_setPledgedSrcSize(p->z, snap->size);
-    if (snap->size > 8 * CHUNK) {
+    ZSTD_CCtx_setPledgedSrcSize(p->z, size);
+    if (size > 8 * CHUNK) {
         /* Background compression threads. Each zstd job holds its input and output
          * buffers, so the job size bounds memory: 2 MiB jobs keep a backup near
          * 30 MiB resident (4 MiB: ~40, the default 8 MiB: ~60) at no loss of speed. */
@@ -320,6 +306,7 @@ static int put_file(job_ctx *ctx, pipe_t *p, snapshot_info *snap, const char *na
     } else {
         ZSTD_CCtx_setParameter(p->z, ZSTD_c_nbWorkers, 0);
     }
+    p->ob = (ZSTD_outBuffer){p->outbuf, p->outcap, 0};
     p->stored = 0;
     crypto_stream_free(p->seal);
     p->seal = NULL;
@@ -330,11 +317,31 @@ static int put_file(job_ctx *ctx, pipe_t *p, snapshot_info *snap, const char *na
         if (store_writer_open(ctx->store, obj_key, &wo, &p->w, err) != 0) return -1;
     }
     if (export_key) {
-        store_writer_opts wo = {.size_hint = snap->size, .content_type = "application/vnd.sqlite3"};
+        store_writer_opts wo = {.size_hint = size, .content_type = "application/vnd.sqlite3"};
         if (store_writer_open(ctx->store, export_key, &wo, &p->wx, err) != 0) return -1;
     }
-    if (stream(ctx, p, snap, db_sum, obj_sum, compressed, err) != 0) return -1;
-    job_progress(ctx, "commit", snap->size, snap->size);
+    return 0;
+}
+
+/* Ends the object opened by pipe_open: the end of the zstd frame, the
+ * checksums, the fence, the writers' commits; appends the file's entry
+ * (size: the database's, checksum: of the plaintext) to files. */
+int pipe_close(job_ctx *ctx, pipe_t *p, const char *name, const char *obj_key, uint64_t size, int page_size,
+               int64_t page_count, char db_sum[72], char obj_sum[72], uint64_t *compressed, json_t *files, sv_err *err)
+{
+    size_t r;
+    bool exported = p->wx != NULL;
+    do {
+        ZSTD_inBuffer ib = {NULL, 0, 0};
+        r = ZSTD_compressStream2(p->z, &p->ob, &ib, ZSTD_e_end);
+        if (ZSTD_isError(r)) return sv_err_set(err, SV_EINTERNAL, "zstd: %s", ZSTD_getErrorName(r));
+        if (flush_out(p, err) != 0) return -1;
+    } while (r != 0);
+    if (p->seal && crypto_stream_finish(p->seal, err) != 0) return -1;
+    *compressed = p->stored;
+    sv_digest_checksum(p->md_db, db_sum);
+    sv_digest_checksum(p->md_obj, obj_sum);
+    job_progress(ctx, "commit", size, size);
     if (job_fence(ctx, err) != 0) return -1;
     {
         store_writer_t *w = p->w;
@@ -346,39 +353,31 @@ static int put_file(job_ctx *ctx, pipe_t *p, snapshot_info *snap, const char *na
         p->wx = NULL;
         if (store_writer_commit(ctx->store, w, err) != 0) return -1;
     }
-    metrics_bytes("read", snap->size);
-    metrics_bytes("uploaded", *compressed + (export_key ? snap->size : 0));
+    metrics_bytes("read", size);
+    metrics_bytes("uploaded", *compressed + (exported ? size : 0));
     {
         const char *slash = strrchr(obj_key, '/');
         json_t *f = json_pack("{s:s, s:s, s:I, s:s, s:I, s:s, s:i, s:I}", "name", name, "object",
-                              slash ? slash + 1 : obj_key, "size", (json_int_t)snap->size, "checksum", db_sum,
+                              slash ? slash + 1 : obj_key, "size", (json_int_t)size, "checksum", db_sum,
                               "compressedSize", (json_int_t)*compressed, "compressedChecksum", obj_sum,
-                              "pageSize", snap->page_size, "pageCount", (json_int_t)snap->page_count);
+                              "pageSize", page_size, "pageCount", (json_int_t)page_count);
         if (!f || json_array_append_new(files, f) != 0) return sv_err_set(err, SV_ENOMEM, "out of memory");
     }
     return 0;
 }
 
-/* One run of backup_take: what its phases share, so that the one exit path
- * (run_free) releases whatever was made. */
-typedef struct backup_run {
-    job_ctx *ctx;
-    const backup_params *bp;
-    backup_outcome *out;
-    snapshot_info snap;                  /* a single-file workspace's snapshot */
-    ls_copy lc;                          /* a LiveStore store's copy */
-    snapshot_info *snaps[LS_MAX_FILES];  /* the files, in metadata.json "files" order */
-    const char *names[LS_MAX_FILES];
-    int nfiles;
-    pipe_t p;
-    char *meta_key, *obj_keys[LS_MAX_FILES];
-    char sum0[72], osum0[72];            /* the first file's checksums (metadata's top level) */
-    uint64_t compressed0, total;
-    json_t *files, *store;               /* metadata.json "files" and "livestore" */
-    int64_t t0, ts_ms;
-    crypto_dk dk;
-    bool enc;
-} backup_run;
+/* Streams one file of the backup into its object (and the export key for the
+ * first file), commits them, and appends its entry to files. */
+static int put_file(job_ctx *ctx, pipe_t *p, snapshot_info *snap, const char *name, const char *obj_key,
+                    const char *export_key, const crypto_dk *dk, uint64_t *compressed, char db_sum[72],
+                    char obj_sum[72], json_t *files, sv_err *err)
+{
+    if (snap->fd >= 0) posix_fadvise(snap->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (pipe_open(ctx, p, obj_key, export_key, dk, snap->size, err) != 0) return -1;
+    if (stream(ctx, p, snap, err) != 0) return -1;
+    return pipe_close(ctx, p, name, obj_key, snap->size, snap->page_size, snap->page_count, db_sum, obj_sum,
+                      compressed, files, err);
+}
 
 /* Phase 0: a backup this job already committed. Returns 1 with out filled
  * when there is one (the record of an earlier attempt that reached its
@@ -461,7 +460,9 @@ static int upload_files(backup_run *r, sv_err *err)
     p->md_db = EVP_MD_CTX_new();
     p->md_obj = EVP_MD_CTX_new();
     if (!p->in || !p->outbuf || !p->z || !p->md_db || !p->md_obj) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    if (r->incremental) return incr_upload(r, err);
     for (int i = 0; i < r->nfiles; i++) {
+        p->ph = i == 0 && r->hashing ? &r->ph : NULL;
         if (put_file(r->ctx, p, r->snaps[i], r->names[i], r->obj_keys[i], i == 0 ? r->out->export_key : NULL,
                      r->enc ? &r->dk : NULL, &compressed, db_sum, obj_sum, r->files, err) != 0)
             return -1;
@@ -472,6 +473,8 @@ static int upload_files(backup_run *r, sv_err *err)
             r->compressed0 = compressed;
         }
     }
+    p->ph = NULL;
+    if (r->hashing && page_hasher_finish(&r->ph, r->state_sum, err) != 0) return -1;
     return 0;
 }
 
@@ -517,6 +520,7 @@ static int write_marker(backup_run *r, sv_err *err)
     out->duration_ms = sv_mono_ms(ctx->clock) - r->t0;
     meta = make_meta(ctx, r->bp, r->ts_ms, r->snaps[0], r->sum0, r->osum0, r->compressed0, out->duration_ms,
                      r->enc ? &r->dk : NULL, strrchr(r->obj_keys[0], '/') + 1, r->files, r->store);
+    if (meta) incr_meta(r, meta);
     meta_text = meta ? json_dumps(meta, JSON_INDENT(2)) : NULL;
     if (!meta_text) {
         sv_err_set(err, SV_ENOMEM, "out of memory");
@@ -540,6 +544,7 @@ static int write_marker(backup_run *r, sv_err *err)
         goto done;
     }
     metrics_backup_size(r->total);
+    r->own_commit = true;
     out->metadata = meta;
     meta = NULL;
     rc = 0;
@@ -561,6 +566,7 @@ static void run_free(backup_run *r, int rc)
     json_decref(r->store); /* metadata.json's "livestore" keeps it */
     crypto_stream_free(p->seal);
     crypto_dk_clear(&r->dk);
+    incr_free(r);
     ZSTD_freeCCtx(p->z);
     EVP_MD_CTX_free(p->md_db);
     EVP_MD_CTX_free(p->md_obj);
@@ -592,6 +598,7 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
     r.names[0] = "livestore.db";
     r.nfiles = 1;
     r.t0 = sv_mono_ms(ctx->clock);
+    r.chain = bp->mode && !bp->store_dir && ctx->cfg->full_every_ms > 0 && ctx->cfg->state_dir;
     r.files = json_array();
     if (!r.files) {
         sv_err_set(err, SV_ENOMEM, "out of memory");
@@ -603,8 +610,19 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
         rc = found > 0 ? 0 : -1;
         goto done;
     }
-    if (take_snapshot(&r, err) != 0 || upload_files(&r, err) != 0) goto done;
+    if (r.chain && (found = incr_check_unchanged(&r, err)) != 0) {
+        rc = found > 0 ? 0 : -1;
+        goto done;
+    }
+    if (take_snapshot(&r, err) != 0) goto done;
+    if ((found = incr_plan(&r, err)) != 0) {
+        rc = found > 0 ? 0 : -1;
+        goto done;
+    }
+    if (upload_files(&r, err) != 0) goto done;
     rc = write_marker(&r, err);
+    if (rc == 0 && r.own_commit) incr_commit_state(&r);
+    if (rc == 0 && r.chain && !r.incremental && !out->already_committed) out->full_reason = r.full_reason;
 done:
     run_free(&r, rc);
     return rc;
@@ -629,7 +647,19 @@ static int pre_restore_opts(job_ctx *ctx, const char *dbopt, bool *remove, sv_er
     return 1;
 }
 
-/* The backup job: options db, reason, ts, user_id; a restore's follow-up
+/* opts "mode" ("auto" or "full") or "full": true (the CLI's --full); "auto" when absent. */
+static int backup_mode_opt(json_t *opts, const char **mode, sv_err *err)
+{
+    json_t *m = json_object_get(opts, "mode");
+    *mode = json_is_true(json_object_get(opts, "full")) ? "full" : "auto";
+    if (!m || json_is_null(m)) return 0;
+    if (json_is_string(m) && strcmp(json_string_value(m), "auto") == 0) *mode = "auto";
+    else if (json_is_string(m) && strcmp(json_string_value(m), "full") == 0) *mode = "full";
+    else return sv_err_set(err, SV_EINVAL, "backup mode must be auto or full");
+    return 0;
+}
+
+/* The backup job: options db, reason, ts, user_id, mode (auto or full); a restore's follow-up
  * adds backup_type "pre-restore" and remove_db (the safety copy goes once
  * the backup is committed; docs/DESIGN.md). */
 int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
@@ -665,6 +695,10 @@ int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
     bp.backup_type = pre ? "pre-restore" : "full";
     bp.reason = pre ? "pre-restore" : json_string_value(json_object_get(ctx->opts, "reason"));
     bp.user_id = json_string_value(json_object_get(ctx->opts, "user_id"));
+    if (!pre && backup_mode_opt(ctx->opts, &bp.mode, err) != 0) {
+        free(db);
+        return -1;
+    }
     rc = backup_take(ctx, &bp, &out, err);
     /* The restore's safety copy goes only once its backup is committed (an
      * attempt that finds the commit of an earlier one removes it too). */
@@ -674,6 +708,14 @@ int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
     }
     free(db);
     if (rc != 0) return -1;
+    if (out.unchanged) {
+        *result = json_pack("{s:s, s:s, s:b, s:b, s:I}", "workspace", ctx->workspace, "ts", out.ts, "unchanged", 1,
+                            "already_committed", 0, "durationMs", (json_int_t)out.duration_ms);
+        if (*result && out.head) json_object_update(*result, out.head);
+        if (*result) json_object_set_new(*result, "shape", json_string("file"));
+        backup_outcome_clear(&out);
+        return *result ? 0 : sv_err_set(err, SV_ENOMEM, "out of memory");
+    }
     {
         json_t *m = out.metadata;
         const char *obj = json_string_value(json_object_get(m, "object"));
@@ -689,6 +731,17 @@ int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
         if (*result) json_object_set_new(*result, "shape", json_string(json_object_get(m, "livestore") ? "store" : "file"));
         if (*result && json_object_get(m, "livestore"))
             json_object_set(*result, "livestore", json_object_get(m, "livestore"));
+        if (*result) {
+            /* The chain: backupType, unchanged, and for an incremental its parent, base, length, pages. */
+            static const char *const chain_fields[] = {"backupType", "parent", "base", "chainLength", "changedPages",
+                                                       "stateChecksum"};
+            json_object_set_new(*result, "unchanged", json_false());
+            for (size_t i = 0; i < sizeof chain_fields / sizeof chain_fields[0]; i++) {
+                json_t *v = json_object_get(m, chain_fields[i]);
+                if (v) json_object_set(*result, chain_fields[i], v);
+            }
+            if (out.full_reason) json_object_set_new(*result, "fullReason", json_string(out.full_reason));
+        }
     }
     log_info(ctx->job_id, ctx->workspace, "backup %s committed%s", out.ts,
              out.already_committed ? " (by an earlier attempt)" : "");

@@ -61,8 +61,8 @@ static const struct job_cmd {
     opt_spec opts[6];
     const char *usage;
 } job_cmds[] = {
-    {"backup", true, {{"db", "db", false}, {"reason", "reason", false}, {"ts", "ts", false}},
-     "sqlvault backup WS [--db PATH] [--inline|--no-wait] [--json]"},
+    {"backup", true, {{"db", "db", false}, {"reason", "reason", false}, {"ts", "ts", false}, {"full", "full", true}},
+     "sqlvault backup WS [--full] [--db PATH] [--inline|--no-wait] [--json]"},
     {"export", true, {{"db", "db", false}, {"format", "format", false}, {"ttl", "ttl", false}},
      "sqlvault export WS [--format db|zst] [--ttl S] [--db PATH] [--inline|--no-wait] [--json]"},
     {"restore", true,

@@ -60,6 +60,11 @@ const sv_config_var sv_config_vars[] = {
     {"SQLVAULT_INCREMENTAL_EVERY", "incremental-every", "1m",
      "RPO target: a marked (dirty) workspace is backed up within this; off = no dirty-set backups"},
     {"SQLVAULT_DEBUG", "debug", NULL, "set: debug logs"},
+    {"SQLVAULT_STATE_DIR", "state-dir", NULL,
+     "local chain state of incremental backups (default DATA_DIR/.sqlvault-state)"},
+    {"SQLVAULT_FULL_EVERY", "full-every", "24h",
+     "a backup is a full when its chain's base is this old; 0 = every backup a full, no incrementals"},
+    {"SQLVAULT_MAX_CHAIN", "max-chain", "1440", "a backup is a full when its chain has this many incrementals"},
     /* Test knobs: environment only (no flag), not in --help (SV_CONFIG_TEST). */
     {"SQLVAULT_TEST_JOBS", NULL, NULL, "1: the sleep and fail job types"},
     {"SQLVAULT_TEST_FAIL_SWAP", NULL, NULL, "1: a restore's swap fails after copying (the rollback path)"},
@@ -232,6 +237,12 @@ static void config_knobs(sv_config *c, const char *const *val, char *errs, size_
     if (parse_int("SQLVAULT_QUIESCE_TIMEOUT_MS", value_of(val, "SQLVAULT_QUIESCE_TIMEOUT_MS"), 1, 86400000, &n,
                   errs, cap) == 0)
         c->quiesce_timeout_ms = n;
+    v = value_of(val, "SQLVAULT_STATE_DIR");
+    c->state_dir = v && *v ? sv_strdup(v) : sv_asprintf("%s/.sqlvault-state", c->data_dir);
+    if (sv_parse_duration_ms(value_of(val, "SQLVAULT_FULL_EVERY"), &c->full_every_ms, &e) != 0)
+        problem(errs, cap, "SQLVAULT_FULL_EVERY: %s", e.msg);
+    if (parse_int("SQLVAULT_MAX_CHAIN", value_of(val, "SQLVAULT_MAX_CHAIN"), 1, 1000000, &n, errs, cap) == 0)
+        c->max_chain = n;
     v = value_of(val, "SQLVAULT_TEST_JOBS");
     c->test_jobs = v && strcmp(v, "1") == 0;
     v = value_of(val, "SQLVAULT_TEST_FAIL_SWAP");
@@ -396,7 +407,7 @@ void config_free(sv_config *c)
                      &c->s3_endpoint, &c->s3_region, &c->access_key_id, &c->secret_access_key,
                      &c->data_dir, &c->tmp_dir, &c->workspaces, &c->schedule, &c->retention,
                      &c->metrics_addr, &c->pools, &c->pool, &c->alert_webhook, &c->alert_format,
-                     &c->encryption_key_file, &c->encryption_old_key_file, &c->allow_dirs};
+                     &c->encryption_key_file, &c->encryption_old_key_file, &c->allow_dirs, &c->state_dir};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;

@@ -83,6 +83,110 @@ ssize_t snapshot_read(snapshot_info *s, void *buf, size_t n)
     return (ssize_t)n;
 }
 
+/* Reads exactly n bytes at off of the snapshot. */
+int snapshot_pread(snapshot_info *s, void *buf, size_t n, uint64_t off)
+{
+    if (off > s->size || n > s->size - off) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (s->direct) {
+        sqlite3_file *f = main_file(s->hold);
+        if (!f || f->pMethods->xRead(f, buf, (int)n, (sqlite3_int64)off) != SQLITE_OK) {
+            errno = EIO;
+            return -1;
+        }
+        return 0;
+    }
+    for (size_t done = 0; done < n;) {
+        ssize_t r = pread(s->fd, (char *)buf + done, n - done, (off_t)(off + done));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            if (r == 0) errno = EIO;
+            return -1;
+        }
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+/* Back to the first byte. */
+int snapshot_rewind(snapshot_info *s)
+{
+    if (s->direct) {
+        s->offset = 0;
+        return 0;
+    }
+    return lseek(s->fd, 0, SEEK_SET) == 0 ? 0 : -1;
+}
+
+/* Appends "size:mtime_ns:inode" of path, or "-" when it does not exist, and
+ * opens it read-only into *fd (-1 when not). */
+static void fp_stat(const char *path, char *out, size_t cap, int *fd)
+{
+    struct stat sb;
+    size_t n = strlen(out);
+    *fd = -1;
+    if (stat(path, &sb) != 0) {
+        snprintf(out + n, cap - n, "-");
+        return;
+    }
+    snprintf(out + n, cap - n, "%lld:%lld%09ld:%llu", (long long)sb.st_size, (long long)sb.st_mtim.tv_sec,
+             sb.st_mtim.tv_nsec, (unsigned long long)sb.st_ino);
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* Appends the hex of n bytes at off of fd, or "-" when they cannot be read. */
+static void fp_bytes(int fd, off_t off, size_t n, char *out, size_t cap)
+{
+    unsigned char b[64];
+    size_t len = strlen(out);
+    if (fd < 0 || n > sizeof b || pread(fd, b, n, off) != (ssize_t)n) {
+        snprintf(out + len, cap - len, "-");
+        return;
+    }
+    for (size_t i = 0; i < n && len + 2 < cap; i++, len += 2) snprintf(out + len, cap - len, "%02x", b[i]);
+}
+
+/* The fingerprint of db_path's files (snapshot.h). */
+void snapshot_fingerprint(const char *db_path, snapshot_fp *out)
+{
+    char path[4096];
+    int fd;
+    char *t = out->text;
+    size_t cap = sizeof out->text, n;
+    t[0] = '\0';
+    out->stable = true;
+    snprintf(t, cap, "db=");
+    fp_stat(db_path, t, cap, &fd);
+    snprintf(t + strlen(t), cap - strlen(t), " cc=");
+    fp_bytes(fd, 24, 4, t, cap); /* the file change counter */
+    if (fd >= 0) close(fd);
+    snprintf(path, sizeof path, "%s-wal", db_path);
+    snprintf(t + strlen(t), cap - strlen(t), " wal=");
+    fp_stat(path, t, cap, &fd);
+    snprintf(t + strlen(t), cap - strlen(t), ":");
+    fp_bytes(fd, 12, 12, t, cap); /* checkpoint sequence, salt-1, salt-2 */
+    if (fd >= 0) close(fd);
+    snprintf(path, sizeof path, "%s-shm", db_path);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    n = strlen(t);
+    if (fd < 0) {
+        snprintf(t + n, cap - n, " shm=-");
+    } else {
+        unsigned char h[96];
+        if (pread(fd, h, sizeof h, 0) != (ssize_t)sizeof h) {
+            snprintf(t + n, cap - n, " shm=short");
+        } else {
+            /* Both copies of the wal-index header agree, else a writer is mid-update. */
+            if (memcmp(h, h + 48, 48) != 0) out->stable = false;
+            snprintf(t + n, cap - n, " shm=");
+            fp_bytes(fd, 0, 48, t, cap); /* iVersion, iChange, isInit, mxFrame, nPage, checksums, salts */
+        }
+        close(fd);
+    }
+}
+
 /* Backfills the WAL into the main file if no reader prevents it (what the
  * application's own auto-checkpoint would do), so a direct snapshot is
  * possible. Best effort: a read-only folder or a busy writer just means no. */
@@ -202,6 +306,7 @@ int snapshot_take(const char *db_path, const char *tmp_dir, const sv_clock *cloc
         return -1;
     }
     sv_tmp_sweep(tmp_dir, clock);
+    snapshot_fingerprint(db_path, &out->fp);
     if (begin_read(db_path, &src, &page_size, &page_count, out->journal_mode, err) != 0) goto fail;
     if ((uint64_t)page_size * (uint64_t)page_count > max_size) {
         char a[32], b[32];
@@ -226,6 +331,7 @@ int snapshot_take(const char *db_path, const char *tmp_dir, const sv_clock *cloc
             sqlite3_close(src);
             src = NULL;
             passive_checkpoint(db_path);
+            snapshot_fingerprint(db_path, &out->fp);
             if (begin_read(db_path, &src, &page_size, &page_count, out->journal_mode, err) != 0) goto fail;
             out->page_size = (int)page_size;
             out->page_count = page_count;
