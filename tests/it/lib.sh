@@ -202,9 +202,18 @@ sv_setup() {
   export SQLVAULT_REDIS_URL="$SV_REDIS_URL"
   export SQLVAULT_REDIS_PREFIX="svt-$SV_TEST_ID"
   export SQLVAULT_DATA_DIR="$SV_SCRATCH/data"
+  # Incremental backups (chain.h) are the production default; the tests
+  # written before them count, list and restore every backup as a full, so
+  # the suite runs with incrementals off unless a test asks for them
+  # (sv_use_incrementals, or SQLVAULT_FULL_EVERY set before sv_setup).
+  export SQLVAULT_FULL_EVERY="${SQLVAULT_FULL_EVERY:-0}"
   trap sv_cleanup EXIT
   note "test id $SV_TEST_ID, store $SQLVAULT_STORE, redis prefix $SQLVAULT_REDIS_PREFIX"
 }
+
+# sv_use_incrementals [FULL_EVERY]: backup jobs keep a chain state and take
+# incrementals and unchanged skips, as in production (default 24h).
+sv_use_incrementals() { export SQLVAULT_FULL_EVERY="${1:-24h}"; }
 
 # sv_use_file_store: switches SQLVAULT_STORE to a file:// store in the scratch dir.
 sv_use_file_store() {

@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# incr_backup.sh -- incremental backups (chain.h, docs/DESIGN.md "Incremental
+# backups") through the S3 server and the R2-rules proxy: a full, then small
+# changes stored as incrementals (pages-PARENT.zst, the metadata's chain
+# fields, few bytes); every point rebuilt from its chain with chain_apply
+# (tests/tools/sv_chainapply) equals the database at that point and its
+# stateChecksum; growth, shrink (VACUUM) and a WAL checkpoint between
+# backups; an unchanged workspace answers "unchanged" with no request at
+# the proxy; --full, SQLVAULT_MAX_CHAIN, a missing, damaged or foreign chain
+# state, a pruned head and SQLVAULT_FULL_EVERY (fake clock) make fulls; a
+# concurrent writer during an incremental; kill -9 mid-incremental leaves
+# nothing committed and the next backup is right.
+source "$(dirname "$0")/lib.sh"
+sv_setup
+sv_use_incrementals 24h
+APPLY="$SV_BUILD_DIR/sv_chainapply"
+[[ -x "$APPLY" ]] || fail "missing $APPLY (build the tests/tools targets)"
+seed="${SV_TEST_SEED:-$RANDOM}"
+note "seed $seed (replay with SV_TEST_SEED=$seed)"
+RANDOM=$seed
+
+ws=ws-incr
+make_workspace "$ws" 3000
+db="$SQLVAULT_DATA_DIR/$ws/livestore.db"
+state="$SQLVAULT_DATA_DIR/.sqlvault-state/$ws.state"
+work="$SV_SCRATCH/work"
+mkdir -p "$work"
+CHAIN=()   # the folders of the current chain: the full first
+EXPECT=()  # for each: the .sha3sum of the database when it was taken
+
+# bk ARGS...: sqlvault backup WS --inline --json ARGS; prints the result.
+bk() { "$SV_BIN" backup "$ws" --inline --json "$@" 2>"$work/bk.err" || { cat "$work/bk.err" >&2; fail "backup $* failed"; }; }
+
+# fetch TS NAME: prints the path of a local copy of a backup's object
+# (objects never change once committed: each is fetched once).
+fetch() {
+  local f="$work/cache/$1-$2"
+  mkdir -p "$work/cache"
+  [[ -f "$f" ]] || s3_get "${SV_PREFIX}full/$ws/$1/$2" "$f"
+  echo "$f"
+}
+
+# meta TS: prints metadata.json of a backup folder.
+meta() { cat "$(fetch "$1" metadata.json)"; }
+
+# field JSON NAME: one field of a JSON text.
+field() { jq -r ".$2" <<<"$1"; }
+
+# rebuild OUT N: rebuilds chain point N (0 = the full) into OUT; prints its state checksum.
+rebuild() {
+  local out="$1" n="$2" i links=() m obj
+  zstd -dqf "$(fetch "${CHAIN[0]}" livestore.db.zst)" -o "$work/base.db"
+  for ((i = 1; i <= n; i++)); do
+    m="$(meta "${CHAIN[$i]}")"
+    obj="$(field "$m" object)"
+    assert_eq "pages-${CHAIN[$((i - 1))]}.zst" "$obj" "link $i names its parent" >/dev/null
+    links+=("$(fetch "${CHAIN[$i]}" "$obj")")
+  done
+  "$APPLY" "$out" "$work/base.db" "${links[@]+"${links[@]}"}" 2>>"$work/apply.log"
+}
+
+# check_point N: point N of the chain rebuilt equals the database it was
+# taken of (content and the metadata's stateChecksum).
+check_point() {
+  local n="$1" sum m
+  sum="$(rebuild "$work/p$n.db" "$n")" || fail "rebuilding point $n failed: $(tail -n 2 "$work/apply.log")"
+  m="$(meta "${CHAIN[$n]}")"
+  assert_eq "$(field "$m" stateChecksum)" "$sum" "point $n: the rebuilt state checksum is the metadata's"
+  assert_eq ok "$(db_integrity "$work/p$n.db")" "point $n: integrity_check"
+  assert_eq "${EXPECT[$n]}" "$(sqlite3 "$work/p$n.db" .sha3sum)" "point $n: content equals the database then"
+}
+
+# took RESULT: records a committed backup in CHAIN (a full starts it again).
+took() {
+  local r="$1"
+  if [[ "$(field "$r" backupType)" == full ]]; then CHAIN=(); EXPECT=(); fi
+  CHAIN+=("$(field "$r" ts)")
+  EXPECT+=("$(sqlite3 "$db" .sha3sum)")
+}
+
+# change SQL: runs SQL on the live database.
+change() { sqlite3 "$db" "$1" >/dev/null; }
+
+step "the first backup is a full that records its stateChecksum and starts the chain state"
+r="$(bk)"
+assert_eq full "$(field "$r" backupType)" "backupType"
+assert_eq false "$(field "$r" unchanged)" "unchanged"
+assert_eq "no chain state" "$(field "$r" fullReason)" "why a full"
+assert_eq 0 "$(field "$r" chainLength)" "chainLength"
+took "$r"
+full_size="$(field "$r" compressedSize)"
+[[ -f "$state" ]] || fail "no chain state at $state"
+s3_get "${SV_PREFIX}full/$ws/${CHAIN[0]}/livestore.db.zst" "$work/f.zst"
+zstd -dqf "$work/f.zst" -o "$work/f.db"
+assert_eq "$(field "$r" stateChecksum)" "$("$APPLY" --sum "$work/f.db" "$(sqlite3 "$work/f.db" 'PRAGMA page_size')")" \
+  "stateChecksum of the full's database"
+check_point 0
+
+step "a small change is an incremental: pages-PARENT.zst, chain fields, few bytes"
+change "UPDATE todos SET done = done + 1 WHERE rowid = $((RANDOM % 3000 + 1))"
+r="$(bk)"
+assert_eq incremental "$(field "$r" backupType)" "backupType"
+assert_eq "${CHAIN[0]}" "$(field "$r" parent)" "parent"
+assert_eq "${CHAIN[0]}" "$(field "$r" base)" "base"
+assert_eq 1 "$(field "$r" chainLength)" "chainLength"
+assert_le "$(field "$r" changedPages)" 6 "changedPages of a one-row update"
+took "$r"
+keys="$(s3_keys "${SV_PREFIX}full/$ws/${CHAIN[1]}/")"
+assert_eq 2 "$(wc -l <<<"$keys")" "objects in the incremental's folder"
+assert_contains "$keys" "pages-${CHAIN[0]}.zst" "the object names its parent"
+m="$(meta "${CHAIN[1]}")"
+assert_eq incremental "$(field "$m" backupType)" "metadata backupType"
+assert_eq "$(meta "${CHAIN[0]}" | jq -r .stateChecksum)" "$(field "$m" parentStateChecksum)" "parentStateChecksum"
+assert_eq "$(field "$m" changedPages)" "$(field "$r" changedPages)" "metadata changedPages"
+assert_eq "$(stat -c %s "$db")" "$(field "$m" databaseSize)" "databaseSize is the database's"
+s3_get "${SV_PREFIX}full/$ws/${CHAIN[1]}/pages-${CHAIN[0]}.zst" "$work/l.zst"
+assert_eq "$(field "$m" compressedSize)" "$(stat -c %s "$work/l.zst")" "compressedSize"
+assert_eq "$(field "$m" checksum)" "sha256:$(zstd -dqc "$work/l.zst" | sha256sum | cut -d' ' -f1)" \
+  "checksum is of the page stream"
+assert_le "$(field "$m" compressedSize)" $((full_size / 10)) "an incremental's bytes (full: $full_size)"
+check_point 1
+
+step "an unchanged workspace: \"unchanged\", the head named, no request at the proxy"
+proxy_reset
+r="$(bk)"
+assert_eq true "$(field "$r" unchanged)" "unchanged"
+assert_eq "${CHAIN[1]}" "$(field "$r" ts)" "names the head"
+assert_eq incremental "$(field "$r" backupType)" "the head's type"
+assert_eq 0 "$(curl -fsS "$SV_PROXY_CONTROL/log?pending=1" | jq '.entries | length')" "requests at the proxy"
+assert_le "$(field "$r" durationMs)" 5 "job time (ms)"
+assert_eq 2 "$(s3_keys "${SV_PREFIX}full/$ws/" | grep -c metadata.json)" "backups in the store"
+
+step "growth, updates, deletes, VACUUM and a WAL checkpoint: every point rebuilds exactly"
+change "INSERT INTO eventlog (name, args, created_at) SELECT 'grow', hex(randomblob(300)), datetime('now') FROM eventlog LIMIT 2000"
+r="$(bk)"
+took "$r"
+assert_eq 2 "$(field "$(meta "${CHAIN[2]}")" chainLength)" "chainLength after growth"
+change "UPDATE todos SET title = title || ' edited' WHERE rowid % 7 = $((RANDOM % 7))"
+r="$(bk)"
+took "$r"
+change "DELETE FROM eventlog WHERE name = 'grow'; VACUUM;"
+r="$(bk)"
+assert_eq incremental "$(field "$r" backupType)" "a shrunk database is an incremental too"
+took "$r"
+assert_le "$(field "$(meta "${CHAIN[4]}")" sqlite.pageCount)" "$(field "$(meta "${CHAIN[3]}")" sqlite.pageCount)" \
+  "the page count went down"
+change "PRAGMA wal_checkpoint(TRUNCATE); INSERT INTO todos (id, title) VALUES ('after-ckpt', 'x');"
+r="$(bk)"
+took "$r"
+for ((i = 1; i < ${#CHAIN[@]}; i++)); do check_point "$i"; done
+
+step "--full forces a full; the chain starts again from it"
+r="$(bk --full)"
+assert_eq full "$(field "$r" backupType)" "backupType with --full"
+assert_contains "$(field "$r" fullReason)" "asked" "why a full"
+took "$r"
+change "UPDATE todos SET done = done + 1 WHERE rowid = 1"
+r="$(bk)"
+assert_eq "${CHAIN[0]}" "$(field "$r" parent)" "the next incremental builds on the forced full"
+assert_eq 1 "$(field "$r" chainLength)" "chainLength"
+took "$r"
+check_point 1
+
+step "SQLVAULT_MAX_CHAIN: a chain that long makes a full"
+change "UPDATE todos SET done = done + 1 WHERE rowid = 2"
+r="$(SQLVAULT_MAX_CHAIN=2 bk)"
+assert_eq incremental "$(field "$r" backupType)" "the second link is still an incremental"
+took "$r"
+change "UPDATE todos SET done = done + 1 WHERE rowid = 3"
+r="$(SQLVAULT_MAX_CHAIN=2 bk)"
+assert_eq full "$(field "$r" backupType)" "the third is a full"
+assert_contains "$(field "$r" fullReason)" "SQLVAULT_MAX_CHAIN" "why a full"
+took "$r"
+
+step "a missing chain state makes a full"
+rm -f "$state"
+change "UPDATE todos SET done = done + 1 WHERE rowid = 3"
+r="$(bk)"
+assert_eq full "$(field "$r" backupType)" "backupType without a state"
+assert_eq "no chain state" "$(field "$r" fullReason)" "why a full"
+took "$r"
+
+step "a damaged chain state (a page hash, then the header) makes a full, never a wrong incremental"
+printf '\xff' | dd of="$state" bs=1 seek=20 conv=notrunc status=none
+change "UPDATE todos SET done = done + 1 WHERE rowid = 4"
+r="$(bk)"
+assert_eq full "$(field "$r" backupType)" "damaged hashes"
+assert_contains "$(field "$r" fullReason)" "damaged" "why a full"
+took "$r"
+sz=$(stat -c %s "$state")
+printf 'X' | dd of="$state" bs=1 seek=$((sz - 3)) conv=notrunc status=none
+change "UPDATE todos SET done = done + 1 WHERE rowid = 4"
+r="$(bk)"
+assert_eq full "$(field "$r" backupType)" "damaged header"
+took "$r"
+
+step "a state of another store, or a head no longer in the store, makes a full"
+change "UPDATE todos SET done = done + 1 WHERE rowid = 5"
+r="$(SQLVAULT_STORE="s3://$SV_S3_BUCKET/${SV_PREFIX}other/" bk)"
+assert_eq full "$(field "$r" backupType)" "another store"
+assert_contains "$(field "$r" fullReason)" "unusable" "why a full"
+# that full went to the other store and wrote the state: the state is foreign to ours now
+change "UPDATE todos SET done = done + 1 WHERE rowid = 5"
+r="$(bk)"
+assert_eq full "$(field "$r" backupType)" "back in our store: a full"
+took "$r"
+change "UPDATE todos SET done = done + 1 WHERE rowid = 6"
+r="$(bk)"
+took "$r"
+aws_s3 s3 rm --only-show-errors "s3://$SV_S3_BUCKET/${SV_PREFIX}full/$ws/${CHAIN[1]}/metadata.json"
+change "UPDATE todos SET done = done + 1 WHERE rowid = 6"
+r="$(bk)"
+assert_eq full "$(field "$r" backupType)" "a pruned head"
+assert_contains "$(field "$r" fullReason)" "not in the store" "why a full"
+took "$r"
+
+step "a concurrent writer during an incremental: the backup is one consistent state"
+change "CREATE TABLE IF NOT EXISTS seq (n INTEGER PRIMARY KEY, pad TEXT)"
+r="$(bk)"
+took "$r"
+python3 - "$db" "$work/writer.stop" >"$work/writer.log" 2>&1 <<'EOF' &
+import os, sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+db.execute("PRAGMA journal_mode=WAL")
+n = 0
+while not os.path.exists(sys.argv[2]):
+    n += 1
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("INSERT INTO seq (n, pad) VALUES (?, hex(randomblob(200)))", (n,))
+    db.execute("UPDATE todos SET title = 'w' || ? WHERE rowid = ?", (n, n % 3000 + 1))
+    db.execute("COMMIT")
+print(n)
+EOF
+wpid=$!
+SV_CLEANUP_PIDS+=("$wpid")
+wait_for --timeout 20 bash -c "[[ \$(sqlite3 '$db' 'SELECT count(*) FROM seq') -ge 200 ]]"
+rs=()
+for k in 1 2 3; do
+  r="$(bk)"
+  [[ "$(field "$r" unchanged)" == false ]] || fail "a workspace under a writer was reported unchanged"
+  assert_eq incremental "$(field "$r" backupType)" "backup $k under the writer"
+  rs+=("$r")
+done
+touch "$work/writer.stop"
+wait "$wpid"
+note "writer committed $(cat "$work/writer.log") transactions"
+for r in "${rs[@]}"; do
+  CHAIN+=("$(field "$r" ts)")
+  EXPECT+=("-")
+done
+for ((i = ${#CHAIN[@]} - 3; i < ${#CHAIN[@]}; i++)); do
+  sum="$(rebuild "$work/c.db" "$i")" || fail "rebuilding point $i failed"
+  assert_eq "$(field "$(meta "${CHAIN[$i]}")" stateChecksum)" "$sum" "point $i taken under the writer: state checksum"
+  assert_eq ok "$(db_integrity "$work/c.db")" "point $i: integrity_check"
+  # every transaction inserts n and writes 'w' || n: a consistent state holds 1..max, no gap
+  read -r cnt mx < <(sqlite3 -separator ' ' "$work/c.db" 'SELECT count(*), coalesce(max(n), 0) FROM seq')
+  assert_eq "$mx" "$cnt" "point $i: rows 1..$mx, no gap"
+  assert_eq 1 "$(sqlite3 "$work/c.db" "SELECT count(*) FROM todos WHERE title = 'w$mx'")" \
+    "point $i: the last insert's update is there too"
+done
+r="$(bk)"
+took "$r"
+check_point $((${#CHAIN[@]} - 1))
+
+step "kill -9 mid-incremental: nothing half-committed, the state untouched, the next backup right"
+head_before="$(python3 -c 'import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<I", b[-12:-8])[0]
+print(json.loads(b[-12 - n:-12])["head"])' "$state")"
+assert_eq "${CHAIN[-1]}" "$head_before" "the state's head"
+state_sum_before="$(sha256sum <"$state")"
+change "UPDATE todos SET title = 'killed' WHERE rowid = 10"
+proxy_faults "{\"rules\":[{\"op\":\"PutObject\",\"prefix\":\"${SV_PREFIX}full/$ws/\",\"latencyMs\":60000,\"name\":\"stall\"}]}"
+"$SV_BIN" backup "$ws" --inline --json >"$work/killed.out" 2>&1 &
+kpid=$!
+SV_CLEANUP_PIDS+=("$kpid")
+wait_for --timeout 30 bash -c "curl -fsS '$SV_PROXY_CONTROL/log?pending=1&op=PutObject' | jq -e '[.entries[] | select(.status == null and (.key | test(\"pages-\")))] | length > 0' >/dev/null"
+kill -9 "$kpid"
+wait "$kpid" 2>/dev/null || true
+proxy_reset
+killed_ts="$(s3_keys "${SV_PREFIX}full/$ws/" | grep "/pages-${CHAIN[-1]}.zst" | grep -v "${CHAIN[-1]}/" | cut -d/ -f4 | head -n 1 || true)"
+note "the killed attempt's folder: ${killed_ts:-none}"
+if [[ -n "$killed_ts" ]]; then
+  s3_keys "${SV_PREFIX}full/$ws/$killed_ts/" | grep -q metadata.json && fail "the killed incremental has a metadata.json"
+fi
+assert_eq "$state_sum_before" "$(sha256sum <"$state")" "the chain state is untouched"
+assert_eq 1 "$(find "$(dirname "$state")" -type f | wc -l)" "files in the state folder (no temporary left)"
+r="$(bk)"
+assert_eq incremental "$(field "$r" backupType)" "the next backup"
+assert_eq "${CHAIN[-1]}" "$(field "$r" parent)" "builds on the last committed backup"
+took "$r"
+check_point $((${#CHAIN[@]} - 1))
+
+step "SQLVAULT_FULL_EVERY: a base older than it makes a full (fake clock)"
+now_ms=$(($(date +%s%3N) + 25 * 3600 * 1000))
+change "UPDATE todos SET done = done + 1 WHERE rowid = 11"
+r="$(SQLVAULT_FAKE_NOW=$now_ms bk)"
+assert_eq full "$(field "$r" backupType)" "25 hours after the base"
+assert_contains "$(field "$r" fullReason)" "SQLVAULT_FULL_EVERY" "why a full"
+change "UPDATE todos SET done = done + 1 WHERE rowid = 11"
+r="$(SQLVAULT_FAKE_NOW=$((now_ms + 1000)) bk)"
+assert_eq incremental "$(field "$r" backupType)" "one second after that full"
+
+sv_pass
