@@ -27,9 +27,12 @@
  * sequence and salts, and the wal-index header of the -shm (mxFrame, the
  * change counter, the salts...). stable is false when the two copies of the
  * wal-index header differ (a writer mid-commit): such a fingerprint never
- * matches. Reads happen through descriptors of our own, opened and closed:
- * call it only while this process holds no SQLite connection to the
- * database (closing them would drop that connection's POSIX locks). */
+ * matches. snapshot_fingerprint reads through descriptors of our own,
+ * opened and closed: call it only while this process holds no SQLite
+ * connection to the database (closing them would drop that connection's
+ * POSIX locks). snapshot_take takes the same fingerprint through its own
+ * connection's handles, after a first read (which creates or attaches the
+ * -wal and -shm) and before its read transaction begins. */
 #define SNAPSHOT_FP_LEN 320
 typedef struct snapshot_fp {
     char text[SNAPSHOT_FP_LEN];
@@ -47,7 +50,8 @@ typedef struct snapshot_info {
     int page_size;
     int64_t page_count;
     char journal_mode[16];  /* of the source: "wal", "delete", ... */
-    snapshot_fp fp;         /* the files' fingerprint just before the read transaction began */
+    snapshot_fp fp;         /* the files' fingerprint just before the read transaction began (stable: none
+                             * of the snapshot's own effects on the files come after it) */
 } snapshot_info;
 
 /* Takes a snapshot of db_path (a copy goes under tmp_dir). Fails with

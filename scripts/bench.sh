@@ -38,6 +38,14 @@
 #                  (each write then markDirty), a scheduler and 2 workers × 2
 #                  threads, for --rpo-seconds (180): p99 age of a written
 #                  change when the first backup containing it commits
+#                  p incremental after a change touching ~1% of the pages (a
+#                  copy of the workspace: a full with --full, the change, then
+#                  the incremental, to the S3 server): stored bytes against
+#                  2 × (changed fraction × the full's bytes) + 256 KiB, time
+#                  against the full of the same database in the same run
+#                  u backup of an unchanged workspace (after row p's backups:
+#                  the S3 endpoint is a closed port, so any store request
+#                  would fail the job): job time, wall time
 #   --rpo-seconds S  how long row r writes (default 180; --quick: 20 s, 100
 #                  workspaces and a 10 s window)
 #   --build-dir D  where to build sqlvault (default build/)
@@ -341,6 +349,8 @@ sv_env_s3() {
 
 # row_backup_s3: sqlvault backup --inline to s3rver vs the streaming and sequential pipelines.
 row_backup_s3() {
+  local SQLVAULT_FULL_EVERY=0 # these rows time fulls: no chain state, no unchanged skip (rows p, u: incrementals)
+  export SQLVAULT_FULL_EVERY
   local ref_wall seq_wall sv_cell ratio ratio2 v
   sv_env_s3 sv
   PREP=(warm "$DB")
@@ -385,6 +395,8 @@ row_backup_s3() {
 
 # row_backup_file: sqlvault backup --inline to file:// vs zstd alone.
 row_backup_file() {
+  local SQLVAULT_FULL_EVERY=0 # these rows time fulls: no chain state, no unchanged skip (rows p, u: incrementals)
+  export SQLVAULT_FULL_EVERY
   local ref_wall ref_cell sv_cell ratio v
   mkdir -p "$RUN/store"
   PREP=(warm "$DB")
@@ -473,6 +485,8 @@ record() {
 # load changes on a shared machine hit both sides; then the same pipeline
 # with a durable copy (for scale) and verify.
 row_restore() {
+  local SQLVAULT_FULL_EVERY=0 # these rows time fulls: no chain state, no unchanged skip (rows p, u: incrementals)
+  export SQLVAULT_FULL_EVERY
   local rdata="$RUN/rdata" live ref_cell ref_wall sv_cell ratio v i ets dts drilled=0
   local ref_runs=() ref_rss=0 ref_rc=0 ref_err="" sv_runs=() sv_rss=0 sv_rc=0 sv_err=""
   local dr_runs=() dr_rss=0 dr_rc=0 dr_err="" pause_cell="—" dr_pause="—"
@@ -675,6 +689,8 @@ crypt_row() {
 # restore on file:// plain and encrypted, side by side, and `keys rotate` of
 # ROT_N workspaces' data keys on file:// and on the S3 server.
 row_crypt() {
+  local SQLVAULT_FULL_EVERY=0 # these rows time fulls: no chain state, no unchanged skip (rows p, u: incrementals)
+  export SQLVAULT_FULL_EVERY
   local hstore="$RUN/hstore" hdata="$RUN/hdata" key="$RUN/kek.hex" key2="$RUN/kek2.hex" live
   local pb pc pr pe eb ec er ee
   if ! "$SV" keys --help >/dev/null 2>&1; then
@@ -1172,6 +1188,72 @@ row_cluster() {
     "$(calc "${f[enq_wait_p50_ms]} / ${f[enq_p50_ms]}")× p50" "—" "—"
 }
 
+# row_incr (p, u): incrementals of a copy of the workspace (docs/DESIGN.md,
+# Incremental backups): a full (--full), a change touching ~1% of the pages
+# (random event log rows, one per page on average, same-size updates), the
+# incremental; then a backup of the unchanged copy against a closed port.
+row_incr() {
+  local SQLVAULT_FULL_EVERY=24h SQLVAULT_DATA_DIR="$RUN/incr" SQLVAULT_STORE="s3://$BUCKET/incr/"
+  export SQLVAULT_FULL_EVERY SQLVAULT_DATA_DIR SQLVAULT_STORE
+  local idb="$RUN/incr/$WS/livestore.db" full_wall full_bytes full_cell pages k maxid res r_type r_bytes r_pages
+  local frac target tratio v sv_cell
+  mkdir -p "$RUN/incr/$WS"
+  log "row p: copying the workspace"
+  cp "$DB" "$idb"
+  warm "$idb"
+  measure_once incr_full "$SV" backup "$WS" --inline --json --full
+  if ((M_RC != 0)); then
+    row "p. incremental after a ~1% change ($SIZE)" "full failed: $M_ERR" "—" "—" "—" "MISSED"
+    return
+  fi
+  full_wall="$M_WALL"
+  full_cell="$(timing s3)"
+  full_bytes="$(sed -n '/^{/,/^}/p' "$RUN/incr_full.log" | jq -r .compressedSize)"
+  pages="$(sqlite3 "$idb" 'PRAGMA page_count')"
+  k=$((pages / 100))
+  maxid="$(sqlite3 "$idb" 'SELECT max(id) FROM eventlog')"
+  sqlite3 "$idb" "WITH RECURSIVE r(i, x) AS (SELECT 1, abs(random()) % $maxid + 1 UNION ALL
+    SELECT i + 1, abs(random()) % $maxid + 1 FROM r WHERE i < $k)
+    UPDATE eventlog SET created_at = created_at + 1 WHERE id IN (SELECT x FROM r)" || log "row p: the change failed"
+  warm "$idb"
+  measure_once incr_incr "$SV" backup "$WS" --inline --json
+  res="$(sed -n '/^{/,/^}/p' "$RUN/incr_incr.log")"
+  r_type="$(jq -r .backupType <<<"$res" 2>/dev/null)"
+  if ((M_RC != 0)) || [[ "$r_type" != incremental ]]; then
+    row "p. incremental after a ~1% change ($SIZE)" "${M_ERR:-not an incremental: $r_type $(jq -r .fullReason <<<"$res" 2>/dev/null)}" "—" "—" "—" "MISSED"
+    return
+  fi
+  r_bytes="$(jq -r .compressedSize <<<"$res")"
+  r_pages="$(jq -r .changedPages <<<"$res")"
+  frac="$(awk -v c="$r_pages" -v p="$pages" 'BEGIN { printf "%.4f", c / p }')"
+  target="$(awk -v f="$frac" -v b="$full_bytes" 'BEGIN { printf "%.0f", 2 * f * b + 262144 }')"
+  tratio="$(calc "$M_WALL / $full_wall")"
+  v=ok
+  ((r_bytes <= target)) || v=MISSED
+  [[ "$(verdict "$tratio" '<=' 0.35)" == ok ]] || v=MISSED
+  sv_cell="$r_bytes bytes stored ($r_pages of $pages pages changed, $(calc "$frac * 100")%); $(timing s3), $(mib "$M_RSS") MiB"
+  row "p. incremental after a ~1% change ($SIZE)" "$sv_cell" \
+    "the full of the same database (--full, same run): $full_bytes bytes, $full_cell" "$tratio× time" \
+    "bytes ≤ 2 × fraction × full + 256 KiB = $target; time ≤ 0.35×" "$v"
+
+  # u: the same copy, unchanged since that incremental; no store can answer
+  local SQLVAULT_S3_ENDPOINT="http://127.0.0.1:9"
+  export SQLVAULT_S3_ENDPOINT
+  measure_once incr_unchanged "$SV" backup "$WS" --inline --json
+  res="$(sed -n '/^{/,/^}/p' "$RUN/incr_unchanged.log")"
+  if ((M_RC != 0)) || [[ "$(jq -r .unchanged <<<"$res" 2>/dev/null)" != true ]]; then
+    row "u. backup of an unchanged workspace ($SIZE)" "${M_ERR:-not unchanged: $(head -c 200 <<<"$res")}" "—" "—" \
+      "0 store requests, ≤ 5 ms" "MISSED"
+    return
+  fi
+  local jt
+  jt="$(jq -r .durationMs <<<"$res")"
+  row "u. backup of an unchanged workspace ($SIZE)" \
+    "unchanged (names $(jq -r .ts <<<"$res")): job time $jt ms, command $M_WALL s wall, $(mib "$M_RSS") MiB; 0 store requests (the S3 endpoint was a closed port)" \
+    "—" "—" "0 store requests, ≤ 5 ms of job time" "$( ((jt <= 5)) && echo ok || echo MISSED)"
+  rm -rf "$RUN/incr"
+}
+
 # ------------------------------------------------------------------- main
 
 mkdir -p "$RUN"
@@ -1182,7 +1264,7 @@ start_servers || exit 1
 LOAD0="$(cut -d' ' -f1-3 /proc/loadavg)"
 STARTED="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
-if want a || want b || want c || want d || want e || want h; then row_generate || exit 1; fi
+if want a || want b || want c || want d || want e || want h || want p || want u; then row_generate || exit 1; fi
 want b && row_backup_s3
 want c && row_backup_file
 want e && row_restore
@@ -1201,6 +1283,7 @@ want j && row_livestore
 want k && row_cluster
 want l && row_small
 want r && row_rpo
+if want p || want u; then row_incr; fi
 
 {
   printf '\n## sqlvault bench, %s workspace%s, %s\n\n' "$SIZE" "$( ((QUICK)) && echo ', quick')" "$STARTED"

@@ -6,6 +6,7 @@
  * commit meanwhile. The destination is a fresh temporary file with no journal
  * and no syncs: it is a scratch copy, streamed out and removed right after. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -120,71 +121,127 @@ int snapshot_rewind(snapshot_info *s)
     return lseek(s->fd, 0, SEEK_SET) == 0 ? 0 : -1;
 }
 
-/* Appends "size:mtime_ns:inode" of path, or "-" when it does not exist, and
- * opens it read-only into *fd (-1 when not). */
-static void fp_stat(const char *path, char *out, size_t cap, int *fd)
+/* What a fingerprint reads besides stat(): the database header's change
+ * counter and the wal-index header (both copies), however they were read. */
+typedef struct fp_raw {
+    bool cc_ok;
+    unsigned char cc[4];
+    bool shm_present, shm_ok;
+    unsigned char shm[96];
+} fp_raw;
+
+/* Appends to out (printf). */
+static void fp_add(snapshot_fp *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fp_add(snapshot_fp *out, const char *fmt, ...)
+{
+    size_t n = strlen(out->text);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->text + n, sizeof out->text - n, fmt, ap);
+    va_end(ap);
+}
+
+/* Appends hex of n bytes, or "-". */
+static void fp_hex(snapshot_fp *out, const unsigned char *b, size_t n, bool ok)
+{
+    if (!ok) {
+        fp_add(out, "-");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) fp_add(out, "%02x", b[i]);
+}
+
+/* Appends "size:mtime_ns:inode" of path, or "-". */
+static void fp_stat(snapshot_fp *out, const char *path)
 {
     struct stat sb;
-    size_t n = strlen(out);
-    *fd = -1;
     if (stat(path, &sb) != 0) {
-        snprintf(out + n, cap - n, "-");
+        fp_add(out, "-");
         return;
     }
-    snprintf(out + n, cap - n, "%lld:%lld%09ld:%llu", (long long)sb.st_size, (long long)sb.st_mtim.tv_sec,
-             sb.st_mtim.tv_nsec, (unsigned long long)sb.st_ino);
-    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    fp_add(out, "%lld:%lld%09ld:%llu", (long long)sb.st_size, (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec,
+           (unsigned long long)sb.st_ino);
 }
 
-/* Appends the hex of n bytes at off of fd, or "-" when they cannot be read. */
-static void fp_bytes(int fd, off_t off, size_t n, char *out, size_t cap)
+/* Reads exactly n bytes at off of path through a descriptor of our own. */
+static bool fp_pread(const char *path, off_t off, void *buf, size_t n, bool *exists)
 {
-    unsigned char b[64];
-    size_t len = strlen(out);
-    if (fd < 0 || n > sizeof b || pread(fd, b, n, off) != (ssize_t)n) {
-        snprintf(out + len, cap - len, "-");
-        return;
-    }
-    for (size_t i = 0; i < n && len + 2 < cap; i++, len += 2) snprintf(out + len, cap - len, "%02x", b[i]);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    bool ok;
+    if (exists) *exists = fd >= 0;
+    if (fd < 0) return false;
+    ok = pread(fd, buf, n, off) == (ssize_t)n;
+    close(fd);
+    return ok;
 }
 
-/* The fingerprint of db_path's files (snapshot.h). */
+/* Builds the fingerprint text from stat() of the files, the -wal's header
+ * (read through our own descriptor: SQLite locks nothing in the -wal) and
+ * what raw holds. */
+static void fp_build(const char *db_path, const fp_raw *raw, snapshot_fp *out)
+{
+    char path[4096];
+    unsigned char wal[12];
+    bool ok;
+    out->text[0] = '\0';
+    out->stable = true;
+    fp_add(out, "db=");
+    fp_stat(out, db_path);
+    fp_add(out, " cc=");
+    fp_hex(out, raw->cc, 4, raw->cc_ok); /* the file change counter */
+    snprintf(path, sizeof path, "%s-wal", db_path);
+    fp_add(out, " wal=");
+    fp_stat(out, path);
+    fp_add(out, ":");
+    ok = fp_pread(path, 12, wal, sizeof wal, NULL);
+    fp_hex(out, wal, sizeof wal, ok); /* checkpoint sequence, salt-1, salt-2 */
+    fp_add(out, " shm=");
+    if (!raw->shm_present) {
+        fp_add(out, "-");
+    } else if (!raw->shm_ok) {
+        fp_add(out, "short");
+    } else {
+        /* Both copies of the wal-index header agree, else a writer is mid-update. */
+        if (memcmp(raw->shm, raw->shm + 48, 48) != 0) out->stable = false;
+        fp_hex(out, raw->shm, 48, true); /* iVersion, iChange, isInit, mxFrame, nPage, checksums, salts */
+    }
+}
+
+/* The fingerprint of db_path's files, read through descriptors of our own
+ * (no connection of this process may be open: see snapshot.h). */
 void snapshot_fingerprint(const char *db_path, snapshot_fp *out)
 {
     char path[4096];
-    int fd;
-    char *t = out->text;
-    size_t cap = sizeof out->text, n;
-    t[0] = '\0';
-    out->stable = true;
-    snprintf(t, cap, "db=");
-    fp_stat(db_path, t, cap, &fd);
-    snprintf(t + strlen(t), cap - strlen(t), " cc=");
-    fp_bytes(fd, 24, 4, t, cap); /* the file change counter */
-    if (fd >= 0) close(fd);
-    snprintf(path, sizeof path, "%s-wal", db_path);
-    snprintf(t + strlen(t), cap - strlen(t), " wal=");
-    fp_stat(path, t, cap, &fd);
-    snprintf(t + strlen(t), cap - strlen(t), ":");
-    fp_bytes(fd, 12, 12, t, cap); /* checkpoint sequence, salt-1, salt-2 */
-    if (fd >= 0) close(fd);
+    fp_raw raw = {0};
+    raw.cc_ok = fp_pread(db_path, 24, raw.cc, 4, NULL);
     snprintf(path, sizeof path, "%s-shm", db_path);
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    n = strlen(t);
-    if (fd < 0) {
-        snprintf(t + n, cap - n, " shm=-");
+    raw.shm_ok = fp_pread(path, 0, raw.shm, sizeof raw.shm, &raw.shm_present);
+    fp_build(db_path, &raw, out);
+}
+
+/* The same fingerprint while src is open (and not in a transaction): the
+ * database header through src's own file handle and the wal-index header
+ * through src's own mapping, because closing a descriptor of ours on either
+ * file would drop src's POSIX locks. A -shm src has not mapped (rollback
+ * mode) holds no lock of src's and is read as above. */
+static void fingerprint_conn(sqlite3 *src, const char *db_path, snapshot_fp *out)
+{
+    sqlite3_file *f = main_file(src);
+    volatile unsigned char *shm = NULL;
+    fp_raw raw = {0};
+    char path[4096];
+    raw.cc_ok = f && f->pMethods->xRead(f, raw.cc, 4, 24) == SQLITE_OK;
+    if (f && f->pMethods->iVersion >= 2 && f->pMethods->xShmMap &&
+        f->pMethods->xShmMap(f, 0, 32768, 0, (void volatile **)&shm) == SQLITE_OK && shm) {
+        raw.shm_present = raw.shm_ok = true;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        for (size_t i = 0; i < sizeof raw.shm; i++) raw.shm[i] = shm[i];
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
     } else {
-        unsigned char h[96];
-        if (pread(fd, h, sizeof h, 0) != (ssize_t)sizeof h) {
-            snprintf(t + n, cap - n, " shm=short");
-        } else {
-            /* Both copies of the wal-index header agree, else a writer is mid-update. */
-            if (memcmp(h, h + 48, 48) != 0) out->stable = false;
-            snprintf(t + n, cap - n, " shm=");
-            fp_bytes(fd, 0, 48, t, cap); /* iVersion, iChange, isInit, mxFrame, nPage, checksums, salts */
-        }
-        close(fd);
+        snprintf(path, sizeof path, "%s-shm", db_path);
+        raw.shm_ok = fp_pread(path, 0, raw.shm, sizeof raw.shm, &raw.shm_present);
     }
+    fp_build(db_path, &raw, out);
 }
 
 /* Backfills the WAL into the main file if no reader prevents it (what the
@@ -201,7 +258,7 @@ static void passive_checkpoint(const char *db_path)
 /* Opens db_path read-only and begins a read transaction; fills page size,
  * count and journal mode. */
 static int begin_read(const char *db_path, sqlite3 **out, int64_t *page_size, int64_t *page_count,
-                      char journal_mode[16], sv_err *err)
+                      char journal_mode[16], snapshot_fp *fp, sv_err *err)
 {
     sqlite3 *src = NULL;
     sqlite3_stmt *st = NULL;
@@ -214,6 +271,14 @@ static int begin_read(const char *db_path, sqlite3 **out, int64_t *page_size, in
         return -1;
     }
     sqlite3_busy_timeout(src, 10000);
+    /* The fingerprint (snapshot.h) is taken before the read transaction
+     * begins, so a commit in between is in the snapshot but not in the
+     * fingerprint (the next backup looks at the pages: safe), never the
+     * other way round. A first read before it lets this connection create
+     * or attach the -wal and -shm, so the fingerprint sees the files as they
+     * stay after the snapshot, and an idle workspace's next one matches. */
+    sqlite3_exec(src, "PRAGMA schema_version", NULL, NULL, NULL);
+    fingerprint_conn(src, db_path, fp);
     /* One read transaction for everything after: page count and bytes agree. */
     rc = sqlite3_exec(src, "BEGIN", NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = pragma_int(src, "PRAGMA page_size", page_size);
@@ -306,8 +371,7 @@ int snapshot_take(const char *db_path, const char *tmp_dir, const sv_clock *cloc
         return -1;
     }
     sv_tmp_sweep(tmp_dir, clock);
-    snapshot_fingerprint(db_path, &out->fp);
-    if (begin_read(db_path, &src, &page_size, &page_count, out->journal_mode, err) != 0) goto fail;
+    if (begin_read(db_path, &src, &page_size, &page_count, out->journal_mode, &out->fp, err) != 0) goto fail;
     if ((uint64_t)page_size * (uint64_t)page_count > max_size) {
         char a[32], b[32];
         sv_err_set(err, SV_ETOOBIG, "database '%s' is %s, over the %s limit", db_path,
@@ -331,8 +395,8 @@ int snapshot_take(const char *db_path, const char *tmp_dir, const sv_clock *cloc
             sqlite3_close(src);
             src = NULL;
             passive_checkpoint(db_path);
-            snapshot_fingerprint(db_path, &out->fp);
-            if (begin_read(db_path, &src, &page_size, &page_count, out->journal_mode, err) != 0) goto fail;
+            if (begin_read(db_path, &src, &page_size, &page_count, out->journal_mode, &out->fp, err) != 0)
+                goto fail;
             out->page_size = (int)page_size;
             out->page_count = page_count;
             out->size = (uint64_t)page_size * (uint64_t)page_count;
