@@ -35,7 +35,8 @@ for r in "a. workspace" "b. backup → S3 server" "b'. backup → S3 server vs t
   "h''. keys rotate, 500 workspaces → file://" "h''. keys rotate, 500 workspaces → S3 server" \
   "e(j). restore: the job's own time" "k. queue on a Redis Cluster" \
   "l. 40 small jobs" \
-  "r. RPO: 100 workspaces, 10% written every 10 s for 20 s, INCREMENTAL_EVERY=10s"; do
+  "r. RPO: 100 workspaces, 10% written every 10 s for 20 s, INCREMENTAL_EVERY=10s" \
+  "p. incremental after a ~1% change (8MiB)" "u. backup of an unchanged workspace (8MiB)"; do
   n="$(grep -cF "| $r" "$out" || true)"
   assert_eq 1 "$n" "rows starting with [$r]"
 done
@@ -50,6 +51,8 @@ for r in "b. backup → S3 server" "c. backup → file://" "e. queued restore fr
   note "ok: [$r] ratio $ratio"
 done
 assert_contains "$(grep -F '| a. workspace' "$out")" "× compression" "generator row"
+assert_contains "$(grep -F '| p. incremental' "$out")" "pages changed" "incremental row"
+assert_contains "$(grep -F '| u. backup of an unchanged' "$out")" "0 store requests" "unchanged row"
 mem="$(grep -F '| d. peak RSS' "$out")"
 [[ "$mem" =~ backup→S3\ [0-9]+ ]] || fail "peak RSS row has no backup figure: $mem"
 note "ok: peak RSS row: $mem"
