@@ -418,7 +418,10 @@ static int take_snapshot(backup_run *r, sv_err *err)
     job_ctx *ctx = r->ctx;
     const backup_params *bp = r->bp;
     backup_outcome *out = r->out;
-    if (crypto_for_backup(ctx->cfg, ctx->store, ctx->clock, bp->workspace, &r->dk, &r->enc, err) != 0) return -1;
+    /* A chain's backup asks for its key after the plan: an unchanged workspace
+     * makes no store request at all (incr.c). */
+    if (!r->chain && crypto_for_backup(ctx->cfg, ctx->store, ctx->clock, bp->workspace, &r->dk, &r->enc, err) != 0)
+        return -1;
     job_progress(ctx, "snapshot", 0, 0);
     if (bp->store_dir) {
         if (backup_store_copy(ctx, bp->store_dir, &r->lc, &r->store, err) != 0) return -1;
@@ -619,6 +622,8 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
         rc = found > 0 ? 0 : -1;
         goto done;
     }
+    if (r.chain && crypto_for_backup(ctx->cfg, ctx->store, ctx->clock, bp->workspace, &r.dk, &r.enc, err) != 0)
+        goto done;
     if (upload_files(&r, err) != 0) goto done;
     rc = write_marker(&r, err);
     if (rc == 0 && r.own_commit) incr_commit_state(&r);

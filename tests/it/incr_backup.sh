@@ -121,13 +121,19 @@ assert_le "$(field "$m" compressedSize)" $((full_size / 10)) "an incremental's b
 check_point 1
 
 step "an unchanged workspace: \"unchanged\", the head named, no request at the proxy"
-proxy_reset
-r="$(bk)"
-assert_eq true "$(field "$r" unchanged)" "unchanged"
-assert_eq "${CHAIN[1]}" "$(field "$r" ts)" "names the head"
-assert_eq incremental "$(field "$r" backupType)" "the head's type"
-assert_eq 0 "$(curl -fsS "$SV_PROXY_CONTROL/log?pending=1" | jq '.entries | length')" "requests at the proxy"
-assert_le "$(field "$r" durationMs)" 5 "job time (ms)"
+# The sqlite3 shell that read the database above (took) deleted its -wal on
+# close: the fingerprint moved, so this first one reads the pages and finds
+# none changed; the second matches the fingerprint (a stat and small reads).
+for how in "no page changed" fingerprint; do
+  proxy_reset
+  r="$(bk)"
+  assert_eq true "$(field "$r" unchanged)" "unchanged ($how)"
+  assert_contains "$(cat "$work/bk.err")" "($how)" "how it was found"
+  assert_eq "${CHAIN[1]}" "$(field "$r" ts)" "names the head"
+  assert_eq incremental "$(field "$r" backupType)" "the head's type"
+  assert_eq 0 "$(curl -fsS "$SV_PROXY_CONTROL/log?pending=1" | jq '.entries | length')" "requests at the proxy"
+done
+assert_le "$(field "$r" durationMs)" 5 "job time (ms) of the fingerprint's answer"
 assert_eq 2 "$(s3_keys "${SV_PREFIX}full/$ws/" | grep -c metadata.json)" "backups in the store"
 
 step "growth, updates, deletes, VACUUM and a WAL checkpoint: every point rebuilds exactly"
