@@ -230,8 +230,16 @@ static void fingerprint_conn(sqlite3 *src, const char *db_path, snapshot_fp *out
     volatile unsigned char *shm = NULL;
     fp_raw raw = {0};
     char path[4096];
-    raw.cc_ok = f && f->pMethods->xRead(f, raw.cc, 4, 24) == SQLITE_OK;
-    if (f && f->pMethods->iVersion >= 2 && f->pMethods->xShmMap &&
+    unsigned char hdr[28];
+    bool wal = false;
+    if (f && f->pMethods->xRead(f, hdr, sizeof hdr, 0) == SQLITE_OK) {
+        raw.cc_ok = true;
+        memcpy(raw.cc, hdr + 24, 4);
+        wal = hdr[18] == 2; /* file format 2: WAL, so the first read mapped the -shm */
+    }
+    /* Only a WAL connection has the -shm mapped: xShmMap on another would
+     * create one, and its mapping would never be released. */
+    if (wal && f->pMethods->iVersion >= 2 && f->pMethods->xShmMap &&
         f->pMethods->xShmMap(f, 0, 32768, 0, (void volatile **)&shm) == SQLITE_OK && shm) {
         raw.shm_present = raw.shm_ok = true;
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
