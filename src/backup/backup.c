@@ -602,6 +602,7 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
     r.nfiles = 1;
     r.t0 = sv_mono_ms(ctx->clock);
     r.chain = bp->mode && !bp->store_dir && ctx->cfg->full_every_ms > 0 && ctx->cfg->state_dir;
+    r.store_chain = bp->mode && bp->store_dir && ctx->cfg->full_every_ms > 0 && ctx->cfg->state_dir;
     r.files = json_array();
     if (!r.files) {
         sv_err_set(err, SV_ENOMEM, "out of memory");
@@ -610,6 +611,10 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
     if (sv_check_workspace(bp->workspace, err) != 0) goto done;
     found = find_committed(&r, err);
     if (found != 0) {
+        rc = found > 0 ? 0 : -1;
+        goto done;
+    }
+    if (r.store_chain && (found = incr_store_check(&r, err)) != 0) {
         rc = found > 0 ? 0 : -1;
         goto done;
     }
@@ -627,6 +632,7 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
     if (upload_files(&r, err) != 0) goto done;
     rc = write_marker(&r, err);
     if (rc == 0 && r.own_commit) incr_commit_state(&r);
+    if (rc == 0 && r.own_commit && r.store_chain) incr_store_commit(&r);
     if (rc == 0 && r.chain && !r.incremental && !out->already_committed) out->full_reason = r.full_reason;
 done:
     run_free(&r, rc);
@@ -673,7 +679,7 @@ int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
     backup_outcome out;
     char *db = NULL;
     const char *dbopt = json_string_value(json_object_get(ctx->opts, "db"));
-    bool remove_db = false;
+    bool remove_db = false, is_store;
     int rc, pre;
 
     *result = NULL;
@@ -711,13 +717,14 @@ int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
         sv_unlink_db(db);
         log_info(ctx->job_id, ctx->workspace, "safety copy %s removed: it is the pre-restore backup %s", db, out.ts);
     }
+    is_store = bp.store_dir != NULL;
     free(db);
     if (rc != 0) return -1;
     if (out.unchanged) {
         *result = json_pack("{s:s, s:s, s:b, s:b, s:I}", "workspace", ctx->workspace, "ts", out.ts, "unchanged", 1,
                             "already_committed", 0, "durationMs", (json_int_t)out.duration_ms);
         if (*result && out.head) json_object_update(*result, out.head);
-        if (*result) json_object_set_new(*result, "shape", json_string("file"));
+        if (*result) json_object_set_new(*result, "shape", json_string(is_store ? "store" : "file"));
         backup_outcome_clear(&out);
         return *result ? 0 : sv_err_set(err, SV_ENOMEM, "out of memory");
     }

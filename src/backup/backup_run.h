@@ -87,6 +87,8 @@ typedef struct backup_run {
     char state_sum[72];                  /* stateChecksum of the backup's database */
     char parent_sum[72];                 /* the parent's, as its metadata.json says */
     const char *full_reason;             /* why a chain backup is a full */
+    bool store_chain;                    /* a backup job's LiveStore store: the unchanged skip */
+    char store_fp[CHAIN_FP_LEN];         /* its files' fingerprint before the copy ("" never matches) */
 } backup_run;
 
 /* incr.c: the phases of a backup that the chain adds. */
@@ -104,5 +106,9 @@ void incr_meta(backup_run *r, json_t *meta);
 /* After the marker of the run's own backup: the new chain state replaces the old (best effort). */
 void incr_commit_state(backup_run *r);
 void incr_free(backup_run *r);
+/* A LiveStore store (always a full): 1 when its files' fingerprint equals the
+ * state's (unchanged), 0 to go on; after its own commit, the state. */
+int incr_store_check(backup_run *r, sv_err *err);
+void incr_store_commit(backup_run *r);
 
 #endif

@@ -28,8 +28,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "backup_run.h"
+#include "digest.h"
 #include "log.h"
 
 #define CHUNK (1024 * 1024)
@@ -108,8 +110,11 @@ static void say_unchanged(backup_run *r, const char *how)
     backup_outcome *out = r->out;
     out->unchanged = true;
     memcpy(out->ts, r->old.head, SV_TS_LEN);
-    out->head = json_pack("{s:s, s:s, s:s, s:I}", "backupType", r->old.head_type, "stateChecksum", r->old.state_sum,
-                          "base", r->old.base, "chainLength", (json_int_t)r->old.chain_length);
+    if (strcmp(r->old.head_type, "store") == 0) /* a LiveStore store's backup: a full, no page hashes */
+        out->head = json_pack("{s:s}", "backupType", "full");
+    else
+        out->head = json_pack("{s:s, s:s, s:s, s:I}", "backupType", r->old.head_type, "stateChecksum",
+                              r->old.state_sum, "base", r->old.base, "chainLength", (json_int_t)r->old.chain_length);
     out->duration_ms = sv_mono_ms(r->ctx->clock) - r->t0;
     log_info(r->ctx->job_id, r->bp->workspace, "unchanged since backup %s (%s)", r->old.head, how);
 }
@@ -126,7 +131,8 @@ int incr_check_unchanged(backup_run *r, sv_err *err)
     r->state_path = chain_state_path(cfg->state_dir, bp->workspace);
     if (!r->state_path) return sv_err_set(err, SV_ENOMEM, "out of memory");
     if (chain_state_load(r->state_path, store_id, bp->workspace, &r->old, &e) == 0) {
-        r->have_old = true;
+        r->have_old = strcmp(r->old.head_type, "store") != 0; /* a store's state has no pages */
+        if (!r->have_old) r->full_reason = "no chain state";
     } else {
         r->full_reason = e.code == SV_ENOTFOUND ? "no chain state" : "the chain state is unusable";
         if (e.code != SV_ENOTFOUND) log_warn(r->ctx->job_id, bp->workspace, "%s: the next backup is a full", e.msg);
@@ -398,6 +404,85 @@ done:
     chain_writer_free(w);
     chain_hashes_close(oh);
     return rc;
+}
+
+/* ---- LiveStore stores: the unchanged skip ------------------------------ */
+
+/* The fingerprint of a store's files: both files' (snapshot_fingerprint,
+ * which reads with plain descriptors and never opens them with SQLite) and
+ * their names, hashed to fit the state. Unstable while a -journal exists (a
+ * write in progress) or a wal-index is mid-update. */
+static int store_fingerprint(const char *dir, char out[CHAIN_FP_LEN])
+{
+    ls_files lf = {0};
+    snapshot_fp a, b;
+    char path[4096], hex[SV_SHA256_HEX_LEN], *text;
+    struct stat sb;
+    bool stable = true;
+    sv_err e;
+    out[0] = '\0';
+    if (livestore_files(dir, &lf, &e) != 0) return -1;
+    snprintf(path, sizeof path, "%s/%s", dir, lf.eventlog);
+    snapshot_fingerprint(path, &a);
+    snprintf(path, sizeof path, "%s/%s-journal", dir, lf.eventlog);
+    if (stat(path, &sb) == 0) stable = false;
+    b.text[0] = '\0';
+    b.stable = true;
+    if (lf.state) {
+        snprintf(path, sizeof path, "%s/%s", dir, lf.state);
+        snapshot_fingerprint(path, &b);
+        snprintf(path, sizeof path, "%s/%s-journal", dir, lf.state);
+        if (stat(path, &sb) == 0) stable = false;
+    }
+    text = sv_asprintf("%s|%s|%s|%s", lf.eventlog, lf.state ? lf.state : "-", a.text, b.text);
+    livestore_files_free(&lf);
+    if (!text) return -1;
+    sv_sha256_hex(text, strlen(text), hex);
+    free(text);
+    if (stable && a.stable && b.stable) snprintf(out, CHAIN_FP_LEN, "store:%s", hex);
+    return 0;
+}
+
+/* Before a store's copy: 1 when its files' fingerprint equals the state's. */
+int incr_store_check(backup_run *r, sv_err *err)
+{
+    const sv_config *cfg = r->ctx->cfg;
+    const backup_params *bp = r->bp;
+    char store_id[CHAIN_STORE_ID_LEN];
+    sv_err e;
+    chain_store_id(cfg->store_url ? cfg->store_url : "", store_id);
+    r->state_path = chain_state_path(cfg->state_dir, bp->workspace);
+    if (!r->state_path) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    /* Taken before the copy: a write during it makes the next backup a real one. */
+    if (store_fingerprint(bp->store_dir, r->store_fp) != 0) r->store_fp[0] = '\0';
+    if (strcmp(bp->mode, "full") == 0 || !r->store_fp[0]) return 0;
+    if (chain_state_load(r->state_path, store_id, bp->workspace, &r->old, &e) != 0) return 0;
+    if (strcmp(r->old.head_type, "store") != 0 || strcmp(r->old.fingerprint, r->store_fp) != 0) return 0;
+    say_unchanged(r, "fingerprint");
+    return 1;
+}
+
+/* After a store's own commit: its state (no pages, the fingerprint). */
+void incr_store_commit(backup_run *r)
+{
+    chain_state st;
+    chain_state_writer *w = NULL;
+    sv_err e;
+    memset(&st, 0, sizeof st);
+    snprintf(st.workspace, sizeof st.workspace, "%s", r->bp->workspace);
+    chain_store_id(r->ctx->cfg->store_url ? r->ctx->cfg->store_url : "", st.store_id);
+    memcpy(st.head, r->out->ts, SV_TS_LEN);
+    memcpy(st.base, r->out->ts, SV_TS_LEN);
+    snprintf(st.head_type, sizeof st.head_type, "store");
+    st.base_ms = r->ts_ms;
+    snprintf(st.state_sum, sizeof st.state_sum, "-");
+    st.page_size = 4096; /* no pages: a placeholder the format checks */
+    snprintf(st.fingerprint, sizeof st.fingerprint, "%s", r->store_fp);
+    if (chain_state_writer_new(r->ctx->cfg->state_dir, r->ctx->clock, &w, &e) != 0 ||
+        chain_state_writer_commit(w, &st, &e) != 0)
+        log_warn(r->ctx->job_id, r->bp->workspace, "backup %s committed, but the store's state was not saved: %s",
+                 r->out->ts, e.msg);
+    chain_state_writer_free(w);
 }
 
 /* ---- metadata and the new state ---------------------------------------- */

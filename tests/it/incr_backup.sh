@@ -315,4 +315,47 @@ change "UPDATE todos SET done = done + 1 WHERE rowid = 11"
 r="$(SQLVAULT_FAKE_NOW=$((now_ms + 1000)) bk)"
 assert_eq incremental "$(field "$r" backupType)" "one second after that full"
 
+step "a LiveStore store directory: fulls, and the unchanged skip with no request"
+sws=ws-store
+sdir="$SQLVAULT_DATA_DIR/$sws"
+mkdir -p "$sdir"
+sqlite3 "$sdir/eventlog@6.db" >/dev/null <<'SQL'
+PRAGMA page_size=8192; PRAGMA journal_mode=delete;
+CREATE TABLE eventlog (seqNumGlobal integer not null, seqNumClient integer not null,
+ seqNumRebaseGeneration integer not null, parentSeqNumGlobal integer not null,
+ parentSeqNumClient integer not null, parentSeqNumRebaseGeneration integer not null,
+ name text not null, argsJson text not null, clientId text not null, sessionId text not null,
+ schemaHash integer not null, syncMetadataJson text not null,
+ PRIMARY KEY (seqNumGlobal, seqNumClient, seqNumRebaseGeneration)) strict;
+WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM k WHERE i < 50)
+ INSERT INTO eventlog SELECT i,0,0,i-1,0,0,'v1.ItemAdded','{}','c','s',1,'{}' FROM k;
+SQL
+sqlite3 "$sdir/state-1@6.db" >/dev/null <<'SQL'
+PRAGMA page_size=8192;
+CREATE TABLE __livestore_session_changeset (seqNumGlobal integer not null, seqNumClient integer
+ not null, seqNumRebaseGeneration integer not null, changeset blob, debug text) strict;
+CREATE TABLE items (id text primary key, n integer) strict;
+WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM k WHERE i < 50)
+ INSERT INTO __livestore_session_changeset SELECT i,0,0,NULL,NULL FROM k;
+SQL
+sbk() { "$SV_BIN" backup "$sws" --inline --json "$@" 2>"$work/sbk.err" || { cat "$work/sbk.err" >&2; fail "store backup failed"; }; }
+r="$(sbk)"
+assert_eq store "$(field "$r" shape)" "shape"
+assert_eq full "$(field "$r" backupType)" "a store's backup"
+sts="$(field "$r" ts)"
+proxy_reset
+r="$(sbk)"
+assert_eq true "$(field "$r" unchanged)" "an unchanged store"
+assert_eq "$sts" "$(field "$r" ts)" "names its last backup"
+assert_eq store "$(field "$r" shape)" "shape"
+assert_eq 0 "$(curl -fsS "$SV_PROXY_CONTROL/log?pending=1" | jq '.entries | length')" "requests at the proxy"
+sqlite3 "$sdir/eventlog@6.db" "INSERT INTO eventlog VALUES (51,0,0,50,0,0,'v1.ItemAdded','{}','c','s',1,'{}')"
+sqlite3 "$sdir/state-1@6.db" "INSERT INTO __livestore_session_changeset VALUES (51,0,0,NULL,NULL)"
+r="$(sbk)"
+assert_eq false "$(field "$r" unchanged)" "a store with a new event"
+assert_eq full "$(field "$r" backupType)" "is backed up in full"
+assert_ne "$sts" "$(field "$r" ts)" "a new backup"
+r="$(sbk --full)"
+assert_eq false "$(field "$r" unchanged)" "--full on an unchanged store"
+
 sv_pass
