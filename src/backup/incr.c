@@ -304,7 +304,13 @@ int incr_plan(backup_run *r, sv_err *err)
         return 0;
     }
     if (snap->size / ps > UINT32_MAX) return sv_err_set(err, SV_ETOOBIG, "the database has more than 2^32 pages");
-    if (chain_state_writer_new(cfg->state_dir, ctx->clock, &r->sw, err) != 0) return -1;
+    if (chain_state_writer_new(cfg->state_dir, ctx->clock, &r->sw, err) != 0) {
+        /* The state is a cache: a backup goes on without one (a full, no state saved). */
+        log_warn(ctx->job_id, bp->workspace, "%s: a full without a chain state", err->msg);
+        sv_err_clear(err);
+        r->sw = NULL;
+        return as_full(r, "the chain state cannot be written", err);
+    }
     if (!r->have_old) return as_full(r, NULL, err);
     if (strcmp(bp->mode, "full") == 0) return as_full(r, "a full was asked for", err);
     if (r->old.page_size != ps) return as_full(r, "the page size changed", err);

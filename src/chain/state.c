@@ -252,6 +252,7 @@ void chain_hashes_close(chain_hashes *h)
 struct chain_state_writer {
     int fd, dirfd;
     char *dir;
+    char *named;             /* no O_TMPFILE here: the temporary's name, removed unless committed */
     const sv_clock *clock;
     unsigned char *buf;      /* HBUF: pending writes, then the read window */
     size_t pending;          /* bytes of buf not yet written */
@@ -278,6 +279,18 @@ int chain_state_writer_new(const char *state_dir, const sv_clock *clock, chain_s
     if (sv_mkdirs(state_dir, err) != 0) goto fail;
     w->dirfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     w->fd = open(state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (w->fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+        /* A file system without O_TMPFILE: a named temporary (a killed process
+         * may leave it; it never shadows WS.state). */
+        char id[33];
+        sv_random_id(clock, id);
+        w->named = sv_asprintf("%s/.state.tmp-%ld-%.12s", state_dir, (long)getpid(), id);
+        if (!w->named) {
+            sv_err_set(err, SV_ENOMEM, "out of memory");
+            goto fail;
+        }
+        w->fd = open(w->named, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    }
     if (w->dirfd < 0 || w->fd < 0) {
         sv_err_set(err, errno == ENOSPC ? SV_ENOSPC : SV_EIO, "unable to write a chain state in '%s': %s", state_dir,
                    strerror(errno));
@@ -377,6 +390,18 @@ int chain_state_writer_commit(chain_state_writer *w, const chain_state *st, sv_e
         sv_err_set(err, errno == ENOSPC ? SV_ENOSPC : SV_EIO, "unable to write the chain state: %s", strerror(errno));
         goto done;
     }
+    if (w->named) {
+        /* The named temporary is the file itself. */
+        if (rename(w->named, final) != 0) {
+            sv_err_set(err, SV_EIO, "unable to replace the chain state '%s': %s", final, strerror(errno));
+            goto done;
+        }
+        free(w->named);
+        w->named = NULL;
+        fsync(w->dirfd);
+        rc = 0;
+        goto done;
+    }
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", w->fd);
     if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) != 0) {
         sv_err_set(err, SV_EIO, "unable to name the chain state '%s': %s", tmp, strerror(errno));
@@ -403,6 +428,8 @@ void chain_state_writer_free(chain_state_writer *w)
     if (!w) return;
     if (w->fd >= 0) close(w->fd);
     if (w->dirfd >= 0) close(w->dirfd);
+    if (w->named) unlink(w->named);
+    free(w->named);
     free(w->dir);
     free(w->buf);
     free(w->rbuf);

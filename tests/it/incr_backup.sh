@@ -315,6 +315,13 @@ change "UPDATE todos SET done = done + 1 WHERE rowid = 11"
 r="$(SQLVAULT_FAKE_NOW=$((now_ms + 1000)) bk)"
 assert_eq incremental "$(field "$r" backupType)" "one second after that full"
 
+step "a state folder that cannot be written: the backup is a full all the same"
+touch "$SV_SCRATCH/not-a-dir"
+change "UPDATE todos SET done = done + 1 WHERE rowid = 12"
+r="$(SQLVAULT_STATE_DIR="$SV_SCRATCH/not-a-dir/state" bk)"
+assert_eq full "$(field "$r" backupType)" "without a writable state folder"
+assert_contains "$(field "$r" fullReason)" "cannot be written" "why a full"
+
 step "a LiveStore store directory: fulls, and the unchanged skip with no request"
 sws=ws-store
 sdir="$SQLVAULT_DATA_DIR/$sws"

@@ -383,6 +383,102 @@ static void test_object_name(void)
     CHECK(chain_object_parent("livestore.db.zst", parent, sizeof parent) != 0);
 }
 
+/* The local chain state: written, read back by header and hashes, refused
+ * when foreign or damaged; an uncommitted writer leaves nothing. */
+static void test_state(fixture *f)
+{
+    const char *dir = fx_path(f, "state");
+    char *path = chain_state_path(dir, "ws1"), sid[CHAIN_STORE_ID_LEN], other[CHAIN_STORE_ID_LEN];
+    chain_state st, got;
+    chain_state_writer *w = NULL;
+    chain_hashes *h = NULL;
+    chain_state_sum *sum = chain_state_sum_new();
+    unsigned char hash[CHAIN_HASH_LEN], x[CHAIN_HASH_LEN];
+    sv_err e;
+    uint32_t n = (uint32_t)fx_range(f, 1, 9000);
+    chain_store_id("s3://bucket/prefix/", sid);
+    chain_store_id("file:///elsewhere", other);
+    CHECK(strlen(sid) == 32 && strcmp(sid, other) != 0);
+    CHECK(chain_state_load(path, sid, "ws1", &got, &e) != 0 && e.code == SV_ENOTFOUND);
+    /* a writer freed without commit leaves no file */
+    CHECK(chain_state_writer_new(dir, &f->fc.clock, &w, &e) == 0);
+    memset(hash, 7, sizeof hash);
+    CHECK(chain_state_writer_hash(w, hash, &e) == 0);
+    chain_state_writer_free(w);
+    CHECK_INT(fx_count_files(dir), 0);
+    /* a real one */
+    memset(&st, 0, sizeof st);
+    snprintf(st.workspace, sizeof st.workspace, "ws1");
+    memcpy(st.store_id, sid, sizeof sid);
+    snprintf(st.head, sizeof st.head, "20261130T211500.123Z");
+    snprintf(st.head_type, sizeof st.head_type, "incremental");
+    snprintf(st.base, sizeof st.base, "20261130T200000.000Z");
+    st.base_ms = 1764532800000LL;
+    st.chain_length = 3;
+    st.page_size = 4096;
+    st.page_count = n;
+    snprintf(st.fingerprint, sizeof st.fingerprint, "db=1:2:3 cc=- wal=- shm=-");
+    CHECK(chain_state_writer_new(dir, &f->fc.clock, &w, &e) == 0);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t v = i * 2654435761u;
+        memset(hash, 0, sizeof hash);
+        memcpy(hash, &v, sizeof v);
+        CHECK(chain_state_writer_hash(w, hash, &e) == 0);
+        chain_state_sum_hash(sum, hash);
+    }
+    chain_state_sum_finish(sum, st.state_sum);
+    /* the hashes read back by page, before the commit (the second pass) */
+    for (uint32_t pg = n; pg >= 1 && pg + 5 > n; pg--) {
+        uint32_t v = (pg - 1) * 2654435761u;
+        CHECK(chain_state_writer_read(w, pg, x, &e) == 0 && memcmp(x, &v, sizeof v) == 0);
+    }
+    CHECK(chain_state_writer_read(w, n + 1, x, &e) != 0);
+    st.page_count = n + 1;
+    CHECK(chain_state_writer_commit(w, &st, &e) != 0); /* hashes and page count disagree */
+    st.page_count = n;
+    CHECK(chain_state_writer_commit(w, &st, &e) == 0);
+    chain_state_writer_free(w);
+    CHECK_INT(fx_count_files(dir), 1);
+    CHECK(chain_state_load(path, sid, "ws1", &got, &e) == 0);
+    CHECK_STR(got.head, st.head);
+    CHECK_STR(got.base, st.base);
+    CHECK_STR(got.head_type, "incremental");
+    CHECK_STR(got.state_sum, st.state_sum);
+    CHECK_STR(got.fingerprint, st.fingerprint);
+    CHECK_INT(got.base_ms, st.base_ms);
+    CHECK_INT(got.chain_length, 3);
+    CHECK_INT(got.page_count, n);
+    CHECK(chain_hashes_open(path, &got, &h, &e) == 0);
+    CHECK(chain_hashes_next(h, x, &e) == 1);
+    CHECK(chain_hashes_verify(h, &e) == 0);
+    CHECK(chain_hashes_next(h, x, &e) == 0);
+    chain_hashes_close(h);
+    /* foreign: another workspace, another store */
+    CHECK(chain_state_load(path, sid, "ws2", &got, &e) != 0 && e.code == SV_ECORRUPT && strstr(e.msg, "ws1"));
+    CHECK(chain_state_load(path, other, "ws1", &got, &e) != 0 && strstr(e.msg, "another store"));
+    /* a damaged hash: the header reads, the hashes do not sum */
+    {
+        int fd = open(path, O_RDWR);
+        unsigned char b = 0xee;
+        CHECK(pwrite(fd, &b, 1, (off_t)fx_range(f, 0, (int64_t)n * CHAIN_HASH_LEN - 1)) == 1);
+        CHECK(chain_state_load(path, sid, "ws1", &got, &e) == 0);
+        CHECK(chain_hashes_open(path, &got, &h, &e) == 0);
+        CHECK(chain_hashes_verify(h, &e) != 0 && e.code == SV_ECORRUPT && strstr(e.msg, "do not sum"));
+        chain_hashes_close(h);
+        /* a truncated file, then a damaged trailer */
+        struct stat sb;
+        CHECK(fstat(fd, &sb) == 0);
+        CHECK(ftruncate(fd, sb.st_size - 13) == 0);
+        CHECK(chain_state_load(path, sid, "ws1", &got, &e) != 0 && e.code == SV_ECORRUPT);
+        CHECK(ftruncate(fd, 5) == 0);
+        CHECK(chain_state_load(path, sid, "ws1", &got, &e) != 0 && e.code == SV_ECORRUPT);
+        close(fd);
+    }
+    /* a state dir that cannot be made */
+    CHECK(chain_state_writer_new("/proc/sv-no-such/state", &f->fc.clock, &w, &e) != 0 && !w);
+    free(path);
+}
+
 int main(void)
 {
     fixture f;
@@ -393,6 +489,7 @@ int main(void)
     test_hostile(&f);
     test_writer_refusals();
     test_object_name();
+    test_state(&f);
     fx_done(&f);
     TEST_DONE();
 }
