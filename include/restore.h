@@ -69,6 +69,7 @@ typedef struct restore_fetch_opts {
      * stays NULL, sizes and checksums are checked as for a file. */
     int (*sink)(void *ud, const void *data, size_t n, sv_err *err);
     void *sink_ud;
+    const char *context;       /* path holds an object downloaded from this store key: its decryption context */
 } restore_fetch_opts;
 
 typedef struct restore_fetched {

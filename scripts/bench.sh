@@ -33,6 +33,12 @@
 #                  backups right after copying them and warm, then incrementals;
 #                  the workers' share of the cores and their CPU per backup
 #                  against zstd -3 + sha256 of the same bytes)
+#                  t point-in-time restore: PITR_LINKS (60) incrementals
+#                  (tests/tools/sv_chaingen, each ~200 rows changed) on a
+#                  full of the workspace, the restore of the last point vs
+#                  the restore of a full of the same state, alternating
+#                  within each of the RUNS rounds (inline, S3 server, into a
+#                  new file); the chain restore's peak RSS
 #                  r RPO (the dirty set, SQLVAULT_INCREMENTAL_EVERY=1m): RPO_N
 #                  workspaces (1,000), writers touching 10% of them every 10 s
 #                  (each write then markDirty), a scheduler and 2 workers × 2
@@ -302,7 +308,7 @@ build() {
   log "building in $BUILD_DIR"
   mkdir -p "$BUILD_DIR"
   if ! { cmake -S "$ROOT" -B "$BUILD_DIR" >"$RUN/cmake.log" 2>&1 &&
-    cmake --build "$BUILD_DIR" -j "$(nproc)" --target sqlvault gen_livestore sv_keygen >>"$RUN/cmake.log" 2>&1; }; then
+    cmake --build "$BUILD_DIR" -j "$(nproc)" --target sqlvault gen_livestore sv_keygen sv_chaingen >>"$RUN/cmake.log" 2>&1; }; then
     if [[ -x "$SV" && -x "$GEN" ]]; then
       log "build failed (see below); going on with the binaries already in $BUILD_DIR"
       grep -m 5 -E 'error' "$RUN/cmake.log" >&2
@@ -1165,6 +1171,79 @@ PY
   rm -rf "$dir/data"
 }
 
+# row_pitr (t): restore to a point PITR_LINKS incrementals into a chain vs
+# restoring a full of the same state (same size), alternating within each of
+# the RUNS rounds so that load changes hit both; inline restores into a new
+# file (--db, no live database: no pause, no safety copy on either side), so
+# the figures are fetch + apply + proof + validation + install. The chain is
+# written by tests/tools/sv_chaingen (the format of include/chain.h) from a
+# copy of the workspace changed PITR_LINKS times (~200 tasks and 20 events
+# each: a minute of a busy user); its page hashes are kept, not copies.
+row_pitr() {
+  local pdir="$RUN/pitr" cws="$WS-chain" fws="$WS-pitrfull" n="${PITR_LINKS:-60}" i t0_ms ts prev tsn
+  local ch_runs=() ch_rss=0 ch_rc=0 ch_err="" fu_runs=() fu_rss=0 fu_rc=0 fu_err="" ch_wall sv_cell ratio v info=""
+  local cg="$BUILD_DIR/sv_chaingen" gen_t0
+  [[ -x "$cg" ]] || { row "t. restore to a point $n incrementals into a chain" "missing $cg" "—" "—" "≤ 1.1×" "MISSED"; return; }
+  sv_env_s3 sv
+  mkdir -p "$pdir"
+  cp "$DB" "$pdir/w.db"
+  sqlite3 "$pdir/w.db" 'PRAGMA journal_mode=DELETE' >/dev/null
+  t0_ms=$(( ($(date +%s) - 86400) * 1000 ))
+  ts_at() { python3 -c 'import sys,datetime as d; m=int(sys.argv[1]); print(d.datetime.fromtimestamp(m//1000, d.timezone.utc).strftime("%Y%m%dT%H%M%S.")+"%03dZ"%(m%1000))' "$1"; }
+  gen_t0=$SECONDS
+  prev="$(ts_at "$t0_ms")"
+  "$cg" full "$cws" "$prev" "$pdir/w.db" --hashes "$pdir/0.hashes" >"$RUN/pitr-gen.log" 2>&1 || { log "chaingen full failed"; cat "$RUN/pitr-gen.log" >&2; }
+  for ((i = 1; i <= n; i++)); do
+    sqlite3 "$pdir/w.db" "WITH RECURSIVE r(k, x) AS (SELECT 1, abs(random()) % (SELECT max(rowid) FROM tasks) UNION ALL
+        SELECT k + 1, abs(random()) % (SELECT max(rowid) FROM tasks) FROM r WHERE k < 200)
+      UPDATE tasks SET title = title || ' *' WHERE rowid IN (SELECT x FROM r);
+      WITH RECURSIVE r(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM r WHERE k < 20)
+      INSERT INTO eventlog (seq, parent_seq, name, args_json, client_id, session_id, created_at)
+        SELECT (SELECT max(seq) FROM eventlog) + k, (SELECT max(seq) FROM eventlog), 'taskEdited', hex(randomblob(100)), 'bench', 'pitr', $i FROM r" 2>>"$RUN/pitr-gen.log" ||
+      log "pitr: changing the copy failed (see pitr-gen.log)"
+    ts="$(ts_at $((t0_ms + i * 60000)))"
+    "$cg" incr "$cws" "$ts" "$prev" "$pdir/$((i - 1)).hashes" "$pdir/w.db" --hashes "$pdir/$i.hashes" >>"$RUN/pitr-gen.log" 2>&1 ||
+      { log "chaingen incr $i failed: $(tail -n 1 "$RUN/pitr-gen.log")"; break; }
+    rm -f "$pdir/$((i - 1)).hashes"
+    prev="$ts"
+  done
+  tsn="$prev"
+  "$cg" full "$fws" "$tsn" "$pdir/w.db" >>"$RUN/pitr-gen.log" 2>&1 || log "chaingen full (reference) failed"
+  rm -f "$pdir/w.db" "$pdir"/*.hashes
+  log "pitr: a chain of $n links and the full of its last state written in $((SECONDS - gen_t0)) s"
+  for ((i = 1; i <= RUNS; i++)); do
+    rm -f "$pdir/c.db" "$pdir/f.db"
+    sync
+    measure_once pitr_full "$SV" restore "$fws" --from "$tsn" --db "$pdir/f.db" --yes --inline --json
+    record fu
+    rm -f "$pdir/f.db"
+    sync
+    measure_once pitr_chain "$SV" restore "$cws" --from "$tsn" --db "$pdir/c.db" --yes --inline --json
+    record ch
+    ((M_RC == 0)) && info="$(result_json pitr_chain | jq -r '"\(.chain.links) links, \(.chain.pages_applied) pages, \(.chain.links_bytes / 1048576 | floor) MiB of links applied in \(.chain.apply_ms / 1000) s; fetch \(.fetch_ms / 1000) s, check \(.validate_ms / 1000) s (integrity_check: \(.integrity_check))"' 2>/dev/null)"
+    rm -f "$pdir/c.db"
+  done
+  pick_median fu
+  local fu_wall="$M_WALL" fu_cell
+  fu_cell="$(timing s3), $(mib "$M_RSS") MiB"
+  ((M_RC == 0)) || fu_cell="$M_ERR"
+  local fu_ok="$M_RC"
+  pick_median ch
+  ch_wall="$M_WALL"
+  if ((M_RC == 0 && fu_ok == 0)); then
+    sv_cell="$(timing s3), $(mib "$M_RSS") MiB; $info"
+    ratio="$(calc "$ch_wall / $fu_wall")"
+    v="$(verdict "$ratio" '<=' 1.1)"
+  else
+    sv_cell="${M_ERR:-(the full failed)}"; ratio="—"; v="MISSED"
+  fi
+  row "t. restore to a point $n incrementals into a chain (S3 server, inline, into a new file; runs alternate with the full's)" \
+    "$sv_cell" "restoring a full of the same state: $fu_cell" "$(ratio_cell "$ratio")" "≤ 1.1×" "$v"
+  row "t(m). restore of a chain of $n links: peak RSS" "$( ((ch_rc == 0)) && echo "$(mib "$ch_rss") MiB" || echo "(see row t)")" \
+    "the full's: $(mib "$fu_rss") MiB" "—" "≤ 64 MiB" "$( ((ch_rc == 0)) && verdict "$ch_rss" '<=' $((64 * 1024)) || echo MISSED)"
+  rm -rf "$pdir"
+}
+
 # row_cluster (k): one Redis against a 3+3 Redis Cluster (tests/cluster/bench_cluster.sh).
 row_cluster() {
   local n="${BENCH_CLUSTER_N:-3000}" out kv
@@ -1264,7 +1343,7 @@ start_servers || exit 1
 LOAD0="$(cut -d' ' -f1-3 /proc/loadavg)"
 STARTED="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
-if want a || want b || want c || want d || want e || want h || want p || want u; then row_generate || exit 1; fi
+if want a || want b || want c || want d || want e || want h || want p || want u || want t; then row_generate || exit 1; fi
 want b && row_backup_s3
 want c && row_backup_file
 want e && row_restore
@@ -1282,6 +1361,7 @@ fi
 want j && row_livestore
 want k && row_cluster
 want l && row_small
+want t && row_pitr
 want r && row_rpo
 if want p || want u; then row_incr; fi
 

@@ -383,7 +383,7 @@ filter:
         /* The decrypting filter sits between the stored bytes and zstd. */
         crypto_dk dk;
         int crc = crypto_for_restore(r->ctx->cfg, o->store, r->ctx->clock, r->ctx->workspace, &dk, err);
-        if (crc == 0) crc = crypto_open_new(&dk, o->key, plain_in, &r->pc, &r->dec, err);
+        if (crc == 0) crc = crypto_open_new(&dk, o->context ? o->context : o->key, plain_in, &r->pc, &r->dec, err);
         crypto_dk_clear(&dk);
         if (crc != 0) return -1;
     }

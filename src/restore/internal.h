@@ -27,18 +27,25 @@ int restore_prepare(job_ctx *ctx, const restore_source *src, const char *require
 
 /* The chain of a backup (links.c): its members base first (ts[n-1] is the
  * backup asked for; n is 1 for a full) with their metadata.json. */
+typedef struct chain_prefetch chain_prefetch;
 typedef struct restore_chain {
     const char *ws;           /* whose backups (points into the caller's string) */
     size_t n;
     char (*ts)[SV_TS_LEN];    /* heap */
-    json_t **meta;            /* heap, one reference each */
+    json_t **meta;            /* heap, one reference each (a link's trimmed to what a restore reads) */
+    uint64_t *obj_size;       /* heap: each member's object size in the listing */
+    chain_prefetch *pf;       /* the links' download ahead of their application (links.c) */
 } restore_chain;
 
 /* Picks the backup named by at from one listing of ws (exact: that time
  * only, see catalog_pick), walks its chain to the base (catalog_chain) and
  * reads and cross-checks every member's metadata.json (workspace, type,
  * parent, parent state checksum, base, chain length, object name). Refused
- * naming the link otherwise; *out is empty on failure. */
+ * naming the link otherwise; *out is empty on failure. For a chain, a
+ * thread of its own (with its own store connection) starts downloading the
+ * links' objects into flocked temporary files as soon as the listing names
+ * them, while the metadata is read and the base fetched;
+ * restore_chain_free stops it and removes its files. */
 int restore_chain_resolve(job_ctx *ctx, const char *ws, const char *at, bool exact, restore_chain *out, sv_err *err);
 /* Applies the links of c (after the base) onto f's temporary file, which
  * holds the fetched base: each link streamed, checked (object checksum,
@@ -46,7 +53,7 @@ int restore_chain_resolve(job_ctx *ctx, const char *ws, const char *at, bool exa
  * and state checksum, which must equal the target's stateChecksum. Fills
  * f's chain fields, size and sum. A no-op (but chain_base) for a full. */
 int restore_chain_apply(job_ctx *ctx, const restore_chain *c, restore_fetched *f, sv_err *err);
-void restore_chain_free(restore_chain *c);
+void restore_chain_free(restore_chain *c); /* safe on a zeroed chain and twice */
 
 /* LiveStore stores (store.c): true when this restore goes to a store (the
  * workspace is one, or the source is a store backup or a bare event log

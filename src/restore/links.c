@@ -16,11 +16,27 @@
  *
  * Applying: the base is fetched into the restore's temporary file as a full
  * is (restore_fetch: sizes, both checksums, capped decompression). Each link
- * is then streamed through the same fetch machinery (download, object
- * checksum, decrypting filter, capped zstd, sha256 of the page stream) into
+ * is then streamed through the same fetch machinery (object checksum,
+ * decrypting filter, capped zstd, sha256 of the page stream) into
  * chain_apply_feed on that file, one link at a time; a link whose checksum
  * or stream is refused is named. Memory is the fetch's ring and zstd's
- * window whatever the chain's length. Last, one read of the result computes
+ * window whatever the chain's length.
+ *
+ * The links' objects are downloaded ahead, as stored, by a prefetch thread
+ * with its own store connection, started as soon as the listing names them:
+ * their round trips overlap the metadata reads and the base's download
+ * instead of adding up after it. Each goes to a temporary file restore-ID.db
+ * in SQLVAULT_TMP_DIR, flocked while it exists (tmpsweep.h), no larger than
+ * the listing said, and at most PREFETCH_AHEAD bytes are downloaded and not
+ * yet applied. The application reads it back through restore_fetch (path,
+ * with the store key as the decryption context), so every check is the
+ * same as for a download.
+ *
+ * THREAD SAFETY NOTES: the prefetch thread owns its store connection and
+ * writes only its own files; done, failed, applied, ahead and abort are
+ * shared under mu (cv signalled on every change). A file belongs to the
+ * thread until done counts it, then to the applier, which removes it. The
+ * thread's error is read only once failed is set (under mu). Last, one read of the result computes
  * its sha256 and its state checksum, which must equal the target's
  * "stateChecksum": the chain reproduced exactly the state that was backed
  * up. The caller then validates the file as any restore does, always with
@@ -28,8 +44,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include "backup.h"
 #include "catalog.h"
@@ -37,16 +55,210 @@
 #include "digest.h"
 #include "internal.h"
 #include "log.h"
+#include "tmpsweep.h"
+
+#define PREFETCH_AHEAD (256ULL * 1024 * 1024) /* downloaded, not yet applied */
+
+struct chain_prefetch {
+    pthread_t th;
+    bool started;
+    store_t *store;            /* the thread's own connection */
+    char **keys, **paths;      /* per link (index 1..n-1), heap */
+    int *lockfd1;              /* descriptor + 1 holding each file's flock */
+    const uint64_t *caps;      /* the listing's object sizes */
+    size_t n;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t done;               /* links 1..done are downloaded */
+    size_t applied;            /* links 1..applied are applied (their files gone) */
+    uint64_t ahead;            /* bytes downloaded, not yet applied */
+    bool failed, abort;
+    sv_err err;                /* of link done+1, once failed */
+};
+
+/* The download sink: a file, capped at the listing's size. */
+typedef struct pf_sink {
+    int fd;
+    uint64_t got, cap;
+    chain_prefetch *pf;
+} pf_sink;
+
+static int pf_write(void *ud, const void *data, size_t n, sv_err *err)
+{
+    pf_sink *ps = ud;
+    bool stop;
+    ps->got += n;
+    if (ps->got > ps->cap)
+        return sv_err_set(err, SV_ECORRUPT, "the object is larger than the %llu bytes the listing says",
+                          (unsigned long long)ps->cap);
+    pthread_mutex_lock(&ps->pf->mu);
+    stop = ps->pf->abort;
+    pthread_mutex_unlock(&ps->pf->mu);
+    if (stop) return sv_err_set(err, SV_ECANCEL, "prefetch stopped");
+    if (sv_write_all(ps->fd, data, n) != 0)
+        return sv_err_set(err, errno == ENOSPC || errno == EDQUOT ? SV_ENOSPC : SV_EIO,
+                          "unable to write a temporary file: %s", strerror(errno));
+    return 0;
+}
+
+/* The prefetch thread: each link's object, in order, to its file. */
+static void *pf_main(void *arg)
+{
+    chain_prefetch *pf = arg;
+    sv_err e;
+    for (size_t i = 1; i < pf->n; i++) {
+        pf_sink ps = {.fd = -1, .cap = pf->caps[i], .pf = pf};
+        int rc;
+        pthread_mutex_lock(&pf->mu);
+        while (!pf->abort && pf->ahead > 0 && pf->ahead + pf->caps[i] > PREFETCH_AHEAD) pthread_cond_wait(&pf->cv, &pf->mu);
+        rc = pf->abort ? -1 : 0;
+        pthread_mutex_unlock(&pf->mu);
+        if (rc != 0) return NULL;
+        sv_err_clear(&e);
+        ps.fd = open(pf->paths[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (ps.fd < 0) {
+            rc = sv_err_set(&e, errno == ENOSPC ? SV_ENOSPC : SV_EIO, "unable to create '%s': %s", pf->paths[i],
+                            strerror(errno));
+        } else {
+            int lfd = open(pf->paths[i], O_RDONLY | O_CLOEXEC);
+            if (lfd >= 0 && flock(lfd, LOCK_EX) == 0) pf->lockfd1[i] = lfd + 1;
+            else if (lfd >= 0) close(lfd);
+            rc = store_get(pf->store, pf->keys[i], 0, pf_write, &ps, &e);
+            if (close(ps.fd) != 0 && rc == 0)
+                rc = sv_err_set(&e, SV_EIO, "unable to write '%s': %s", pf->paths[i], strerror(errno));
+        }
+        pthread_mutex_lock(&pf->mu);
+        if (rc != 0) {
+            pf->failed = true;
+            pf->err = e;
+        } else {
+            pf->done = i;
+            pf->ahead += ps.got;
+        }
+        pthread_cond_broadcast(&pf->cv);
+        pthread_mutex_unlock(&pf->mu);
+        if (rc != 0) return NULL;
+    }
+    return NULL;
+}
+
+/* Removes link i's file and its lock. */
+static void pf_remove(chain_prefetch *pf, size_t i)
+{
+    if (pf->paths[i]) unlink(pf->paths[i]);
+    if (pf->lockfd1[i] > 0) close(pf->lockfd1[i] - 1);
+    pf->lockfd1[i] = 0;
+}
+
+/* Stops the thread, removes what it left, frees it. */
+static void pf_free(chain_prefetch *pf)
+{
+    if (!pf) return;
+    if (pf->started) {
+        pthread_mutex_lock(&pf->mu);
+        pf->abort = true;
+        pthread_cond_broadcast(&pf->cv);
+        pthread_mutex_unlock(&pf->mu);
+        pthread_join(pf->th, NULL);
+    }
+    for (size_t i = 1; i < pf->n; i++) {
+        pf_remove(pf, i);
+        if (pf->keys) free(pf->keys[i]);
+        if (pf->paths) free(pf->paths[i]);
+    }
+    free(pf->keys);
+    free(pf->paths);
+    free(pf->lockfd1);
+    store_free(pf->store);
+    pthread_mutex_destroy(&pf->mu);
+    pthread_cond_destroy(&pf->cv);
+    free(pf);
+}
+
+/* Starts downloading the links of c (keys from the listing) ahead. */
+static int pf_start(job_ctx *ctx, restore_chain *c, sv_err *err)
+{
+    chain_prefetch *pf = calloc(1, sizeof *pf);
+    if (!pf) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    pthread_mutex_init(&pf->mu, NULL);
+    pthread_cond_init(&pf->cv, NULL);
+    c->pf = pf;
+    pf->n = c->n;
+    pf->caps = c->obj_size;
+    pf->keys = calloc(c->n, sizeof *pf->keys);
+    pf->paths = calloc(c->n, sizeof *pf->paths);
+    pf->lockfd1 = calloc(c->n, sizeof *pf->lockfd1);
+    if (!pf->keys || !pf->paths || !pf->lockfd1) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    if (sv_mkdirs(ctx->cfg->tmp_dir, err) != 0) return -1;
+    for (size_t i = 1; i < c->n; i++) {
+        char obj[64], id[33];
+        chain_object_name(c->ts[i - 1], obj, sizeof obj);
+        sv_random_id(ctx->clock, id);
+        pf->keys[i] = backup_key(c->ws, c->ts[i], obj);
+        pf->paths[i] = sv_asprintf("%s/restore-%.16s.db", ctx->cfg->tmp_dir, id);
+        if (!pf->keys[i] || !pf->paths[i]) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    }
+    if (store_open(ctx->cfg, ctx->clock, &pf->store, err) != 0) return -1;
+    if (pthread_create(&pf->th, NULL, pf_main, pf) != 0)
+        return sv_err_set(err, SV_ENOMEM, "unable to start the prefetch thread");
+    pf->started = true;
+    return 0;
+}
+
+/* Waits until link i is downloaded (0) or its download failed (-1, err). */
+static int pf_wait(chain_prefetch *pf, size_t i, sv_err *err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&pf->mu);
+    while (pf->done < i && !pf->failed) pthread_cond_wait(&pf->cv, &pf->mu);
+    if (pf->done < i) {
+        *err = pf->err;
+        rc = -1;
+    }
+    pthread_mutex_unlock(&pf->mu);
+    return rc;
+}
+
+/* Link i is applied: its file goes, the thread may download further. */
+static void pf_applied(chain_prefetch *pf, size_t i, uint64_t bytes)
+{
+    pf_remove(pf, i);
+    pthread_mutex_lock(&pf->mu);
+    pf->applied = i;
+    pf->ahead -= bytes <= pf->ahead ? bytes : pf->ahead;
+    pthread_cond_broadcast(&pf->cv);
+    pthread_mutex_unlock(&pf->mu);
+}
 
 /* Frees what a chain holds; safe on a zeroed one and twice. */
 void restore_chain_free(restore_chain *c)
 {
+    pf_free(c->pf);
+    c->pf = NULL;
     for (size_t i = 0; c->meta && i < c->n; i++) json_decref(c->meta[i]);
     free(c->meta);
     free(c->ts);
+    free(c->obj_size);
     c->meta = NULL;
     c->ts = NULL;
+    c->obj_size = NULL;
     c->n = 0;
+}
+
+/* Keeps of a link's metadata only what a restore reads (memory per link stays small). */
+static void trim_meta(json_t *m)
+{
+    static const char *keep[] = {"instanceId", "backupType", "parent", "parentStateChecksum", "base", "chainLength",
+                                 "stateChecksum", "checksum", "compressedChecksum", "compressedSize", "databaseSize",
+                                 "object", "compression", "encryption", "version", "timestamp"};
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(m, tmp, k, v) {
+        bool kept = false;
+        for (size_t i = 0; i < sizeof keep / sizeof keep[0] && !kept; i++) kept = strcmp(k, keep[i]) == 0;
+        if (!kept) json_object_del(m, k);
+    }
 }
 
 /* A string field of a metadata document ("" when absent). */
@@ -134,17 +346,23 @@ int restore_chain_resolve(job_ctx *ctx, const char *ws, const char *at, bool exa
     }
     out->ts = calloc(len, sizeof *out->ts);
     out->meta = calloc(len, sizeof *out->meta);
-    if (!out->ts || !out->meta) {
+    out->obj_size = calloc(len, sizeof *out->obj_size);
+    if (!out->ts || !out->meta || !out->obj_size) {
         sv_err_set(err, SV_ENOMEM, "out of memory");
         goto done;
     }
     out->n = len;
-    for (size_t i = 0; i < len; i++) memcpy(out->ts[i], v[chain[i]].ts, SV_TS_LEN);
+    for (size_t i = 0; i < len; i++) {
+        memcpy(out->ts[i], v[chain[i]].ts, SV_TS_LEN);
+        out->obj_size[i] = v[chain[i]].object_size;
+    }
+    if (len > 1 && pf_start(ctx, out, err) != 0) goto done;
     for (size_t i = 0; i < len; i++) {
         if (catalog_read_meta(ctx->store, ws, out->ts[i], &out->meta[i], err) != 0) {
             if (len > 1) sv_err_wrap(err, "link %s of the chain of backup %s", out->ts[i], out->ts[len - 1]);
             goto done;
         }
+        if (i > 0 && i < len - 1) trim_meta(out->meta[i]);
     }
     if (len > 1)
         for (size_t i = 0; i < len; i++)
@@ -168,27 +386,31 @@ static int link_feed(void *ud, const void *data, size_t n, sv_err *err)
     return chain_apply_feed(((link_sink *)ud)->a, data, n, err);
 }
 
-/* Applies link i of c onto the file open on fd. */
+/* Applies link i of c onto the file open on fd: its prefetched object read
+ * back through restore_fetch with every check of a download. */
 static int apply_link(job_ctx *ctx, const restore_chain *c, size_t i, int fd, uint32_t page_size, restore_fetched *f,
                       sv_err *err)
 {
     json_t *m = c->meta[i];
     uint64_t cap = ctx->cfg->max_db_size, pages = 0, written = 0;
     link_sink ls = {0};
-    restore_fetched lf;
+    restore_fetched lf = {0};
     restore_fetch_opts fo = {.store = ctx->store, .tmp_dir = ctx->cfg->tmp_dir, .require_zstd = true,
                              .expect_size = -1, .sink = link_feed, .sink_ud = &ls};
-    char *key = backup_key(c->ws, c->ts[i], mstr(m, "object"));
     int rc = -1;
-    if (!key) return sv_err_set(err, SV_ENOMEM, "out of memory");
     /* The stream: the pages of a capped database plus 4 bytes a page and its header and trailer. */
     fo.max_size = cap + cap / 128 + CHAIN_HEADER_LEN + CHAIN_TRAILER_LEN;
-    fo.key = key;
+    fo.path = c->pf->paths[i];
+    fo.context = c->pf->keys[i];
     fo.encrypted = json_object_get(m, "encryption") && !json_is_null(json_object_get(m, "encryption"));
     fo.expect_sum = mstr(m, "checksum");
     fo.expect_obj_sum = *mstr(m, "compressedChecksum") ? mstr(m, "compressedChecksum") : NULL;
     fo.expect_obj_size = mint(m, "compressedSize");
-    if (lseek(fd, 0, SEEK_SET) < 0 || chain_apply_new(fd, page_size, cap, &ls.a, err) != 0) goto done;
+    if (pf_wait(c->pf, i, err) != 0) {
+        if (err->code == SV_ENOTFOUND) sv_err_set(err, SV_ENOTFOUND, "its object %s is not in the store", c->pf->keys[i]);
+        goto done;
+    }
+    if (chain_apply_new(fd, page_size, cap, &ls.a, err) != 0) goto done;
     if (restore_fetch(ctx, &fo, &lf, err) != 0) goto done;
     if (chain_apply_finish(ls.a, &pages, &written, err) != 0) goto done;
     if (mint(m, "databaseSize") >= 0 && pages * page_size != (uint64_t)mint(m, "databaseSize")) {
@@ -201,13 +423,13 @@ static int apply_link(job_ctx *ctx, const restore_chain *c, size_t i, int fd, ui
     f->size = pages * page_size;
     rc = 0;
 done:
+    pf_applied(c->pf, i, lf.object_size ? lf.object_size : c->obj_size[i]);
     if (rc != 0) {
         sv_err_wrap(err, "link %s of the chain of backup %s", c->ts[i], c->ts[c->n - 1]);
         if (err->code == SV_ECHECKSUM || err->code == SV_ECORRUPT)
             sv_err_hint(err, "the link was damaged or replaced in the store; restore a point before %s", c->ts[i]);
     }
     chain_apply_free(ls.a);
-    free(key);
     return rc;
 }
 

@@ -105,7 +105,6 @@ static int backup_source(job_ctx *ctx, const restore_chain *c, restore_fetch_opt
     fo->expect_size = json_is_integer(v) ? json_integer_value(v) : -1;
     v = json_object_get(meta, "compressedSize");
     fo->expect_obj_size = json_is_integer(v) ? json_integer_value(v) : -1;
-    if (c->n > 1) fo->durable = false; /* the base is rewritten by the links: its writeback would be wasted */
     return 0;
 }
 

@@ -35,6 +35,7 @@ for r in "a. workspace" "b. backup → S3 server" "b'. backup → S3 server vs t
   "h''. keys rotate, 500 workspaces → file://" "h''. keys rotate, 500 workspaces → S3 server" \
   "e(j). restore: the job's own time" "k. queue on a Redis Cluster" \
   "l. 40 small jobs" \
+  "t. restore to a point 60 incrementals into a chain" "t(m). restore of a chain of 60 links: peak RSS" \
   "r. RPO: 100 workspaces, 10% written every 10 s for 20 s, INCREMENTAL_EVERY=10s" \
   "p. incremental after a ~1% change (8MiB)" "u. backup of an unchanged workspace (8MiB)"; do
   n="$(grep -cF "| $r" "$out" || true)"
@@ -45,7 +46,7 @@ step "the rows of features that exist carry figures, not errors"
 # | figure | sqlvault | reference | ratio | target | verdict |: column 5 is the ratio
 ratio_of() { grep -F "| $1" "$out" | awk -F' \\| ' '{ print $4 }'; }
 for r in "b. backup → S3 server" "c. backup → file://" "e. queued restore from S3 server" "h. backup → file://, encrypted" \
-  "h'. restore from file://, encrypted"; do
+  "h'. restore from file://, encrypted" "t. restore to a point 60 incrementals into a chain"; do
   ratio="$(ratio_of "$r")"
   [[ "$ratio" =~ ^[0-9]+\.[0-9]+×$ ]] || fail "row [$r] has no ratio: $(grep -F "| $r" "$out")"
   note "ok: [$r] ratio $ratio"

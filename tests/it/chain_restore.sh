@@ -209,4 +209,8 @@ res="$(qfield "$id" result)"
 assert_eq "${TS[0]}" "$(jq -r .chain.base <<<"$res")" "queued: chain base"
 assert_eq "8" "$(jq -r .chain.links <<<"$res")" "queued: links"
 assert_eq "${HASH[8]}" "$(db_sha3 "$live")" "queued: content of point 8"
+
+step "no temporary file is left behind (fetched bases, prefetched links)"
+left="$(find "$SQLVAULT_DATA_DIR/.sqlvault-tmp" -name 'restore-*' 2>/dev/null)"
+assert_eq "" "$left" "files left in the temporary folder"
 sv_pass

@@ -11,6 +11,10 @@
  *       full/WS/TS/pages-PARENT_TS.zst + metadata.json naming the parent,
  *       its state checksum (read from its metadata.json), the base and the
  *       chain length. --id writes another instanceId (a foreign link).
+ *   --hashes OUT (both): also writes the page hashes of DB to OUT; a
+ *       PARENT_DB whose name ends in .hashes is such a file, compared with
+ *       DB's page hashes instead of its pages (the bench's long chains of a
+ *       large database, without a copy of it per point).
  *
  * DB files must be quiescent database files (no -wal content). Everything
  * is streamed: memory is a few pages and zstd's buffers. The store comes
@@ -153,7 +157,9 @@ static json_t *meta_new(const char *id, const char *ts, const char *type, const 
 }
 
 /* sv_chaingen full WS TS DB */
-static int gen_full(store_t *s, const char *ws, const char *ts, const char *db, sv_err *err)
+static int save_hashes(const char *path, int fd, uint32_t ps, sv_err *err);
+
+static int gen_full(store_t *s, const char *ws, const char *ts, const char *db, const char *hashes, sv_err *err)
 {
     out_obj o;
     int fd = open(db, O_RDONLY), rc = -1;
@@ -186,6 +192,7 @@ static int gen_full(store_t *s, const char *ws, const char *ts, const char *db, 
     m = meta_new(ws, ts, "full", BACKUP_OBJECT, size, ps, &o, state);
     json_object_set_new(m, "chainLength", json_integer(0));
     if (put_meta(s, ws, ts, m, err) != 0) goto done;
+    if (hashes && save_hashes(hashes, fd, ps, err) != 0) goto done;
     printf("%s\n", state);
     rc = 0;
 done:
@@ -204,13 +211,59 @@ static ssize_t read_page(int fd, uint32_t pgno, uint32_t ps, unsigned char *b)
     return pread(fd, b, ps, (off_t)(pgno - 1) * ps);
 }
 
-/* sv_chaingen incr WS TS PARENT_TS PARENT_DB DB [--id ID] */
+/* Writes the page hashes of the database on fd to path. */
+static int save_hashes(const char *path, int fd, uint32_t ps, sv_err *err)
+{
+    FILE *f = fopen(path, "wb");
+    unsigned char *b = malloc(ps), h[CHAIN_HASH_LEN];
+    int rc = 0;
+    for (uint32_t pg = 1; f && b && pread(fd, b, ps, (off_t)(pg - 1) * ps) == (ssize_t)ps; pg++) {
+        chain_page_hash(b, ps, h);
+        fwrite(h, 1, sizeof h, f);
+    }
+    if (!f || !b || fclose(f) != 0) rc = sv_err_set(err, SV_EIO, "writing %s", path);
+    free(b);
+    return rc;
+}
+
+/* Reads a page hash file (heap, *n hashes). */
+static unsigned char *load_hashes(const char *path, uint32_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    long len;
+    unsigned char *v = NULL;
+    *n = 0;
+    if (!f) return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (v = malloc((size_t)len + 1)) && fread(v, 1, (size_t)len, f) == (size_t)len)
+        *n = (uint32_t)(len / CHAIN_HASH_LEN);
+    fclose(f);
+    return v;
+}
+
+/* True when page pg (contents b) differs from the parent's. */
+static bool page_changed(int pfd, const unsigned char *ph, uint32_t pn, uint32_t pg, uint32_t ps,
+                         const unsigned char *b, unsigned char *a)
+{
+    if (ph) {
+        unsigned char h[CHAIN_HASH_LEN];
+        if (pg > pn) return true;
+        chain_page_hash(b, ps, h);
+        return memcmp(h, ph + (size_t)(pg - 1) * CHAIN_HASH_LEN, CHAIN_HASH_LEN) != 0;
+    }
+    return read_page(pfd, pg, ps, a) != (ssize_t)ps || memcmp(a, b, ps) != 0;
+}
+
+/* sv_chaingen incr WS TS PARENT_TS PARENT_DB DB [--id ID] [--hashes OUT] */
 static int gen_incr(store_t *s, const char *ws, const char *ts, const char *pts, const char *pdb, const char *db,
-                    const char *id, sv_err *err)
+                    const char *id, const char *hashes, sv_err *err)
 {
     out_obj o;
-    int pfd = open(pdb, O_RDONLY), fd = open(db, O_RDONLY), rc = -1;
-    uint32_t ps = 0, count, n = 0;
+    size_t plen_name = strlen(pdb);
+    bool hmode = plen_name > 7 && strcmp(pdb + plen_name - 7, ".hashes") == 0;
+    int pfd = hmode ? -1 : open(pdb, O_RDONLY), fd = open(db, O_RDONLY), rc = -1;
+    uint32_t ps = 0, count, n = 0, pn = 0;
+    unsigned char *ph = hmode ? load_hashes(pdb, &pn) : NULL;
     struct stat sb;
     unsigned char *a = NULL, *b = NULL;
     chain_state_sum *ss = chain_state_sum_new();
@@ -220,7 +273,8 @@ static int gen_incr(store_t *s, const char *ws, const char *ts, const char *pts,
     const char *pstate, *base;
     int64_t plen;
     memset(&o, 0, sizeof o);
-    if (pfd < 0 || fd < 0 || !(ps = page_size_of(fd)) || page_size_of(pfd) != ps || fstat(fd, &sb) != 0) {
+    if ((hmode ? !ph : pfd < 0) || fd < 0 || !(ps = page_size_of(fd)) || (!hmode && page_size_of(pfd) != ps) ||
+        fstat(fd, &sb) != 0) {
         sv_err_set(err, SV_EINVAL, "%s and %s must be database files of one page size", pdb, db);
         goto done;
     }
@@ -237,13 +291,12 @@ static int gen_incr(store_t *s, const char *ws, const char *ts, const char *pts,
     a = malloc(ps);
     b = malloc(ps);
     for (uint32_t pg = 1; pg <= count; pg++) { /* pass 1: count the changed pages */
-        ssize_t x = read_page(pfd, pg, ps, a), y = read_page(fd, pg, ps, b);
-        if (y != (ssize_t)ps) {
+        if (read_page(fd, pg, ps, b) != (ssize_t)ps) {
             sv_err_set(err, SV_EIO, "short read of %s", db);
             goto done;
         }
         chain_state_sum_pages(ss, b, ps, ps);
-        if (x != (ssize_t)ps || memcmp(a, b, ps) != 0) n++;
+        if (page_changed(pfd, ph, pn, pg, ps, b, a)) n++;
     }
     chain_state_sum_finish(ss, state);
     ss = NULL;
@@ -251,12 +304,11 @@ static int gen_incr(store_t *s, const char *ws, const char *ts, const char *pts,
     key = backup_key(ws, ts, obj);
     if (obj_open(&o, s, key, err) != 0 || chain_writer_new(ps, count, n, obj_write, &o, &w, err) != 0) goto done;
     for (uint32_t pg = 1; pg <= count; pg++) { /* pass 2: the stream */
-        ssize_t x = read_page(pfd, pg, ps, a), y = read_page(fd, pg, ps, b);
-        if (y != (ssize_t)ps) {
+        if (read_page(fd, pg, ps, b) != (ssize_t)ps) {
             sv_err_set(err, SV_EIO, "short read of %s", db);
             goto done;
         }
-        if ((x != (ssize_t)ps || memcmp(a, b, ps) != 0) && chain_writer_page(w, pg, b, err) != 0) goto done;
+        if (page_changed(pfd, ph, pn, pg, ps, b, a) && chain_writer_page(w, pg, b, err) != 0) goto done;
     }
     if (chain_writer_finish(w, NULL, err) != 0 || obj_finish(&o, err) != 0) goto done;
     m = meta_new(id ? id : ws, ts, "incremental", obj, (uint64_t)count * ps, ps, &o, state);
@@ -266,6 +318,7 @@ static int gen_incr(store_t *s, const char *ws, const char *ts, const char *pts,
     json_object_set_new(m, "chainLength", json_integer(plen + 1));
     json_object_set_new(m, "changedPages", json_integer(n));
     if (put_meta(s, ws, ts, m, err) != 0) goto done;
+    if (hashes && save_hashes(hashes, fd, ps, err) != 0) goto done;
     printf("%s %u\n", state, n);
     rc = 0;
 done:
@@ -278,6 +331,7 @@ done:
     if (fd >= 0) close(fd);
     free(a);
     free(b);
+    free(ph);
     free(key);
     return rc;
 }
@@ -294,11 +348,21 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return die(&e);
     }
-    if (argc == 5 && strcmp(argv[1], "full") == 0) rc = gen_full(s, argv[2], argv[3], argv[4], &e) ? die(&e) : 0;
-    else if ((argc == 7 || (argc == 9 && strcmp(argv[7], "--id") == 0)) && strcmp(argv[1], "incr") == 0)
-        rc = gen_incr(s, argv[2], argv[3], argv[4], argv[5], argv[6], argc == 9 ? argv[8] : NULL, &e) ? die(&e) : 0;
-    else
-        fprintf(stderr, "usage: sv_chaingen full WS TS DB | incr WS TS PARENT_TS PARENT_DB DB [--id INSTANCE]\n");
+    {
+        const char *id = NULL, *hashes = NULL, *pos[8];
+        int np = 0;
+        for (int i = 1; i < argc; i++) {
+            if (strcmp(argv[i], "--id") == 0 && i + 1 < argc) id = argv[++i];
+            else if (strcmp(argv[i], "--hashes") == 0 && i + 1 < argc) hashes = argv[++i];
+            else if (np < 8) pos[np++] = argv[i];
+        }
+        if (np == 4 && strcmp(pos[0], "full") == 0) rc = gen_full(s, pos[1], pos[2], pos[3], hashes, &e) ? die(&e) : 0;
+        else if (np == 6 && strcmp(pos[0], "incr") == 0)
+            rc = gen_incr(s, pos[1], pos[2], pos[3], pos[4], pos[5], id, hashes, &e) ? die(&e) : 0;
+        else
+            fprintf(stderr, "usage: sv_chaingen full WS TS DB [--hashes OUT] | incr WS TS PARENT_TS PARENT_DB|PARENT.hashes "
+                            "DB [--id INSTANCE] [--hashes OUT]\n");
+    }
     store_free(s);
     config_free(&cfg);
     return rc;
