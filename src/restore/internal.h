@@ -38,15 +38,19 @@ typedef struct restore_chain {
 } restore_chain;
 
 /* Picks the backup named by at from one listing of ws (exact: that time
- * only, see catalog_pick), walks its chain to the base (catalog_chain) and
- * reads and cross-checks every member's metadata.json (workspace, type,
- * parent, parent state checksum, base, chain length, object name). Refused
- * naming the link otherwise; *out is empty on failure. For a chain, a
- * thread of its own (with its own store connection) starts downloading the
- * links' objects into flocked temporary files as soon as the listing names
- * them, while the metadata is read and the base fetched;
- * restore_chain_free stops it and removes its files. */
+ * only, see catalog_pick) and walks its chain to the base (catalog_chain):
+ * refused naming a missing link. Reads the base's metadata.json (checked
+ * against the workspace for a chain). For a chain, a thread of its own
+ * (with its own store connection) starts reading the links' metadata.json
+ * and downloading their objects into flocked temporary files, while the
+ * base is fetched; restore_chain_free stops it and removes its files.
+ * *out is empty on failure. */
 int restore_chain_resolve(job_ctx *ctx, const char *ws, const char *at, bool exact, restore_chain *out, sv_err *err);
+/* Waits for the links' metadata and cross-checks every link (workspace,
+ * type, parent, parent state checksum against the parent's stateChecksum,
+ * base, chain length, object name): refused naming the link. Call before
+ * restore_chain_apply; a no-op for a full. */
+int restore_chain_check(restore_chain *c, sv_err *err);
 /* Applies the links of c (after the base) onto f's temporary file, which
  * holds the fetched base: each link streamed, checked (object checksum,
  * page stream checksum) and fed to chain_apply; then the result's sha256

@@ -62,6 +62,8 @@
 struct chain_prefetch {
     pthread_t th;
     bool started;
+    restore_chain *c;          /* whose links: the thread fills c->meta[1..n-1] */
+    size_t meta_done;          /* links 1..meta_done have their metadata read */
     store_t *store;            /* the thread's own connection */
     char **keys, **paths;      /* per link (index 1..n-1), heap */
     int *lockfd1;              /* descriptor + 1 holding each file's flock */
@@ -101,11 +103,32 @@ static int pf_write(void *ud, const void *data, size_t n, sv_err *err)
     return 0;
 }
 
-/* The prefetch thread: each link's object, in order, to its file. */
+/* The prefetch thread: each link's metadata.json, then each link's object,
+ * in order, to its file. */
 static void *pf_main(void *arg)
 {
     chain_prefetch *pf = arg;
+    restore_chain *c = pf->c;
     sv_err e;
+    for (size_t i = 1; i < pf->n; i++) {
+        json_t *m = NULL;
+        int rc;
+        sv_err_clear(&e);
+        rc = catalog_read_meta(pf->store, c->ws, c->ts[i], &m, &e);
+        if (rc != 0) sv_err_wrap(&e, "link %s of the chain of backup %s", c->ts[i], c->ts[c->n - 1]);
+        pthread_mutex_lock(&pf->mu);
+        if (rc != 0) {
+            pf->failed = true;
+            pf->err = e;
+        } else {
+            c->meta[i] = m;
+            pf->meta_done = i;
+        }
+        if (pf->abort) rc = -1;
+        pthread_cond_broadcast(&pf->cv);
+        pthread_mutex_unlock(&pf->mu);
+        if (rc != 0) return NULL;
+    }
     for (size_t i = 1; i < pf->n; i++) {
         pf_sink ps = {.fd = -1, .cap = pf->caps[i], .pf = pf};
         int rc;
@@ -183,6 +206,7 @@ static int pf_start(job_ctx *ctx, restore_chain *c, sv_err *err)
     pthread_mutex_init(&pf->mu, NULL);
     pthread_cond_init(&pf->cv, NULL);
     c->pf = pf;
+    pf->c = c;
     pf->n = c->n;
     pf->caps = c->obj_size;
     pf->keys = calloc(c->n, sizeof *pf->keys);
@@ -203,6 +227,20 @@ static int pf_start(job_ctx *ctx, restore_chain *c, sv_err *err)
         return sv_err_set(err, SV_ENOMEM, "unable to start the prefetch thread");
     pf->started = true;
     return 0;
+}
+
+/* Waits until every link's metadata is read (0) or a read failed (-1, err). */
+static int pf_wait_meta(chain_prefetch *pf, sv_err *err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&pf->mu);
+    while (pf->meta_done + 1 < pf->n && !pf->failed) pthread_cond_wait(&pf->cv, &pf->mu);
+    if (pf->meta_done + 1 < pf->n) {
+        *err = pf->err;
+        rc = -1;
+    }
+    pthread_mutex_unlock(&pf->mu);
+    return rc;
 }
 
 /* Waits until link i is downloaded (0) or its download failed (-1, err). */
@@ -356,23 +394,32 @@ int restore_chain_resolve(job_ctx *ctx, const char *ws, const char *at, bool exa
         memcpy(out->ts[i], v[chain[i]].ts, SV_TS_LEN);
         out->obj_size[i] = v[chain[i]].object_size;
     }
+    /* A chain: the links' metadata and objects come through the prefetch
+     * thread while the base is fetched (restore_chain_check, then apply). */
     if (len > 1 && pf_start(ctx, out, err) != 0) goto done;
-    for (size_t i = 0; i < len; i++) {
-        if (catalog_read_meta(ctx->store, ws, out->ts[i], &out->meta[i], err) != 0) {
-            if (len > 1) sv_err_wrap(err, "link %s of the chain of backup %s", out->ts[i], out->ts[len - 1]);
-            goto done;
-        }
-        if (i > 0 && i < len - 1) trim_meta(out->meta[i]);
+    if (catalog_read_meta(ctx->store, ws, out->ts[0], &out->meta[0], err) != 0) {
+        if (len > 1) sv_err_wrap(err, "base %s of the chain of backup %s", out->ts[0], out->ts[len - 1]);
+        goto done;
     }
-    if (len > 1)
-        for (size_t i = 0; i < len; i++)
-            if (check_member(out, i, err) != 0) goto done;
+    if (len > 1 && check_member(out, 0, err) != 0) goto done;
     rc = 0;
 done:
     if (rc != 0) restore_chain_free(out);
     free(chain);
     free(v);
     return rc;
+}
+
+/* The links' metadata, read by the prefetch thread, cross-checked (see internal.h). */
+int restore_chain_check(restore_chain *c, sv_err *err)
+{
+    if (c->n < 2) return 0;
+    if (pf_wait_meta(c->pf, err) != 0) return -1;
+    for (size_t i = 1; i < c->n; i++) {
+        if (check_member(c, i, err) != 0) return -1;
+        if (i < c->n - 1) trim_meta(c->meta[i]);
+    }
+    return 0;
 }
 
 /* One link's application, fed by restore_fetch's sink. */

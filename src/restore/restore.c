@@ -148,7 +148,7 @@ int restore_prepare(job_ctx *ctx, const restore_source *src, const char *require
             backup_source(ctx, &chain, &fo, &key, err) != 0)
             goto done;
         memcpy(ts, chain.ts[chain.n - 1], SV_TS_LEN);
-        *meta = json_incref(chain.meta[chain.n - 1]);
+        if (chain.n == 1) *meta = json_incref(chain.meta[0]);
     } else if (src->kind == RESTORE_SRC_OBJECT) {
         fo.key = src->ref;
     } else {
@@ -156,6 +156,8 @@ int restore_prepare(job_ctx *ctx, const restore_source *src, const char *require
     }
     if (restore_fetch(ctx, &fo, f, err) != 0) goto done;
     if (chain.n > 0) {
+        if (restore_chain_check(&chain, err) != 0) goto done;
+        if (!*meta) *meta = json_incref(chain.meta[chain.n - 1]);
         if (restore_chain_apply(ctx, &chain, f, err) != 0) goto done;
         f->duration_ms += f->apply_ms;
     }
