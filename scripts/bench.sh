@@ -1182,7 +1182,7 @@ PY
 row_pitr() {
   local pdir="$RUN/pitr" cws="$WS-chain" fws="$WS-pitrfull" n="${PITR_LINKS:-60}" i t0_ms ts prev tsn
   local ch_runs=() ch_rss=0 ch_rc=0 ch_err="" fu_runs=() fu_rss=0 fu_rc=0 fu_err="" ch_wall sv_cell ratio v info=""
-  local cg="$BUILD_DIR/sv_chaingen" gen_t0
+  local cg="$BUILD_DIR/sv_chaingen" gen_t0 finfo=""
   [[ -x "$cg" ]] || { row "t. restore to a point $n incrementals into a chain" "missing $cg" "—" "—" "≤ 1.1×" "MISSED"; return; }
   sv_env_s3 sv
   mkdir -p "$pdir"
@@ -1216,6 +1216,7 @@ row_pitr() {
     sync
     measure_once pitr_full "$SV" restore "$fws" --from "$tsn" --db "$pdir/f.db" --yes --inline --json
     record fu
+    ((M_RC == 0)) && finfo="$(result_json pitr_full | jq -r '"fetch \(.fetch_ms / 1000) s, check \(.validate_ms / 1000) s"' 2>/dev/null)"
     rm -f "$pdir/f.db"
     sync
     measure_once pitr_chain "$SV" restore "$cws" --from "$tsn" --db "$pdir/c.db" --yes --inline --json
@@ -1225,7 +1226,7 @@ row_pitr() {
   done
   pick_median fu
   local fu_wall="$M_WALL" fu_cell
-  fu_cell="$(timing s3), $(mib "$M_RSS") MiB"
+  fu_cell="$(timing s3), $(mib "$M_RSS") MiB; $finfo"
   ((M_RC == 0)) || fu_cell="$M_ERR"
   local fu_ok="$M_RC"
   pick_median ch

@@ -53,9 +53,9 @@ int restore_chain_resolve(job_ctx *ctx, const char *ws, const char *at, bool exa
 int restore_chain_check(restore_chain *c, sv_err *err);
 /* Applies the links of c (after the base) onto f's temporary file, which
  * holds the fetched base: each link streamed, checked (object checksum,
- * page stream checksum) and fed to chain_apply; then the result's sha256
- * and state checksum, which must equal the target's stateChecksum. Fills
- * f's chain fields, size and sum. A no-op (but chain_base) for a full. */
+ * page stream checksum) and fed to chain_apply; then the result's state
+ * checksum, which must equal the target's stateChecksum. Fills f's chain
+ * fields, size, and sum (the state checksum: the sha256 is not computed). A no-op (but chain_base) for a full. */
 int restore_chain_apply(job_ctx *ctx, const restore_chain *c, restore_fetched *f, sv_err *err);
 void restore_chain_free(restore_chain *c); /* safe on a zeroed chain and twice */
 

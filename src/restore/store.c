@@ -66,15 +66,22 @@ static void emit_ev(job_ctx *ctx, const char *event, json_t *data)
 }
 
 /* Fetches the backup's files (metadata.json "files") into out[]. */
-static int fetch_backup(job_ctx *ctx, const char *ws, const char *at, rs_file *out, int *n, char ts[SV_TS_LEN],
-                        sv_err *err)
+static int fetch_backup(job_ctx *ctx, const char *ws, const char *at, bool exact, rs_file *out, int *n,
+                        char ts[SV_TS_LEN], sv_err *err)
 {
-    catalog_entry ce;
+    catalog_entry ce, *all = NULL;
     json_t *meta = NULL, *files;
-    size_t i;
+    size_t i, nall = 0;
     int rc = -1;
     *n = 0;
-    if (catalog_find(ctx->store, ws, at, &ce, err) != 0) return -1;
+    /* exact: the backup recorded on the job, never an older one */
+    if (catalog_list(ctx->store, ws, &all, &nall, err) != 0) return -1;
+    if (catalog_pick(all, nall, ws, at, exact, &i, err) != 0) {
+        free(all);
+        return -1;
+    }
+    ce = all[i];
+    free(all);
     memcpy(ts, ce.ts, SV_TS_LEN);
     if (catalog_read_meta(ctx->store, ws, ce.ts, &meta, err) != 0) return -1;
     files = json_object_get(meta, "files");
@@ -270,7 +277,7 @@ int restore_store(job_ctx *ctx, const restore_source *src, json_t **result, sv_e
     /* Phase 1: fetch and validate; the live store is not touched. */
     job_progress(ctx, "download", 0, 0);
     if (src->kind == RESTORE_SRC_BACKUP) {
-        if (fetch_backup(ctx, src->ws ? src->ws : ctx->workspace, src->ref, files, &n, ts, err) != 0) goto done;
+        if (fetch_backup(ctx, src->ws ? src->ws : ctx->workspace, src->ref, src->exact, files, &n, ts, err) != 0) goto done;
     } else {
         restore_fetch_opts fo = {.store = ctx->store, .tmp_dir = ctx->cfg->tmp_dir, .max_size = ctx->cfg->max_db_size,
                                  .expect_size = -1, .expect_obj_size = -1};
