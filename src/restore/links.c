@@ -372,7 +372,7 @@ int restore_chain_resolve(job_ctx *ctx, const char *ws, const char *at, bool exa
     out->ws = ws;
     if (catalog_list(ctx->store, ws, &v, &n, err) != 0) return -1;
     if (catalog_pick(v, n, ws, at, exact, &idx, err) != 0) goto done;
-    if (v[idx].incremental || !v[idx].has_object) {
+    if (v[idx].incremental) {
         if (catalog_chain(v, n, idx, &chain, &len, err) != 0) goto done;
     } else { /* a full: its own chain (its object's absence is the fetch's to report, as before) */
         if (!(chain = malloc(sizeof *chain))) {
@@ -401,7 +401,9 @@ int restore_chain_resolve(job_ctx *ctx, const char *ws, const char *at, bool exa
         if (len > 1) sv_err_wrap(err, "base %s of the chain of backup %s", out->ts[0], out->ts[len - 1]);
         goto done;
     }
-    if (len > 1 && check_member(out, 0, err) != 0) goto done;
+    /* A chain's base; or a lone "full" whose metadata says incremental: its object is gone. */
+    if ((len > 1 || strcmp(mstr(out->meta[0], "backupType"), "incremental") == 0) && check_member(out, 0, err) != 0)
+        goto done;
     rc = 0;
 done:
     if (rc != 0) restore_chain_free(out);
