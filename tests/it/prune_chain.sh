@@ -238,49 +238,51 @@ if ! "$SV_BIN" backup --help 2>&1 | grep -q -- '--full'; then
   sv_pass
   exit 0
 fi
-step "real chains: fulls and incrementals under a moving fake clock"
-WS2=chainreal
+step "the backup side's chains under a moving fake clock: prune, then every kept point restores"
+WS3=chainreal
 export SQLVAULT_FULL_EVERY=24h SQLVAULT_STATE_DIR="$SV_SCRATCH/state"
-DB="$SQLVAULT_DATA_DIR/$WS2/livestore.db"
-make_workspace "$WS2" 20
-declare -A ROWS
-backup_at() { # backup_at MS [--full]: one backup with the clock at MS; prints its folder ts
+DB="$SQLVAULT_DATA_DIR/$WS3/livestore.db"
+make_workspace "$WS3" 200
+declare -A RHASH
+declare -a RTS
+# backup_at MS [--full]: one backup with the clock at MS; prints its folder ts
+backup_at() {
   local res
-  res="$(SQLVAULT_FAKE_NOW="$1" "$SV_BIN" backup "$WS2" --inline --json ${2:-})" || fail "backup at $1 failed: $res"
-  jq -r '.ts // .backup // empty' <<<"$res"
+  res="$(SQLVAULT_FAKE_NOW="$1" "$SV_BIN" backup "$WS3" --inline --json ${2:-})" || fail "backup at $1 failed: $res"
+  jq -r '.ts // empty' <<<"$res"
 }
-write_some() { sqlite3 "$DB" "INSERT INTO todos (id, title) SELECT 'x' || (SELECT count(*) FROM todos) || '-' || value, 'row' FROM json_each('[1,2,3]')"; }
-H=3600000 D=86400000
-D0=$(( NOW_MS / D * D ))
-TS_LIST=()
-# day -4: a full at 09:00, links at 09:05 and 09:10 (past all:2d; the full is the day's point)
-# day -1: a full at 09:00, links at 09:05, 09:10 (inside all:2d: all kept)
+write_some() {
+  sqlite3 "$DB" "INSERT INTO todos (id, title) VALUES ('r$1', 'row $1'); UPDATE eventlog SET args = hex(randomblob(16)) WHERE seq % 9 = $1 % 9" >/dev/null
+}
+# day -4 (past all:2d): a full at 09:00 and links at 09:05 and 09:10, the
+# full is the day's point and the links go; day -1 (inside): all three stay
+n=0
 for day in -4 -1; do
   for m in 0 5 10; do
-    write_some
+    write_some $((n += 1))
     t=$(( D0 + day * D + 9 * H + m * 60000 ))
     if (( m == 0 )); then ts="$(backup_at "$t" --full)"; else ts="$(backup_at "$t")"; fi
     [[ -n "$ts" ]] || fail "no folder ts in the backup result"
-    ROWS[$ts]="$(db_count "$DB" todos)"
-    TS_LIST+=("$ts")
+    RHASH[$ts]="$(db_sha3 "$DB")"
+    RTS+=("$ts")
   done
 done
-"$SV_BIN" list "$WS2" --json >"$SV_SCRATCH/list.json" || fail "list failed"
-nincr=$(s3_keys "${SV_PREFIX}full/$WS2/" | grep -c '/pages-.*\.zst$' || true)
-note "backups: ${TS_LIST[*]}; incrementals: $nincr"
-assert_ge "$nincr" 4 "incrementals made"
-out="$("$SV_BIN" prune "$WS2" --inline --json)" || fail "prune failed: $out"
-kept_ts="$(jq -r '[.decisions[] | .ts] as $d | $d | join(" ")' <<<"$out")"
-note "deleted: $kept_ts"
-# day -4: the full stays (daily:7d), its two links go; day -1: all three stay
-assert_eq 2 "$(jq -r .deleted <<<"$out")" "deleted (the two links of day -4)"
-for i in 1 2; do assert_contains "$kept_ts" "${TS_LIST[$i]}" "deleted link"; done
-step "every kept point restores to exactly its rows"
+nincr=$(s3_keys "${SV_PREFIX}full/$WS3/" | grep -c '/pages-.*\.zst$' || true)
+note "backups: ${RTS[*]}; incrementals: $nincr"
+assert_eq 4 "$nincr" "incrementals the backup side made"
+out="$("$SV_BIN" prune "$WS3" --inline --dry-run --json)" || fail "dry run failed: $out"
+reason() { jq -r --arg t "$1" '.decisions[] | select(.ts == $t) | "\(.action) \(.reason)"' <<<"$out"; }
+assert_eq "keep daily:7d" "$(reason "${RTS[0]}")" "day -4's full"
+assert_eq "delete superseded (daily:7d)" "$(reason "${RTS[1]}")" "day -4's first link"
+assert_eq "delete superseded (daily:7d)" "$(reason "${RTS[2]}")" "day -4's second link"
+for i in 3 4 5; do assert_eq "keep all:2d" "$(reason "${RTS[$i]}")" "day -1, backup $i"; done
+out="$("$SV_BIN" prune "$WS3" --inline --json)" || fail "prune failed: $out"
+assert_eq 2 "$(jq -r .deleted <<<"$out")" "deleted"
 for i in 0 3 4 5; do
-  ts="${TS_LIST[$i]}"
-  SQLVAULT_FAKE_NOW="$NOW_MS" "$SV_BIN" restore "$WS2" --from "$ts" --yes --inline >/dev/null 2>"$SV_SCRATCH/restore.err" ||
-    fail "restore --from $ts failed: $(cat "$SV_SCRATCH/restore.err")"
-  assert_eq "${ROWS[$ts]}" "$(db_count "$DB" todos)" "rows after restoring $ts"
+  ts="${RTS[$i]}"
+  "$SV_BIN" restore "$WS3" --from "$ts" --yes --inline >/dev/null 2>"$SV_SCRATCH/restore.err" ||
+    fail "restore --from $ts failed: $(tail -3 "$SV_SCRATCH/restore.err")"
+  assert_eq "${RHASH[$ts]}" "$(db_sha3 "$DB")" "content after restoring kept point $ts"
   assert_eq ok "$(db_integrity "$DB")" "integrity after restoring $ts"
 done
 sv_pass
