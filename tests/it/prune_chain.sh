@@ -18,9 +18,9 @@
 # that day's newest link with its chain into the day before, and every kept
 # point restores (restore --from) to exactly its content.
 #
-# Part 3, when the binary makes incrementals (backup --full and
-# SQLVAULT_FULL_EVERY, the backup side of issue 12), does the same with
-# backups the backup side made under a moving fake clock.
+# Part 3 does the same with the backup side's own chains (backup, --full,
+# SQLVAULT_FULL_EVERY) made under a moving fake clock, a link across
+# midnight included: the day without a full keeps that link and its chain.
 source "$(dirname "$0")/lib.sh"
 sv_setup
 export SQLVAULT_LOG_FORMAT=text
@@ -233,11 +233,6 @@ for i in 2 3 4 5 6 7 8; do
 done
 
 # ---------------------------------------------------------------- part 3
-if ! "$SV_BIN" backup --help 2>&1 | grep -q -- '--full'; then
-  note "this binary makes no incrementals yet (no backup --full): part 3 skipped"
-  sv_pass
-  exit 0
-fi
 step "the backup side's chains under a moving fake clock: prune, then every kept point restores"
 WS3=chainreal
 export SQLVAULT_FULL_EVERY=24h SQLVAULT_STATE_DIR="$SV_SCRATCH/state"
@@ -255,30 +250,31 @@ write_some() {
   sqlite3 "$DB" "INSERT INTO todos (id, title) VALUES ('r$1', 'row $1'); UPDATE eventlog SET args = hex(randomblob(16)) WHERE seq % 9 = $1 % 9" >/dev/null
 }
 # day -4 (past all:2d): a full at 09:00 and links at 09:05 and 09:10, the
-# full is the day's point and the links go; day -1 (inside): all three stay
+# full is the day's point and the links go; day -3: a full at 20:00 and a
+# link at 20:05; day -2 (its noon is the all:2d cutoff): one link at 01:00 on
+# that chain (the base is 5 hours old), so day -2's point is that link, with
+# its chain into day -3; day -1 (inside all:2d): a full and two links, kept
 n=0
-for day in -4 -1; do
-  for m in 0 5 10; do
-    write_some $((n += 1))
-    t=$(( D0 + day * D + 9 * H + m * 60000 ))
-    if (( m == 0 )); then ts="$(backup_at "$t" --full)"; else ts="$(backup_at "$t")"; fi
-    [[ -n "$ts" ]] || fail "no folder ts in the backup result"
-    RHASH[$ts]="$(db_sha3 "$DB")"
-    RTS+=("$ts")
-  done
+for spec in "-4 9 0 --full" "-4 9 5" "-4 9 10" "-3 20 0 --full" "-3 20 5" "-2 1 0" "-1 9 0 --full" "-1 9 5" "-1 9 10"; do
+  read -r day hh mm flag <<<"$spec"
+  write_some $((n += 1))
+  ts="$(backup_at $(( D0 + day * D + hh * H + mm * 60000 )) ${flag:-})"
+  [[ -n "$ts" ]] || fail "no folder ts in the backup result"
+  RHASH[$ts]="$(db_sha3 "$DB")"
+  RTS+=("$ts")
 done
 nincr=$(s3_keys "${SV_PREFIX}full/$WS3/" | grep -c '/pages-.*\.zst$' || true)
 note "backups: ${RTS[*]}; incrementals: $nincr"
-assert_eq 4 "$nincr" "incrementals the backup side made"
+assert_eq 6 "$nincr" "incrementals the backup side made"
+assert_eq "pages-${RTS[4]}.zst" "$(s3_keys "${SV_PREFIX}full/$WS3/${RTS[5]}/" | grep -o 'pages-.*' || true)" "day -2's link builds on day -3's"
 out="$("$SV_BIN" prune "$WS3" --inline --dry-run --json)" || fail "dry run failed: $out"
 reason() { jq -r --arg t "$1" '.decisions[] | select(.ts == $t) | "\(.action) \(.reason)"' <<<"$out"; }
-assert_eq "keep daily:7d" "$(reason "${RTS[0]}")" "day -4's full"
-assert_eq "delete superseded (daily:7d)" "$(reason "${RTS[1]}")" "day -4's first link"
-assert_eq "delete superseded (daily:7d)" "$(reason "${RTS[2]}")" "day -4's second link"
-for i in 3 4 5; do assert_eq "keep all:2d" "$(reason "${RTS[$i]}")" "day -1, backup $i"; done
+want=("keep daily:7d" "delete superseded (daily:7d)" "delete superseded (daily:7d)"
+      "keep daily:7d" "keep link of ${RTS[5]}" "keep daily:7d" "keep all:2d" "keep all:2d" "keep all:2d")
+for i in "${!want[@]}"; do assert_eq "${want[$i]}" "$(reason "${RTS[$i]}")" "backup $i (${RTS[$i]})"; done
 out="$("$SV_BIN" prune "$WS3" --inline --json)" || fail "prune failed: $out"
 assert_eq 2 "$(jq -r .deleted <<<"$out")" "deleted"
-for i in 0 3 4 5; do
+for i in 0 3 4 5 6 7 8; do
   ts="${RTS[$i]}"
   "$SV_BIN" restore "$WS3" --from "$ts" --yes --inline >/dev/null 2>"$SV_SCRATCH/restore.err" ||
     fail "restore --from $ts failed: $(tail -3 "$SV_SCRATCH/restore.err")"
