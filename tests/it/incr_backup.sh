@@ -305,6 +305,20 @@ assert_eq "${CHAIN[-1]}" "$(field "$r" parent)" "builds on the last committed ba
 took "$r"
 check_point $((${#CHAIN[@]} - 1))
 
+step "through the queue: a worker takes the incremental, then finds the workspace unchanged"
+sv_bg "$SV_BIN" worker --threads 1
+change "UPDATE todos SET title = 'queued' WHERE rowid = 20"
+r="$("$SV_BIN" backup "$ws" --json 2>"$work/q.err" | jq ".result // .")" || fail "queued backup failed: $(cat "$work/q.err")"
+assert_eq incremental "$(field "$r" backupType)" "a queued backup"
+assert_eq "${CHAIN[-1]}" "$(field "$r" parent)" "its parent"
+took "$r"
+check_point $((${#CHAIN[@]} - 1))
+r="$("$SV_BIN" backup "$ws" --json 2>"$work/q.err" | jq ".result // .")" || fail "queued backup failed: $(cat "$work/q.err")"
+assert_eq true "$(field "$r" unchanged)" "the next queued backup"
+assert_eq "${CHAIN[-1]}" "$(field "$r" ts)" "names the head"
+kill "$SV_BG_PID"
+wait "$SV_BG_PID" 2>/dev/null || true
+
 step "SQLVAULT_FULL_EVERY: a base older than it makes a full (fake clock)"
 now_ms=$(($(date +%s%3N) + 25 * 3600 * 1000))
 change "UPDATE todos SET done = done + 1 WHERE rowid = 11"
