@@ -20,7 +20,12 @@
 #    with the live database byte-identical (sha256 before and after);
 #  - verify --at a chain point writes verify.json with the chain and ok; at
 #    a damaged one ok false;
-#  - a queued restore's result names the chain (base, links).
+#  - a queued restore's result names the chain (base, links);
+#  - part 2, with the backup side (`sqlvault backup`, mode auto): the same
+#    kinds of change on a live database backed up by sqlvault itself (a
+#    full, then incrementals, WAL content included): every point restores
+#    to the content it had when its backup ran, and a restore of a chain
+#    point restores over the live file while a second chain grows after it.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/queue_lib.sh"
 source "$SV_SOURCE_DIR/tests/tools/restore_lib.sh"
@@ -209,6 +214,46 @@ res="$(qfield "$id" result)"
 assert_eq "${TS[0]}" "$(jq -r .chain.base <<<"$res")" "queued: chain base"
 assert_eq "8" "$(jq -r .chain.links <<<"$res")" "queued: links"
 assert_eq "${HASH[8]}" "$(db_sha3 "$live")" "queued: content of point 8"
+
+step "part 2: chains written by sqlvault backup (mode auto) over the same kinds of change"
+sv_use_incrementals
+wr=chain-real
+lr="$SQLVAULT_DATA_DIR/$wr/livestore.db"
+declare -a RT RH
+# rpoint I: back up the live workspace (through its WAL, no checkpoint), record its content.
+rpoint() {
+  local out
+  RH[$1]="$(db_sha3 "$lr")"
+  out="$(sv backup "$wr" --inline --json 2>"$SV_SCRATCH/berr.txt")" || fail "backup $1: $(tail -3 "$SV_SCRATCH/berr.txt")"
+  RT[$1]="$(jq -r .ts <<<"$out")"
+  note "backup $1 ${RT[$1]}: $(jq -r '"\(.backupType) \(.fullReason // "") chainLength \(.chainLength // "-") changedPages \(.changedPages // "-")"' <<<"$out")"
+  [[ "$1" == 0 ]] || assert_eq incremental "$(jq -r .backupType <<<"$out")" "backup $1 is an incremental"
+}
+make_workspace "$wr" 2000
+rpoint 0
+sqlite3 "$lr" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)
+  INSERT INTO eventlog (name, args, created_at) SELECT 'added', hex(randomblob(40)), datetime('now') FROM n"
+rpoint 1
+sqlite3 "$lr" "UPDATE eventlog SET args = hex(randomblob(30)) WHERE seq % 4 = 0; DELETE FROM todos WHERE rowid % 3 = 0"
+rpoint 2
+sqlite3 "$lr" "VACUUM"
+rpoint 3
+sqlite3 "$lr" "CREATE TABLE blobs (id INTEGER PRIMARY KEY, b BLOB);
+  WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) INSERT INTO blobs (b) SELECT randomblob(3000) FROM n"
+rpoint 4
+sqlite3 "$lr" "PRAGMA wal_checkpoint(TRUNCATE); INSERT INTO todos VALUES ('w', 'after a WAL reset', 0)" >/dev/null
+rpoint 5
+sqlite3 "$lr" "PRAGMA journal_mode=DELETE; DELETE FROM blobs WHERE id > 100" >/dev/null
+rpoint 6
+sqlite3 "$lr" "PRAGMA journal_mode=WAL; DROP TABLE blobs; INSERT INTO todos VALUES ('z', 'back in WAL', 1)" >/dev/null
+rpoint 7
+rlast=7
+for ((i = rlast; i >= 0; i--)); do
+  out="$(sv restore "$wr" --from "${RT[$i]}" --yes --inline --json 2>"$SV_SCRATCH/err.txt")" || fail "restore backup $i: $(tail -3 "$SV_SCRATCH/err.txt")"
+  assert_eq "${RH[$i]}" "$(db_sha3 "$lr")" "content of backup $i"
+  assert_eq "$i" "$(jq -r .chain.links <<<"$out")" "backup $i: links applied"
+  assert_eq "${RT[0]}" "$(jq -r .chain.base <<<"$out")" "backup $i: base"
+done
 
 step "no temporary file is left behind (fetched bases, prefetched links)"
 left="$(find "$SQLVAULT_DATA_DIR/.sqlvault-tmp" -name 'restore-*' 2>/dev/null)"
