@@ -220,6 +220,7 @@ typedef struct ra_work {
     unsigned char *closed; /* the closure walked through it */
 } ra_work;
 
+/* Frees the scratch arrays (NULL ones too). */
 static void ra_free(ra_work *w)
 {
     free(w->order);
@@ -279,7 +280,7 @@ static void broken_why(const ra_work *w, size_t i, char *buf, size_t cap)
     else snprintf(buf, cap, "broken chain (%s missing)", ts);
 }
 
-/* Keeps item i with reason (unless already kept). */
+/* Keeps it with reason, unless it is kept already. */
 static void keep_as(retention_item *it, const char *reason)
 {
     if (it->keep) return;
@@ -364,7 +365,8 @@ static void ra_pins(ra_work *w)
 static void ra_broken(ra_work *w, const retention_policy *p, int64_t now_ms)
 {
     int64_t cut[MAX_RULES];
-    for (int r = 0; r < p->n; r++) cut[r] = p->rules[r].kind == RULE_LAST ? INT64_MAX : rule_cutoff(&p->rules[r], now_ms);
+    for (int r = 0; r < p->n; r++) /* last:N has no time window */
+        cut[r] = p->rules[r].kind == RULE_LAST ? INT64_MAX : rule_cutoff(&p->rules[r], now_ms);
     for (size_t i = 0; i < w->n; i++) {
         retention_item *it = &w->items[i];
         if (!it->broken) continue;
