@@ -255,6 +255,32 @@ for ((i = rlast; i >= 0; i--)); do
   assert_eq "${RT[0]}" "$(jq -r .chain.base <<<"$out")" "backup $i: base"
 done
 
+step "part 2: an encrypted chain (SQLVAULT_ENCRYPTION_KEY_FILE): links decrypted as they are applied"
+we=chain-enc
+le="$SQLVAULT_DATA_DIR/$we/livestore.db"
+python3 -c "import os,sys; sys.stdout.write(os.urandom(32).hex())" >"$SV_SCRATCH/kek"
+export SQLVAULT_ENCRYPTION_KEY_FILE="$SV_SCRATCH/kek"
+make_workspace "$we" 1000
+declare -a ET EH
+for i in 0 1 2; do
+  ((i == 0)) || sqlite3 "$le" "UPDATE eventlog SET args = hex(randomblob(20)) WHERE seq % 7 = $i; INSERT INTO todos VALUES ('e$i', 'enc $i', 0)"
+  EH[$i]="$(db_sha3 "$le")"
+  out="$(sv backup "$we" --inline --json 2>/dev/null)" || fail "encrypted backup $i"
+  ET[$i]="$(jq -r .ts <<<"$out")"
+  ((i == 0)) || assert_eq incremental "$(jq -r .backupType <<<"$out")" "encrypted backup $i is an incremental"
+done
+s3_get "$(obj_key "$we" "${ET[2]}" metadata.json)" "$SV_SCRATCH/em2.json"
+assert_eq true "$(jq 'has("encryption") and (.encryption != null)' "$SV_SCRATCH/em2.json")" "the link is encrypted"
+for i in 2 1; do
+  out="$(sv restore "$we" --from "${ET[$i]}" --yes --inline --json 2>"$SV_SCRATCH/err.txt")" || fail "encrypted restore $i: $(tail -3 "$SV_SCRATCH/err.txt")"
+  assert_eq "${EH[$i]}" "$(db_sha3 "$le")" "content of encrypted point $i"
+  assert_eq "$i" "$(jq -r .chain.links <<<"$out")" "encrypted point $i: links applied"
+done
+before="$(file_sha "$le")"
+out="$(env -u SQLVAULT_ENCRYPTION_KEY_FILE "$SV_BIN" restore "$we" --from "${ET[2]}" --yes --inline 2>&1)" && fail "an encrypted chain restored without its key"
+assert_eq "$before" "$(file_sha "$le")" "without the key: live untouched"
+unset SQLVAULT_ENCRYPTION_KEY_FILE
+
 step "no temporary file is left behind (fetched bases, prefetched links)"
 left="$(find "$SQLVAULT_DATA_DIR/.sqlvault-tmp" -name 'restore-*' 2>/dev/null)"
 assert_eq "" "$left" "files left in the temporary folder"
