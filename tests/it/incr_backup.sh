@@ -276,6 +276,49 @@ r="$(bk)"
 took "$r"
 check_point $((${#CHAIN[@]} - 1))
 
+step "rollback-journal mode (the snapshot is a copy), with a writer, and back to WAL"
+change "PRAGMA journal_mode=delete; UPDATE todos SET title = 'rollback' WHERE rowid = 21;"
+r="$(bk)"
+assert_eq incremental "$(field "$r" backupType)" "after the switch to rollback mode"
+assert_eq copy "$(field "$r" snapshot)" "a rollback-mode snapshot is a copy"
+took "$r"
+check_point $((${#CHAIN[@]} - 1))
+rm -f "$work/writer.stop"
+python3 - "$db" "$work/writer.stop" >"$work/writer2.log" 2>&1 <<'EOF2' &
+import os, sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+n = db.execute("SELECT coalesce(max(n), 0) FROM seq").fetchone()[0]
+while not os.path.exists(sys.argv[2]):
+    n += 1
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("INSERT INTO seq (n, pad) VALUES (?, hex(randomblob(200)))", (n,))
+    db.execute("UPDATE todos SET title = 'w' || ? WHERE rowid = ?", (n, n % 3000 + 1))
+    db.execute("COMMIT")
+print(n)
+EOF2
+wpid=$!
+SV_CLEANUP_PIDS+=("$wpid")
+n0=$(sqlite3 "$db" 'SELECT count(*) FROM seq')
+wait_for --timeout 20 bash -c "[[ \$(sqlite3 '$db' 'SELECT count(*) FROM seq' 2>/dev/null || echo 0) -ge $((n0 + 50)) ]]"
+r="$(bk)"
+assert_eq false "$(field "$r" unchanged)" "a workspace under a writer is not unchanged"
+assert_eq incremental "$(field "$r" backupType)" "under a rollback-mode writer"
+touch "$work/writer.stop"
+wait "$wpid"
+CHAIN+=("$(field "$r" ts)")
+EXPECT+=("-")
+i=$((${#CHAIN[@]} - 1))
+sum="$(rebuild "$work/c.db" "$i")" || fail "rebuilding point $i failed"
+assert_eq "$(field "$(meta "${CHAIN[$i]}")" stateChecksum)" "$sum" "point $i: state checksum"
+assert_eq ok "$(db_integrity "$work/c.db")" "point $i: integrity_check"
+read -r cnt mx < <(sqlite3 -separator ' ' "$work/c.db" 'SELECT count(*), coalesce(max(n), 0) FROM seq')
+assert_eq "$mx" "$cnt" "point $i: rows 1..$mx, no gap"
+change "PRAGMA journal_mode=wal; UPDATE todos SET title = 'wal again' WHERE rowid = 22;"
+r="$(bk)"
+assert_eq incremental "$(field "$r" backupType)" "after the switch back to WAL"
+took "$r"
+check_point $((${#CHAIN[@]} - 1))
+
 step "kill -9 mid-incremental: nothing half-committed, the state untouched, the next backup right"
 head_before="$(python3 -c 'import json, struct, sys
 b = open(sys.argv[1], "rb").read()
