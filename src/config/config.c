@@ -65,6 +65,8 @@ const sv_config_var sv_config_vars[] = {
     {"SQLVAULT_FULL_EVERY", "full-every", "24h",
      "a backup is a full when its chain's base is this old; 0 = every backup a full, no incrementals"},
     {"SQLVAULT_MAX_CHAIN", "max-chain", "1440", "a backup is a full when its chain has this many incrementals"},
+    {"SQLVAULT_RESTORE_CONCURRENCY", "restore-concurrency", "8",
+     "downloads in flight (each its own store connection) while a restore reads a chain's links"},
     /* Test knobs: environment only (no flag), not in --help (SV_CONFIG_TEST). */
     {"SQLVAULT_TEST_JOBS", NULL, NULL, "1: the sleep and fail job types"},
     {"SQLVAULT_TEST_FAIL_SWAP", NULL, NULL, "1: a restore's swap fails after copying (the rollback path)"},
@@ -243,6 +245,9 @@ static void config_knobs(sv_config *c, const char *const *val, char *errs, size_
         problem(errs, cap, "SQLVAULT_FULL_EVERY: %s", e.msg);
     if (parse_int("SQLVAULT_MAX_CHAIN", value_of(val, "SQLVAULT_MAX_CHAIN"), 1, 1000000, &n, errs, cap) == 0)
         c->max_chain = n;
+    if (parse_int("SQLVAULT_RESTORE_CONCURRENCY", value_of(val, "SQLVAULT_RESTORE_CONCURRENCY"), 1, 64, &n, errs,
+                  cap) == 0)
+        c->restore_concurrency = n;
     v = value_of(val, "SQLVAULT_TEST_JOBS");
     c->test_jobs = v && strcmp(v, "1") == 0;
     v = value_of(val, "SQLVAULT_TEST_FAIL_SWAP");

@@ -40,10 +40,11 @@ typedef struct restore_chain {
 /* Picks the backup named by at from one listing of ws (exact: that time
  * only, see catalog_pick) and walks its chain to the base (catalog_chain):
  * refused naming a missing link. Reads the base's metadata.json (checked
- * against the workspace for a chain). For a chain, a thread of its own
- * (with its own store connection) starts reading the links' metadata.json
- * and downloading their objects into flocked temporary files, while the
- * base is fetched; restore_chain_free stops it and removes its files.
+ * against the workspace for a chain). For a chain, a pool of fetcher
+ * threads (SQLVAULT_RESTORE_CONCURRENCY, each with its own store
+ * connection) starts reading the links' metadata.json and downloading their
+ * objects into flocked temporary files, while the base is fetched;
+ * restore_chain_free stops them and removes their files.
  * *out is empty on failure. */
 int restore_chain_resolve(job_ctx *ctx, const char *ws, const char *at, bool exact, restore_chain *out, sv_err *err);
 /* Waits for the links' metadata and cross-checks every link (workspace,
@@ -55,7 +56,9 @@ int restore_chain_check(restore_chain *c, sv_err *err);
  * holds the fetched base: each link streamed, checked (object checksum,
  * page stream checksum) and fed to chain_apply; then the result's state
  * checksum, which must equal the target's stateChecksum. Fills f's chain
- * fields, size, and sum (the state checksum: the sha256 is not computed). A no-op (but chain_base) for a full. */
+ * fields, size, and sum (the state checksum: the sha256 is not computed).
+ * Each link's metadata (but the target's) is released once it is applied.
+ * A no-op (but chain_base) for a full. */
 int restore_chain_apply(job_ctx *ctx, const restore_chain *c, restore_fetched *f, sv_err *err);
 void restore_chain_free(restore_chain *c); /* safe on a zeroed chain and twice */
 

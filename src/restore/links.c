@@ -26,22 +26,35 @@
  * validates the file as any restore does, always with integrity_check. The
  * result's "checksum" is that state checksum (its sha256 is not computed).
  *
- * The links' metadata.json and objects are read ahead by a prefetch thread
- * with its own store connection, started as soon as the listing names them:
- * their round trips overlap the base's download instead of adding up after
- * it. An object goes, as stored, to a temporary file restore-ID.db in
- * SQLVAULT_TMP_DIR, flocked while it exists (tmpsweep.h), no larger than
- * the listing said; at most PREFETCH_AHEAD bytes are downloaded and not yet
- * applied. The application reads it back through restore_fetch (path, with
- * the store key as the decryption context), so every check is the same as
- * for a download.
+ * The links' metadata.json and objects are read ahead by a pool of
+ * fetcher threads (SQLVAULT_RESTORE_CONCURRENCY, default 8, no more than
+ * there are links), each with its own store connection, started as soon as
+ * the listing names the links: their round trips overlap each other and
+ * the base's download instead of adding up one after another (a day of
+ * minute links is ~2,900 GETs; at R2's tens of ms each, one at a time is a
+ * minute). Fetchers claim tasks in order: every link's metadata.json first
+ * (the whole chain is checked before anything is applied), then the
+ * objects in chain order. An object goes, as stored, to a temporary file
+ * restore-ID.db in SQLVAULT_TMP_DIR, flocked while it exists (tmpsweep.h),
+ * no larger than the listing said. A link is claimed only within
+ * PREFETCH_LINKS links and PREFETCH_AHEAD bytes (listing sizes) of the one
+ * being applied, so files, descriptors and disk ahead are bounded whatever
+ * the chain's length; the link after the applied one always fits, so the
+ * applier never waits on the bounds. The applier takes the links strictly
+ * in order and reads each back through restore_fetch (path, with the store
+ * key as the decryption context), so every check is the same as for a
+ * download; once applied, a link's file, names and (trimmed) metadata go.
+ * A failed read stops further claims; the error reported is the lowest
+ * failed link's, once every link before it is in, so it names the first
+ * bad link as a sequential read would.
  *
- * THREAD SAFETY NOTES: the prefetch thread owns its store connection and
- * writes only its own files and c->meta[1..n-1]; meta_done, done, failed,
- * applied, ahead and abort are shared under mu (cv signalled on every
- * change). A metadata document belongs to the thread until meta_done counts
- * it, a file until done counts it; then they are the applier's. The
- * thread's error is read only once failed is set (under mu). */
+ * THREAD SAFETY NOTES: each fetcher owns its store connection and touches
+ * only the link it claimed (its file, c->meta[i], lockfd1[i]); the claim
+ * counters, st, meta_done, done, applied, ahead, the failures and abort are
+ * shared under mu (cv broadcast on every change). A metadata document
+ * belongs to its fetcher until st has PF_META for it, a file until PF_OBJ
+ * (or until it is the failed one); then they are the applier's. Errors are
+ * read only under mu, once their failure is recorded. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -57,25 +70,37 @@
 #include "log.h"
 #include "tmpsweep.h"
 
-#define PREFETCH_AHEAD (256ULL * 1024 * 1024) /* downloaded, not yet applied */
+#define PREFETCH_AHEAD (256ULL * 1024 * 1024) /* listing sizes of links claimed, not yet applied */
+#define PREFETCH_LINKS 64                      /* links claimed, not yet applied */
+#define PF_META 1                              /* st[i]: link i's metadata is read */
+#define PF_OBJ 2                               /* st[i]: link i's object is downloaded */
+
+/* One fetcher thread and its own store connection. */
+typedef struct pf_worker {
+    chain_prefetch *pf;
+    store_t *store;
+    pthread_t th;
+} pf_worker;
 
 struct chain_prefetch {
-    pthread_t th;
-    bool started;
-    restore_chain *c;          /* whose links: the thread fills c->meta[1..n-1] */
-    size_t meta_done;          /* links 1..meta_done have their metadata read */
-    store_t *store;            /* the thread's own connection */
-    char **keys, **paths;      /* per link (index 1..n-1), heap */
-    int *lockfd1;              /* descriptor + 1 holding each file's flock */
-    const uint64_t *caps;      /* the listing's object sizes */
+    restore_chain *c;          /* whose links: the fetchers fill c->meta[1..n-1] */
     size_t n;
+    const uint64_t *caps;      /* the listing's object sizes */
+    char **keys, **paths;      /* per link (index 1..n-1), heap, freed once applied */
+    int *lockfd1;              /* descriptor + 1 holding each file's flock */
+    unsigned char *st;         /* per link: PF_META | PF_OBJ */
+    pf_worker *w;              /* nw of them (their stores NULL until opened) */
+    size_t nw, started;        /* fetchers allocated, running */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;         /* broadcast on every change below */
+    size_t meta_next, obj_next;/* the next link whose metadata / object a fetcher claims */
+    size_t meta_done;          /* links 1..meta_done have their metadata read */
     size_t done;               /* links 1..done are downloaded */
     size_t applied;            /* links 1..applied are applied (their files gone) */
-    uint64_t ahead;            /* bytes downloaded, not yet applied */
-    bool failed, abort;
-    sv_err err;                /* of link done+1, once failed */
+    uint64_t ahead;            /* listing sizes of links claimed, not yet applied */
+    size_t meta_fail, obj_fail;/* the lowest link whose metadata / object failed (0: none) */
+    sv_err meta_err, obj_err;  /* their errors */
+    bool abort;
 };
 
 /* The download sink: a file, capped at the listing's size. */
@@ -103,105 +128,155 @@ static int pf_write(void *ud, const void *data, size_t n, sv_err *err)
     return 0;
 }
 
-/* The prefetch thread: each link's metadata.json, then each link's object,
- * in order, to its file. */
+static void trim_meta(json_t *m);
+
+/* Reads link i's metadata.json (trimmed, but the target's) on store. */
+static void pf_meta(chain_prefetch *pf, store_t *store, size_t i)
+{
+    restore_chain *c = pf->c;
+    json_t *m = NULL;
+    sv_err e;
+    int rc;
+    sv_err_clear(&e);
+    rc = catalog_read_meta(store, c->ws, c->ts[i], &m, &e);
+    if (rc != 0) sv_err_wrap(&e, "link %s of the chain of backup %s", c->ts[i], c->ts[c->n - 1]);
+    else if (i < pf->n - 1) trim_meta(m);
+    pthread_mutex_lock(&pf->mu);
+    if (rc != 0) {
+        if (!pf->meta_fail || i < pf->meta_fail) {
+            pf->meta_fail = i;
+            pf->meta_err = e;
+        }
+    } else {
+        c->meta[i] = m;
+        pf->st[i] |= PF_META;
+        while (pf->meta_done + 1 < pf->n && (pf->st[pf->meta_done + 1] & PF_META)) pf->meta_done++;
+    }
+    pthread_cond_broadcast(&pf->cv);
+    pthread_mutex_unlock(&pf->mu);
+}
+
+/* Downloads link i's object, as stored, to its flocked file. */
+static void pf_object(chain_prefetch *pf, store_t *store, size_t i)
+{
+    pf_sink ps = {.fd = -1, .cap = pf->caps[i], .pf = pf};
+    sv_err e;
+    int rc, lfd = -1;
+    sv_err_clear(&e);
+    ps.fd = open(pf->paths[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (ps.fd < 0) {
+        rc = sv_err_set(&e, errno == ENOSPC ? SV_ENOSPC : SV_EIO, "unable to create '%s': %s", pf->paths[i],
+                        strerror(errno));
+    } else {
+        lfd = open(pf->paths[i], O_RDONLY | O_CLOEXEC);
+        if (lfd >= 0 && flock(lfd, LOCK_EX) != 0) {
+            close(lfd);
+            lfd = -1;
+        }
+        rc = store_get(store, pf->keys[i], 0, pf_write, &ps, &e);
+        if (close(ps.fd) != 0 && rc == 0)
+            rc = sv_err_set(&e, SV_EIO, "unable to write '%s': %s", pf->paths[i], strerror(errno));
+    }
+    pthread_mutex_lock(&pf->mu);
+    if (lfd >= 0) pf->lockfd1[i] = lfd + 1;
+    if (rc != 0) {
+        if (!pf->obj_fail || i < pf->obj_fail) {
+            pf->obj_fail = i;
+            pf->obj_err = e;
+        }
+    } else {
+        pf->st[i] |= PF_OBJ;
+        while (pf->done + 1 < pf->n && (pf->st[pf->done + 1] & PF_OBJ)) pf->done++;
+    }
+    pthread_cond_broadcast(&pf->cv);
+    pthread_mutex_unlock(&pf->mu);
+}
+
+/* Claims the next task under mu: every link's metadata first, then the
+ * objects in chain order, within PREFETCH_LINKS links and PREFETCH_AHEAD
+ * bytes of the link being applied (the link right after it always fits).
+ * 0 when there is nothing left (or a failure or abort stopped the claims). */
+static size_t pf_claim(chain_prefetch *pf, bool *meta)
+{
+    for (;;) {
+        size_t i;
+        if (pf->abort || pf->meta_fail || pf->obj_fail) return 0;
+        if (pf->meta_next < pf->n) {
+            *meta = true;
+            return pf->meta_next++;
+        }
+        if (pf->obj_next >= pf->n) return 0;
+        i = pf->obj_next;
+        if (i - pf->applied <= PREFETCH_LINKS && (pf->ahead == 0 || pf->ahead + pf->caps[i] <= PREFETCH_AHEAD)) {
+            *meta = false;
+            pf->ahead += pf->caps[i];
+            return pf->obj_next++;
+        }
+        pthread_cond_wait(&pf->cv, &pf->mu);
+    }
+}
+
+/* A fetcher: claims tasks until none is left. */
 static void *pf_main(void *arg)
 {
-    chain_prefetch *pf = arg;
-    restore_chain *c = pf->c;
-    sv_err e;
-    for (size_t i = 1; i < pf->n; i++) {
-        json_t *m = NULL;
-        int rc;
-        sv_err_clear(&e);
-        rc = catalog_read_meta(pf->store, c->ws, c->ts[i], &m, &e);
-        if (rc != 0) sv_err_wrap(&e, "link %s of the chain of backup %s", c->ts[i], c->ts[c->n - 1]);
+    pf_worker *w = arg;
+    chain_prefetch *pf = w->pf;
+    for (;;) {
+        bool meta = false;
+        size_t i;
         pthread_mutex_lock(&pf->mu);
-        if (rc != 0) {
-            pf->failed = true;
-            pf->err = e;
-        } else {
-            c->meta[i] = m;
-            pf->meta_done = i;
-        }
-        if (pf->abort) rc = -1;
-        pthread_cond_broadcast(&pf->cv);
+        i = pf_claim(pf, &meta);
         pthread_mutex_unlock(&pf->mu);
-        if (rc != 0) return NULL;
+        if (i == 0) return NULL;
+        if (meta) pf_meta(pf, w->store, i);
+        else pf_object(pf, w->store, i);
     }
-    for (size_t i = 1; i < pf->n; i++) {
-        pf_sink ps = {.fd = -1, .cap = pf->caps[i], .pf = pf};
-        int rc;
-        pthread_mutex_lock(&pf->mu);
-        while (!pf->abort && pf->ahead > 0 && pf->ahead + pf->caps[i] > PREFETCH_AHEAD) pthread_cond_wait(&pf->cv, &pf->mu);
-        rc = pf->abort ? -1 : 0;
-        pthread_mutex_unlock(&pf->mu);
-        if (rc != 0) return NULL;
-        sv_err_clear(&e);
-        ps.fd = open(pf->paths[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (ps.fd < 0) {
-            rc = sv_err_set(&e, errno == ENOSPC ? SV_ENOSPC : SV_EIO, "unable to create '%s': %s", pf->paths[i],
-                            strerror(errno));
-        } else {
-            int lfd = open(pf->paths[i], O_RDONLY | O_CLOEXEC);
-            if (lfd >= 0 && flock(lfd, LOCK_EX) == 0) pf->lockfd1[i] = lfd + 1;
-            else if (lfd >= 0) close(lfd);
-            rc = store_get(pf->store, pf->keys[i], 0, pf_write, &ps, &e);
-            if (close(ps.fd) != 0 && rc == 0)
-                rc = sv_err_set(&e, SV_EIO, "unable to write '%s': %s", pf->paths[i], strerror(errno));
-        }
-        pthread_mutex_lock(&pf->mu);
-        if (rc != 0) {
-            pf->failed = true;
-            pf->err = e;
-        } else {
-            pf->done = i;
-            pf->ahead += ps.got;
-        }
-        pthread_cond_broadcast(&pf->cv);
-        pthread_mutex_unlock(&pf->mu);
-        if (rc != 0) return NULL;
-    }
-    return NULL;
 }
 
-/* Removes link i's file and its lock. */
+/* Removes link i's file and its lock, and frees its names. Its fetcher is
+ * done with it (or every fetcher is joined). */
 static void pf_remove(chain_prefetch *pf, size_t i)
 {
-    if (pf->paths[i]) unlink(pf->paths[i]);
-    if (pf->lockfd1[i] > 0) close(pf->lockfd1[i] - 1);
-    pf->lockfd1[i] = 0;
+    if (pf->paths && pf->paths[i]) unlink(pf->paths[i]);
+    if (pf->lockfd1 && pf->lockfd1[i] > 0) close(pf->lockfd1[i] - 1);
+    if (pf->lockfd1) pf->lockfd1[i] = 0;
+    if (pf->keys) {
+        free(pf->keys[i]);
+        pf->keys[i] = NULL;
+    }
+    if (pf->paths) {
+        free(pf->paths[i]);
+        pf->paths[i] = NULL;
+    }
 }
 
-/* Stops the thread, removes what it left, frees it. */
+/* Stops the fetchers, removes what they left, frees it. */
 static void pf_free(chain_prefetch *pf)
 {
     if (!pf) return;
-    if (pf->started) {
-        pthread_mutex_lock(&pf->mu);
-        pf->abort = true;
-        pthread_cond_broadcast(&pf->cv);
-        pthread_mutex_unlock(&pf->mu);
-        pthread_join(pf->th, NULL);
-    }
-    for (size_t i = 1; i < pf->n; i++) {
-        pf_remove(pf, i);
-        if (pf->keys) free(pf->keys[i]);
-        if (pf->paths) free(pf->paths[i]);
-    }
+    pthread_mutex_lock(&pf->mu);
+    pf->abort = true;
+    pthread_cond_broadcast(&pf->cv);
+    pthread_mutex_unlock(&pf->mu);
+    for (size_t k = 0; k < pf->started; k++) pthread_join(pf->w[k].th, NULL);
+    for (size_t i = 1; i < pf->n; i++) pf_remove(pf, i);
+    for (size_t k = 0; k < pf->nw; k++) store_free(pf->w[k].store);
+    free(pf->w);
     free(pf->keys);
     free(pf->paths);
     free(pf->lockfd1);
-    store_free(pf->store);
+    free(pf->st);
     pthread_mutex_destroy(&pf->mu);
     pthread_cond_destroy(&pf->cv);
     free(pf);
 }
 
-/* Starts downloading the links of c (keys from the listing) ahead. */
+/* Starts downloading the links of c (keys from the listing) ahead, with
+ * SQLVAULT_RESTORE_CONCURRENCY fetchers (no more than there are links). */
 static int pf_start(job_ctx *ctx, restore_chain *c, sv_err *err)
 {
     chain_prefetch *pf = calloc(1, sizeof *pf);
+    size_t nw = ctx->cfg->restore_concurrency > 0 ? (size_t)ctx->cfg->restore_concurrency : 8;
     if (!pf) return sv_err_set(err, SV_ENOMEM, "out of memory");
     pthread_mutex_init(&pf->mu, NULL);
     pthread_cond_init(&pf->cv, NULL);
@@ -209,10 +284,16 @@ static int pf_start(job_ctx *ctx, restore_chain *c, sv_err *err)
     pf->c = c;
     pf->n = c->n;
     pf->caps = c->obj_size;
+    pf->meta_next = pf->obj_next = 1;
+    if (nw > c->n - 1) nw = c->n - 1;
     pf->keys = calloc(c->n, sizeof *pf->keys);
     pf->paths = calloc(c->n, sizeof *pf->paths);
     pf->lockfd1 = calloc(c->n, sizeof *pf->lockfd1);
-    if (!pf->keys || !pf->paths || !pf->lockfd1) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    pf->st = calloc(c->n, sizeof *pf->st);
+    pf->w = calloc(nw, sizeof *pf->w);
+    if (pf->w) pf->nw = nw;
+    if (!pf->keys || !pf->paths || !pf->lockfd1 || !pf->st || !pf->w)
+        return sv_err_set(err, SV_ENOMEM, "out of memory");
     if (sv_mkdirs(ctx->cfg->tmp_dir, err) != 0) return -1;
     for (size_t i = 1; i < c->n; i++) {
         char obj[64], id[33];
@@ -222,48 +303,63 @@ static int pf_start(job_ctx *ctx, restore_chain *c, sv_err *err)
         pf->paths[i] = sv_asprintf("%s/restore-%.16s.db", ctx->cfg->tmp_dir, id);
         if (!pf->keys[i] || !pf->paths[i]) return sv_err_set(err, SV_ENOMEM, "out of memory");
     }
-    if (store_open(ctx->cfg, ctx->clock, &pf->store, err) != 0) return -1;
-    if (pthread_create(&pf->th, NULL, pf_main, pf) != 0)
-        return sv_err_set(err, SV_ENOMEM, "unable to start the prefetch thread");
-    pf->started = true;
+    for (size_t k = 0; k < nw; k++) {
+        pf->w[k].pf = pf;
+        if (store_open(ctx->cfg, ctx->clock, &pf->w[k].store, err) != 0) return -1;
+    }
+    for (size_t k = 0; k < pf->nw; k++) {
+        if (pthread_create(&pf->w[k].th, NULL, pf_main, &pf->w[k]) != 0) {
+            if (pf->started > 0) break; /* fewer fetchers, as many as could start */
+            return sv_err_set(err, SV_ENOMEM, "unable to start the prefetch threads");
+        }
+        pf->started++;
+    }
     return 0;
 }
 
-/* Waits until every link's metadata is read (0) or a read failed (-1, err). */
+/* Waits until every link's metadata is read (0) or a read failed (-1, err:
+ * the lowest failed link's, once every link before it is read). */
 static int pf_wait_meta(chain_prefetch *pf, sv_err *err)
 {
     int rc = 0;
     pthread_mutex_lock(&pf->mu);
-    while (pf->meta_done + 1 < pf->n && !pf->failed) pthread_cond_wait(&pf->cv, &pf->mu);
+    while (pf->meta_done + 1 < pf->n && !(pf->meta_fail && pf->meta_done + 1 >= pf->meta_fail))
+        pthread_cond_wait(&pf->cv, &pf->mu);
     if (pf->meta_done + 1 < pf->n) {
-        *err = pf->err;
+        *err = pf->meta_err;
         rc = -1;
     }
     pthread_mutex_unlock(&pf->mu);
     return rc;
 }
 
-/* Waits until link i is downloaded (0) or its download failed (-1, err). */
+/* Waits until link i is downloaded (0) or its download failed (-1, err).
+ * Every link before i is applied, so i is claimed or claimable. */
 static int pf_wait(chain_prefetch *pf, size_t i, sv_err *err)
 {
     int rc = 0;
     pthread_mutex_lock(&pf->mu);
-    while (pf->done < i && !pf->failed) pthread_cond_wait(&pf->cv, &pf->mu);
-    if (pf->done < i) {
-        *err = pf->err;
+    while (!(pf->st[i] & PF_OBJ) && !(pf->obj_fail && pf->obj_fail <= i)) pthread_cond_wait(&pf->cv, &pf->mu);
+    if (!(pf->st[i] & PF_OBJ)) {
+        *err = pf->obj_err;
         rc = -1;
     }
     pthread_mutex_unlock(&pf->mu);
     return rc;
 }
 
-/* Link i is applied: its file goes, the thread may download further. */
-static void pf_applied(chain_prefetch *pf, size_t i, uint64_t bytes)
+/* Link i is applied (or failed): its file, names and metadata (but the
+ * target's) go, and the fetchers may claim further. */
+static void pf_applied(chain_prefetch *pf, size_t i)
 {
     pf_remove(pf, i);
     pthread_mutex_lock(&pf->mu);
     pf->applied = i;
-    pf->ahead -= bytes <= pf->ahead ? bytes : pf->ahead;
+    pf->ahead -= pf->caps[i] <= pf->ahead ? pf->caps[i] : pf->ahead;
+    if (i < pf->n - 1) {
+        json_decref(pf->c->meta[i]);
+        pf->c->meta[i] = NULL;
+    }
     pthread_cond_broadcast(&pf->cv);
     pthread_mutex_unlock(&pf->mu);
 }
@@ -419,7 +515,6 @@ int restore_chain_check(restore_chain *c, sv_err *err)
     if (pf_wait_meta(c->pf, err) != 0) return -1;
     for (size_t i = 1; i < c->n; i++) {
         if (check_member(c, i, err) != 0) return -1;
-        if (i < c->n - 1) trim_meta(c->meta[i]);
     }
     return 0;
 }
@@ -472,7 +567,7 @@ static int apply_link(job_ctx *ctx, const restore_chain *c, size_t i, int fd, ui
     f->size = pages * page_size;
     rc = 0;
 done:
-    pf_applied(c->pf, i, lf.object_size ? lf.object_size : c->obj_size[i]);
+    pf_applied(c->pf, i);
     if (rc != 0) {
         sv_err_wrap(err, "link %s of the chain of backup %s", c->ts[i], c->ts[c->n - 1]);
         if (err->code == SV_ECHECKSUM || err->code == SV_ECORRUPT)

@@ -20,8 +20,16 @@
 #    write, and random ones: each live database's digest is the one of the
 #    newest backup at or before that time, integrity_check ok, the chain
 #    length applied is that backup's;
-#  - the restore of the last minute (the longest chain) is timed, and its
-#    peak RSS (/usr/bin/time -f %M) is at most 64 MiB (plain build);
+#  - a point ~100 links in restored with 20 ms of latency on every
+#    GetObject (the proxy), one download at a time and the default (times
+#    printed, content asserted);
+#  - a damaged link mid-way through the longest chain is refused naming it
+#    (links after it downloading meanwhile), the live file unchanged and no
+#    temporary file left;
+#  - the restore of the last minute (the longest chain) is timed, with one
+#    download at a time (SQLVAULT_RESTORE_CONCURRENCY=1) and with the
+#    default, and its peak RSS (/usr/bin/time -f %M) is at most 64 MiB
+#    (plain build);
 #  - verify --at one mid-day time;
 #  - store requests at the proxy for an idle minute (0) and a written
 #    minute (printed by op), bytes stored per incremental (printed);
@@ -174,14 +182,51 @@ for ((k = 0; k < ${#WHEN[@]}; k++)); do
   fi
 done
 
+step "~100 links with 20 ms of latency on every GetObject (the proxy): one download at a time, then the default"
+# the time R2's round trips add; only the content is asserted, the times are printed
+for ((lm = 1; lm < N - 1 && CL[lm] < 100; lm++)); do :; done
+proxy_faults "{\"rules\": [{\"op\": \"GetObject\", \"prefix\": \"$SV_PREFIX\", \"latencyMs\": 20}]}"
+for conc in 1 8; do
+  t1="$(date +%s%N)"
+  out="$(SQLVAULT_RESTORE_CONCURRENCY=$conc sv restore "$ws" --from "${TS[lm]}" --yes --inline --json 2>"$work/rs.err")" ||
+    fail "restore of minute $lm under latency: $(tail -3 "$work/rs.err")"
+  note "minute $lm, ${CL[lm]} links, 20 ms a GetObject, SQLVAULT_RESTORE_CONCURRENCY=$conc: $((($(date +%s%N) - t1) / 1000000)) ms ($(proxy_count GetObject) GETs so far)"
+  assert_eq "${DIG[lm]}" "$(db_sha3 "$live")" "content of minute $lm (concurrency $conc, 20 ms latency)"
+  assert_eq "${CL[lm]}" "$(jq -r .chain.links <<<"$out")" "links applied (concurrency $conc)"
+done
+proxy_reset
+no_restore_temps
+
+step "a damaged link mid-way through the longest chain: refused naming it, with links after it in flight"
+dm=$((N / 2))
+while [[ "${KIND[dm]}" != write ]]; do dm=$((dm + 1)); done
+dkey="${SV_PREFIX}full/$ws/${TS[dm]}/pages-${TS[dm - 1]}.zst"
+s3_get "$dkey" "$work/dm.zst"
+python3 - "$work/dm.zst" "$work/dm.bad" <<'EOF2'
+import sys
+b = bytearray(open(sys.argv[1], 'rb').read()); b[len(b) // 2] ^= 0x40; open(sys.argv[2], 'wb').write(b)
+EOF2
+s3_put "$work/dm.bad" "$dkey"
+expect_restore_fail "$ws" "$(iso_ms $((T0 + N * 60000 - 1)))" "link ${TS[dm]}"
+s3_put "$work/dm.zst" "$dkey"
+
 step "the end of the day: the longest chain, timed, peak RSS"
 last_t="$(iso_ms $((T0 + N * 60000 - 1)))"
+# the same restore with one download at a time (SQLVAULT_RESTORE_CONCURRENCY=1,
+# a sequential read of ~2 GETs a link as before the fetcher pool), for the
+# figure side by side; then the default, timed and measured
+t1="$(date +%s%N)"
+SQLVAULT_RESTORE_CONCURRENCY=1 "$SV_BIN" restore "$ws" --from "$last_t" --yes --inline --json >"$work/last1.json" 2>"$work/rs.err" ||
+  fail "restore of the last minute, one download at a time: $(tail -3 "$work/rs.err")"
+seq_ms=$((($(date +%s%N) - t1) / 1000000))
+assert_eq "${DIG[N - 1]}" "$(db_sha3 "$live")" "content of the last minute (one download at a time)"
+note "restore --from $last_t, SQLVAULT_RESTORE_CONCURRENCY=1: ${CL[N - 1]} links in $seq_ms ms"
 t1="$(date +%s%N)"
 /usr/bin/time -f %M -o "$work/rss" "$SV_BIN" restore "$ws" --from "$last_t" --yes --inline --json >"$work/last.json" 2>"$work/rs.err" ||
   fail "restore of the last minute: $(tail -3 "$work/rs.err")"
 wall_ms=$((($(date +%s%N) - t1) / 1000000))
 rss_kb="$(tail -n 1 "$work/rss")"
-note "restore --from $last_t: ${CL[N - 1]} links in $wall_ms ms, peak RSS $((rss_kb / 1024)) MiB ($rss_kb KiB)"
+note "restore --from $last_t: ${CL[N - 1]} links in $wall_ms ms (default SQLVAULT_RESTORE_CONCURRENCY), peak RSS $((rss_kb / 1024)) MiB ($rss_kb KiB); one at a time: $seq_ms ms"
 assert_eq "${DIG[N - 1]}" "$(db_sha3 "$live")" "content of the last minute"
 assert_eq "${CL[N - 1]}" "$(jq -r .chain.links "$work/last.json")" "links applied"
 if [[ "$SV_BUILD_DIR" == *-asan ]]; then
