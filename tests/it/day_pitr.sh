@@ -26,6 +26,8 @@
 #  - a damaged link mid-way through the longest chain is refused naming it
 #    (links after it downloading meanwhile), the live file unchanged and no
 #    temporary file left;
+#  - a queued restore of the longest chain (a worker), cancelled while its
+#    links download, leaves no temporary file and the live file unchanged;
 #  - the restore of the last minute (the longest chain) is timed, with one
 #    download at a time (SQLVAULT_RESTORE_CONCURRENCY=1) and with the
 #    default, and its peak RSS (/usr/bin/time -f %M) is at most 64 MiB
@@ -39,6 +41,7 @@
 # SV_DAY_MINUTES shortens the day (development only; the suite runs 1440).
 export SQLVAULT_FULL_EVERY=24h
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/queue_lib.sh"
 source "$SV_SOURCE_DIR/tests/tools/restore_lib.sh"
 sv_setup
 export SQLVAULT_LOG_FORMAT=text
@@ -209,6 +212,25 @@ EOF2
 s3_put "$work/dm.bad" "$dkey"
 expect_restore_fail "$ws" "$(iso_ms $((T0 + N * 60000 - 1)))" "link ${TS[dm]}"
 s3_put "$work/dm.zst" "$dkey"
+
+step "a queued restore of the longest chain cancelled while its links download (20 ms a GetObject)"
+proxy_faults "{\"rules\": [{\"op\": \"GetObject\", \"prefix\": \"$SV_PREFIX\", \"latencyMs\": 20}]}"
+before="$(live_state "$live")"
+tmpd="$SQLVAULT_DATA_DIR/.sqlvault-tmp"
+start_worker wcancel --threads 1
+sv restore "$ws" --from "$(iso_ms $((T0 + N * 60000 - 1)))" --yes --no-wait --id pf-cancel >/dev/null
+# the base's temporary and prefetched links: the fetchers are mid-chain
+wait_for --timeout 60 bash -c "(( \$(find '$tmpd' -name 'restore-*' 2>/dev/null | wc -l) >= 3 ))" ||
+  fail "no links downloading: $(qfield pf-cancel state) $(qfield pf-cancel error)"
+note "$(find "$tmpd" -name 'restore-*' | wc -l) temporary files while the links download"
+sv jobs cancel pf-cancel >/dev/null
+wait_state pf-cancel cancelled 30 || fail "cancel: $(qfield pf-cancel state) $(qfield pf-cancel error)"
+wait_for --timeout 30 bash -c "[[ -z \"\$(find '$tmpd' -type f 2>/dev/null)\" ]]" || true
+no_restore_temps
+assert_eq "$before" "$(live_state "$live")" "live database after the cancelled restore"
+kill -TERM "$WORKER_PID"
+wait_for --timeout 40 bash -c "! kill -0 $WORKER_PID 2>/dev/null" || fail "the worker did not stop"
+proxy_reset
 
 step "the end of the day: the longest chain, timed, peak RSS"
 last_t="$(iso_ms $((T0 + N * 60000 - 1)))"
