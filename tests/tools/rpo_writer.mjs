@@ -2,8 +2,9 @@
 // every PERIOD ms, FRACTION of the N workspaces DATA/rNNNN/livestore.db (chosen
 // at random with SEED) get one INSERT (through the sqlite3 CLI, so each write is
 // committed when it returns), and each write is followed by the Node client's
-// markDirty. Runs for DURATION ms, then writes "WS WRITE_MS" lines (the time the
-// write was committed) to OUT and prints a one-line summary.
+// markDirty. Runs for DURATION ms, then writes "WS WRITE_MS BEFORE_MS" lines (the
+// time the write had committed by, and the time it started) to OUT and prints a
+// one-line summary.
 //
 //   node rpo_writer.mjs N PERIOD_MS FRACTION DURATION_MS DATA OUT SEED
 import { execFile } from 'node:child_process'
@@ -43,10 +44,11 @@ try {
     await Promise.all(Array.from({ length: 8 }, async () => {
       for (let i = todo.pop(); i !== undefined; i = todo.pop()) {
         const ws = name(i)
-        await run('sqlite3', [`${data}/${ws}/livestore.db`, `INSERT INTO t(v, at) VALUES ('round ${r}', ${Date.now()})`])
+        const before = Date.now()
+        await run('sqlite3', [`${data}/${ws}/livestore.db`, `INSERT INTO t(v, at) VALUES ('round ${r}', ${before})`])
         const at = Date.now()
         await q.markDirty(ws)
-        lines.push(`${ws} ${at}`)
+        lines.push(`${ws} ${at} ${before}`)
       }
     }))
     rounds++
