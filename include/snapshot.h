@@ -26,7 +26,9 @@
  * header's file change counter (offset 24), the WAL header's checkpoint
  * sequence and salts, and the wal-index header of the -shm (mxFrame, the
  * change counter, the salts...). stable is false when the two copies of the
- * wal-index header differ (a writer mid-commit): such a fingerprint never
+ * wal-index header differ (a writer mid-commit), or when the database file's
+ * mtime is less than SNAPSHOT_FP_RACY_MS old (mtimes come from a coarse clock, so a
+ * commit right after could leave them equal): such a fingerprint never
  * matches. snapshot_fingerprint reads through descriptors of our own,
  * opened and closed: call it only while this process holds no SQLite
  * connection to the database (closing them would drop that connection's
@@ -34,6 +36,7 @@
  * connection's handles, after a first read (which creates or attaches the
  * -wal and -shm) and before its read transaction begins. */
 #define SNAPSHOT_FP_LEN 320
+#define SNAPSHOT_FP_RACY_MS 2000
 typedef struct snapshot_fp {
     char text[SNAPSHOT_FP_LEN];
     bool stable;

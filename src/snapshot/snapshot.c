@@ -151,14 +151,28 @@ static void fp_hex(snapshot_fp *out, const unsigned char *b, size_t n, bool ok)
     for (size_t i = 0; i < n; i++) fp_add(out, "%02x", b[i]);
 }
 
-/* Appends "size:mtime_ns:inode" of path, or "-". */
-static void fp_stat(snapshot_fp *out, const char *path)
+/* Appends "size:mtime_ns:inode" of path, or "-". With racy, an mtime less
+ * than SNAPSHOT_FP_RACY_MS before now makes the fingerprint unstable: a file
+ * system stamps mtimes from a coarse clock (a jiffy on ext4, a second or two
+ * elsewhere), so a write in place right after this stat (a checkpoint into the
+ * database file, which need not move its change counter in WAL mode) could
+ * leave size and mtime as they are; as git does with its racily clean index
+ * entries, such a fingerprint is not trusted, and the next backup reads the
+ * pages instead. The -wal needs no such care: a commit grows it, and a WAL
+ * that restarts from its first frame gets new salts. */
+static void fp_stat(snapshot_fp *out, const char *path, bool racy)
 {
     struct stat sb;
+    struct timespec now;
     if (stat(path, &sb) != 0) {
         fp_add(out, "-");
         return;
     }
+    if (racy && (clock_gettime(CLOCK_REALTIME, &now) != 0 ||
+        (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 -
+                ((int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000) <
+            SNAPSHOT_FP_RACY_MS))
+        out->stable = false;
     fp_add(out, "%lld:%lld%09ld:%llu", (long long)sb.st_size, (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec,
            (unsigned long long)sb.st_ino);
 }
@@ -186,12 +200,12 @@ static void fp_build(const char *db_path, const fp_raw *raw, snapshot_fp *out)
     out->text[0] = '\0';
     out->stable = true;
     fp_add(out, "db=");
-    fp_stat(out, db_path);
+    fp_stat(out, db_path, true);
     fp_add(out, " cc=");
     fp_hex(out, raw->cc, 4, raw->cc_ok); /* the file change counter */
     snprintf(path, sizeof path, "%s-wal", db_path);
     fp_add(out, " wal=");
-    fp_stat(out, path);
+    fp_stat(out, path, false);
     fp_add(out, ":");
     ok = fp_pread(path, 12, wal, sizeof wal, NULL);
     fp_hex(out, wal, sizeof wal, ok); /* checkpoint sequence, salt-1, salt-2 */

@@ -158,6 +158,35 @@ static void test_classify(void)
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) CHECK_INT(sv_sqlite_classify(t[i].rc), t[i].want);
 }
 
+/* A fingerprint is a stat, and trusted only once the files' mtimes are older
+ * than the coarse clock that stamps them could hide a commit in. */
+static void test_fingerprint(fixture *f)
+{
+    const char *path = fx_path(f, "fp.db");
+    struct timespec old[2];
+    snapshot_fp a, b, c;
+    sqlite3 *db = fx_make_db(f, path, "delete", 20);
+    sqlite3_close(db);
+    snapshot_fingerprint(path, &a);
+    CHECK(!a.stable); /* just written */
+    clock_gettime(CLOCK_REALTIME, &old[0]);
+    old[0].tv_sec -= 10;
+    old[1] = old[0];
+    CHECK(utimensat(AT_FDCWD, path, old, 0) == 0);
+    snapshot_fingerprint(path, &a);
+    snapshot_fingerprint(path, &b);
+    CHECK(a.stable && b.stable);
+    CHECK_STR(a.text, b.text);
+    /* a commit that keeps the size: the change counter and the mtime move */
+    db = NULL;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    fx_sql(db, "UPDATE t SET v = 'x' WHERE id = 1");
+    sqlite3_close(db);
+    snapshot_fingerprint(path, &c);
+    CHECK(strcmp(a.text, c.text) != 0);
+    CHECK(!c.stable);
+}
+
 int main(void)
 {
     fixture f;
@@ -166,6 +195,7 @@ int main(void)
     test_mode(&f, "wal", false, false);   /* the copy, when asked */
     test_mode(&f, "delete", true, false); /* rollback journal: always the copy */
     test_failures(&f);
+    test_fingerprint(&f);
     test_classify();
     fx_done(&f);
     TEST_DONE();
