@@ -61,6 +61,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "backup.h"
 #include "catalog.h"
@@ -579,44 +580,18 @@ done:
 
 /* One read of the result: its state checksum (chain.h), XXH3 over each
  * page. Its sha256 is not computed: at 1.5 GB/s it would cost a large
- * restore more than the rest of the proof, and nothing compares it. */
+ * restore more than the rest of the proof, and nothing compares it. The
+ * applier truncated the file to whole pages; anything else is refused here
+ * (chain_state_sum_fd would sum the whole pages and ignore a torn tail). */
 static int sum_result(int fd, uint32_t page_size, char state[72], sv_err *err)
 {
-    size_t chunk = (size_t)page_size * (1024 * 1024 / page_size);
-    unsigned char *b = malloc(chunk);
-    chain_state_sum *ss = chain_state_sum_new();
-    off_t off = 0;
-    int rc = -1;
-    if (!b || !ss) {
-        sv_err_set(err, SV_ENOMEM, "out of memory");
-        goto done;
-    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) return sv_err_set(err, SV_EIO, "reading the restored file: %s", strerror(errno));
+    if ((uint64_t)sb.st_size % page_size != 0)
+        return sv_err_set(err, SV_ECORRUPT, "the restored file is not a whole number of pages");
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    for (;;) {
-        ssize_t got = pread(fd, b, chunk, off);
-        if (got < 0 && errno == EINTR) continue;
-        if (got < 0) {
-            sv_err_set(err, SV_EIO, "reading the restored file: %s", strerror(errno));
-            goto done;
-        }
-        if (got == 0) break;
-        if ((size_t)got % page_size != 0) { /* a short read mid-file: read on from a page boundary */
-            got -= (ssize_t)((size_t)got % page_size);
-            if (got == 0) {
-                sv_err_set(err, SV_ECORRUPT, "the restored file is not a whole number of pages");
-                goto done;
-            }
-        }
-        chain_state_sum_pages(ss, b, (size_t)got, page_size);
-        off += got;
-    }
-    chain_state_sum_finish(ss, state);
-    ss = NULL;
-    rc = 0;
-done:
-    if (ss) chain_state_sum_finish(ss, state); /* frees it */
-    free(b);
-    return rc;
+    if (chain_state_sum_fd(fd, page_size, state, err) != 0) return sv_err_wrap(err, "the restored file");
+    return 0;
 }
 
 /* Applies c's links onto the fetched base (see internal.h). */

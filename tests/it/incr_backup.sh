@@ -91,6 +91,27 @@ age() {
   return 0
 }
 
+# writer LOG [WAL]: commits transactions into $db until $work/writer.stop
+# exists, each inserting the next n into seq and writing 'w' || n into a todo
+# (so a consistent state holds 1..max(n) and the last one's update); prints
+# the last n to LOG. WAL: the connection asks for WAL mode.
+writer() {
+  python3 - "$db" "$work/writer.stop" "${2:-}" >"$1" 2>&1 <<'PY'
+import os, sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+if sys.argv[3] == "WAL":
+    db.execute("PRAGMA journal_mode=WAL")
+n = db.execute("SELECT coalesce(max(n), 0) FROM seq").fetchone()[0]
+while not os.path.exists(sys.argv[2]):
+    n += 1
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("INSERT INTO seq (n, pad) VALUES (?, hex(randomblob(200)))", (n,))
+    db.execute("UPDATE todos SET title = 'w' || ? WHERE rowid = ?", (n, n % 3000 + 1))
+    db.execute("COMMIT")
+print(n)
+PY
+}
+
 step "the first backup is a full that records its stateChecksum and starts the chain state"
 r="$(bk)"
 assert_eq full "$(field "$r" backupType)" "backupType"
@@ -248,22 +269,10 @@ step "a concurrent writer during an incremental: the backup is one consistent st
 change "CREATE TABLE IF NOT EXISTS seq (n INTEGER PRIMARY KEY, pad TEXT)"
 r="$(bk)"
 took "$r"
-python3 - "$db" "$work/writer.stop" >"$work/writer.log" 2>&1 <<'EOF' &
-import os, sqlite3, sys
-db = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
-db.execute("PRAGMA journal_mode=WAL")
-n = 0
-while not os.path.exists(sys.argv[2]):
-    n += 1
-    db.execute("BEGIN IMMEDIATE")
-    db.execute("INSERT INTO seq (n, pad) VALUES (?, hex(randomblob(200)))", (n,))
-    db.execute("UPDATE todos SET title = 'w' || ? WHERE rowid = ?", (n, n % 3000 + 1))
-    db.execute("COMMIT")
-print(n)
-EOF
+writer "$work/writer.log" WAL &
 wpid=$!
 SV_CLEANUP_PIDS+=("$wpid")
-wait_for --timeout 20 bash -c "[[ \$(sqlite3 '$db' 'SELECT count(*) FROM seq') -ge 200 ]]"
+wait_for --timeout 60 bash -c "[[ \$(sqlite3 '$db' 'SELECT count(*) FROM seq') -ge 200 ]]"
 rs=()
 for k in 1 2 3; do
   r="$(bk)"
@@ -300,22 +309,11 @@ assert_eq copy "$(field "$r" snapshot)" "a rollback-mode snapshot is a copy"
 took "$r"
 check_point $((${#CHAIN[@]} - 1))
 rm -f "$work/writer.stop"
-python3 - "$db" "$work/writer.stop" >"$work/writer2.log" 2>&1 <<'EOF2' &
-import os, sqlite3, sys
-db = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
-n = db.execute("SELECT coalesce(max(n), 0) FROM seq").fetchone()[0]
-while not os.path.exists(sys.argv[2]):
-    n += 1
-    db.execute("BEGIN IMMEDIATE")
-    db.execute("INSERT INTO seq (n, pad) VALUES (?, hex(randomblob(200)))", (n,))
-    db.execute("UPDATE todos SET title = 'w' || ? WHERE rowid = ?", (n, n % 3000 + 1))
-    db.execute("COMMIT")
-print(n)
-EOF2
+writer "$work/writer2.log" &
 wpid=$!
 SV_CLEANUP_PIDS+=("$wpid")
 n0=$(sqlite3 "$db" 'SELECT count(*) FROM seq')
-wait_for --timeout 20 bash -c "[[ \$(sqlite3 '$db' 'SELECT count(*) FROM seq' 2>/dev/null || echo 0) -ge $((n0 + 50)) ]]"
+wait_for --timeout 60 bash -c "[[ \$(sqlite3 '$db' 'SELECT count(*) FROM seq' 2>/dev/null || echo 0) -ge $((n0 + 50)) ]]"
 r="$(bk)"
 assert_eq false "$(field "$r" unchanged)" "a workspace under a writer is not unchanged"
 assert_eq incremental "$(field "$r" backupType)" "under a rollback-mode writer"
