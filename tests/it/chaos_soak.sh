@@ -99,6 +99,15 @@ while :; do
   busy="$(active_workers)"
   frz=-1 # from round 4 on, the first worker seen running a job is frozen
   for k in 0 1 2; do grep -qx "${PIDS[$k]}" <<<"$busy" && { frz=$k; break; }; done
+  # Small backups finish in tens of ms: until a worker was frozen, look for a
+  # busy one for up to 2 s (its batch may have ended before the first look)
+  # rather than leave the freeze to a lucky moment.
+  for ((w = 0; round >= 4 && stopped < 0 && frz < 0 && w < 20; w++)); do
+    ((w % 5 == 4)) && enqueue 1
+    sleep 0.1
+    busy="$(active_workers)"
+    for k in 0 1 2; do grep -qx "${PIDS[$k]}" <<<"$busy" && { frz=$k; break; }; done
+  done
   if ((round >= 4 && stopped < 0 && frz >= 0)); then
     # freeze it, then make sure it is frozen holding a job (the one seen may
     # have finished in between; a reply already on its way lands within the
