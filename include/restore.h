@@ -59,6 +59,9 @@ typedef struct restore_fetch_opts {
     uint64_t max_size;         /* cap on the database (decompressed) and the input */
     bool require_zstd;         /* a backup object: plain input is corrupt */
     const char *expect_sum;    /* "sha256:HEX" of the database, or NULL */
+    bool no_db_sum;            /* the database bytes are not hashed (out->sum "", expect_sum NULL): a chain's
+                                * base, proven by its object checksum as stored, the result by its state
+                                * checksum (links.c) */
     const char *expect_obj_sum;/* "sha256:HEX" of the object as stored, or NULL */
     int64_t expect_size;       /* database bytes, or -1 */
     int64_t expect_obj_size;   /* object bytes, or -1 */
@@ -77,7 +80,7 @@ typedef struct restore_fetched {
     uint64_t size;             /* database bytes */
     uint64_t object_size;      /* input bytes as read */
     bool compressed;           /* the input was zstd */
-    char sum[72];              /* sha256:HEX of the database */
+    char sum[72];              /* sha256:HEX of the database ("" with no_db_sum) */
     char obj_sum[72];          /* sha256:HEX of the input */
     int64_t duration_ms;
     int lockfd1;               /* descriptor + 1 holding the file's liveness flock (0: none) */

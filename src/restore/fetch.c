@@ -171,7 +171,7 @@ static int out_write(fetch_out *f, const unsigned char *d, size_t n, sv_err *err
                    f->mode == 2 ? " once decompressed (stopped there: a zstd bomb or a database too large)" : "");
         return sv_err_hint(err, "raise SQLVAULT_MAX_DB_SIZE if a database this large is expected");
     }
-    EVP_DigestUpdate(f->md_db, d, n);
+    if (f->md_db) EVP_DigestUpdate(f->md_db, d, n);
     if (f->sink) return f->sink(f->sink_ud, d, n, err);
     if (sv_write_all(f->fd, d, n) != 0)
         return sv_err_set(err, errno == ENOSPC || errno == EDQUOT ? SV_ENOSPC : SV_EIO,
@@ -353,10 +353,10 @@ static int fetch_setup(fetch_run *r, sv_err *err)
     for (int i = 0; i < RING; i++)
         if (!(r->p.buf[i] = malloc(CHUNK))) return sv_err_set(err, SV_ENOMEM, "out of memory");
     r->p.md_obj = EVP_MD_CTX_new();
-    r->f.md_db = EVP_MD_CTX_new();
-    if (!r->p.md_obj || !r->f.md_db) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    if (!o->no_db_sum) r->f.md_db = EVP_MD_CTX_new();
+    if (!r->p.md_obj || (!o->no_db_sum && !r->f.md_db)) return sv_err_set(err, SV_ENOMEM, "out of memory");
     EVP_DigestInit_ex(r->p.md_obj, EVP_sha256(), NULL);
-    EVP_DigestInit_ex(r->f.md_db, EVP_sha256(), NULL);
+    if (r->f.md_db) EVP_DigestInit_ex(r->f.md_db, EVP_sha256(), NULL);
     if (o->sink) goto filter; /* no temporary file: the bytes go to the sink */
     if (sv_mkdirs(o->tmp_dir, err) != 0) return -1;
     sv_tmp_sweep(o->tmp_dir, r->ctx->clock);
@@ -449,7 +449,7 @@ static int fetch_check(fetch_run *r, sv_err *err)
     if (r->f.mode == 0) return sv_err_set(err, SV_ECORRUPT, "the source is empty");
     if (r->f.mode == 2 && out_zstd_end(&r->f, err) != 0) return -1;
     sv_digest_checksum(r->p.md_obj, out->obj_sum);
-    sv_digest_checksum(r->f.md_db, out->sum);
+    if (r->f.md_db) sv_digest_checksum(r->f.md_db, out->sum);
     out->size = r->f.size;
     out->object_size = r->p.in_bytes;
     out->compressed = r->f.mode == 2;

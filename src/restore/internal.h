@@ -28,6 +28,7 @@ int restore_prepare(job_ctx *ctx, const restore_source *src, const char *require
 /* The chain of a backup (links.c): its members base first (ts[n-1] is the
  * backup asked for; n is 1 for a full) with their metadata.json. */
 typedef struct chain_prefetch chain_prefetch;
+typedef struct chain_proof chain_proof;
 typedef struct restore_chain {
     const char *ws;           /* whose backups (points into the caller's string) */
     size_t n;
@@ -35,6 +36,7 @@ typedef struct restore_chain {
     json_t **meta;            /* heap, one reference each (a link's trimmed to what a restore reads) */
     uint64_t *obj_size;       /* heap: each member's object size in the listing */
     chain_prefetch *pf;       /* the links' download ahead of their application (links.c) */
+    chain_proof *proof;       /* the result's state checksum, summed in a thread (links.c) */
 } restore_chain;
 
 /* Picks the backup named by at from one listing of ws (exact: that time
@@ -54,12 +56,18 @@ int restore_chain_resolve(job_ctx *ctx, const char *ws, const char *at, bool exa
 int restore_chain_check(restore_chain *c, sv_err *err);
 /* Applies the links of c (after the base) onto f's temporary file, which
  * holds the fetched base: each link streamed, checked (object checksum,
- * page stream checksum) and fed to chain_apply; then the result's state
- * checksum, which must equal the target's stateChecksum. Fills f's chain
- * fields, size, and sum (the state checksum: the sha256 is not computed).
+ * page stream checksum) and fed to chain_apply. Then starts the proof of
+ * the result, its state checksum, in a thread of its own, so that it reads
+ * the file while the caller runs integrity_check on it; restore_chain_prove
+ * must follow before the file is used. Fills f's chain fields and size.
  * Each link's metadata (but the target's) is released once it is applied.
  * A no-op (but chain_base) for a full. */
-int restore_chain_apply(job_ctx *ctx, const restore_chain *c, restore_fetched *f, sv_err *err);
+int restore_chain_apply(job_ctx *ctx, restore_chain *c, restore_fetched *f, sv_err *err);
+/* Waits for the proof: the result's state checksum must equal the target's
+ * stateChecksum (SV_ECHECKSUM naming the chain when not). Fills f->state_sum
+ * and f->sum (the state checksum: the result's sha256 is not computed). A
+ * no-op for a full. */
+int restore_chain_prove(job_ctx *ctx, restore_chain *c, restore_fetched *f, sv_err *err);
 void restore_chain_free(restore_chain *c); /* safe on a zeroed chain and twice */
 
 /* LiveStore stores (store.c): true when this restore goes to a store (the
