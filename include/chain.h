@@ -89,6 +89,8 @@ chain_state_sum *chain_state_sum_new(void);
 void chain_state_sum_pages(chain_state_sum *s, const void *pages, size_t n, size_t page_size);
 /* "sha256:HEX" into out; the accumulator is freed. */
 void chain_state_sum_finish(chain_state_sum *s, char out[72]);
+/* Frees the accumulator without a sum (an unwinding path); NULL is a no-op. */
+void chain_state_sum_free(chain_state_sum *s);
 
 /* Folds one page hash (CHAIN_HASH_LEN bytes, as chain_page_hash gives it)
  * in: the hashes a local chain state holds are summed this way. */

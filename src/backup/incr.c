@@ -93,10 +93,7 @@ int page_hasher_finish(page_hasher *h, char sum[72], sv_err *err)
 /* Frees what the hasher holds. */
 void page_hasher_free(page_hasher *h)
 {
-    if (h->sum) {
-        char dummy[72];
-        chain_state_sum_finish(h->sum, dummy);
-    }
+    chain_state_sum_free(h->sum);
     free(h->carry);
     memset(h, 0, sizeof *h);
 }
@@ -224,10 +221,7 @@ static int diff_pass(backup_run *r, sv_err *err)
     sum = NULL;
     rc = 0;
 done:
-    if (sum) {
-        char dummy[72];
-        chain_state_sum_finish(sum, dummy);
-    }
+    chain_state_sum_free(sum);
     chain_hashes_close(oh);
     free(buf);
     return rc;

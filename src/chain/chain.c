@@ -81,12 +81,19 @@ void chain_state_sum_pages(chain_state_sum *s, const void *pages, size_t n, size
     }
 }
 
+/* Frees s without producing a sum (NULL is a no-op). */
+void chain_state_sum_free(chain_state_sum *s)
+{
+    if (!s) return;
+    EVP_MD_CTX_free(s->md);
+    free(s);
+}
+
 /* "sha256:HEX"; frees s. */
 void chain_state_sum_finish(chain_state_sum *s, char out[72])
 {
     sv_digest_checksum(s->md, out);
-    EVP_MD_CTX_free(s->md);
-    free(s);
+    chain_state_sum_free(s);
 }
 
 /* The state checksum of the file on fd, read in 1 MiB chunks with pread. */
@@ -131,10 +138,7 @@ int chain_state_sum_fd(int fd, uint32_t page_size, char out[72], sv_err *err)
     s = NULL;
     rc = 0;
 done:
-    if (s) {
-        char dummy[72];
-        chain_state_sum_finish(s, dummy);
-    }
+    chain_state_sum_free(s);
     free(buf);
     return rc;
 }

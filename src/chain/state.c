@@ -241,10 +241,7 @@ void chain_hashes_close(chain_hashes *h)
 {
     if (!h) return;
     if (h->fd >= 0) close(h->fd);
-    if (h->sum) {
-        char dummy[72];
-        chain_state_sum_finish(h->sum, dummy);
-    }
+    chain_state_sum_free(h->sum);
     free(h->buf);
     free(h);
 }

@@ -196,7 +196,7 @@ static int gen_full(store_t *s, const char *ws, const char *ts, const char *db, 
     printf("%s\n", state);
     rc = 0;
 done:
-    if (ss) chain_state_sum_finish(ss, state);
+    chain_state_sum_free(ss);
     json_decref(m);
     obj_free(&o);
     if (fd >= 0) close(fd);
@@ -322,7 +322,7 @@ static int gen_incr(store_t *s, const char *ws, const char *ts, const char *pts,
     printf("%s %u\n", state, n);
     rc = 0;
 done:
-    if (ss) chain_state_sum_finish(ss, state);
+    chain_state_sum_free(ss);
     chain_writer_free(w);
     json_decref(pm);
     json_decref(m);
