@@ -15,15 +15,18 @@
  * another chain fails one of these and is named.
  *
  * Applying: the base is fetched into the restore's temporary file as a full
- * is (restore_fetch: sizes, both checksums, capped decompression). Each link
+ * is (restore_fetch: sizes, the object checksum, capped decompression; its
+ * sha256 as a database only when its metadata has no object checksum: the
+ * state checksum proves its bytes in the result). Each link
  * is then streamed through the same fetch machinery (object checksum,
  * decrypting filter, capped zstd, sha256 of the page stream) into
  * chain_apply_feed on that file, one link at a time; a link whose checksum
  * or stream is refused is named. Memory is the fetch's ring and zstd's
  * window whatever the chain's length. Last, one read of the result computes
  * its state checksum, which must equal the target's "stateChecksum": the
- * chain reproduced exactly the state that was backed up. The caller then
- * validates the file as any restore does, always with integrity_check. The
+ * chain reproduced exactly the state that was backed up. That read runs in
+ * a thread of its own while the caller validates the file as any restore
+ * does, always with integrity_check (restore_chain_prove joins it). The
  * result's "checksum" is that state checksum (its sha256 is not computed).
  *
  * The links' metadata.json and objects are read ahead by a pool of
