@@ -75,6 +75,10 @@ typedef struct restore_fetch_opts {
     const char *context;       /* path holds an object downloaded from this store key: its decryption context */
 } restore_fetch_opts;
 
+/* A new temporary file name in tmp_dir (heap, NULL when out of memory):
+ * restore-RANDOM.db, the name sv_tmp_sweep removes once no flock holds it. */
+char *restore_tmp_path(const char *tmp_dir, const sv_clock *clock);
+
 typedef struct restore_fetched {
     char *path;                /* temporary file (heap); NULL once removed */
     uint64_t size;             /* database bytes */

@@ -290,6 +290,15 @@ void restore_fetched_remove(restore_fetched *f)
     f->lockfd1 = 0;
 }
 
+/* A new temporary file name in tmp_dir (heap): restore-RANDOM.db, a name
+ * sv_tmp_sweep knows. */
+char *restore_tmp_path(const char *tmp_dir, const sv_clock *clock)
+{
+    char id[33];
+    sv_random_id(clock, id);
+    return sv_asprintf("%s/restore-%.16s.db", tmp_dir, id);
+}
+
 /* Compares a computed "sha256:HEX" with an expected one (case-insensitive hex). */
 static bool sum_matches(const char *got, const char *want)
 {
@@ -349,7 +358,6 @@ static int fetch_size(fetch_run *r, sv_err *err)
 static int fetch_setup(fetch_run *r, sv_err *err)
 {
     const restore_fetch_opts *o = r->o;
-    char id[33];
     for (int i = 0; i < RING; i++)
         if (!(r->p.buf[i] = malloc(CHUNK))) return sv_err_set(err, SV_ENOMEM, "out of memory");
     r->p.md_obj = EVP_MD_CTX_new();
@@ -360,8 +368,7 @@ static int fetch_setup(fetch_run *r, sv_err *err)
     if (o->sink) goto filter; /* no temporary file: the bytes go to the sink */
     if (sv_mkdirs(o->tmp_dir, err) != 0) return -1;
     sv_tmp_sweep(o->tmp_dir, r->ctx->clock);
-    sv_random_id(r->ctx->clock, id);
-    r->out->path = sv_asprintf("%s/restore-%.16s.db", o->tmp_dir, id);
+    r->out->path = restore_tmp_path(o->tmp_dir, r->ctx->clock);
     if (!r->out->path) return sv_err_set(err, SV_ENOMEM, "out of memory");
     r->f.path = r->out->path;
     r->f.fd = open(r->out->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

@@ -301,11 +301,10 @@ static int pf_start(job_ctx *ctx, restore_chain *c, sv_err *err)
         return sv_err_set(err, SV_ENOMEM, "out of memory");
     if (sv_mkdirs(ctx->cfg->tmp_dir, err) != 0) return -1;
     for (size_t i = 1; i < c->n; i++) {
-        char obj[64], id[33];
+        char obj[64];
         chain_object_name(c->ts[i - 1], obj, sizeof obj);
-        sv_random_id(ctx->clock, id);
         pf->keys[i] = backup_key(c->ws, c->ts[i], obj);
-        pf->paths[i] = sv_asprintf("%s/restore-%.16s.db", ctx->cfg->tmp_dir, id);
+        pf->paths[i] = restore_tmp_path(ctx->cfg->tmp_dir, ctx->clock);
         if (!pf->keys[i] || !pf->paths[i]) return sv_err_set(err, SV_ENOMEM, "out of memory");
     }
     for (size_t k = 0; k < nw; k++) {
