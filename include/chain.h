@@ -57,7 +57,18 @@
  * taken, and the page hashes of the head's state. It is only a cache: a
  * missing, unreadable or foreign one makes the next backup a full. It is
  * replaced (write to a temporary, fsync, rename) only after the backup it
- * describes is committed. */
+ * describes is committed.
+ *
+ * The state also says when its head was last proven present in the store
+ * (header "checkedAt", ms: the head's commit, or a re-proof). An unchanged
+ * workspace is answered from the state alone, with no store request, until
+ * checkedAt is SQLVAULT_FULL_EVERY old; the next unchanged answer then GETs
+ * the head's metadata.json first: present (with the state's checksum), the
+ * answer stays "unchanged" and checkedAt moves on; gone or not the state's,
+ * the backup is a real one, a full; a store error fails the job. So a head
+ * deleted from the store (by hand, a lifecycle rule, a store restored from
+ * elsewhere) is noticed within SQLVAULT_FULL_EVERY, for one small GET per
+ * idle workspace per SQLVAULT_FULL_EVERY. */
 #ifndef SV_CHAIN_H
 #define SV_CHAIN_H
 
@@ -161,6 +172,9 @@ typedef struct chain_state {
     char state_sum[72];                /* the head's stateChecksum */
     uint32_t page_size, page_count;
     char fingerprint[CHAIN_FP_LEN];    /* the database's files when the head was taken; "" never matches */
+    int64_t checked_ms;                /* header "checkedAt": when the head was last proven in the store
+                                        * (its commit, or a re-proof's GET); a state written before the
+                                        * field existed reads as base_ms (the earliest it can be) */
 } chain_state;
 
 /* An id of a store: the first 32 hex digits of sha256(url). */
@@ -171,6 +185,14 @@ char *chain_state_path(const char *state_dir, const char *ws);
  * there is none, SV_ECORRUPT when it is unreadable, damaged, or another
  * workspace's or store's (the message says which). */
 int chain_state_load(const char *path, const char *store_id, const char *ws, chain_state *st, sv_err *err);
+
+/* Rewrites the header of the existing state of st->workspace in state_dir
+ * as st (an unchanged workspace's checkedAt moved on), without reading the
+ * database: the hashes are copied as they are, streamed, into a new file
+ * that replaces the old one as a commit does (O_TMPFILE, fsync, rename). The
+ * state on disk must still be st's (head, stateChecksum, page count): one
+ * that a backup replaced meanwhile is left alone (SV_ECORRUPT). */
+int chain_state_rewrite(const char *state_dir, const chain_state *st, const sv_clock *clock, sv_err *err);
 
 /* Streams the hashes of the state at path (loaded as st) in page order. */
 typedef struct chain_hashes chain_hashes;

@@ -633,7 +633,10 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
     rc = write_marker(&r, err);
     if (rc == 0 && r.own_commit) incr_commit_state(&r);
     if (rc == 0 && r.own_commit && r.store_chain) incr_store_commit(&r);
-    if (rc == 0 && r.chain && !r.incremental && !out->already_committed) out->full_reason = r.full_reason;
+    /* A store's backup is always a full: its fullReason is only said when it
+     * replaces a head gone from the store (incr_store_check). */
+    if (rc == 0 && (r.chain || r.store_chain) && !r.incremental && !out->already_committed)
+        out->full_reason = r.full_reason;
 done:
     run_free(&r, rc);
     return rc;

@@ -5,7 +5,17 @@
  * when the head's snapshot began, and the head's page hashes.
  *  1. Before any snapshot: a fingerprint equal to the state's means no commit
  *     since the head: the job answers "unchanged" after a stat and two small
- *     reads, with no store request.
+ *     reads, with no store request. The state is trusted so only until its
+ *     "checkedAt" (when the head was last proven in the store) is
+ *     SQLVAULT_FULL_EVERY old: then one small GET of the head's
+ *     metadata.json comes first (prove_head). Present with the state's
+ *     checksum: unchanged, and checkedAt moves on (the state's header is
+ *     rewritten, the database is not read). Gone, unreadable or another
+ *     state's: a real backup, a full ("the chain's head is not in the
+ *     store"), so a head deleted from the store never hides an idle
+ *     workspace for longer than SQLVAULT_FULL_EVERY. Any other store error
+ *     fails the job, as a store outage fails any backup. A LiveStore store
+ *     directory's skip (incr_store_check) does the same.
  *  2. After the snapshot: a full when there is no usable state, --full, a
  *     page size change, a base older than SQLVAULT_FULL_EVERY or a chain of
  *     SQLVAULT_MAX_CHAIN links. Otherwise the diff pass reads every page
@@ -13,7 +23,9 @@
  *     with the state's hash (streamed; their sum must be the head's
  *     stateChecksum) and writes the new hashes into the new state. No
  *     changed page and the same page count: unchanged (only the state's
- *     fingerprint is refreshed). Else one small GET proves that the head is
+ *     fingerprint is refreshed; the head is re-proven first when due, as in
+ *     1, though a base younger than SQLVAULT_FULL_EVERY makes that rare).
+ *     Else one small GET proves that the head is
  *     still in the store with the state's checksum (a pruned head or another
  *     store makes a full).
  *  3. The incremental: a second pass over the two hash files reads only the
@@ -100,6 +112,93 @@ void page_hasher_free(page_hasher *h)
 
 /* ---- unchanged --------------------------------------------------------- */
 
+/* The head's metadata.json in the store (one small GET): 0 when it is there
+ * and is the state's head -- for a chain's head, its stateChecksum is the
+ * state's (parent_sum filled); for a LiveStore store's backup, which has no
+ * stateChecksum, it parses and describes a store ("livestore") -- 1 when not
+ * (r->full_reason says why: a full it is), -1 when the store cannot say. */
+static int head_in_store(backup_run *r, sv_err *err)
+{
+    char *key = backup_key(r->bp->workspace, r->old.head, "metadata.json"), *text = NULL;
+    json_t *m = NULL;
+    const char *sum;
+    int rc = -1;
+    if (!key) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    if (store_get_small(r->ctx->store, key, 1 << 20, &text, NULL, err) != 0) {
+        if (err->code == SV_ENOTFOUND) {
+            sv_err_clear(err);
+            r->full_reason = "the chain's head is not in the store";
+            rc = 1;
+        }
+        goto done;
+    }
+    if (backup_meta_parse(text, &m, err) != 0) {
+        sv_err_clear(err);
+        r->full_reason = "the chain's head in the store is unreadable";
+        rc = 1;
+        goto done;
+    }
+    if (strcmp(r->old.head_type, "store") == 0) {
+        if (!json_is_object(json_object_get(m, "livestore"))) {
+            r->full_reason = "the chain's head in the store is not the state's";
+            rc = 1;
+            goto done;
+        }
+        rc = 0;
+        goto done;
+    }
+    sum = json_string_value(json_object_get(m, "stateChecksum"));
+    if (!sum || strcmp(sum, r->old.state_sum) != 0) {
+        r->full_reason = "the chain's head in the store is not the state's";
+        rc = 1;
+        goto done;
+    }
+    snprintf(r->parent_sum, sizeof r->parent_sum, "%s", sum);
+    rc = 0;
+done:
+    json_decref(m);
+    free(text);
+    free(key);
+    return rc;
+}
+
+/* True when the state's head was last proven in the store
+ * SQLVAULT_FULL_EVERY ago or more, or "later" than now (a clock that went
+ * back must not put the proof off by as much). */
+static bool head_check_due(const backup_run *r, int64_t now)
+{
+    return now - r->old.checked_ms >= r->ctx->cfg->full_every_ms || now < r->old.checked_ms;
+}
+
+/* Before an unchanged answer from the fingerprint: when due, proves the head
+ * still in the store (one GET) and moves the state's checkedAt on (a
+ * failure to rewrite the state only costs another GET next time: a
+ * warning). 0 to answer unchanged (*proven when a GET did it), 1 when the
+ * head is gone or not the state's (r->full_reason says so; a real backup,
+ * a full), -1 when the store cannot say (the job fails: a store outage must
+ * not read as "unchanged", nor make a full it cannot store either). */
+static int prove_head(backup_run *r, bool *proven, sv_err *err)
+{
+    int64_t now = sv_now_ms(r->ctx->clock);
+    sv_err e;
+    int d;
+    *proven = false;
+    if (!head_check_due(r, now)) return 0;
+    d = head_in_store(r, err);
+    if (d != 0) {
+        if (d > 0)
+            log_warn(r->ctx->job_id, r->bp->workspace, "%s (backup %s): not unchanged, a full it is", r->full_reason,
+                     r->old.head);
+        return d;
+    }
+    *proven = true;
+    r->old.checked_ms = now;
+    if (chain_state_rewrite(r->ctx->cfg->state_dir, &r->old, r->ctx->clock, &e) != 0)
+        log_warn(r->ctx->job_id, r->bp->workspace,
+                 "backup %s is in the store, but the chain state was not refreshed: %s", r->old.head, e.msg);
+    return 0;
+}
+
 /* Fills out for an unchanged workspace: the head names the backup that
  * already holds this state. */
 static void say_unchanged(backup_run *r, const char *how)
@@ -124,6 +223,8 @@ int incr_check_unchanged(backup_run *r, sv_err *err)
     char store_id[CHAIN_STORE_ID_LEN];
     snapshot_fp fp;
     sv_err e;
+    bool proven;
+    int d;
     chain_store_id(cfg->store_url ? cfg->store_url : "", store_id);
     r->state_path = chain_state_path(cfg->state_dir, bp->workspace);
     if (!r->state_path) return sv_err_set(err, SV_ENOMEM, "out of memory");
@@ -137,7 +238,12 @@ int incr_check_unchanged(backup_run *r, sv_err *err)
     if (!r->have_old || strcmp(bp->mode, "full") == 0 || !r->old.fingerprint[0]) return 0;
     snapshot_fingerprint(bp->db_path, &fp);
     if (!fp.stable || strcmp(fp.text, r->old.fingerprint) != 0) return 0;
-    say_unchanged(r, "fingerprint");
+    if ((d = prove_head(r, &proven, err)) != 0) {
+        if (d < 0) return -1;
+        r->have_old = false; /* the chain it would build on is gone: incr_plan makes a full, full_reason set */
+        return 0;
+    }
+    say_unchanged(r, proven ? "fingerprint; the head is still in the store" : "fingerprint");
     return 1;
 }
 
@@ -227,45 +333,6 @@ done:
     return rc;
 }
 
-/* The head's metadata.json in the store: 0 when it is there with the
- * state's checksum (parent_sum filled), 1 when not (a full it is), -1 when
- * the store cannot say. */
-static int head_in_store(backup_run *r, sv_err *err)
-{
-    char *key = backup_key(r->bp->workspace, r->old.head, "metadata.json"), *text = NULL;
-    json_t *m = NULL;
-    const char *sum;
-    int rc = -1;
-    if (!key) return sv_err_set(err, SV_ENOMEM, "out of memory");
-    if (store_get_small(r->ctx->store, key, 1 << 20, &text, NULL, err) != 0) {
-        if (err->code == SV_ENOTFOUND) {
-            sv_err_clear(err);
-            r->full_reason = "the chain's head is not in the store";
-            rc = 1;
-        }
-        goto done;
-    }
-    if (backup_meta_parse(text, &m, err) != 0) {
-        sv_err_clear(err);
-        r->full_reason = "the chain's head in the store is unreadable";
-        rc = 1;
-        goto done;
-    }
-    sum = json_string_value(json_object_get(m, "stateChecksum"));
-    if (!sum || strcmp(sum, r->old.state_sum) != 0) {
-        r->full_reason = "the chain's head in the store is not the state's";
-        rc = 1;
-        goto done;
-    }
-    snprintf(r->parent_sum, sizeof r->parent_sum, "%s", sum);
-    rc = 0;
-done:
-    json_decref(m);
-    free(text);
-    free(key);
-    return rc;
-}
-
 /* Makes this backup a full: the hashes start over and the snapshot is read
  * from its first byte again. */
 static int as_full(backup_run *r, const char *why, sv_err *err)
@@ -316,9 +383,20 @@ int incr_plan(backup_run *r, sv_err *err)
     if (d < 0) return -1;
     if (d > 0) return as_full(r, "the chain state is damaged", err);
     if (r->changed == 0 && snap->size / ps == r->old.page_count) {
-        /* The same pages: only the fingerprint moves on. */
-        chain_state st = r->old;
+        /* The same pages: only the fingerprint moves on, once the head is
+         * proven when due (checkedAt is at least the base's time, which is
+         * younger than SQLVAULT_FULL_EVERY here, so only a clock that went
+         * back gets here due). */
+        chain_state st;
         sv_err e;
+        int64_t now = sv_now_ms(ctx->clock);
+        if (head_check_due(r, now)) {
+            d = head_in_store(r, err);
+            if (d < 0) return -1;
+            if (d > 0) return as_full(r, NULL, err);
+            r->old.checked_ms = now;
+        }
+        st = r->old;
         snprintf(st.fingerprint, sizeof st.fingerprint, "%s", snap->fp.stable ? snap->fp.text : "");
         if (chain_state_writer_commit(r->sw, &st, &e) != 0)
             log_warn(ctx->job_id, bp->workspace, "the chain state was not refreshed: %s", e.msg);
@@ -450,6 +528,8 @@ int incr_store_check(backup_run *r, sv_err *err)
     const backup_params *bp = r->bp;
     char store_id[CHAIN_STORE_ID_LEN];
     sv_err e;
+    bool proven;
+    int d;
     chain_store_id(cfg->store_url ? cfg->store_url : "", store_id);
     r->state_path = chain_state_path(cfg->state_dir, bp->workspace);
     if (!r->state_path) return sv_err_set(err, SV_ENOMEM, "out of memory");
@@ -458,7 +538,9 @@ int incr_store_check(backup_run *r, sv_err *err)
     if (strcmp(bp->mode, "full") == 0 || !r->store_fp[0]) return 0;
     if (chain_state_load(r->state_path, store_id, bp->workspace, &r->old, &e) != 0) return 0;
     if (strcmp(r->old.head_type, "store") != 0 || strcmp(r->old.fingerprint, r->store_fp) != 0) return 0;
-    say_unchanged(r, "fingerprint");
+    /* Gone from the store: the copy goes on (a store's backup is a full), full_reason set. */
+    if ((d = prove_head(r, &proven, err)) != 0) return d < 0 ? -1 : 0;
+    say_unchanged(r, proven ? "fingerprint; the head is still in the store" : "fingerprint");
     return 1;
 }
 
@@ -475,6 +557,7 @@ void incr_store_commit(backup_run *r)
     memcpy(st.base, r->out->ts, SV_TS_LEN);
     snprintf(st.head_type, sizeof st.head_type, "store");
     st.base_ms = r->ts_ms;
+    st.checked_ms = sv_now_ms(r->ctx->clock); /* its marker was just written */
     snprintf(st.state_sum, sizeof st.state_sum, "-");
     st.page_size = 4096; /* no pages: a placeholder the format checks */
     snprintf(st.fingerprint, sizeof st.fingerprint, "%s", r->store_fp);
@@ -532,6 +615,7 @@ void incr_commit_state(backup_run *r)
     st.page_size = (uint32_t)snap->page_size;
     st.page_count = (uint32_t)(snap->size / (uint64_t)snap->page_size);
     snprintf(st.fingerprint, sizeof st.fingerprint, "%s", snap->fp.stable ? snap->fp.text : "");
+    st.checked_ms = sv_now_ms(r->ctx->clock); /* the head is this backup, whose marker was just written */
     if (chain_state_writer_commit(r->sw, &st, &e) != 0)
         log_warn(r->ctx->job_id, r->bp->workspace, "backup %s committed, but its chain state was not saved: %s",
                  r->out->ts, e.msg);

@@ -5,7 +5,8 @@
  * File: hashes (page_count * 16 bytes) | header JSON | u32 LE length | "SVSTATE1".
  * A new state is written into an unnamed O_TMPFILE in the state folder, so
  * a process killed mid-backup leaves nothing behind; commit links it under a
- * temporary name and renames it over WS.state. */
+ * temporary name and renames it over WS.state. chain_state_rewrite makes a
+ * new header for the same hashes the same way (copied, streamed). */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -121,6 +122,15 @@ static int load_fd(int fd, const char *path, const char *store_id, const char *w
     st->chain_length = v >= 0 && v <= UINT32_MAX ? (uint32_t)v : 0;
     v = json_integer_value(json_object_get(j, "pageSize"));
     st->page_size = v > 0 && v <= 65536 ? (uint32_t)v : 0;
+    /* checkedAt came later: a state without it was last proven at its base's
+     * time at the latest (every backup of the chain proved its head), so it
+     * is due for a re-proof no later than the base's age says. */
+    if (json_object_get(j, "checkedAt") && !json_is_integer(json_object_get(j, "checkedAt"))) {
+        sv_err_set(err, SV_ECORRUPT, "chain state '%s' is damaged (checkedAt)", path);
+        goto done;
+    }
+    st->checked_ms = json_object_get(j, "checkedAt") ? json_integer_value(json_object_get(j, "checkedAt"))
+                                                     : st->base_ms;
     v = json_integer_value(json_object_get(j, "pageCount"));
     st->page_count = v >= 0 && v <= UINT32_MAX ? (uint32_t)v : 0;
     if (!chain_page_size_ok(st->page_size) || v < 0 || v > UINT32_MAX ||
@@ -364,11 +374,11 @@ int chain_state_writer_commit(chain_state_writer *w, const chain_state *st, sv_e
         goto done;
     }
     if (flush_hashes(w, err) != 0) goto done;
-    j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:s}", "version", 1, "workspace",
+    j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:s, s:I}", "version", 1, "workspace",
                   st->workspace, "store", st->store_id, "head", st->head, "headType", st->head_type, "base", st->base,
                   "baseTime", (json_int_t)st->base_ms, "chainLength", (json_int_t)st->chain_length, "stateChecksum",
                   st->state_sum, "pageSize", (json_int_t)st->page_size, "pageCount", (json_int_t)st->page_count,
-                  "fingerprint", st->fingerprint);
+                  "fingerprint", st->fingerprint, "checkedAt", (json_int_t)st->checked_ms);
     text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     final = chain_state_path(w->dir, st->workspace);
     sv_random_id(w->clock, id);
@@ -416,6 +426,57 @@ done:
     free(text);
     free(final);
     free(tmp);
+    return rc;
+}
+
+/* A new header for the same hashes: they are copied in HBUF pieces into a
+ * writer's unnamed file, whose commit replaces WS.state. Rewriting in place
+ * would leave a torn state after a crash; the copy costs page_count * 16
+ * bytes (16 MiB for a 4 GiB database of 4 KiB pages), once per
+ * SQLVAULT_FULL_EVERY for an idle workspace. */
+int chain_state_rewrite(const char *state_dir, const chain_state *st, const sv_clock *clock, sv_err *err)
+{
+    char *path = chain_state_path(state_dir, st->workspace);
+    chain_state_writer *w = NULL;
+    chain_state now;
+    uint64_t total = (uint64_t)st->page_count * CHAIN_HASH_LEN;
+    int fd = -1, rc = -1;
+    if (!path) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto done;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        sv_err_set(err, errno == ENOENT ? SV_ENOTFOUND : SV_ECORRUPT, "chain state '%s' is unreadable: %s", path,
+                   strerror(errno));
+        goto done;
+    }
+    if (load_fd(fd, path, st->store_id, st->workspace, &now, err) != 0) goto done;
+    if (strcmp(now.head, st->head) != 0 || strcmp(now.state_sum, st->state_sum) != 0 ||
+        now.page_count != st->page_count) {
+        sv_err_set(err, SV_ECORRUPT, "chain state '%s' changed since it was read", path);
+        goto done;
+    }
+    if (chain_state_writer_new(state_dir, clock, &w, err) != 0) goto done;
+    for (uint64_t off = 0; off < total;) {
+        size_t n = total - off < HBUF ? (size_t)(total - off) : HBUF;
+        if (read_at(fd, w->buf, n, (off_t)off) != 0) {
+            sv_err_set(err, SV_ECORRUPT, "chain state '%s' is unreadable: %s", path, strerror(errno));
+            goto done;
+        }
+        if (write_all(w->fd, w->buf, n) != 0) {
+            sv_err_set(err, errno == ENOSPC ? SV_ENOSPC : SV_EIO, "unable to write the chain state: %s",
+                       strerror(errno));
+            goto done;
+        }
+        off += n;
+    }
+    w->count = st->page_count;
+    rc = chain_state_writer_commit(w, st, err);
+done:
+    chain_state_writer_free(w);
+    if (fd >= 0) close(fd);
+    free(path);
     return rc;
 }
 

@@ -7,7 +7,9 @@
 # stateChecksum; growth, shrink (VACUUM) and a WAL checkpoint between
 # backups; an unchanged workspace answers "unchanged" with no request at
 # the proxy; --full, SQLVAULT_MAX_CHAIN, a missing, damaged or foreign chain
-# state, a pruned head and SQLVAULT_FULL_EVERY (fake clock) make fulls; a
+# state, a pruned head and SQLVAULT_FULL_EVERY (fake clock) make fulls; an
+# idle workspace's head is re-proven with one GET per SQLVAULT_FULL_EVERY,
+# and a head deleted from the store makes a full (a store directory's too); a
 # concurrent writer during an incremental; kill -9 mid-incremental leaves
 # nothing committed and the next backup is right.
 source "$(dirname "$0")/lib.sh"
@@ -386,6 +388,69 @@ change "UPDATE todos SET done = done + 1 WHERE rowid = 11"
 r="$(SQLVAULT_FAKE_NOW=$((now_ms + 1000)) bk)"
 assert_eq incremental "$(field "$r" backupType)" "one second after that full"
 
+step "an idle workspace's head is re-proven in the store once per SQLVAULT_FULL_EVERY; a head gone makes a full (fake clock)"
+# state_field NAME: a field of the chain state's header.
+state_field() {
+  python3 -c 'import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<I", b[-12:-8])[0]
+print(json.loads(b[-12 - n:-12]).get(sys.argv[2], "-"))' "$state" "$1"
+}
+# requests: what the proxy saw since proxy_reset.
+requests() { curl -fsS "$SV_PROXY_CONTROL/log?pending=1"; }
+t=$((now_ms + 60000))
+change "UPDATE todos SET done = done + 1 WHERE rowid = 13"
+r="$(SQLVAULT_FAKE_NOW=$t bk)"
+assert_eq incremental "$(field "$r" backupType)" "a change"
+took "$r"
+head="${CHAIN[-1]}"
+checked="$(state_field checkedAt)"
+assert_le "$t" "$checked" "checkedAt: the commit's time (fake clock)"
+# as in the unchanged step above: the pages once (sqlite3 moved the -wal, then the mtimes), then the fingerprint
+r="$(SQLVAULT_FAKE_NOW=$((t + 1000)) bk)"
+age "$db" "$db-wal"
+r="$(SQLVAULT_FAKE_NOW=$((t + 2000)) bk)"
+assert_eq true "$(field "$r" unchanged)" "unchanged after aging"
+proxy_reset
+r="$(SQLVAULT_FAKE_NOW=$((t + 3000)) bk)"
+assert_eq true "$(field "$r" unchanged)" "right after a backup: unchanged"
+assert_contains "$(cat "$work/bk.err")" "(fingerprint)" "by the fingerprint"
+assert_eq 0 "$(requests | jq '.entries | length')" "requests at the proxy right after a backup"
+assert_eq "$checked" "$(state_field checkedAt)" "checkedAt untouched by an answer from the state alone"
+# 25 h later (SQLVAULT_FULL_EVERY is 24 h), the head still there: one GET of its metadata.json, still unchanged
+t2=$((checked + 25 * 3600 * 1000))
+proxy_reset
+r="$(SQLVAULT_FAKE_NOW=$t2 bk)"
+assert_eq true "$(field "$r" unchanged)" "a day later, the head in the store: unchanged"
+assert_eq "$head" "$(field "$r" ts)" "names the head"
+assert_contains "$(cat "$work/bk.err")" "the head is still in the store" "the head was proven"
+log="$(requests)"
+assert_eq 1 "$(jq '.entries | length' <<<"$log")" "requests at the proxy: the one GET"
+assert_eq "GetObject ${SV_PREFIX}full/$ws/$head/metadata.json" "$(jq -r '.entries[0] | "\(.op) \(.key)"' <<<"$log")" \
+  "the request: the head's metadata.json"
+checked2="$(state_field checkedAt)"
+assert_le "$t2" "$checked2" "checkedAt moved on to the proof"
+assert_eq "$head" "$(state_field head)" "the state's head"
+proxy_reset
+r="$(SQLVAULT_FAKE_NOW=$((t2 + 1000)) bk)"
+assert_eq true "$(field "$r" unchanged)" "the next backup: unchanged"
+assert_contains "$(cat "$work/bk.err")" "(fingerprint)" "from the state alone"
+assert_eq 0 "$(requests | jq '.entries | length')" "requests at the proxy after the proof"
+# the head's folder deleted by hand: within the hour no request, so still unchanged; 25 h after the proof, a full
+aws_s3 s3 rm --only-show-errors --recursive "s3://$SV_S3_BUCKET/${SV_PREFIX}full/$ws/$head/"
+assert_eq "" "$(s3_keys "${SV_PREFIX}full/$ws/$head/")" "the head's folder is gone"
+r="$(SQLVAULT_FAKE_NOW=$((checked2 + 25 * 3600 * 1000)) bk)"
+assert_eq false "$(field "$r" unchanged)" "a day later, the head gone from the store: not unchanged"
+assert_eq full "$(field "$r" backupType)" "a full"
+assert_eq "the chain's head is not in the store" "$(field "$r" fullReason)" "why a full"
+assert_ne "$head" "$(field "$r" ts)" "a new backup"
+took "$r"
+check_point 0
+"$SV_BIN" restore "$ws" --from "${CHAIN[0]}" --db "$work/headgone.db" --inline --yes >/dev/null 2>"$work/r.err" ||
+  fail "restore of ${CHAIN[0]} failed: $(cat "$work/r.err")"
+assert_eq "${EXPECT[0]}" "$(sqlite3 "$work/headgone.db" .sha3sum)" "the workspace's data restores from the new full"
+assert_le "$((checked2 + 25 * 3600 * 1000))" "$(state_field checkedAt)" "the new full's state: checkedAt"
+
 step "a state folder that cannot be written: the backup is a full all the same"
 touch "$SV_SCRATCH/not-a-dir"
 change "UPDATE todos SET done = done + 1 WHERE rowid = 12"
@@ -434,7 +499,30 @@ r="$(sbk)"
 assert_eq false "$(field "$r" unchanged)" "a store with a new event"
 assert_eq full "$(field "$r" backupType)" "is backed up in full"
 assert_ne "$sts" "$(field "$r" ts)" "a new backup"
+age "$sdir/eventlog@6.db" "$sdir/state-1@6.db"
 r="$(sbk --full)"
 assert_eq false "$(field "$r" unchanged)" "--full on an unchanged store"
+sts="$(field "$r" ts)"
+r="$(sbk)"
+assert_eq true "$(field "$r" unchanged)" "unchanged after --full"
+# a day later (fake clock), the store's head still there: one GET, unchanged
+st2=$(($(date +%s%3N) + 25 * 3600 * 1000))
+proxy_reset
+r="$(SQLVAULT_FAKE_NOW=$st2 sbk)"
+assert_eq true "$(field "$r" unchanged)" "a day later, the store's head in the store"
+assert_eq "$sts" "$(field "$r" ts)" "names its last backup"
+assert_eq 1 "$(curl -fsS "$SV_PROXY_CONTROL/log?pending=1" | jq '.entries | length')" "requests at the proxy: the one GET"
+proxy_reset
+r="$(SQLVAULT_FAKE_NOW=$((st2 + 1000)) sbk)"
+assert_eq true "$(field "$r" unchanged)" "the next one"
+assert_eq 0 "$(curl -fsS "$SV_PROXY_CONTROL/log?pending=1" | jq '.entries | length')" "requests at the proxy after the proof"
+# its folder deleted by hand: a day after the proof, a new backup of the store
+aws_s3 s3 rm --only-show-errors --recursive "s3://$SV_S3_BUCKET/${SV_PREFIX}full/$sws/$sts/"
+r="$(SQLVAULT_FAKE_NOW=$((st2 + 25 * 3600 * 1000)) sbk)"
+assert_eq false "$(field "$r" unchanged)" "the store's head gone: not unchanged"
+assert_eq full "$(field "$r" backupType)" "a store's backup"
+assert_eq "the chain's head is not in the store" "$(field "$r" fullReason)" "why a new backup"
+assert_ne "$sts" "$(field "$r" ts)" "a new backup"
+assert_contains "$(s3_keys "${SV_PREFIX}full/$sws/$(field "$r" ts)/")" metadata.json "it is committed"
 
 sv_pass

@@ -6,6 +6,7 @@
 #include <xxhash.h>
 #include "chain.h"
 #include "fixture.h"
+#include "util.h"
 
 /* A growing byte buffer: the sink of a writer. */
 typedef struct sbuf {
@@ -383,6 +384,106 @@ static void test_object_name(void)
     CHECK(chain_object_parent("livestore.db.zst", parent, sizeof parent) != 0);
 }
 
+/* The header of the state at path (hashes of n pages first), NUL-terminated, heap. */
+static char *state_header(const char *path, uint32_t n)
+{
+    struct stat sb;
+    char *text = NULL;
+    int fd = open(path, O_RDONLY);
+    if (fd >= 0 && fstat(fd, &sb) == 0 && sb.st_size > (off_t)n * CHAIN_HASH_LEN + 12) {
+        size_t len = (size_t)(sb.st_size - (off_t)n * CHAIN_HASH_LEN - 12);
+        text = calloc(1, len + 1);
+        if (text && pread(fd, text, len, (off_t)n * CHAIN_HASH_LEN) != (ssize_t)len) text[0] = '\0';
+    }
+    if (fd >= 0) close(fd);
+    return text;
+}
+
+/* Replaces the header of the state at path (hashes of n pages kept) with text. */
+static void set_state_header(const char *path, uint32_t n, const char *text)
+{
+    unsigned char tail[12];
+    uint32_t len = (uint32_t)strlen(text);
+    int fd = open(path, O_RDWR);
+    tail[0] = (unsigned char)len, tail[1] = (unsigned char)(len >> 8), tail[2] = (unsigned char)(len >> 16);
+    tail[3] = (unsigned char)(len >> 24);
+    memcpy(tail + 4, "SVSTATE1", 8);
+    CHECK(fd >= 0 && ftruncate(fd, (off_t)n * CHAIN_HASH_LEN) == 0);
+    CHECK(pwrite(fd, text, len, (off_t)n * CHAIN_HASH_LEN) == (ssize_t)len);
+    CHECK(pwrite(fd, tail, sizeof tail, (off_t)n * CHAIN_HASH_LEN + len) == (ssize_t)sizeof tail);
+    if (fd >= 0) close(fd);
+}
+
+/* checkedAt (when the head was last proven in the store): it round-trips;
+ * chain_state_rewrite moves it on with the hashes kept and nothing left
+ * behind, and leaves a state that is no longer the caller's alone; a state
+ * written before the field existed reads it as its baseTime; a checkedAt
+ * that is not an integer is a damaged header. */
+static void test_state_checked(fixture *f, const char *dir, const char *path, const char *sid, chain_state st)
+{
+    chain_state got, other;
+    chain_hashes *h = NULL;
+    sv_err e;
+    char *hdr, *at, *end;
+    CHECK(chain_state_load(path, sid, "ws1", &got, &e) == 0);
+    CHECK_INT(got.checked_ms, st.checked_ms);
+    got.checked_ms = st.checked_ms + 86400000LL;
+    CHECK(chain_state_rewrite(dir, &got, &f->fc.clock, &e) == 0);
+    CHECK_INT(fx_count_files(dir), 1);
+    CHECK(chain_state_load(path, sid, "ws1", &got, &e) == 0);
+    CHECK_INT(got.checked_ms, st.checked_ms + 86400000LL);
+    CHECK_STR(got.head, st.head);
+    CHECK_STR(got.state_sum, st.state_sum);
+    CHECK_STR(got.fingerprint, st.fingerprint);
+    CHECK_INT(got.base_ms, st.base_ms);
+    CHECK_INT(got.chain_length, st.chain_length);
+    CHECK_INT(got.page_count, st.page_count);
+    CHECK(chain_hashes_open(path, &got, &h, &e) == 0);
+    CHECK(chain_hashes_verify(h, &e) == 0); /* the hashes were copied whole */
+    chain_hashes_close(h);
+    /* a state that a backup replaced meanwhile is not rewritten */
+    other = got;
+    snprintf(other.head, sizeof other.head, "20261201T000000.000Z");
+    other.checked_ms = 1;
+    CHECK(chain_state_rewrite(dir, &other, &f->fc.clock, &e) != 0 && e.code == SV_ECORRUPT);
+    CHECK(chain_state_load(path, sid, "ws1", &got, &e) == 0);
+    CHECK_INT(got.checked_ms, st.checked_ms + 86400000LL);
+    CHECK_INT(fx_count_files(dir), 1);
+    /* an old state: no checkedAt, which reads as its baseTime */
+    hdr = state_header(path, st.page_count);
+    CHECK(hdr && (at = strstr(hdr, ",\"checkedAt\":")) != NULL);
+    if (hdr && at) {
+        end = at + strlen(",\"checkedAt\":");
+        while (*end == '-' || (*end >= '0' && *end <= '9')) end++;
+        memmove(at, end, strlen(end) + 1);
+        set_state_header(path, st.page_count, hdr);
+        CHECK(chain_state_load(path, sid, "ws1", &got, &e) == 0);
+        CHECK_INT(got.checked_ms, st.base_ms);
+        CHECK(chain_hashes_open(path, &got, &h, &e) == 0);
+        CHECK(chain_hashes_verify(h, &e) == 0);
+        chain_hashes_close(h);
+        /* rewriting an old state adds the field */
+        got.checked_ms = st.base_ms + 5;
+        CHECK(chain_state_rewrite(dir, &got, &f->fc.clock, &e) == 0);
+        CHECK(chain_state_load(path, sid, "ws1", &got, &e) == 0);
+        CHECK_INT(got.checked_ms, st.base_ms + 5);
+        /* a checkedAt that is not a number */
+        hdr[strlen(hdr) - 1] = '\0';
+        {
+            char *bad = sv_asprintf("%s,\"checkedAt\":\"soon\"}", hdr);
+            CHECK(bad != NULL);
+            if (bad) set_state_header(path, st.page_count, bad);
+            free(bad);
+        }
+        CHECK(chain_state_load(path, sid, "ws1", &got, &e) != 0 && e.code == SV_ECORRUPT && strstr(e.msg, "checkedAt"));
+        /* back to a good state for the checks that follow */
+        hdr[strlen(hdr)] = '}';
+        set_state_header(path, st.page_count, hdr);
+        CHECK(chain_state_load(path, sid, "ws1", &got, &e) == 0);
+    }
+    free(hdr);
+}
+
 /* The local chain state: written, read back by header and hashes, refused
  * when foreign or damaged; an uncommitted writer leaves nothing. */
 static void test_state(fixture *f)
@@ -414,6 +515,7 @@ static void test_state(fixture *f)
     snprintf(st.head_type, sizeof st.head_type, "incremental");
     snprintf(st.base, sizeof st.base, "20261130T200000.000Z");
     st.base_ms = 1764532800000LL;
+    st.checked_ms = st.base_ms + 3600000LL;
     st.chain_length = 3;
     st.page_size = 4096;
     st.page_count = n;
@@ -453,6 +555,7 @@ static void test_state(fixture *f)
     CHECK(chain_hashes_verify(h, &e) == 0);
     CHECK(chain_hashes_next(h, x, &e) == 0);
     chain_hashes_close(h);
+    test_state_checked(f, dir, path, sid, st);
     /* foreign: another workspace, another store */
     CHECK(chain_state_load(path, sid, "ws2", &got, &e) != 0 && e.code == SV_ECORRUPT && strstr(e.msg, "ws1"));
     CHECK(chain_state_load(path, other, "ws1", &got, &e) != 0 && strstr(e.msg, "another store"));
