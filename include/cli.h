@@ -37,7 +37,7 @@ typedef struct cli_submit_req {
     const char *type;        /* backup, export, restore, verify, prune, import-url */
     const char *workspace;   /* validated; NULL for prune of every workspace */
     const char *pool;        /* NULL = cfg->pool or "default" */
-    const char *priority;    /* "interactive" or "scheduled"; NULL = by type */
+    const char *priority;    /* "interactive", "dirty" or "scheduled"; NULL = by type */
     const char *job_id;      /* NULL = generated */
     json_t *opts;            /* borrowed; sent as a msgpack map */
     int max_attempts;        /* 0 = cfg->max_attempts */

@@ -127,7 +127,8 @@ int job_import_url(job_ctx *ctx, json_t **result, sv_err *err);
 job_fn job_lookup(const char *type);
 /* (Which types lock their workspace, and how, is the LOCKS table of
  * src/queue/sqlvault.lua: the claim takes the lock, nothing in C decides.) */
-/* Default priority of a type when enqueued by hand: "interactive" or "scheduled". */
+/* Default priority of a type when enqueued by hand: "interactive" or
+ * "scheduled", or by the reason it is enqueued for ("scheduled", "dirty"). */
 const char *job_default_priority(const char *type, const char *reason);
 
 #endif

@@ -51,7 +51,7 @@ int queue_opts_unpack(const char *buf, size_t len, json_t **out, sv_err *err);
 /* What a producer asks for. */
 typedef struct queue_job_spec {
     const char *id, *type, *workspace; /* workspace NULL or "" = none */
-    const char *priority;              /* interactive | scheduled */
+    const char *priority;              /* interactive | dirty | scheduled (claim order) */
     int max_attempts;
     const char *opts; size_t opts_len; /* msgpack map, may be empty */
     const char *reason;                /* may be NULL */
@@ -195,7 +195,7 @@ int queue_recent(queue_conn *c, const char *base, size_t scan, json_t **out, sv_
 /* The embedded function library (src/queue/sqlvault.lua) and its version
  * (VERSION there): a connection loads the library when Redis has an older
  * one, so bump both on every change. */
-#define QUEUE_LIBRARY_VERSION 9
+#define QUEUE_LIBRARY_VERSION 10
 extern const char queue_script_lua[];
 
 #endif

@@ -1119,6 +1119,7 @@ row_rpo() {
   while ((SECONDS < deadline)); do
     if [[ "$(redis-cli -p "$REDIS_PORT" ZCARD "${base}dirty")" == 0 &&
       "$(redis-cli -p "$REDIS_PORT" XLEN "${base}q:interactive")" == 0 &&
+      "$(redis-cli -p "$REDIS_PORT" XLEN "${base}q:dirty")" == 0 &&
       "$(redis-cli -p "$REDIS_PORT" ZCARD "${base}active")" == 0 ]]; then break; fi
     sleep 1
   done

@@ -22,7 +22,7 @@ export interface Job {
   type: JobType
   workspace: string
   pool: string
-  priority: 'interactive' | 'scheduled'
+  priority: 'interactive' | 'dirty' | 'scheduled'
   state: JobState
   attempt: number
   max_attempts: number
@@ -45,7 +45,7 @@ export interface EnqueueOptions {
   /** job id: the same id twice is one job (dedup); random when absent */
   id?: string
   pool?: string | string[]
-  priority?: 'interactive' | 'scheduled'
+  priority?: 'interactive' | 'dirty' | 'scheduled'
   maxAttempts?: number
   /** job options, sent as a msgpack map: reason, from, format, ttl, user_id, db, ... */
   [option: string]: any

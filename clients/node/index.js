@@ -20,6 +20,9 @@ export const LIBRARY_PATH = path.join(HERE, '..', '..', 'src', 'queue', 'sqlvaul
 export const JOB_TYPES = ['backup', 'export', 'restore', 'verify', 'prune', 'import-url']
 export const FINAL_STATES = ['succeeded', 'failed', 'cancelled']
 const INTERACTIVE = new Set(['backup', 'export', 'restore', 'import-url'])
+// Claim order (src/queue/sqlvault.lua, PRIORITIES): user-facing work, then the
+// dirty set's RPO backups, then the cron sweep.
+const PRIORITIES = ['interactive', 'dirty', 'scheduled']
 const FINAL = new Set(FINAL_STATES)
 const INT_FIELDS = ['attempt', 'max_attempts', 'bytes_done', 'bytes_total', 'created_at', 'started_at',
   'finished_at', 'ts', 'fence', 'retry_at', 'lease_until']
@@ -225,7 +228,8 @@ export class SqlvaultClient {
   }
 
   // Enqueues a job and returns its id. options: id (dedup: the same id twice
-  // is one job), pool, priority ('interactive' | 'scheduled'), maxAttempts;
+  // is one job), pool, priority ('interactive' | 'dirty' | 'scheduled', the
+  // order workers claim them in), maxAttempts;
   // every other field is a job option sent as msgpack (reason, from, format,
   // ttl, user_id, ...).
   async enqueue (type, workspace, options = {}) {
@@ -245,8 +249,8 @@ export class SqlvaultClient {
     for (const [k, v] of Object.entries(options)) if (!QUEUE_OPTS.has(k) && v !== undefined) jobOpts[k] = v
     const reason = jobOpts.reason || 'manual'
     jobOpts.reason = reason
-    const priority = options.priority || (reason === 'scheduled' || !INTERACTIVE.has(type) ? 'scheduled' : 'interactive')
-    if (priority !== 'interactive' && priority !== 'scheduled') throw new SqlvaultError(`priority '${priority}' is neither interactive nor scheduled`, { code: 'INVALID' })
+    const priority = options.priority || (reason === 'scheduled' || !INTERACTIVE.has(type) ? 'scheduled' : reason === 'dirty' ? 'dirty' : 'interactive')
+    if (!PRIORITIES.includes(priority)) throw new SqlvaultError(`priority '${priority}' is not one of ${PRIORITIES.join(', ')}`, { code: 'INVALID' })
     const [created, state] = await this._fcallReplicated('sqlvault_enqueue', pool, id, type, workspace || '',
       priority, String(options.maxAttempts || 5), Buffer.from(encode(jobOpts)), reason)
     return { id, created: created === 1, state, pool }

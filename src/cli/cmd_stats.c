@@ -89,8 +89,9 @@ int cmd_stats(sv_config *cfg, int argc, char **argv)
         json_t *p;
         json_array_foreach(pools, i, p) {
             printf("pool %s\n", json_string_value(json_object_get(p, "pool")));
-            printf("  queued      interactive %lld, scheduled %lld, delayed (retries) %lld\n",
+            printf("  queued      interactive %lld, dirty %lld, scheduled %lld, delayed (retries) %lld\n",
                    (long long)json_integer_value(json_object_get(p, "queued_interactive")),
+                   (long long)json_integer_value(json_object_get(p, "queued_dirty")),
                    (long long)json_integer_value(json_object_get(p, "queued_scheduled")),
                    (long long)json_integer_value(json_object_get(p, "delayed")));
             printf("  active      %lld\n", (long long)json_integer_value(json_object_get(p, "active")));

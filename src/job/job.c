@@ -32,10 +32,15 @@ job_fn job_lookup(const char *type)
     return i < 0 ? NULL : job_types[i].fn;
 }
 
-/* "scheduled" for scheduler-made work, else the type's default. */
+/* "scheduled" for the cron sweep's work, else the type's default, where an
+ * interactive type's job made for the dirty set (reason "dirty", as the
+ * drain's own backups: sqlvault_dirty_drain) is "dirty": behind user-facing
+ * work, ahead of the sweep. The Node client picks the same way. */
 const char *job_default_priority(const char *type, const char *reason)
 {
     int i = find(type);
+    const char *p = i < 0 ? "interactive" : job_types[i].priority;
     if (reason && strcmp(reason, "scheduled") == 0) return "scheduled";
-    return i < 0 ? "interactive" : job_types[i].priority;
+    if (reason && strcmp(reason, "dirty") == 0 && strcmp(p, "interactive") == 0) return "dirty";
+    return p;
 }

@@ -222,6 +222,8 @@ static void render_cached(sv_buf *o)
         const char *pool = json_string_value(json_object_get(p, "pool"));
         put(o, "sqlvault_queue_depth{pool=\"%s\",priority=\"interactive\"} %lld\n", pool,
             (long long)json_integer_value(json_object_get(p, "queued_interactive")));
+        put(o, "sqlvault_queue_depth{pool=\"%s\",priority=\"dirty\"} %lld\n", pool,
+            (long long)json_integer_value(json_object_get(p, "queued_dirty")));
         put(o, "sqlvault_queue_depth{pool=\"%s\",priority=\"scheduled\"} %lld\n", pool,
             (long long)json_integer_value(json_object_get(p, "queued_scheduled")));
     }

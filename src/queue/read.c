@@ -118,6 +118,9 @@ int queue_stats(queue_conn *c, const char *base, int64_t alive_ms, json_t **out,
     }
     json_object_set_new(o, "queued_interactive", json_integer(r->element[0]->integer));
     json_object_set_new(o, "queued_scheduled", json_integer(r->element[1]->integer));
+    /* library 10: the dirty set's backups waiting (q:dirty), last in the
+     * reply so that readers by position keep working */
+    json_object_set_new(o, "queued_dirty", json_integer(r->elements > 7 ? r->element[7]->integer : 0));
     json_object_set_new(o, "delayed", json_integer(r->element[2]->integer));
     json_object_set_new(o, "active", json_integer(r->element[3]->integer));
     json_object_set_new(o, "workers_alive", json_integer(r->element[4]->integer));

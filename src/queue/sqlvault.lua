@@ -10,7 +10,7 @@ docs/PROTOCOL.md describes every key, field and state; keep the two in step.
 Load with: redis-cli FUNCTION LOAD REPLACE "$(cat sqlvault.lua)"
 ]]
 
-local VERSION = 9            -- bump on every change (QUEUE_LIBRARY_VERSION in queue.h)
+local VERSION = 10           -- bump on every change (QUEUE_LIBRARY_VERSION in queue.h)
 local EVENTS_MAXLEN = 10000   -- events stream cap (approximate trimming)
 local DEAD_MAXLEN = 10000     -- dead-letter stream cap
 local RECENT_MAX = 10000      -- recent-jobs index cap
@@ -94,8 +94,16 @@ local function event(B, id, ev, extra)
   redis.call('PUBLISH', B .. 'events', cjson.encode(msg))
 end
 
+-- The three priorities, in the order claims serve them: user-facing work
+-- first, then the dirty set's RPO backups (sqlvault_dirty_drain: a burst of
+-- thousands a minute at scale must not hold up a user's restore or export),
+-- then the cron sweep. Each has its own stream PREFIX:{POOL}:q:PRIORITY (the
+-- pool's hash tag, so one slot in a cluster).
+local PRIORITIES = { 'interactive', 'dirty', 'scheduled' }
+
 local function stream(B, prio)
   if prio == 'scheduled' then return B .. 'q:scheduled' end
+  if prio == 'dirty' then return B .. 'q:dirty' end
   return B .. 'q:interactive'
 end
 
@@ -218,8 +226,8 @@ local function enqueue(keys, args)
   if not valid_id(id) then return redis.error_reply('ERR invalid job id') end
   if not typ or typ == '' or #typ > 64 then return redis.error_reply('ERR invalid job type') end
   if ws ~= '' and not valid_id(ws) then return redis.error_reply('ERR invalid workspace id') end
-  if prio ~= 'interactive' and prio ~= 'scheduled' then
-    return redis.error_reply('ERR priority must be interactive or scheduled')
+  if prio ~= 'interactive' and prio ~= 'dirty' and prio ~= 'scheduled' then
+    return redis.error_reply('ERR priority must be interactive, dirty or scheduled')
   end
   if not maxa or maxa < 1 then return redis.error_reply('ERR invalid max_attempts') end
   if opts ~= '' then
@@ -277,7 +285,8 @@ local function next_entry(B, sk)
 end
 
 -- FCALL sqlvault_claim 1 B worker token lease_ms
--- Takes the next runnable job, interactive before scheduled, and leases it.
+-- Takes the next runnable job, interactive before dirty before scheduled
+-- (PRIORITIES), and leases it.
 -- Jobs whose workspace lock is held are parked on the workspace's wait list
 -- (no thread waits). Returns {id, type, workspace, attempt, max_attempts,
 -- opts, ts, fence} or nil when nothing is runnable.
@@ -286,7 +295,7 @@ local function claim(keys, args)
   local now = now_ms()
   promote(B, now)
   local exhausted = true
-  for _, prio in ipairs({ 'interactive', 'scheduled' }) do
+  for _, prio in ipairs(PRIORITIES) do
     local sk = stream(B, prio)
     for n = 1, 101 do
       if n == 101 then exhausted = false; break end   -- parked 100: let others run
@@ -536,14 +545,16 @@ end
 
 -- FCALL_RO sqlvault_stats 1 B alive_ms
 -- Returns {interactive depth, scheduled depth, delayed, active, workers alive,
--- counters as a flat field/value list, dirty workspaces waiting}.
+-- counters as a flat field/value list, dirty workspaces waiting, dirty
+-- depth}. New fields go at the end: callers read it by position.
 local function stats(keys, args)
   local B, alive = keys[1], tonumber(args[1] or '60000')
   local now = now_ms()
   return { redis.call('XLEN', B .. 'q:interactive'), redis.call('XLEN', B .. 'q:scheduled'),
            redis.call('ZCARD', B .. 'delayed'), redis.call('ZCARD', B .. 'active'),
            redis.call('ZCOUNT', B .. 'workers', now - alive, '+inf'),
-           redis.call('HGETALL', B .. 'stats'), redis.call('ZCARD', B .. 'dirty') }
+           redis.call('HGETALL', B .. 'stats'), redis.call('ZCARD', B .. 'dirty'),
+           redis.call('XLEN', B .. 'q:dirty') }
 end
 
 --[[ The restore pause (docs/PROTOCOL.md "Restore pause"). These functions act
@@ -633,7 +644,7 @@ when the job ends: dirty_forget). ]]
 -- FCALL sqlvault_dirty_drain 1 B cutoff_ms limit max_attempts opts stamp
 -- Takes up to limit (<= DRAIN_MAX) workspaces marked at or before cutoff_ms,
 -- oldest first, off the dirty set and, in the same atomic step, enqueues a
--- backup of each (interactive priority, reason 'dirty', options opts: a
+-- backup of each (dirty priority, reason 'dirty', options opts: a
 -- msgpack map, the scheduler sends {mode = 'auto', reason = 'dirty'}; job id
 -- dirty-WS-STAMP, with 32 hex digits of sha1(WS) for a WS too long for the id
 -- limit) -- unless the workspace's previous dirty backup is still waiting to
@@ -661,6 +672,8 @@ local function dirty_drain(keys, args)
   for _, ws in ipairs(due) do
     redis.call('ZREM', dk, ws)
     if valid_id(ws) then
+      -- (the recorded job's state, not a stream: the same whether it waits on
+      -- q:dirty or, enqueued by library 9, on q:interactive)
       local pending = false
       local cur = redis.call('HGET', dj, ws)
       if cur then
@@ -672,7 +685,7 @@ local function dirty_drain(keys, args)
       else
         local id = 'dirty-' .. ws .. '-' .. stamp
         if #id > 128 then id = 'dirty-' .. string.sub(redis.sha1hex(ws), 1, 32) .. '-' .. stamp end
-        local r = enqueue({ B }, { id, 'backup', ws, 'interactive', maxa, opts, 'dirty' })
+        local r = enqueue({ B }, { id, 'backup', ws, 'dirty', maxa, opts, 'dirty' })
         if type(r) == 'table' and r.err then return r end
         if r[1] == 1 then enq = enq + 1 else coal = coal + 1 end
         redis.call('HSET', dj, ws, id)

@@ -6,7 +6,7 @@
 #     (SQLVAULT_FAKE_NOW), a second mark keeps the first, bad ids refused;
 #   - a drain at mark + 999 ms takes nothing, at mark + 1000 ms it takes the
 #     workspace off the set and enqueues its backup in the same step (reason
-#     dirty, option mode auto, interactive);
+#     dirty, option mode auto, priority dirty: on PREFIX:{POOL}:q:dirty);
 #   - a mark while that backup still waits is coalesced into it; a mark
 #     while it runs (redis-cli plays the worker) gets another job;
 #   - the scheduler loop with a real worker: the Node client's markDirty is
@@ -15,6 +15,10 @@
 #   - two schedulers: only the leader drains, each workspace gets one job;
 #   - SQLVAULT_INCREMENTAL_EVERY=off drains nothing;
 #   - 1,200 marks drain in bounded batches, one job each;
+#   - claim order interactive > dirty > scheduled: a scheduled, a dirty and
+#     an interactive backup queued in that order in a pool no worker serves
+#     (each on its own stream, depths in `sqlvault stats`), then one worker
+#     thread runs them interactive first, then dirty, then scheduled;
 #   - scheduled (cron) backups carry mode auto too.
 source "$(dirname "$0")/lib.sh"
 sv_setup
@@ -75,7 +79,9 @@ assert_eq backup "$(jq -r .type <<<"$job")" "type"
 assert_eq alpha "$(jq -r .workspace <<<"$job")" "workspace"
 assert_eq dirty "$(jq -r .reason <<<"$job")" "reason"
 assert_eq auto "$(jq -r .opts.mode <<<"$job")" "option mode"
-assert_eq interactive "$(jq -r .priority <<<"$job")" "priority"
+assert_eq dirty "$(jq -r .priority <<<"$job")" "priority"
+assert_eq 2 "$(redis_cli XLEN "${B}q:dirty")" "entries on the dirty stream (alpha's and beta's backups)"
+assert_eq 0 "$(redis_cli XLEN "${B}q:interactive")" "entries on the interactive stream"
 assert_eq queued "$(jq -r .state <<<"$job")" "state"
 assert_eq "$id1" "$(redis_cli HGET "$DJ" alpha)" "alpha's pending dirty backup"
 
@@ -185,10 +191,56 @@ note "$out"
 assert_eq 1200 "$(jq .taken <<<"$out")" "taken"
 assert_eq 1200 "$(jq .enqueued <<<"$out")" "enqueued"
 assert_eq 0 "$(redis_cli ZCARD "$P:{bulk}:dirty")" "left"
-assert_eq 1200 "$(redis_cli XLEN "$P:{bulk}:q:interactive")" "jobs waiting"
+assert_eq 1200 "$(redis_cli XLEN "$P:{bulk}:q:dirty")" "jobs waiting"
+assert_eq 0 "$(redis_cli XLEN "$P:{bulk}:q:interactive")" "interactive jobs waiting (none: a user's job is not behind them)"
 assert_eq 1200 "$(redis_cli HLEN "$P:{bulk}:dirtyjobs")" "pending dirty backups"
 assert_contains "$(SQLVAULT_POOLS=bulk "$SV_BIN" stats)" "dirty       0 marked and waiting; 1200 backups enqueued, 0 coalesced"
 assert_eq 1200 "$(SQLVAULT_POOLS=bulk "$SV_BIN" stats --json | jq '.pools[0].dirty_enqueued')" "stats --json dirty_enqueued"
+
+step "claim order: interactive, then dirty, then scheduled (queued in the opposite order, no worker)"
+# pool ord, which no worker serves until the end of the step; the queue is
+# filled so that arrival order (FIFO) would be the wrong answer: the cron
+# sweep's backup first, then the dirty set's, the user's last.
+OB="$P:{ord}:"
+for ws in ord-s ord-d ord-i; do make_workspace "$ws" 5; done
+SQLVAULT_POOL=ord "$SV_BIN" backup ord-s --id ord-sched --reason scheduled --no-wait >/dev/null
+T3=1900000300000
+SQLVAULT_POOL=ord fake $T3 dirty ord-d >/dev/null
+out=$(SQLVAULT_POOL=ord fake $((T3 + 1000)) scheduler --drain --json)
+assert_eq 1 "$(jq .enqueued <<<"$out")" "dirty backups enqueued"
+od="dirty-ord-d-$((T3 + 1000))"
+SQLVAULT_POOL=ord "$SV_BIN" backup ord-i --id ord-inter --no-wait >/dev/null
+assert_eq scheduled "$(redis_cli HGET "${OB}job:ord-sched" priority)" "priority of the cron-reason backup"
+assert_eq dirty "$(redis_cli HGET "${OB}job:$od" priority)" "priority of the drained backup"
+assert_eq interactive "$(redis_cli HGET "${OB}job:ord-inter" priority)" "priority of the manual backup"
+assert_eq 1 "$(redis_cli XLEN "${OB}q:interactive")" "XLEN q:interactive"
+assert_eq 1 "$(redis_cli XLEN "${OB}q:dirty")" "XLEN q:dirty"
+assert_eq 1 "$(redis_cli XLEN "${OB}q:scheduled")" "XLEN q:scheduled"
+st=$(SQLVAULT_POOLS=ord "$SV_BIN" stats)
+note "$(grep -F "  queued " <<<"$st")"
+assert_contains "$st" "queued      interactive 1, dirty 1, scheduled 1, delayed (retries) 0"
+assert_eq 1 "$(SQLVAULT_POOLS=ord "$SV_BIN" stats --json | jq '.pools[0].queued_dirty')" "stats --json queued_dirty"
+assert_eq 1 "$(SQLVAULT_POOLS=ord "$SV_BIN" stats --json | jq '.pools[0].queued_interactive')" "stats --json queued_interactive"
+sv_bg "$SV_BIN" worker --threads 1 --pools ord
+ow=$SV_BG_PID
+for j in ord-inter "$od" ord-sched; do
+  wait_for --timeout 60 bash -c "[[ \$(redis-cli -u '$SQLVAULT_REDIS_URL' HGET '${OB}job:$j' state) == succeeded ]]"
+done
+kill -TERM "$ow"
+wait_for --timeout 10 bash -c "! kill -0 $ow 2>/dev/null"
+# the fence: the pool's claim counter (INCR on every claim), so strictly
+# increasing in claim order whatever the clock's resolution
+fi_=$(redis_cli HGET "${OB}job:ord-inter" fence)
+fd=$(redis_cli HGET "${OB}job:$od" fence)
+fs=$(redis_cli HGET "${OB}job:ord-sched" fence)
+note "claim fences: interactive $fi_, dirty $fd, scheduled $fs; started at $(redis_cli HGET "${OB}job:ord-inter" started_at), $(redis_cli HGET "${OB}job:$od" started_at), $(redis_cli HGET "${OB}job:ord-sched" started_at)"
+((fi_ < fd)) || fail "the dirty backup (fence $fd) was claimed before the interactive one (fence $fi_)"
+((fd < fs)) || fail "the scheduled backup (fence $fs) was claimed before the dirty one (fence $fd)"
+assert_le "$(redis_cli HGET "${OB}job:ord-inter" finished_at)" "$(redis_cli HGET "${OB}job:$od" started_at)" "interactive finished before the dirty one started (ms)"
+assert_le "$(redis_cli HGET "${OB}job:$od" finished_at)" "$(redis_cli HGET "${OB}job:ord-sched" started_at)" "dirty finished before the scheduled one started (ms)"
+assert_eq 0 "$(redis_cli HEXISTS "${OB}dirtyjobs" ord-d)" "ord-d's pending record after its backup"
+assert_contains "$(SQLVAULT_POOLS=ord "$SV_BIN" stats)" "queued      interactive 0, dirty 0, scheduled 0"
+rm -rf "${SQLVAULT_DATA_DIR:?}"/ord-{s,d,i} # not in the cron step's discovery below
 
 step "/metrics: the dirty set's size per pool (a worker of pool mx, where 3 marks wait)"
 SQLVAULT_POOL=mx "$SV_BIN" dirty mx-1 mx-2 mx-3 >/dev/null
@@ -197,6 +249,7 @@ sv_bg env SQLVAULT_METRICS_ADDR="127.0.0.1:$mport" "$SV_BIN" worker --threads 1 
 wait_for --timeout 20 bash -c "curl -fsS http://127.0.0.1:$mport/metrics | grep -qx 'sqlvault_dirty_workspaces{pool=\"mx\"} 3'"
 m=$(curl -fsS "http://127.0.0.1:$mport/metrics")
 assert_contains "$m" 'sqlvault_dirty_backups_total{pool="mx",outcome="enqueued"} 0'
+assert_contains "$m" 'sqlvault_queue_depth{pool="mx",priority="dirty"} 0'
 kill -TERM "$SV_BG_PID"
 
 step "scheduled (cron) backups carry mode auto too"

@@ -44,6 +44,8 @@ int main(void)
     /* every key of a pool shares the tag's slot */
     CHECK_INT(qcl_key_slot("sqlvault:{default}:job:abc", 26), 5718);
     CHECK_INT(qcl_key_slot("sqlvault:{default}:q:interactive", 32), 5718);
+    CHECK_INT(qcl_key_slot("sqlvault:{default}:q:dirty", 26), 5718);
+    CHECK_INT(qcl_key_slot("sqlvault:{default}:q:scheduled", 30), 5718);
 
     /* which argument routes */
     CHECK_INT(key_of((const char *[]){"FCALL", "sqlvault_claim", "1", "sv:{p}:", "w", NULL}), 3);

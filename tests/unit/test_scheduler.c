@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include "fixture.h"
+#include "job.h"
 #include "scheduler.h"
 
 #define NWS 60
@@ -157,7 +158,22 @@ static void test_dirty(fixture *f, const sv_config *cfg)
     snprintf(id1, sizeof id1, "%s", dirty_id("dirty1", t0 + 30000));
     CHECK(job_exists(id1));
     CHECK_STR(job_field(id1, "reason"), "dirty");
-    CHECK_STR(job_field(id1, "priority"), "interactive");
+    CHECK_STR(job_field(id1, "priority"), "dirty"); /* behind user-facing work, ahead of the sweep */
+    /* the same priority for a job made by hand for the dirty set; verify and
+     * prune stay scheduled, the sweep's work is scheduled whatever its type */
+    CHECK_STR(job_default_priority("backup", "dirty"), "dirty");
+    CHECK_STR(job_default_priority("backup", "manual"), "interactive");
+    CHECK_STR(job_default_priority("backup", NULL), "interactive");
+    CHECK_STR(job_default_priority("backup", "scheduled"), "scheduled");
+    CHECK_STR(job_default_priority("verify", "dirty"), "scheduled");
+    {
+        redisReply *r = R("XLEN %s:{default}:q:dirty", prefix);
+        CHECK_INT(r->integer, 2);
+        freeReplyObject(r);
+        r = R("XLEN %s:{default}:q:interactive", prefix);
+        CHECK_INT(r->integer, 0);
+        freeReplyObject(r);
+    }
     CHECK_STR(job_field(id1, "type"), "backup");
     /* a mark while the backup still waits: coalesced */
     f->fc.now = t0 + 31000;

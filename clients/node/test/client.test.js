@@ -40,6 +40,25 @@ after(async () => {
   if (q) await q.close()
 })
 
+test('priorities: dirty is its own stream; anything else is refused', async () => {
+  // pool prio: no worker serves it, so the jobs stay on their streams
+  const base = `${q.prefix}:{prio}:`
+  const d = await q.enqueueJob('backup', WS, { pool: 'prio', id: 'prio-d', reason: 'dirty' })
+  assert.equal(d.created, true)
+  assert.equal(await q.redis.hget(`${base}job:prio-d`, 'priority'), 'dirty', 'reason dirty: priority dirty')
+  await q.enqueueJob('backup', WS, { pool: 'prio', id: 'prio-i' })
+  assert.equal(await q.redis.hget(`${base}job:prio-i`, 'priority'), 'interactive')
+  assert.equal(await q.redis.xlen(`${base}q:dirty`), 1)
+  assert.equal(await q.redis.xlen(`${base}q:interactive`), 1)
+  await assert.rejects(q.enqueueJob('backup', WS, { pool: 'prio', priority: 'urgent' }), e => e.code === 'INVALID')
+  await assert.rejects(q.redis.call('FCALL', 'sqlvault_enqueue', 1, base, 'prio-x', 'backup', WS, 'urgent', '1', ''),
+    /priority must be interactive, dirty or scheduled/)
+  const st = await q.redis.call('FCALL_RO', 'sqlvault_stats', 1, base, '60000')
+  assert.deepEqual([st[0], st[1], st[7]], [1, 0, 1], 'stats: interactive, scheduled depth by their old places, dirty appended')
+  for (const id of ['prio-d', 'prio-i']) assert.equal(await q.cancel(id, { pool: 'prio' }), 'cancelled')
+  assert.equal(await q.redis.xlen(`${base}q:dirty`), 0, 'cancel deletes the entry from the dirty stream')
+})
+
 test('every job type: enqueue, wait, result', async () => {
   const progress = []
   const b = await q.run('backup', WS, { reason: 'manual', note: 'from node:test' }, { timeoutMs: 60000, onProgress: j => progress.push(j.state) })

@@ -83,6 +83,7 @@ function renderPool (p) {
   node.querySelector('.pool-name').textContent = `Pool ${p.pool}`
   const set = (k, v, bad) => { const n = node.querySelector(`[data-k="${k}"]`); n.textContent = v; if (bad) n.parentElement.classList.add('bad') }
   set('interactive', p.queued.interactive)
+  set('dirty', p.queued.dirty)
   set('scheduled', p.queued.scheduled)
   set('delayed', p.delayed)
   set('active', p.active)

@@ -94,7 +94,7 @@ export default function register (app) {
   async function poolView (pool) {
     const base = sv.base(pool)
     const now = Date.now()
-    const [qi, qs, delayed, active, alive, flat] = await sv.fcall('sqlvault_stats', pool, String(aliveMs()))
+    const [qi, qs, delayed, active, alive, flat, , qd] = await sv.fcall('sqlvault_stats', pool, String(aliveMs()))
     const counters = {}
     for (let i = 0; i + 1 < flat.length; i += 2) counters[flat[i]] = Number(flat[i + 1])
     const finished = (counters.succeeded || 0) + (counters.failed || 0)
@@ -125,7 +125,7 @@ export default function register (app) {
     })
     return {
       pool,
-      queued: { interactive: Number(qi), scheduled: Number(qs) },
+      queued: { interactive: Number(qi), dirty: Number(qd || 0), scheduled: Number(qs) },
       delayed: Number(delayed),
       active: Number(active),
       workersAlive: Number(alive),
