@@ -177,10 +177,12 @@ proc_cpu() {
 # measure_once LABEL CMD...: runs CMD (bounded) under /usr/bin/time with its
 # output in RUN/LABEL.log; sets M_RC, M_WALL, M_CPU (s), M_RSS (KiB), M_SRV
 # and M_REDIS (the S3 server's and redis' CPU seconds during the run) and
-# M_ERR (the telling line of the output on failure).
+# M_ERR (the telling line of the output on failure). M_ALL (measure's list
+# of runs) is emptied: a single run has none.
 measure_once() {
   local label="$1" tf="$RUN/$1.time" s0 s1 r0
   shift
+  M_ALL=""
   s0="$(proc_cpu "$S3_PID")"
   r0="$(proc_cpu "$REDIS_PID")"
   /usr/bin/time -f '%e %U %S %M' -o "$tf" timeout "$TIMEOUT" "$@" >"$RUN/$label.log" 2>&1
@@ -260,7 +262,7 @@ verdict() {
 timing() {
   local extra=""
   [[ "${1:-}" == s3 ]] && extra=", s3rver ${M_SRV} s"
-  ((RUNS > 1)) && extra+="; runs ${M_ALL:-?} s"
+  ((RUNS > 1)) && [[ -n "${M_ALL:-}" ]] && extra+="; runs ${M_ALL} s"
   printf '%s s (cpu %s s%s)' "$M_WALL" "$M_CPU" "$extra"
 }
 
