@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
-# The test command: builds sqlvault and runs every unit and integration test,
-# twice — a normal build (build/) and an AddressSanitizer + UBSan build
-# (build-asan/) — against real servers it starts on loopback, on ports the OS
-# picks: redis-server (no persistence), s3rver (the local S3 server, checks
-# SigV4) and the R2-rules proxy in front of it. It stops every server it
-# started on every exit path, prints one line `N passed, N failed` (both runs
-# summed) at the end, and exits non-zero if anything failed.
+# The test command: builds sqlvault twice — a normal build (build/) and an
+# AddressSanitizer + UBSan build (build-asan/) — and runs every unit and
+# integration test of both in one ctest run, N at a time. Each integration
+# test gets servers of its own on loopback, on ports the OS picks
+# (tests/servers/with-servers.sh): redis-server (no persistence), s3rver (the
+# local S3 server, checks SigV4) and the R2-rules proxy in front of it, so
+# no test sees another's fault rules, Redis or bucket. It prints the ten
+# slowest tests, then one line `N passed, N failed` (both builds summed), and
+# exits non-zero if anything failed.
 #
 #   scripts/test.sh [--no-asan] [-R REGEX] [-j N] [--keep] [--no-deps]
 #
-#   --no-asan   skip the sanitizer build and run
-#   -R REGEX    only the tests whose name matches (passed to ctest)
-#   -j N        run N tests at once (default 1: the proxy's faults are global)
-#   --keep      leave the servers running afterwards and print their env file
+#   --no-asan   skip the sanitizer build and its tests
+#   -R REGEX    only the tests whose name matches (passed to ctest); the
+#               sanitizer build's tests are named asan/unit/..., asan/it/...
+#   -j N        run N tests at once (default 4, or SV_TEST_JOBS)
+#   --keep      keep every test's server logs and scratch, not only a
+#               failed test's
 #   --no-deps   do not run scripts/install-deps.sh first
 #
-# Environment the tests get (the contract; see tests/it/lib.sh): SV_BIN,
-# SV_SOURCE_DIR, SV_BUILD_DIR, SV_REDIS_URL, SV_S3_ENDPOINT,
+# Environment each integration test gets (the contract; see tests/it/lib.sh):
+# SV_BIN, SV_SOURCE_DIR, SV_BUILD_DIR, SV_REDIS_URL, SV_S3_ENDPOINT,
 # SV_S3_DIRECT_ENDPOINT, SV_PROXY_CONTROL, SV_S3_BUCKET, AWS_ACCESS_KEY_ID,
 # AWS_SECRET_ACCESS_KEY, SV_TMP (plus SV_S3_DATA_DIR, AWS_DEFAULT_REGION).
 set -uo pipefail
@@ -25,7 +29,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ASAN=1
 KEEP=0
 DEPS=1
-JOBS=1
+JOBS="${SV_TEST_JOBS:-4}"
 REGEX=""
 while (($#)); do
   case "$1" in
@@ -43,7 +47,7 @@ while (($#)); do
       shift
       ;;
     -h | --help)
-      sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -57,7 +61,6 @@ done
 PASSED=0
 FAILED=0
 RUN_DIR=""
-SERVICES_UP=0
 NPROC="$(nproc 2>/dev/null || echo 2)"
 
 # banner prints a section title.
@@ -70,21 +73,14 @@ summary() {
   exit 0
 }
 
-# cleanup stops the servers (unless --keep) on every exit path.
+# cleanup removes the run directory unless something failed or --keep.
 cleanup() {
   local rc=$?
-  if ((SERVICES_UP)); then
-    if ((KEEP)); then
-      printf '\nservers left running; env: source %s/env.sh; stop: %s/tests/servers/services.sh stop %s\n' \
-        "$RUN_DIR" "$ROOT" "$RUN_DIR" >&2
+  if [[ -n "$RUN_DIR" && -d "$RUN_DIR" ]]; then
+    if ((FAILED == 0 && rc == 0 && !KEEP)); then
+      rm -rf "$RUN_DIR"
     else
-      sv_services_stop "$RUN_DIR"
-      SERVICES_UP=0
-      if ((FAILED == 0 && rc == 0)); then
-        rm -rf "$RUN_DIR"
-      else
-        printf 'server logs and scratch kept in %s\n' "$RUN_DIR" >&2
-      fi
+      printf 'test logs, server logs and scratch kept in %s\n' "$RUN_DIR" >&2
     fi
   fi
   return "$rc"
@@ -102,11 +98,16 @@ build() {
   cmake --build "$dir" -j "$NPROC"
 }
 
-# run_ctest DIR LABEL: runs ctest in DIR and adds its counts to the totals.
+# run_ctest DIR...: runs the tests of every build DIR in one ctest run of
+# $JOBS at a time, adds its counts to the totals, prints the ten slowest.
 run_ctest() {
-  local dir="$1" label="$2" log="$1/ctest-run.log" args=(--test-dir "$1" --output-on-failure -j "$JOBS")
+  local d log="$RUN_DIR/ctest-run.log" args=(--test-dir "$RUN_DIR" --output-on-failure -j "$JOBS")
+  {
+    echo "# written by scripts/test.sh: the builds whose tests run together"
+    for d in "$@"; do echo "subdirs(\"$d\")"; done
+  } >"$RUN_DIR/CTestTestfile.cmake"
   [[ -n "$REGEX" ]] && args+=(-R "$REGEX")
-  ctest "${args[@]}" </dev/null 2>&1 | tee "$log"
+  SV_RUN_BASE="$RUN_DIR/runs" SV_KEEP="$KEEP" ctest "${args[@]}" </dev/null 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]} line total failed
   line="$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)"
   if [[ -n "$line" ]]; then
@@ -116,20 +117,16 @@ run_ctest() {
     failed=0
     total=0
   else
-    echo "test.sh: could not read ctest's summary ($label)" >&2
+    echo "test.sh: could not read ctest's summary" >&2
     failed=1
     total=1
   fi
   if ((rc != 0 && failed == 0)); then failed=1; total=$((total + 1)); fi
   PASSED=$((PASSED + total - failed))
   FAILED=$((FAILED + failed))
-  printf '%s: %d passed, %d failed\n' "$label" "$((total - failed))" "$failed"
-}
-
-# between_runs clears server state one run could leave for the next.
-between_runs() {
-  curl -fsS -X POST "$SV_PROXY_CONTROL/reset" >/dev/null || true
-  redis-cli -u "$SV_REDIS_URL" FLUSHALL >/dev/null || true
+  banner "the ten slowest tests"
+  sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) \.+[^0-9]* ([0-9.]+) sec$/\2 \1/p' "$log" |
+    sort -rn | head -10 | awk '{ printf "%8.1f s  %s\n", $1, $2 }'
 }
 
 cd "$ROOT" || exit 2
@@ -149,42 +146,25 @@ if ! build "$ROOT/build"; then
   FAILED=$((FAILED + 1))
   summary
 fi
-
-banner "servers"
-RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/sqlvault-test.XXXXXX")"
-# shellcheck source=../tests/servers/services.sh
-source "$ROOT/tests/servers/services.sh"
-SERVICES_UP=1
-if ! sv_services_start "$RUN_DIR"; then
-  echo "test.sh: starting the test servers failed (logs in $RUN_DIR)" >&2
-  FAILED=$((FAILED + 1))
-  summary
-fi
-# shellcheck disable=SC1091
-source "$RUN_DIR/env.sh"
-export SV_SOURCE_DIR="$ROOT"
-export SV_BUILD_DIR="$ROOT/build"
-export SV_BIN="$ROOT/build/sqlvault"
-export CI="${CI:-}"
-grep '^export' "$RUN_DIR/env.sh" | sed 's/^export /  /'
-
-banner "tests (build/)"
-run_ctest "$ROOT/build" "build"
+BUILDS=("$ROOT/build")
 
 if ((ASAN)); then
   banner "build with AddressSanitizer + UBSan (build-asan/)"
   if build "$ROOT/build-asan" -DSV_SANITIZE=ON; then
-    between_runs
-    banner "tests under ASan + UBSan (build-asan/)"
-    export SV_BUILD_DIR="$ROOT/build-asan" SV_BIN="$ROOT/build-asan/sqlvault"
+    BUILDS+=("$ROOT/build-asan")
+    # read by the sanitizer runtime only: the plain build's binaries ignore them
     export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0"
     export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
-    run_ctest "$ROOT/build-asan" "build-asan"
-    unset ASAN_OPTIONS UBSAN_OPTIONS
   else
     echo "test.sh: the sanitizer build failed" >&2
     FAILED=$((FAILED + 1))
   fi
 fi
+
+RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/sqlvault-test.XXXXXX")"
+mkdir -p "$RUN_DIR/runs"
+export CI="${CI:-}"
+banner "tests (${BUILDS[*]#"$ROOT/"}, $JOBS at a time)"
+run_ctest "${BUILDS[@]}"
 
 summary

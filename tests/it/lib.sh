@@ -7,19 +7,21 @@
 #   ...
 #   sv_pass
 #
-# and runs against the servers scripts/test.sh starts, whose addresses come
-# in the environment (the contract): SV_BIN, SV_SOURCE_DIR, SV_BUILD_DIR,
+# and runs against servers of its own, which tests/servers/with-servers.sh
+# starts around it (ctest does that for every test), whose addresses come in
+# the environment (the contract): SV_BIN, SV_SOURCE_DIR, SV_BUILD_DIR,
 # SV_REDIS_URL, SV_S3_ENDPOINT (the R2-rules proxy), SV_S3_DIRECT_ENDPOINT
 # (s3rver itself), SV_PROXY_CONTROL, SV_S3_BUCKET, AWS_ACCESS_KEY_ID,
 # AWS_SECRET_ACCESS_KEY, SV_TMP. To run one test by hand:
 #
-#   tests/servers/services.sh start /tmp/sv && source /tmp/sv/env.sh
-#   SV_BIN=build/sqlvault bash tests/it/some_test.sh
+#   tests/servers/with-servers.sh demo bash tests/it/some_test.sh
 #
-# Sourcing this file turns on `set -euo pipefail`. Every helper that waits
-# waits on a condition with a bound. The proxy's faults are global: a test
-# that sets faults should scope them with "prefix": "$SV_PREFIX" and the
-# suite runs tests one at a time (scripts/test.sh passes -j1 to ctest).
+# (with SV_BIN=build-asan/sqlvault SV_BUILD_DIR=build-asan for the sanitizer
+# build). Sourcing this file turns on `set -euo pipefail`. Every helper that
+# waits waits on a condition with a bound. The proxy, Redis and bucket are
+# the test's own, but a test should still keep to its prefixes (SV_PREFIX,
+# SQLVAULT_REDIS_PREFIX) and scope fault rules with "prefix": "$SV_PREFIX",
+# so that it also runs against shared servers (services.sh start DIR).
 #
 # CMake registers every tests/it/*.sh as a test, this file too; run directly,
 # it checks that the environment contract holds and the servers answer.
@@ -145,8 +147,8 @@ sv_require_env() {
   done
   ((${#missing[@]} == 0)) ||
     fail "missing environment: ${missing[*]}
-HINT: run the suite with scripts/test.sh, or start the servers with
-      tests/servers/services.sh start DIR && source DIR/env.sh"
+HINT: run the suite with scripts/test.sh, or one test with
+      tests/servers/with-servers.sh NAME bash tests/it/TEST.sh"
 }
 
 # sv_cleanup: stops what the test started (EXIT trap): sv_on_exit commands,

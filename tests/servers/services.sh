@@ -60,10 +60,19 @@ sv_start_redis() {
   return 1
 }
 
-# sv_stop_pid PID: TERM, wait up to 5 s, then KILL.
+# sv_stop_pid PID: TERM, wait up to 5 s, then KILL (KILL at once when
+# SV_STOP_FAST=1: the per-test servers keep nothing worth a clean shutdown).
 sv_stop_pid() {
   local pid="$1" i
   kill -0 "$pid" 2>/dev/null || return 0
+  if [[ "${SV_STOP_FAST:-0}" == 1 ]]; then
+    kill -KILL "$pid" 2>/dev/null
+    for ((i = 0; i < 50; i++)); do
+      kill -0 "$pid" 2>/dev/null || return 0
+      sleep 0.05
+    done
+    return 0
+  fi
   kill -TERM "$pid" 2>/dev/null
   for ((i = 0; i < 50; i++)); do
     kill -0 "$pid" 2>/dev/null || return 0
