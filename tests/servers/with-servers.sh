@@ -41,7 +41,7 @@ finish() {
     kill -TERM "$CHILD" 2>/dev/null
     wait "$CHILD" 2>/dev/null
   fi
-  SV_STOP_FAST=1 sv_services_stop "$DIR"
+  { SV_STOP_FAST=1 sv_services_stop "$DIR"; wait; } 2>/dev/null
   if ((rc == 0)) && [[ "${SV_KEEP:-0}" != 1 ]]; then
     rm -rf "$DIR"
   else

@@ -1,5 +1,5 @@
 /* test_scheduler.c -- the scheduler's tick logic with an injected clock
- * against the real redis-server scripts/test.sh starts (SV_REDIS_URL), under
+ * against a real redis-server (SV_REDIS_URL; ctest starts one for it with tests/servers/with-servers.sh), under
  * a key prefix of its own.
  *
  *  - tick ids; a tick enqueues one backup per workspace, ids derived from
