@@ -284,6 +284,7 @@ step "a concurrent writer during an incremental: the backup is one consistent st
 change "CREATE TABLE IF NOT EXISTS seq (n INTEGER PRIMARY KEY, pad TEXT)"
 r="$(bk)"
 took "$r"
+rm -f "$work/writer.count" # here, not in the background job: a wait must not see the last writer's count
 writer "$work/writer.log" WAL &
 wpid=$!
 SV_CLEANUP_PIDS+=("$wpid")
@@ -324,6 +325,7 @@ assert_eq copy "$(field "$r" snapshot)" "a rollback-mode snapshot is a copy"
 took "$r"
 check_point $((${#CHAIN[@]} - 1))
 rm -f "$work/writer.stop"
+rm -f "$work/writer.count" # here, not in the background job: a wait must not see the last writer's count
 writer "$work/writer2.log" &
 wpid=$!
 SV_CLEANUP_PIDS+=("$wpid")
