@@ -19,6 +19,10 @@
 //     the listed parts exist with their ETags and come in ascending order;
 //   - implements AbortMultipartUpload, ListMultipartUploads and ListParts
 //     itself (s3rver 5.0.0 has none of them) from the uploads it has seen;
+//   - answers ListObjects / ListObjectsV2 with a delimiter itself, as S3 and
+//     R2 do (s3rver folds only one level below the prefix, and its pages
+//     lose keys): from every key under the prefix, listed upstream without
+//     a delimiter in a way that sees them all (see upstreamObjects);
 //   - answers a PUT with `If-None-Match: *` on an existing key with 412;
 //   - refuses what R2 refuses and s3rver accepts: unsigned requests,
 //     aws-chunked (STREAMING-*) payloads, PUT bodies without Content-Length,
@@ -29,7 +33,8 @@
 // Usage: r2proxy.js --upstream http://127.0.0.1:PORT [--port 0] [--control-port 0]
 //        [--address 127.0.0.1] [--s3rver-dir DIR] [--port-file FILE]
 //        [--credentials AK:SK]... [--allow-anonymous] [--min-part-size BYTES]
-//        [--log-limit N] [--spool-dir DIR] [--spool-mem-limit BYTES] [--verbose]
+//        [--log-limit N] [--spool-dir DIR] [--spool-mem-limit BYTES]
+//        [--list-page-keys N] [--list-max-keys N] [--verbose]
 // Port 0 lets the OS pick; the bound ports are printed and written to
 // --port-file as one line "PORT CONTROL_PORT".
 'use strict'
@@ -62,6 +67,8 @@ function parseArgs(argv) {
     logLimit: 100000,
     spoolDir: path.join(os.tmpdir(), `r2proxy-spool-${process.pid}`),
     spoolMemLimit: 64 * MiB,
+    listPageKeys: 1000,
+    listMaxKeys: 1000,
     verbose: false,
   }
   for (let i = 0; i < argv.length; i++) {
@@ -86,12 +93,21 @@ function parseArgs(argv) {
     else if (a === '--log-limit') opt.logLimit = Number(next())
     else if (a === '--spool-dir') opt.spoolDir = next()
     else if (a === '--spool-mem-limit') opt.spoolMemLimit = Number(next())
+    else if (a === '--list-page-keys') opt.listPageKeys = positiveInt(a, next())
+    else if (a === '--list-max-keys') opt.listMaxKeys = positiveInt(a, next())
     else if (a === '--verbose') opt.verbose = true
     else throw new Error(`unknown argument ${a}`)
   }
   if (!opt.upstream) throw new Error('--upstream is required')
   if (opt.credentials.size === 0) opt.credentials.set('S3RVER', 'S3RVER')
   return opt
+}
+
+// positiveInt reads a setting that must be an integer from 1 to 1000.
+function positiveInt(name, v) {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error(`${name} must be an integer from 1 to 1000`)
+  return n
 }
 
 /* -------------------------------------------------------------------- state */
@@ -401,6 +417,15 @@ function verifySigV4(opt, req, rawPath, pairs) {
     signedHeaders.join(';'),
     payloadHash,
   ].join('\n')
+  const expected = sigV4Signature(secret, amzDate, scope, canonicalRequest)
+  if (expected !== signature)
+    return [403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.']
+  return null
+}
+
+// sigV4Signature signs a canonical request: the hex signature for secret,
+// amzDate (YYYYMMDDTHHMMSSZ) and scope (date/region/service/aws4_request).
+function sigV4Signature(secret, amzDate, scope, canonicalRequest) {
   const stringToSign = [
     'AWS4-HMAC-SHA256',
     amzDate,
@@ -412,10 +437,16 @@ function verifySigV4(opt, req, rawPath, pairs) {
   key = crypto.createHmac('sha256', key).update(region || '').digest()
   key = crypto.createHmac('sha256', key).update(service || '').digest()
   key = crypto.createHmac('sha256', key).update('aws4_request').digest()
-  const expected = crypto.createHmac('sha256', key).update(stringToSign).digest('hex')
-  if (expected !== signature)
-    return [403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.']
-  return null
+  return crypto.createHmac('sha256', key).update(stringToSign).digest('hex')
+}
+
+// requestAccessKey names the access key a signed request claims (header or
+// presigned query), or null.
+function requestAccessKey(req, q) {
+  const m = /Credential=([^/,\s]+)/.exec(req.headers.authorization || '')
+  if (m) return m[1]
+  const cred = q.get('X-Amz-Credential')
+  return cred ? cred.split('/')[0] : null
 }
 
 // parseAmzDate parses YYYYMMDDTHHMMSSZ into epoch milliseconds (NaN if malformed).
@@ -423,6 +454,120 @@ function parseAmzDate(s) {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s || '')
   if (!m) return NaN
   return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6])
+}
+
+/* --------------------------------------------------------- folded listings */
+
+// s3rver 5.0.0 reports a CommonPrefix of a delimiter listing only for keys
+// exactly one level below the listed prefix (it walks its directories and
+// never descends into one that holds the delimiter), so
+// `prefix=backups/full/&delimiter=/` over backups/full/WS/TS/file lists
+// nothing. The proxy answers every ListObjects / ListObjectsV2 that carries
+// a delimiter itself: it lists upstream without the delimiter, following
+// every upstream page, sorts the keys as S3 does (UTF-8 bytes) and folds
+// them into CommonPrefixes.
+
+// The most keys one folded listing reads from upstream.
+const FOLD_KEY_LIMIT = 500000
+// Marks the proxy's own continuation tokens.
+const FOLD_TOKEN_TAG = 'r2proxy-fold-1'
+
+// byteCompare orders two strings as S3 orders keys: by their UTF-8 bytes.
+function byteCompare(a, b) {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
+}
+
+// sortByKeyBytes sorts listing objects ({key, ...}) by their keys' UTF-8 bytes.
+function sortByKeyBytes(objects) {
+  const withBytes = objects.map((o) => [Buffer.from(o.key, 'utf8'), o])
+  withBytes.sort((a, b) => Buffer.compare(a[0], b[0]))
+  return withBytes.map((x) => x[1])
+}
+
+// foldListing makes one page of a delimiter listing out of objects (sorted
+// by key bytes, all under prefix, all after start): a key with the delimiter
+// after the prefix counts as its common prefix (up to and including the
+// delimiter), once; maxKeys bounds keys and prefixes together. A common
+// prefix equal to start is the previous page's last entry and is skipped
+// whole, so a prefix is never split across pages nor repeated. Returns
+// { contents, prefixes, truncated, last } (last: the page's last entry).
+function foldListing(objects, prefix, delimiter, start, maxKeys) {
+  const contents = []
+  const prefixes = []
+  let n = 0
+  let last = null
+  let lastPrefix = null
+  let truncated = false
+  for (const o of objects) {
+    const i = o.key.indexOf(delimiter, prefix.length)
+    if (i >= 0) {
+      const cp = o.key.slice(0, i + delimiter.length)
+      if (cp === lastPrefix || cp === start) continue
+      if (n >= maxKeys) {
+        truncated = true
+        break
+      }
+      prefixes.push(cp)
+      lastPrefix = cp
+      last = cp
+    } else {
+      if (n >= maxKeys) {
+        truncated = true
+        break
+      }
+      contents.push(o)
+      last = o.key
+    }
+    n++
+  }
+  return { contents, prefixes, truncated, last }
+}
+
+// encodeFoldToken makes the opaque continuation token of a folded listing.
+function encodeFoldToken(bucket, last) {
+  return Buffer.from(JSON.stringify({ t: FOLD_TOKEN_TAG, b: bucket, a: last }), 'utf8').toString('base64url')
+}
+
+// decodeFoldToken returns the last entry a token names, or null when the
+// token is not one of the proxy's for this bucket.
+function decodeFoldToken(token, bucket) {
+  try {
+    const o = JSON.parse(Buffer.from(String(token), 'base64url').toString('utf8'))
+    if (o && o.t === FOLD_TOKEN_TAG && o.b === bucket && typeof o.a === 'string' && o.a) return o.a
+  } catch {
+    // fall through
+  }
+  return null
+}
+
+// parseListPage reads one upstream ListObjectsV2 answer: its objects,
+// IsTruncated and NextContinuationToken. s3rver 5.0.0 escapes a listing's
+// text twice (he.escape in its tagValueProcessor, then fast-xml-parser's
+// builder: a key "a&b" arrives as "a&amp;amp;b", "'" as "&amp;#x27;"), so
+// keys are unescaped twice.
+function parseListPage(text) {
+  const objects = []
+  const re = /<Contents>([\s\S]*?)<\/Contents>/g
+  const field = (body, name) => {
+    const m = new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(body)
+    return m ? xmlUnescape(m[1]) : undefined
+  }
+  let m
+  while ((m = re.exec(text)) !== null) {
+    objects.push({
+      key: ((k) => (k === undefined ? k : xmlUnescape(k)))(field(m[1], 'Key')),
+      lastModified: field(m[1], 'LastModified'),
+      etag: field(m[1], 'ETag'),
+      size: field(m[1], 'Size'),
+      storageClass: field(m[1], 'StorageClass') || 'STANDARD',
+    })
+  }
+  const next = /<NextContinuationToken>([^<]*)<\/NextContinuationToken>/.exec(text)
+  return {
+    objects: objects.filter((o) => typeof o.key === 'string'),
+    truncated: /<IsTruncated>\s*true\s*<\/IsTruncated>/.test(text),
+    next: next ? xmlUnescape(next[1]) : null,
+  }
 }
 
 /* ------------------------------------------------------------ the proxy app */
@@ -541,15 +686,20 @@ function startProxy(opt) {
     }
   }
 
-  // sendXml answers 200 with an XML document.
-  function sendXml(req, res, entry, xml) {
-    const body = XML_HEAD + xml
+  // sendXml answers 200 with an XML document; with o.resetResponse (fault)
+  // it sends half of it and drops the connection.
+  function sendXml(req, res, entry, xml, o = {}) {
+    const body = Buffer.from(XML_HEAD + xml, 'utf8')
     const send = () => {
       res.writeHead(200, {
         'content-type': 'application/xml',
-        'content-length': Buffer.byteLength(body),
+        'content-length': body.length,
         'x-amz-request-id': String(entry.seq),
       })
+      if (o.resetResponse) {
+        res.write(body.subarray(0, Math.floor(body.length / 2)), () => req.socket.destroy())
+        return
+      }
       res.end(body)
     }
     if (req.readableEnded || req.complete) send()
@@ -877,7 +1027,7 @@ function startProxy(opt) {
   }
 
   // handleListUploads implements ListMultipartUploads (prefix, markers, max-uploads).
-  function handleListUploads(req, res, entry, q) {
+  function handleListUploads(req, res, entry, q, o) {
     const prefix = q.get('prefix') || ''
     const keyMarker = q.get('key-marker') || ''
     const idMarker = q.get('upload-id-marker') || ''
@@ -912,11 +1062,11 @@ function startProxy(opt) {
       xml += `<StorageClass>STANDARD</StorageClass><Initiated>${u.initiated.toISOString()}</Initiated></Upload>`
     }
     xml += '</ListMultipartUploadsResult>'
-    return sendXml(req, res, entry, xml)
+    return sendXml(req, res, entry, xml, o)
   }
 
   // handleListParts implements ListParts (part-number-marker, max-parts).
-  function handleListParts(req, res, entry, q) {
+  function handleListParts(req, res, entry, q, o) {
     const uploadId = q.get('uploadId')
     const upload = state.uploads.get(uploadId)
     if (!upload || upload.state !== 'open' || upload.bucket !== entry.bucket || upload.key !== entry.key)
@@ -934,7 +1084,238 @@ function startProxy(opt) {
       xml += `<ETag>&quot;${p.etag}&quot;</ETag><Size>${p.size}</Size></Part>`
     }
     xml += '</ListPartsResult>'
-    return sendXml(req, res, entry, xml)
+    return sendXml(req, res, entry, xml, o)
+  }
+
+  // upstreamSigned makes a request of the proxy's own to s3rver (GET or
+  // HEAD of uri with the query pairs), SigV4-signed with accessKey's secret:
+  // s3rver checks every signed request. s3rver builds the canonical query
+  // with encodeURIComponent, not RFC 3986's stricter set, so the request and
+  // its signature use that too. Resolves with { status, headers, body }.
+  function upstreamSigned(method, uri, pairs, accessKey) {
+    return new Promise((resolve, reject) => {
+      const secret = opt.credentials.get(accessKey)
+      const host = `${opt.upstream.hostname}:${opt.upstream.port}`
+      const query = pairs
+        .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+        .sort()
+        .join('&')
+      const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')
+      const scope = `${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request`
+      const signedHeaders = 'host;x-amz-content-sha256;x-amz-date'
+      const canonical = [
+        method,
+        uri,
+        query,
+        `host:${host}\nx-amz-content-sha256:UNSIGNED-PAYLOAD\nx-amz-date:${amzDate}\n`,
+        signedHeaders,
+        'UNSIGNED-PAYLOAD',
+      ].join('\n')
+      const signature = sigV4Signature(secret, amzDate, scope, canonical)
+      const headers = {
+        host,
+        'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+        'x-amz-date': amzDate,
+        authorization: `AWS4-HMAC-SHA256 Credential=${accessKey}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`,
+      }
+      const r = http.request(
+        { host: opt.upstream.hostname, port: opt.upstream.port, method, path: query ? `${uri}?${query}` : uri, headers, agent },
+        (up) => {
+          const chunks = []
+          up.on('data', (c) => chunks.push(c))
+          up.on('end', () => resolve({ status: up.statusCode, headers: up.headers, body: Buffer.concat(chunks) }))
+          up.on('error', reject)
+        }
+      )
+      r.on('error', reject)
+      r.end()
+    })
+  }
+
+  // upstreamObjects lists every key under prefix from s3rver, without a
+  // delimiter. It cannot follow s3rver's own pages: s3rver walks its
+  // directories depth first in byte order of the entry names (a folder
+  // "ws" before a folder "ws-2" and a file "ws"), fills a page in that
+  // order, and starts the next page after the page's last key in key
+  // order, so keys like "ws-2/x" or "ws" after a page that ended inside
+  // "ws/" are never listed. What it does have: the walk visits the
+  // entries that continue a listed prefix Q in groups by the character
+  // after Q: first the folder named Q itself (keys Q/...), then the
+  // groups in character order, the key Q itself among the "." group.
+  // A truncated page has therefore seen every group before its last key's
+  // group whole; the proxy lists that group as a longer prefix, and the
+  // groups after it with start-after (those above "/") or one prefix
+  // query each (those below "/", which sort before Q/ as keys).
+  // Resolves with { objects } (sorted by key bytes, each key once) or
+  // { error: {status, body} } when s3rver refuses.
+  async function upstreamObjects(entry, bucket, prefix, accessKey) {
+    const found = new Map()
+    const uriBucket = `/${rfc3986(bucket)}`
+    const pageKeys = Math.max(1, Math.min(1000, opt.listPageKeys))
+    const HIGH = '\uFFFF\uFFFF'
+    const SLASH = 0x2f
+    const DOT = 0x2e
+    class Refused extends Error {}
+
+    // query lists one upstream page: keys starting with q after `after`.
+    const query = async (q, after) => {
+      const pairs = [['list-type', '2'], ['max-keys', String(pageKeys)], ['prefix', q]]
+      if (after) pairs.push(['start-after', after])
+      const up = await upstreamSigned('GET', uriBucket, pairs, accessKey)
+      entry.folded.upstreamPages++
+      if (up.status !== 200) throw Object.assign(new Refused('upstream refused'), { up })
+      const page = parseListPage(up.body.toString('utf8'))
+      for (const o of page.objects) if (o.key.startsWith(prefix)) found.set(o.key, o)
+      if (found.size > FOLD_KEY_LIMIT) throw new Error(`more than ${FOLD_KEY_LIMIT} keys to fold`)
+      if (page.truncated && page.objects.length === 0)
+        throw new Error('upstream answered an empty truncated page')
+      return page
+    }
+    // groupOf names the group of the page's last key under q (a character
+    // after q; the key q itself is in the "." group).
+    const groupOf = (page, q) => {
+      const k = page.objects[page.objects.length - 1].key
+      return k.length === q.length ? DOT : k.codePointAt(q.length)
+    }
+    // exact adds the object named q itself, when there is one (HEAD).
+    const exact = async (q) => {
+      if (found.has(q) || !q.startsWith(prefix)) return
+      const uri = `${uriBucket}/${q.split('/').map(rfc3986).join('/')}`
+      const up = await upstreamSigned('HEAD', uri, [], accessKey)
+      entry.folded.upstreamPages++
+      if (up.status !== 200) return
+      found.set(q, {
+        key: q,
+        lastModified: new Date(up.headers['last-modified']).toISOString(),
+        etag: up.headers.etag,
+        size: up.headers['content-length'],
+        storageClass: 'STANDARD',
+      })
+    }
+    // collect lists every key starting with q.
+    const collect = async (q) => {
+      const page = await query(q, null)
+      if (!page.truncated) return
+      const g = groupOf(page, q)
+      // the groups still to come: g, then those after it in walk order
+      if (g <= SLASH) await exact(q)
+      await collect(q + String.fromCodePoint(g))
+      if (g <= SLASH) for (let c = g === SLASH ? 0 : g + 1; c <= DOT; c++) await collect(q + String.fromCharCode(c))
+      await scan(q, Math.max(g, SLASH))
+    }
+    // scan lists the keys starting with q in the groups above character c
+    // (c >= "/"), which the walk and the key order both take in order.
+    const scan = async (q, c) => {
+      for (;;) {
+        const page = await query(q, q + String.fromCodePoint(c) + HIGH)
+        if (!page.truncated) return
+        c = groupOf(page, q)
+        await collect(q + String.fromCodePoint(c))
+      }
+    }
+
+    try {
+      await collect(prefix)
+    } catch (e) {
+      if (e instanceof Refused) return { error: e.up }
+      throw e
+    }
+    entry.folded.upstreamKeys = found.size
+    return { objects: sortByKeyBytes([...found.values()]) }
+  }
+
+  // handleFoldedList answers a ListObjects (V1) or ListObjectsV2 request with
+  // a delimiter as S3 and R2 do (see foldListing): Contents for the keys
+  // with no delimiter after the prefix, CommonPrefixes sorted and once,
+  // max-keys over both, the proxy's own continuation tokens (V2) or
+  // NextMarker (V1), start-after / marker, KeyCount, encoding-type=url.
+  async function handleFoldedList(req, res, entry, q, o) {
+    const v2 = entry.op === 'ListObjectsV2'
+    const prefix = q.get('prefix') || ''
+    const delimiter = q.get('delimiter')
+    const encType = q.get('encoding-type')
+    const bad = (message, name, value) =>
+      sendError(req, res, entry, 400, 'InvalidArgument', message, { ArgumentName: name, ArgumentValue: value })
+    if (encType !== undefined && encType !== 'url')
+      return bad('Invalid Encoding Method specified in Request', 'encoding-type', encType)
+    let maxKeys = 1000
+    if (q.has('max-keys')) {
+      const mk = q.get('max-keys')
+      if (!/^\d+$/.test(mk) || Number(mk) > 2147483647)
+        return bad('Provided max-keys not an integer or within integer range', 'max-keys', mk)
+      maxKeys = Math.min(1000, Number(mk))
+    }
+    let start = ''
+    const token = q.get('continuation-token')
+    if (v2) {
+      if (q.has('marker')) return bad('Marker unsupported with REST.GET.BUCKET in list-type=2', 'marker', q.get('marker'))
+      if (token !== undefined) {
+        start = decodeFoldToken(token, entry.bucket)
+        if (start === null) return bad('The continuation token provided is incorrect', 'continuation-token', token)
+      } else start = q.get('start-after') || ''
+    } else {
+      if (q.has('continuation-token'))
+        return bad('continuation-token only supported in REST.GET.BUCKET with list-type=2', 'continuation-token', token)
+      if (q.has('start-after'))
+        return bad('startAfter only supported in REST.GET.BUCKET with list-type=2', 'start-after', q.get('start-after'))
+      start = q.get('marker') || ''
+    }
+    let accessKey = requestAccessKey(req, q)
+    if (!accessKey || !opt.credentials.has(accessKey)) accessKey = opt.credentials.keys().next().value
+
+    entry.folded = { upstreamPages: 0, upstreamKeys: 0, keys: 0, prefixes: 0 }
+    let page = { contents: [], prefixes: [], truncated: false, last: null }
+    if (maxKeys > 0) {
+      let got
+      try {
+        got = await upstreamObjects(entry, entry.bucket, prefix, accessKey)
+      } catch (e) {
+        return sendError(req, res, entry, 502, 'BadGateway', `upstream listing: ${e.message}`)
+      }
+      if (res.destroyed) return undefined
+      if (got.error) {
+        // s3rver refused (no such bucket, ...): relay its answer
+        entry.error = 'upstream'
+        res.writeHead(got.error.status, {
+          'content-type': 'application/xml',
+          'content-length': got.error.body.length,
+          'x-amz-request-id': String(entry.seq),
+        })
+        res.end(got.error.body)
+        return undefined
+      }
+      const after = start ? got.objects.filter((x) => byteCompare(x.key, start) > 0) : got.objects
+      page = foldListing(after, prefix, delimiter, start, Math.min(maxKeys, opt.listMaxKeys))
+    }
+    entry.folded.keys = page.contents.length
+    entry.folded.prefixes = page.prefixes.length
+
+    const urlEnc = encType === 'url'
+    const enc = (s) => xmlEscape(urlEnc ? encodeURIComponent(s).replace(/%2F/g, '/') : s)
+    const owner = '<Owner><ID>123456789000</ID><DisplayName>S3rver</DisplayName></Owner>'
+    const withOwner = !v2 || q.get('fetch-owner') === 'true'
+    let xml = `<ListBucketResult xmlns="${S3_NS}"><Name>${xmlEscape(entry.bucket)}</Name><Prefix>${enc(prefix)}</Prefix>`
+    if (v2) {
+      if (q.has('start-after')) xml += `<StartAfter>${enc(q.get('start-after'))}</StartAfter>`
+      if (token !== undefined) xml += `<ContinuationToken>${xmlEscape(token)}</ContinuationToken>`
+      if (page.truncated) xml += `<NextContinuationToken>${encodeFoldToken(entry.bucket, page.last)}</NextContinuationToken>`
+      xml += `<KeyCount>${page.contents.length + page.prefixes.length}</KeyCount>`
+    } else {
+      xml += `<Marker>${enc(start)}</Marker>`
+      if (page.truncated) xml += `<NextMarker>${enc(page.last)}</NextMarker>`
+    }
+    xml += `<MaxKeys>${maxKeys}</MaxKeys><Delimiter>${enc(delimiter)}</Delimiter>`
+    if (urlEnc) xml += '<EncodingType>url</EncodingType>'
+    xml += `<IsTruncated>${page.truncated}</IsTruncated>`
+    for (const c of page.contents) {
+      xml += `<Contents><Key>${enc(c.key)}</Key><LastModified>${xmlEscape(c.lastModified || '')}</LastModified>`
+      xml += `<ETag>${xmlEscape(c.etag || '')}</ETag><Size>${xmlEscape(c.size || '0')}</Size>`
+      if (withOwner) xml += owner
+      xml += `<StorageClass>${xmlEscape(c.storageClass)}</StorageClass></Contents>`
+    }
+    for (const p of page.prefixes) xml += `<CommonPrefixes><Prefix>${enc(p)}</Prefix></CommonPrefixes>`
+    xml += '</ListBucketResult>'
+    return sendXml(req, res, entry, xml, o)
   }
 
   // injectRequestReset reads part of the body, then drops the connection.
@@ -1048,8 +1429,17 @@ function startProxy(opt) {
         const bad = verifySigV4(opt, req, rawPath, pairs)
         if (bad) return sendError(req, res, entry, bad[0], bad[1], bad[2])
         if (op === 'AbortMultipartUpload') return handleAbort(req, res, entry, q)
-        if (op === 'ListMultipartUploads') return handleListUploads(req, res, entry, q)
-        return handleListParts(req, res, entry, q)
+        if (op === 'ListMultipartUploads') return handleListUploads(req, res, entry, q, o)
+        return handleListParts(req, res, entry, q, o)
+      }
+      case 'ListObjects':
+      case 'ListObjectsV2': {
+        if (!q.get('delimiter')) return forward(req, res, entry, o)
+        if (signed) {
+          const bad = verifySigV4(opt, req, rawPath, pairs)
+          if (bad) return sendError(req, res, entry, bad[0], bad[1], bad[2])
+        }
+        return handleFoldedList(req, res, entry, q, o)
       }
       case 'CreateMultipartUpload':
         return handleCreateMultipart(req, res, entry, o)
@@ -1111,6 +1501,16 @@ function startControl(opt) {
     state.rng = mulberry32(state.seed)
   }
 
+  // configView shows the settings POST /config changes.
+  function configView() {
+    return {
+      minPartSize: opt.minPartSize,
+      allowAnonymous: opt.allowAnonymous,
+      listPageKeys: opt.listPageKeys,
+      listMaxKeys: opt.listMaxKeys,
+    }
+  }
+
   // faultView shows the installed rules with their counters.
   function faultView() {
     return { seed: state.seed, rules: state.rules }
@@ -1127,6 +1527,8 @@ function startControl(opt) {
         switch (route) {
           case 'GET /health':
             return reply(res, 200, { ok: true })
+          case 'GET /config':
+            return reply(res, 200, configView())
           case 'GET /log': {
             const since = Number(u.searchParams.get('since') || 0)
             const ops = u.searchParams.getAll('op')
@@ -1175,11 +1577,16 @@ function startControl(opt) {
           case 'POST /config': {
             const cfg = body.trim() ? JSON.parse(body) : {}
             for (const k of Object.keys(cfg)) {
-              if (!['minPartSize', 'allowAnonymous'].includes(k)) throw new Error(`unknown field "${k}"`)
+              if (!['minPartSize', 'allowAnonymous', 'listPageKeys', 'listMaxKeys'].includes(k))
+                throw new Error(`unknown field "${k}"`)
             }
+            const pageKeys = cfg.listPageKeys === undefined ? opt.listPageKeys : positiveInt('listPageKeys', cfg.listPageKeys)
+            const maxKeys = cfg.listMaxKeys === undefined ? opt.listMaxKeys : positiveInt('listMaxKeys', cfg.listMaxKeys)
             if (cfg.minPartSize !== undefined) opt.minPartSize = Number(cfg.minPartSize)
             if (cfg.allowAnonymous !== undefined) opt.allowAnonymous = Boolean(cfg.allowAnonymous)
-            return reply(res, 200, { minPartSize: opt.minPartSize, allowAnonymous: opt.allowAnonymous })
+            opt.listPageKeys = pageKeys
+            opt.listMaxKeys = maxKeys
+            return reply(res, 200, configView())
           }
           default:
             return reply(res, 404, { error: `no route ${route}` })
@@ -1227,4 +1634,14 @@ if (require.main === module) {
   })
 }
 
-module.exports = { classify, validateRules, verifySigV4, mulberry32, parseQuery }
+module.exports = {
+  classify,
+  validateRules,
+  verifySigV4,
+  mulberry32,
+  parseQuery,
+  foldListing,
+  encodeFoldToken,
+  decodeFoldToken,
+  parseListPage,
+}
