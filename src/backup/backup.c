@@ -36,6 +36,7 @@
 #include "metrics/metrics.h"
 #include "snapshot.h"
 #include "tmpsweep.h"
+#include "util.h"
 
 #define CHUNK (1024 * 1024)
 
@@ -758,8 +759,14 @@ int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
             if (out.full_reason) json_object_set_new(*result, "fullReason", json_string(out.full_reason));
         }
     }
-    log_info(ctx->job_id, ctx->workspace, "backup %s committed%s", out.ts,
-             out.already_committed ? " (by an earlier attempt)" : "");
+    {
+        char a[32], b[32];
+        log_info(ctx->job_id, ctx->workspace, "backup %s committed%s: %s, stored %s", out.ts,
+                 out.already_committed ? " (by an earlier attempt)" : "",
+                 sv_human_size((uint64_t)json_integer_value(json_object_get(out.metadata, "databaseSize")), a, sizeof a),
+                 sv_human_size((uint64_t)json_integer_value(json_object_get(out.metadata, "compressedSize")), b,
+                               sizeof b));
+    }
     backup_outcome_clear(&out);
     return *result ? 0 : sv_err_set(err, SV_ENOMEM, "out of memory");
 }

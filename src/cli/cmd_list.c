@@ -9,6 +9,7 @@
 #include "catalog.h"
 #include "restore.h"
 #include "cli.h"
+#include "util.h"
 
 /* sqlvault list WS [--json] */
 int cmd_list(sv_config *cfg, int argc, char **argv)
@@ -100,14 +101,14 @@ int cmd_list(sv_config *cfg, int argc, char **argv)
             json_t *vok = json_object_get(o, "verifyOk"), *len = json_object_get(o, "chainLength");
             const char *par = json_string_value(json_object_get(o, "parent")),
                        *base = json_string_value(json_object_get(o, "base"));
-            char lens[24];
+            char lens[24], sz[32], st[32];
             if (json_is_integer(len)) snprintf(lens, sizeof lens, "%lld", (long long)json_integer_value(len));
             else snprintf(lens, sizeof lens, "?");
-            printf("%-21s  %-11s  %5s  %-21s  %-21s  %12lld  %12lld  %-9s  %-8s  %s\n",
+            printf("%-21s  %-11s  %5s  %-21s  %-21s  %12s  %12s  %-9s  %-8s  %s\n",
                    json_string_value(json_object_get(o, "ts")), json_string_value(json_object_get(o, "backupType")),
                    lens, par ? par : "-", base ? base : "?",
-                   (long long)json_integer_value(json_object_get(o, "databaseSize")),
-                   (long long)json_integer_value(json_object_get(o, "compressedSize")),
+                   sv_human_size((uint64_t)json_integer_value(json_object_get(o, "databaseSize")), sz, sizeof sz),
+                   sv_human_size((uint64_t)json_integer_value(json_object_get(o, "compressedSize")), st, sizeof st),
                    json_is_true(json_object_get(o, "encrypted")) ? "yes" : "no",
                    !vok ? "-" : json_is_true(vok) ? "ok" : "FAILED",
                    json_string_value(json_object_get(o, "reason")) ? json_string_value(json_object_get(o, "reason")) : "");

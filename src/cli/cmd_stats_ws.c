@@ -56,13 +56,16 @@ static json_t *trend(json_t *rows)
 {
     json_t *first = NULL, *last = NULL, *o, *row, *newest_verified = NULL;
     size_t i, n = 0, verified = 0;
-    json_int_t prev = -1, dur_max = 0;
+    json_int_t prev = -1, dur_max = 0, stored_after_first = 0;
     double dur_sum = 0;
     json_array_foreach(rows, i, row) {
         json_int_t size;
         if (json_object_get(row, "error")) continue;
         size = json_integer_value(json_object_get(row, "databaseSize"));
-        if (prev >= 0) json_object_set_new(row, "sizeDelta", json_integer(size - prev));
+        if (prev >= 0) {
+            json_object_set_new(row, "sizeDelta", json_integer(size - prev));
+            stored_after_first += json_integer_value(json_object_get(row, "compressedSize"));
+        }
         prev = size;
         if (!first) first = row;
         last = row;
@@ -80,7 +83,6 @@ static json_t *trend(json_t *rows)
     {
         json_int_t s0 = json_integer_value(json_object_get(first, "databaseSize"));
         json_int_t s1 = json_integer_value(json_object_get(last, "databaseSize"));
-        json_int_t c0 = json_integer_value(json_object_get(first, "compressedSize"));
         json_int_t c1 = json_integer_value(json_object_get(last, "compressedSize"));
         int64_t t0 = 0, t1 = 0;
         double days;
@@ -93,8 +95,18 @@ static json_t *trend(json_t *rows)
         json_object_set_new(o, "databaseSizeLast", json_integer(s1));
         json_object_set_new(o, "growthBytes", json_integer(s1 - s0));
         json_object_set_new(o, "growthPercent", json_real(s0 > 0 ? 100.0 * (double)(s1 - s0) / (double)s0 : 0));
-        json_object_set_new(o, "bytesPerDay", json_real(days > 0 ? (double)(s1 - s0) / days : 0));
-        json_object_set_new(o, "compressedBytesPerDay", json_real(days > 0 ? (double)(c1 - c0) / days : 0));
+        /* Rates only over a day or more: backups seconds apart would give
+         * absurd figures. The stored rate is what the store gains a day (every
+         * backup after the first, before retention), not the difference of two
+         * objects' sizes (a link is far smaller than a full). */
+        json_object_set_new(o, "spanDays", json_real(days));
+        if (days >= 1) {
+            json_object_set_new(o, "bytesPerDay", json_real((double)(s1 - s0) / days));
+            json_object_set_new(o, "compressedBytesPerDay", json_real((double)stored_after_first / days));
+        } else {
+            json_object_set_new(o, "bytesPerDay", json_null());
+            json_object_set_new(o, "compressedBytesPerDay", json_null());
+        }
         json_object_set_new(o, "compressionRatio", json_real(c1 > 0 ? (double)s1 / (double)c1 : 0));
         json_object_set_new(o, "meanDurationMs", json_integer((json_int_t)(dur_sum / (double)n + 0.5)));
         json_object_set_new(o, "maxDurationMs", json_integer(dur_max));
@@ -138,14 +150,17 @@ static void print_text(const char *ws, json_t *rows, json_t *tr)
                !vok ? "-" : json_is_true(vok) ? "ok" : "FAILED", bar);
     }
     if (json_integer_value(json_object_get(tr, "backups")) == 0) return;
-    printf("\ntrend: %s -> %s (%+.1f%%) from %s to %s, %s/day (stored %s/day), compression %.2fx\n",
+    printf("\ntrend: %s -> %s (%+.1f%%) from %s to %s, ",
            human((double)json_integer_value(json_object_get(tr, "databaseSizeFirst")), a, sizeof a),
            human((double)json_integer_value(json_object_get(tr, "databaseSizeLast")), b, sizeof b),
            json_real_value(json_object_get(tr, "growthPercent")), json_string_value(json_object_get(tr, "first")),
-           json_string_value(json_object_get(tr, "last")),
-           human(json_real_value(json_object_get(tr, "bytesPerDay")), c, sizeof c),
-           human(json_real_value(json_object_get(tr, "compressedBytesPerDay")), (char[32]){0}, 32),
-           json_real_value(json_object_get(tr, "compressionRatio")));
+           json_string_value(json_object_get(tr, "last")));
+    if (json_is_real(json_object_get(tr, "bytesPerDay")))
+        printf("%s/day (the store gains %s/day)", human(json_real_value(json_object_get(tr, "bytesPerDay")), c, sizeof c),
+               human(json_real_value(json_object_get(tr, "compressedBytesPerDay")), (char[32]){0}, 32));
+    else
+        printf("no daily rate (the backups span under a day)");
+    printf(", compression %.2fx\n", json_real_value(json_object_get(tr, "compressionRatio")));
     printf("durations: mean %.1fs, max %.1fs; verified: %lld, newest %s\n",
            (double)json_integer_value(json_object_get(tr, "meanDurationMs")) / 1000.0,
            (double)json_integer_value(json_object_get(tr, "maxDurationMs")) / 1000.0,

@@ -167,13 +167,14 @@ int sv_fsync_dir(const char *dir, sv_err *err)
     return 0;
 }
 
-/* "1.5 GiB" */
+/* "1.5 GiB": IEC units, one decimal; a value that would print as 1024.0
+ * takes the next unit ("1.0 MiB", not "1024.0 KiB"). */
 const char *sv_human_size(uint64_t n, char *buf, size_t cap)
 {
     static const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     double v = (double)n;
     int i = 0;
-    while (v >= 1024 && i < 4) { v /= 1024; i++; }
+    while (i < 4 && v >= (i ? 1023.95 : 1024)) { v /= 1024; i++; }
     if (i == 0) snprintf(buf, cap, "%llu B", (unsigned long long)n);
     else snprintf(buf, cap, "%.1f %s", v, u[i]);
     return buf;

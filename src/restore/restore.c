@@ -582,8 +582,9 @@ static int run_prepare(restore_run *r, sv_err *err)
 {
     job_ctx *ctx = r->ctx;
     if (restore_prepare(ctx, &r->src, r->req, &r->f, &r->val, r->ts, &r->meta, &r->validate_ms, err) != 0) return -1;
-    log_info(ctx->job_id, ctx->workspace, "restore source %s validated: %llu bytes, %s (fetch %lld ms, check %lld ms)",
-             r->rec, (unsigned long long)r->f.size, r->f.sum, (long long)r->f.duration_ms, (long long)r->validate_ms);
+    char sz[32];
+    log_info(ctx->job_id, ctx->workspace, "restore source %s validated: %s, %s (fetch %lld ms, check %lld ms)", r->rec,
+             sv_human_size(r->f.size, sz, sizeof sz), r->f.sum, (long long)r->f.duration_ms, (long long)r->validate_ms);
     return 0;
 }
 
@@ -885,9 +886,11 @@ static void run_end(restore_run *r, int rc, sv_err *err)
     if (r->late && restore_safety_join(r->late) != 0) r->keep_copy = true;
     if (r->copy && !r->keep_copy && !r->followup[0]) sv_unlink_db(r->copy);
     else if (r->copy && !r->followup[0]) log_warn(ctx->job_id, ctx->workspace, "the safety copy is kept at %s", r->copy);
-    if (rc == 0)
-        log_info(ctx->job_id, ctx->workspace, "restored %s (%llu bytes, %s swap, paused %lld ms)", r->rec,
-                 (unsigned long long)r->f.size, r->swap_method, (long long)(r->t_swap - r->t_pause));
+    if (rc == 0) {
+        char sz[32];
+        log_info(ctx->job_id, ctx->workspace, "restored %s (%s, %s swap, paused %lld ms)", r->rec,
+                 sv_human_size(r->f.size, sz, sizeof sz), r->swap_method, (long long)(r->t_swap - r->t_pause));
+    }
     restore_fetched_remove(&r->f);
     restore_safety_free(r->late);
     free(r->rn.copy);

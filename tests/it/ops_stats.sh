@@ -30,6 +30,28 @@ assert_contains "$t" "3 committed backup(s), oldest first" "table header"
 assert_contains "$t" "trend:" "trend line"
 assert_contains "$t" " ok " "verified column"
 
+assert_contains "$t" "no daily rate (the backups span under a day)" "no rate over seconds"
+assert_eq None "$(py 'd["trend"]["bytesPerDay"]')" "bytesPerDay over seconds"
+grep -Eq '^[0-9T.:Z-]+ +full +[0-9.]+ (B|KiB|MiB) ' <<<"$(sed -n '4,$p' <<<"$t")" || fail "sizes not human in: $t"
+l=$("$SV_BIN" list "$ws")
+grep -Eq ' [0-9.]+ (KiB|MiB) +[0-9.]+ (KiB|MiB) ' <<<"$l" || fail "list sizes not human: $l"
+[[ "$("$SV_BIN" list "$ws" --json | jq '[.[].databaseSize | type] | unique | .[0]')" == '"number"' ]] ||
+  fail "list --json sizes are not bytes"
+
+step "backups two days apart (fake clock): growth a day, the store's gain a day"
+ws2=st2
+make_workspace "$ws2" 200
+T0=$(( ($(date +%s) / 86400 - 5) * 86400000 ))
+SQLVAULT_FAKE_NOW=$T0 "$SV_BIN" backup "$ws2" --inline --full >/dev/null
+make_workspace "$ws2" 4000
+SQLVAULT_FAKE_NOW=$(( T0 + 2 * 86400000 )) "$SV_BIN" backup "$ws2" --inline --full >/dev/null
+j=$("$SV_BIN" stats --ws "$ws2" --json)
+assert_eq True "$(py 'abs(d["trend"]["bytesPerDay"] - d["trend"]["growthBytes"] / 2) < 1')" "bytesPerDay = growth / 2 days"
+assert_eq True "$(py 'abs(d["trend"]["compressedBytesPerDay"] - d["backups"][1]["compressedSize"] / 2) < 1')" \
+  "compressedBytesPerDay = the second backup's stored size / 2 days"
+t=$("$SV_BIN" stats --ws "$ws2")
+grep -Eq '[0-9.]+ (KiB|MiB)/day \(the store gains [0-9.]+ (KiB|MiB)/day\)' <<<"$t" || fail "no daily rates in: $t"
+
 step "--limit keeps the newest; bad input is refused"
 assert_eq 2 "$("$SV_BIN" stats --ws "$ws" --limit 2 --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["backups"]))')" "--limit 2"
 expect_status 2 "$SV_BIN" stats --ws '../etc'

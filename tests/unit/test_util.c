@@ -81,6 +81,19 @@ int main(void)
     CHECK(sv_parse_size("-1", &sz, &e) != 0);
     CHECK(sv_parse_size("99999999999TiB", &sz, &e) != 0);
 
+    /* sizes for people: IEC, one decimal, bytes below 1 KiB */
+    {
+        char h[32];
+        CHECK_STR(sv_human_size(0, h, sizeof h), "0 B");
+        CHECK_STR(sv_human_size(1023, h, sizeof h), "1023 B");
+        CHECK_STR(sv_human_size(1024, h, sizeof h), "1.0 KiB");
+        CHECK_STR(sv_human_size(1536, h, sizeof h), "1.5 KiB");
+        CHECK_STR(sv_human_size(8404992, h, sizeof h), "8.0 MiB");
+        CHECK_STR(sv_human_size(1048575, h, sizeof h), "1.0 MiB"); /* not 1024.0 KiB */
+        CHECK_STR(sv_human_size(1073741824ULL * 3 / 2, h, sizeof h), "1.5 GiB");
+        CHECK_STR(sv_human_size(5ULL << 50, h, sizeof h), "5120.0 TiB");
+    }
+
     /* durations */
     CHECK(sv_parse_duration_ms("30s", &ms, &e) == 0 && ms == 30000);
     CHECK(sv_parse_duration_ms("30", &ms, &e) == 0 && ms == 30000);
