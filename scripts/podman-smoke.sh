@@ -12,7 +12,7 @@
 #    --isolation=chroot (no OCI runtime needed for RUN steps).
 # 3. The image runs `sqlvault --help` and `sqlvault backup ws1 --inline` on a
 #    file:// store in a mounted folder, with `podman run`; where the OCI
-#    runtime cannot start containers on this host (see README: Docker), it
+#    runtime cannot start containers on this host (see docs/deploy-r2.md §9), it
 #    says why and runs the same commands with `buildah run --isolation=chroot`.
 # Needs root, podman, buildah, mmdebstrap (apt-get install podman buildah mmdebstrap).
 set -euo pipefail

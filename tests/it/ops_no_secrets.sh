@@ -10,7 +10,7 @@
 # Authorization header, no presigned signature.
 #
 # One place legitimately holds a presigned URL: the `result` of the export or
-# import-url job that made it -- that is how the client receives it (README.md, Commands).
+# import-url job that made it -- that is how the client receives it (docs/COMMANDS.md).
 # The test checks the signature is there and nowhere else.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ops_lib.sh"
