@@ -43,6 +43,10 @@ bool sv_utf8_valid(const char *s);
 
 /* Heap string helpers; abort on OOM is NOT done: NULL on failure. */
 char *sv_strdup(const char *s);
+/* Heap: path made absolute against the working directory (lexically: a
+ * relative "./data" becomes "$PWD/data"), so that paths recorded on jobs mean
+ * the same to every process; NULL for NULL. */
+char *sv_abs_path(const char *path);
 char *sv_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

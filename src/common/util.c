@@ -180,6 +180,22 @@ const char *sv_human_size(uint64_t n, char *buf, size_t cap)
     return buf;
 }
 
+/* An absolute form of path (see util.h): as given when it starts with '/',
+ * else the working directory joined to it, its "./" steps dropped. */
+char *sv_abs_path(const char *path)
+{
+    char cwd[4096];
+    if (!path) return NULL;
+    if (path[0] == '/') return strdup(path);
+    if (!getcwd(cwd, sizeof cwd)) return strdup(path);
+    while (path[0] == '.' && path[1] == '/') {
+        path += 2;
+        while (*path == '/') path++;
+    }
+    if (!*path || (path[0] == '.' && !path[1])) return strdup(cwd);
+    return sv_asprintf("%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", path);
+}
+
 /* strdup that tolerates NULL. */
 char *sv_strdup(const char *s)
 {

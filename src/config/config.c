@@ -240,7 +240,7 @@ static void config_knobs(sv_config *c, const char *const *val, char *errs, size_
                   errs, cap) == 0)
         c->quiesce_timeout_ms = n;
     v = value_of(val, "SQLVAULT_STATE_DIR");
-    c->state_dir = v && *v ? sv_strdup(v) : sv_asprintf("%s/.sqlvault-state", c->data_dir);
+    c->state_dir = v && *v ? sv_abs_path(v) : sv_asprintf("%s/.sqlvault-state", c->data_dir);
     if (sv_parse_duration_ms(value_of(val, "SQLVAULT_FULL_EVERY"), &c->full_every_ms, &e) != 0)
         problem(errs, cap, "SQLVAULT_FULL_EVERY: %s", e.msg);
     if (parse_int("SQLVAULT_MAX_CHAIN", value_of(val, "SQLVAULT_MAX_CHAIN"), 1, 1000000, &n, errs, cap) == 0)
@@ -314,8 +314,11 @@ int config_load(sv_config *c, int *argc, char **argv, sv_err *err)
     c->s3_region = sv_strdup(V(4));
     c->access_key_id = sv_strdup(V(5));
     c->secret_access_key = sv_strdup(V(6));
-    c->data_dir = sv_strdup(V(7));
-    c->tmp_dir = V(8) ? sv_strdup(V(8)) : sv_asprintf("%s/.sqlvault-tmp", c->data_dir);
+    /* Absolute at load: job records name files under these folders, and the
+     * workspace scope rule takes absolute paths only (a relative ./data made
+     * the pre-restore backup a queued restore enqueues fail). */
+    c->data_dir = sv_abs_path(V(7));
+    c->tmp_dir = V(8) ? sv_abs_path(V(8)) : sv_asprintf("%s/.sqlvault-tmp", c->data_dir);
     c->workspaces = sv_strdup(V(9));
     c->schedule = sv_strdup(V(10));
     c->retention = sv_strdup(V(11));

@@ -1,6 +1,8 @@
 /* test_util.c -- the common module: sizes, durations, workspace ids,
  * timestamps, backoff, the bounded buffer, write_all, digests as hex. */
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include "buf.h"
 #include "digest.h"
@@ -92,6 +94,26 @@ int main(void)
         CHECK_STR(sv_human_size(1048575, h, sizeof h), "1.0 MiB"); /* not 1024.0 KiB */
         CHECK_STR(sv_human_size(1073741824ULL * 3 / 2, h, sizeof h), "1.5 GiB");
         CHECK_STR(sv_human_size(5ULL << 50, h, sizeof h), "5120.0 TiB");
+    }
+
+    /* absolute paths: as given, or the working directory joined */
+    {
+        char cwd[4096], want[4200], *a;
+        CHECK(getcwd(cwd, sizeof cwd) != NULL);
+        a = sv_abs_path("/srv/data");
+        CHECK_STR(a, "/srv/data");
+        free(a);
+        snprintf(want, sizeof want, "%s/data", cwd);
+        a = sv_abs_path("./data");
+        CHECK_STR(a, want);
+        free(a);
+        a = sv_abs_path("data");
+        CHECK_STR(a, want);
+        free(a);
+        a = sv_abs_path(".");
+        CHECK_STR(a, cwd);
+        free(a);
+        CHECK(sv_abs_path(NULL) == NULL);
     }
 
     /* durations */
