@@ -56,14 +56,32 @@ export function loadUsers (file) {
 
 function bearer (req) {
   const h = req.headers.authorization || ''
-  const m = /^Bearer\s+(\S+)$/i.exec(h)
+  // RFC 6750: "Bearer", one space, a b64token; nothing else is a token
+  const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(h)
   return m ? m[1] : null
 }
 
-const safeEq = (a, b) => {
-  const x = Buffer.from(String(a))
-  const y = Buffer.from(String(b))
-  return x.length === y.length && crypto.timingSafeEqual(x, y)
+// Constant-time equality of two secrets: their sha256 digests (always 32
+// bytes, so neither the length nor a common prefix shows in the time taken)
+// compared with crypto.timingSafeEqual.
+const digest = v => crypto.createHash('sha256').update(String(v)).digest()
+const safeEq = (a, b) => crypto.timingSafeEqual(digest(a), digest(b))
+
+// Headers every answer carries, refusals included: no sniffing, no framing,
+// no referrer, and a policy that lets an API answer run nothing. The pages
+// set their own Content-Security-Policy over this one.
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'"
+}
+
+// A path parameter, percent-decoded; broken percent-encoding is a 400, not a 500.
+export function decodeParam (s, what = 'id') {
+  try { return decodeURIComponent(s) } catch (_) {
+    throw new HttpError(400, `The ${what} in the path is not valid percent-encoding.`)
+  }
 }
 
 function sendJson (res, status, body, headers = {}) {
@@ -155,6 +173,7 @@ function guard (max, onTooBig, onBadMagic) {
       }
       yield chunk
     }
+    if (n === 0) throw new HttpError(400, 'The file is empty. Choose a backup file downloaded from here. Your current data was not changed.')
     if (!checked) throw onBadMagic()
   }
 }
@@ -199,8 +218,10 @@ export async function createWebServer (opts = {}) {
   const authenticate = opts.authenticate || (req => {
     const t = bearer(req)
     if (!t) return null
-    for (const [token, u] of users) if (safeEq(token, t)) return u.user
-    return null
+    // every token is compared (no early exit): the time does not say which matched
+    let found = null
+    for (const [token, u] of users) if (safeEq(token, t) && !found) found = u.user
+    return found
   })
   const canAccess = opts.canAccess || ((userId, ws) => {
     const u = byUser.get(userId)
@@ -354,7 +375,7 @@ export async function createWebServer (opts = {}) {
   // --------------------------------------------------- plan-compatible routes
 
   app.route('POST', /^\/workspaces\/([^/]+)\/export$/, async (req, res, m) => {
-    const ws = decodeURIComponent(m[1])
+    const ws = decodeParam(m[1], 'workspace id')
     const user = await app.workspace(req, ws)
     let id
     try { id = await sv.enqueue('export', ws, { user_id: user, ttl: exportTtl, reason: 'manual' }) } catch (e) { throw jobFailure(e, 'The export') }
@@ -363,7 +384,7 @@ export async function createWebServer (opts = {}) {
   })
 
   app.route('POST', /^\/workspaces\/([^/]+)\/import$/, async (req, res, m) => {
-    const ws = decodeURIComponent(m[1])
+    const ws = decodeParam(m[1], 'workspace id')
     const user = await app.workspace(req, ws)
     const ct = req.headers['content-type'] || ''
     if (!/^multipart\/form-data/i.test(ct)) throw new HttpError(400, 'Send the backup as multipart/form-data with the file in the field "backup".')
@@ -375,8 +396,12 @@ export async function createWebServer (opts = {}) {
       try { bb = Busboy({ headers: req.headers, limits: { files: 1, fields: 20, fieldSize: 4096 } }) } catch (e) { reject(new HttpError(400, `The upload is not valid multipart/form-data: ${e.message}`)); return }
       let got = null
       let err = null
+      let current = null
+      const oneFile = () => new HttpError(400, 'Send one file only, in the form field "backup". Your current data was not changed.')
+      bb.on('filesLimit', () => { err = err || oneFile() })
       bb.on('file', (name, file, info) => {
-        if (name !== 'backup' || got) { file.resume(); return }
+        if (name !== 'backup' || got) { err = err || (got || name === 'backup' ? oneFile() : null); file.resume(); return }
+        current = file
         got = storeUpload(file, upload).then(n => ({ n, filename: info.filename }), e => {
           err = e
           file.resume() // keep reading so the answer reaches the browser
@@ -384,12 +409,19 @@ export async function createWebServer (opts = {}) {
       })
       bb.on('error', e => reject(new HttpError(400, `The upload could not be read: ${e.message}`)))
       bb.on('close', async () => {
-        if (!got) return reject(new HttpError(400, 'No backup file provided: send it in the form field "backup".'))
+        if (!got) return reject(err || new HttpError(400, 'No backup file provided: send it in the form field "backup".'))
         const r = await got
         if (err) reject(err)
         else resolve(r)
       })
-      req.on('aborted', () => reject(new HttpError(499, 'the client went away')))
+      // a client that goes away mid-upload: the file stream fails, so the
+      // partial file is removed (busboy alone would wait for more forever)
+      req.on('close', () => {
+        if (req.complete) return
+        const e = new HttpError(499, 'the client went away')
+        if (current && !current.destroyed) current.destroy(e)
+        reject(e)
+      })
       req.pipe(bb)
     })
     let id
@@ -413,7 +445,7 @@ export async function createWebServer (opts = {}) {
   })
 
   app.route('POST', /^\/api\/workspaces\/([^/]+)\/(backup|export|import-url|restore)$/, async (req, res, m) => {
-    const ws = decodeURIComponent(m[1])
+    const ws = decodeParam(m[1], 'workspace id')
     const user = await app.workspace(req, ws)
     const body = await readJson(req)
     const kind = m[2]
@@ -472,12 +504,12 @@ export async function createWebServer (opts = {}) {
   }
 
   app.route('GET', /^\/api\/jobs\/([^/]+)$/, async (req, res, m) => {
-    const job = await jobAccess(req, decodeURIComponent(m[1]))
+    const job = await jobAccess(req, decodeParam(m[1], 'job id'))
     sendJson(res, 200, withDownload(req, job))
   })
 
   app.route('GET', /^\/api\/jobs\/([^/]+)\/events$/, async (req, res, m) => {
-    const id = decodeURIComponent(m[1])
+    const id = decodeParam(m[1], 'job id')
     await jobAccess(req, id)
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' })
     const ac = new AbortController()
@@ -500,7 +532,7 @@ export async function createWebServer (opts = {}) {
   })
 
   app.route('GET', /^\/api\/workspaces\/([^/]+)\/backups$/, async (req, res, m) => {
-    const ws = decodeURIComponent(m[1])
+    const ws = decodeParam(m[1], 'workspace id')
     await app.workspace(req, ws)
     let backups
     try { backups = await storeListBackups(reader, ws) } catch (e) { throw new HttpError(502, `The backup store could not be listed: ${e.message}`) }
@@ -511,11 +543,12 @@ export async function createWebServer (opts = {}) {
   app.route('GET', /^\/download$/, async (req, res, m, ctx) => {
     const q = ctx.url.searchParams
     const key = q.get('key') || ''
-    const exp = Number(q.get('exp') || 0)
+    const expRaw = q.get('exp') || ''
+    const exp = /^[0-9]{1,12}$/.test(expRaw) ? Number(expRaw) : -1
     const sig = q.get('sig') || ''
     if (store.kind !== 'file') throw new HttpError(404, 'Downloads come from the store on this server.')
     if (!/^exports\/[A-Za-z0-9][A-Za-z0-9_-]{0,127}\/[A-Za-z0-9_-]+\/[A-Za-z0-9_.-]+$/.test(key) || key.includes('..')) throw new HttpError(400, 'This download link is malformed.')
-    if (!safeEq(sig, signDownload(key, exp))) throw new HttpError(403, 'This download link is not valid (its signature does not match). Ask for a new export.')
+    if (exp < 0 || !safeEq(sig, signDownload(key, exp))) throw new HttpError(403, 'This download link is not valid (its signature does not match). Ask for a new export.')
     if (exp * 1000 < Date.now()) throw new HttpError(403, 'This download link has expired. Press Download Backup again for a fresh one.')
     const file = path.join(store.root, key)
     let st
@@ -577,8 +610,29 @@ export async function createWebServer (opts = {}) {
     return false
   }
 
+  // A token in the URL ends up in access logs, browser history and Referer
+  // headers: a request carrying one (under any parameter name, or a parameter
+  // named like a credential) is refused before anything else, and the answer
+  // does not echo it.
+  const CREDENTIAL_PARAMS = /^(token|access_token|id_token|auth|authorization|bearer|api_key|apikey|session)$/i
+  async function tokenInUrl (url) {
+    let n = 0
+    for (const [k, v] of url.searchParams) {
+      if (++n > 20) break
+      if (CREDENTIAL_PARAMS.test(k)) return true
+      const t = String(v).replace(/^Bearer\s+/i, '')
+      if (!t || t.length > 4096) continue
+      try { if (await authenticate({ headers: { authorization: `Bearer ${t}` } })) return true } catch (_) {}
+    }
+    return false
+  }
+
   async function handle (req, res) {
-    const url = new URL(req.url, 'http://x')
+    let url
+    try { url = new URL(req.url, 'http://x') } catch (_) { return fail(res, 400, 'The request path is not a valid URL path.') }
+    if (url.search && url.pathname !== '/download' && (await tokenInUrl(url))) {
+      return fail(res, 400, 'An access token goes in the Authorization header ("Authorization: Bearer TOKEN"), never in the URL: URLs are logged and kept in browser history. Nothing was done; sign in again if the token may have leaked.')
+    }
     const allowed = cors(req, res)
     if (req.method === 'OPTIONS') {
       if (!req.headers.origin || !allowed) {
@@ -600,11 +654,24 @@ export async function createWebServer (opts = {}) {
       if (r.method !== req.method && !(r.method === 'GET' && req.method === 'HEAD')) continue
       return r.handler(req, res, m, { url, app })
     }
-    if (pathMatched) return fail(res, 405, `${req.method} is not allowed on ${url.pathname}.`)
-    return fail(res, 404, `No route ${req.method} ${url.pathname}. The API is POST /workspaces/:id/export, POST /workspaces/:id/import and /api/...`)
+    const shown = url.pathname.length > 100 ? `${url.pathname.slice(0, 100)}…` : url.pathname
+    if (pathMatched) return fail(res, 405, `${req.method} is not allowed on ${shown}.`)
+    return fail(res, 404, `No route ${req.method} ${shown}. The API is POST /workspaces/:id/export, POST /workspaces/:id/import and /api/...`)
   }
 
+  // One access-log line per request on stdout when asked (main.js does):
+  // method, path without its query string (a signed download's signature
+  // stays out), status, milliseconds.
+  const accessLog = opts.accessLog !== undefined ? !!opts.accessLog : false
   const server = http.createServer((req, res) => {
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v)
+    if (accessLog) {
+      const t0 = Date.now()
+      res.on('close', () => {
+        const p = String(req.url || '').split('?')[0].slice(0, 200).replace(/[^\x21-\x7e]/g, '?')
+        process.stdout.write(`web: ${req.method} ${p} ${res.statusCode} ${Date.now() - t0}ms\n`)
+      })
+    }
     Promise.resolve().then(() => handle(req, res)).catch(e => {
       if (e instanceof HttpError) {
         if (e.status === 499) { res.destroy(); return }
@@ -614,6 +681,14 @@ export async function createWebServer (opts = {}) {
       console.error(`web: ${req.method} ${req.url}: ${e.stack || e}`)
       fail(res, 500, `Something went wrong on the server: ${e.message}`)
     })
+  })
+  // A request the HTTP parser refuses (bytes not allowed in a path, a broken
+  // header) gets a JSON answer with the same headers, not a bare 400.
+  server.on('clientError', (err, socket) => {
+    if (!socket.writable || err.code === 'ECONNRESET') { socket.destroy(); return }
+    const body = JSON.stringify({ success: false, error: 'The request could not be read (a path or header the HTTP parser refuses).' })
+    const h = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close', 'cache-control': 'no-store', ...SECURITY_HEADERS }
+    socket.end(`HTTP/1.1 400 Bad Request\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`)
   })
   server.requestTimeout = 0 // large uploads take their time
   server.headersTimeout = 60000

@@ -2,12 +2,13 @@
 // foreground. Configuration from the environment: SQLVAULT_WEB_ADDR
 // (127.0.0.1:8080), SQLVAULT_WEB_USERS (JSON file of demo tokens),
 // SQLVAULT_WEB_CORS_ORIGINS, SQLVAULT_WEB_SECRET, SQLVAULT_WEB_PUBLIC_URL
-// and the usual SQLVAULT_* (Redis, store, limits, SQLVAULT_TMP_DIR).
+// SQLVAULT_WEB_ACCESS_LOG (1: a line per request on stdout, without query
+// strings; 0: none) and the usual SQLVAULT_* (Redis, store, limits, SQLVAULT_TMP_DIR).
 import { createWebServer } from './index.js'
 
 let web
 try {
-  web = await createWebServer()
+  web = await createWebServer({ accessLog: process.env.SQLVAULT_WEB_ACCESS_LOG !== '0' })
 } catch (e) {
   console.error(`sqlvault web: ${e.message}`)
   process.exit(2)

@@ -306,6 +306,8 @@ async function doRestoreTo (b) {
 // ---------------------------------------------------------------- the list
 
 const TYPES = { full: 'Full', 'pre-restore': 'Safety copy', incremental: 'Incremental' }
+// why a backup was made, in words (backups made by other tools keep their own word)
+const REASONS = { scheduled: 'Schedule', manual: 'On request', dirty: 'After changes', 'pre-restore': 'Before a restore', import: 'Upload', export: 'Download', retry: 'Retry', cli: 'Command line', verify: 'Restore drill' }
 const TYPE_TITLES = { 'pre-restore': 'The data as it was just before a restore', full: 'A complete backup', incremental: 'Only what changed since the backup before it; restoring it replays the changes onto the full backup it builds on' }
 
 function drawChart (backups) {
@@ -355,7 +357,8 @@ async function loadList () {
   for (const b of list) {
     const tr = document.createElement('tr')
     const when = fmtTime(b.timestamp || isoOf(b.ts))
-    const cells = [when, TYPES[b.backupType] || b.backupType || '?', fmtSize(b.databaseSize), b.verified ? 'Yes' : 'Not yet']
+    const reason = typeof b.reason === 'string' ? b.reason : ''
+    const cells = [when, TYPES[b.backupType] || b.backupType || '?', fmtSize(b.databaseSize), Object.hasOwn(REASONS, reason) ? REASONS[reason] : reason.slice(0, 80) || '—', b.verified ? 'Yes' : 'Not yet']
     cells.forEach((c, i) => {
       const td = document.createElement('td')
       td.textContent = c

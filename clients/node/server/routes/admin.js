@@ -183,7 +183,12 @@ export default function register (app) {
   app.route('POST', /^\/api\/admin\/jobs\/([A-Za-z0-9][A-Za-z0-9_-]{0,127})\/(retry|cancel)$/, async (req, res, m) => {
     const user = await admin(req)
     const body = await app.readJson(req)
-    const pool = body.pool || sv.pool
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new app.HttpError(400, 'The body is a JSON object: {"pool": NAME} or {}.')
+    const extra = Object.keys(body).filter(k => k !== 'pool')
+    // a retry runs the job as it was: nothing of it can be changed on the way
+    if (extra.length) throw new app.HttpError(400, `A ${m[2]} takes only "pool" (the job's pool); ${extra.slice(0, 5).map(k => `"${k.slice(0, 40)}"`).join(', ')} cannot be set: the job runs as it was.`)
+    const pool = body.pool === undefined ? sv.pool : body.pool
+    if (typeof pool !== 'string') throw new app.HttpError(400, 'Not a valid pool name.')
     if (!ID_RE.test(pool)) throw new app.HttpError(400, 'Not a valid pool name.')
     const job = await sv.getJob(m[1], { pool })
     if (!job) throw new app.HttpError(404, `No job ${m[1]} in pool ${pool} (finished jobs expire after 7 days, failed ones after 30).`)
@@ -194,7 +199,12 @@ export default function register (app) {
     if (job.state !== 'failed' && job.state !== 'cancelled') throw new app.HttpError(409, `Job ${m[1]} is ${job.state}: only failed or cancelled jobs can be retried.`)
     const opts = { ...(job.opts || {}) }
     delete opts.ts // a new backup gets its own timestamp
-    const id = await sv.enqueue(job.type, job.workspace || undefined, { ...opts, pool, reason: 'retry', retry_of: job.id, retried_by: user })
+    // the same pool, type, workspace, options, priority and attempts; marked as a retry
+    const q = { pool, reason: 'retry', retry_of: job.id, retried_by: user }
+    if (job.priority) q.priority = job.priority
+    if (Number(job.max_attempts) > 0) q.maxAttempts = Number(job.max_attempts)
+    for (const k of ['id', 'pool', 'priority', 'maxAttempts']) delete opts[k]
+    const id = await sv.enqueue(job.type, job.workspace || undefined, { ...opts, ...q })
     app.sendJson(res, 200, { jobId: id, retryOf: job.id })
   })
 }
