@@ -62,6 +62,7 @@ typedef struct sv_config {
     int64_t full_every_ms;      /* SQLVAULT_FULL_EVERY: a chain's base older than this makes a full, 24h; 0 = no incrementals */
     int max_chain;              /* SQLVAULT_MAX_CHAIN: incrementals after a full before the next full, 1440 */
     int restore_concurrency;    /* SQLVAULT_RESTORE_CONCURRENCY: a chain restore's downloads in flight, 8 */
+    char *replicas;             /* SQLVAULT_REPLICAS: NAME=URL,... further stores (replica.h); NULL = none */
     /* Test knobs (SV_CONFIG_TEST rows: environment only, never in --help or
      * the README's table; never set them in production). */
     bool test_jobs;             /* SQLVAULT_TEST_JOBS=1: the sleep and fail job types (worker/testjobs.c) */

@@ -17,7 +17,7 @@ import { storeConfig, openStore, listBackups as storeListBackups } from './store
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 export const LIBRARY_PATH = path.join(HERE, '..', '..', 'src', 'queue', 'sqlvault.lua')
-export const JOB_TYPES = ['backup', 'export', 'restore', 'verify', 'prune', 'import-url']
+export const JOB_TYPES = ['backup', 'export', 'restore', 'verify', 'prune', 'import-url', 'replicate']
 export const FINAL_STATES = ['succeeded', 'failed', 'cancelled']
 const INTERACTIVE = new Set(['backup', 'export', 'restore', 'import-url'])
 // Claim order (src/queue/sqlvault.lua, PRIORITIES): user-facing work, then the

@@ -30,6 +30,7 @@
 #include "crypto.h"
 #include "digest.h"
 
+#include "replica.h"
 #include "restore.h"
 #include "livestore.h"
 #include "log.h"
@@ -677,6 +678,17 @@ static int backup_mode_opt(json_t *opts, const char **mode, sv_err *err)
 /* The backup job: options db, reason, ts, user_id, mode (auto or full); a restore's follow-up
  * adds backup_type "pre-restore" and remove_db (the safety copy goes once
  * the backup is committed; docs/DESIGN.md). */
+/* With replica stores: the follow-up replicate job (queued), or the copies
+ * (inline), in the result's "replicas" (replica.h). An unchanged backup
+ * asks too, so a replica that was away catches up without a new write. */
+static void attach_replicas(job_ctx *ctx, json_t *result)
+{
+    json_t *rep = NULL;
+    if (!ctx->cfg->replicas) return;
+    replica_after_backup(ctx, &rep);
+    if (rep) json_object_set_new(result, "replicas", rep);
+}
+
 int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
 {
     backup_params bp = {0};
@@ -730,6 +742,7 @@ int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
         if (*result && out.head) json_object_update(*result, out.head);
         if (*result) json_object_set_new(*result, "shape", json_string(is_store ? "store" : "file"));
         backup_outcome_clear(&out);
+        if (*result) attach_replicas(ctx, *result);
         return *result ? 0 : sv_err_set(err, SV_ENOMEM, "out of memory");
     }
     {
@@ -768,5 +781,6 @@ int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
                                sizeof b));
     }
     backup_outcome_clear(&out);
+    if (*result) attach_replicas(ctx, *result);
     return *result ? 0 : sv_err_set(err, SV_ENOMEM, "out of memory");
 }

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "prune.h"
 #include "queue.h"
+#include "replica.h"
 #include "store.h"
 #include "util.h"
 
@@ -67,16 +68,18 @@ static const struct job_cmd {
      "sqlvault export WS [--format db|zst] [--ttl S] [--db PATH] [--inline|--no-wait] [--json]"},
     {"restore", true,
      {{"from", "from", false}, {"db", "db", false}, {"require-table", "require_table", false},
-      {"clone-from", "clone_from", false}, {"eventlog-only", "eventlog_only", true}},
+      {"clone-from", "clone_from", false}, {"eventlog-only", "eventlog_only", true}, {"from-store", "store", false}},
      "sqlvault restore WS --from latest|TIME|object:KEY|file:PATH [--yes] [--require-table T]\n"
      "                     [--eventlog-only] (a LiveStore store: the event log alone, LiveStore rebuilds its state)\n"
-     "                     [--clone-from OTHER_WS] [--db PATH] [--inline|--no-wait] [--json]"},
-    {"verify", true, {{"at", "at", false}},
-     "sqlvault verify WS [--at latest|TIME] [--inline|--no-wait] [--json]"},
+     "                     [--clone-from OTHER_WS] [--from-store NAME] [--db PATH] [--inline|--no-wait] [--json]"},
+    {"verify", true, {{"at", "at", false}, {"from-store", "store", false}},
+     "sqlvault verify WS [--at latest|TIME] [--from-store NAME] [--inline|--no-wait] [--json]"},
     {"prune", false, {{"dry-run", "dry_run", true}},
      "sqlvault prune [WS] [--dry-run] [--inline|--no-wait] [--json]"},
     {"import-url", true, {{"ttl", "ttl", false}},
      "sqlvault import-url WS [--ttl S] [--inline|--no-wait] [--json]"},
+    {"replicate", true, {{"replica", "store", false}},
+     "sqlvault replicate WS [--replica NAME] [--inline|--no-wait] [--json]"},
 };
 
 /* True if argv asks for help. */
@@ -280,9 +283,10 @@ static int parse_job_args(const struct job_cmd *jc, int argc, char **argv, job_a
 
 /* Checks what was parsed (workspace, id, a restore's source and consent)
  * and fills the defaults; 0, or the exit code (message printed). */
-static int check_job_args(const struct job_cmd *jc, const job_args *a, json_t *opts)
+static int check_job_args(const sv_config *cfg, const struct job_cmd *jc, const job_args *a, json_t *opts)
 {
     sv_err err;
+    const char *store = json_string_value(json_object_get(opts, "store"));
     if (jc->needs_ws && !a->ws) {
         fprintf(stderr, "error: %s needs a workspace id\nusage: %s\n", jc->type, jc->usage);
         return 2;
@@ -300,6 +304,18 @@ static int check_job_args(const struct job_cmd *jc, const job_args *a, json_t *o
         }
         if (!a->yes && !confirm(a->ws, from)) {
             fprintf(stderr, "error: restore not confirmed\nHINT: pass --yes to restore without a prompt\n");
+            return 2;
+        }
+    }
+    if (store && !(strcmp(store, "primary") == 0 && strcmp(jc->type, "replicate") != 0)) {
+        replica_set rs;
+        bool known;
+        if (replica_parse(cfg, &rs, &err) != 0) return cli_fail(&err);
+        known = replica_find(&rs, store) != NULL;
+        replica_set_free(&rs);
+        if (!known) {
+            fprintf(stderr, "error: no replica store '%s'\nHINT: SQLVAULT_REPLICAS names the stores (%s)%s\n", store,
+                    cfg->replicas ? "set" : "unset", strcmp(jc->type, "replicate") ? "; 'primary' is SQLVAULT_STORE" : "");
             return 2;
         }
     }
@@ -344,7 +360,7 @@ int cmd_job(sv_config *cfg, int argc, char **argv)
         goto done;
     }
     if ((rc = parse_job_args(jc, argc, argv, &a, opts)) != 0) goto done;
-    if ((rc = check_job_args(jc, &a, opts)) != 0) goto done;
+    if ((rc = check_job_args(cfg, jc, &a, opts)) != 0) goto done;
     if (a.inl) rc = run_inline(cfg, jc->type, a.ws, opts, a.as_json); /* every path as the operator gave it */
     else rc = run_queued(cfg, jc, &a, opts);
 done:

@@ -22,6 +22,7 @@ static const struct command {
     {"verify", cmd_job, "restore drill of a backup (--at latest|TIME)"},
     {"prune", cmd_job, "apply the retention policy (--dry-run)"},
     {"import-url", cmd_job, "presigned PUT URL to upload a file to restore from"},
+    {"replicate", cmd_job, "copy a workspace's backups to the replica stores (--replica NAME)"},
     {"list", cmd_list, "committed backups of a workspace, newest first (--json)"},
     {"status", cmd_status, "one job's state, progress, result or error (--json)"},
     {"jobs", cmd_jobs, "recent jobs (--ws, --state, --limit)"},

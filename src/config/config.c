@@ -67,6 +67,9 @@ const sv_config_var sv_config_vars[] = {
     {"SQLVAULT_MAX_CHAIN", "max-chain", "1440", "a backup is a full when its chain has this many incrementals"},
     {"SQLVAULT_RESTORE_CONCURRENCY", "restore-concurrency", "8",
      "downloads in flight (each its own store connection) while a restore reads a chain's links"},
+    {"SQLVAULT_REPLICAS", "replicas", NULL,
+     "further stores every committed backup is copied to: NAME=URL,... (file:// or s3://; "
+     "SQLVAULT_REPLICA_<NAME>_S3_ENDPOINT, _S3_REGION, _ACCESS_KEY_ID, _SECRET_ACCESS_KEY, default the primary's)"},
     /* Test knobs: environment only (no flag), not in --help (SV_CONFIG_TEST). */
     {"SQLVAULT_TEST_JOBS", NULL, NULL, "1: the sleep and fail job types"},
     {"SQLVAULT_TEST_FAIL_SWAP", NULL, NULL, "1: a restore's swap fails after copying (the rollback path)"},
@@ -223,6 +226,40 @@ static int parse_int(const char *name, const char *s, int lo, int hi, int *out, 
     return 0;
 }
 
+/* SQLVAULT_REPLICAS: NAME=URL pairs, comma-separated; names are 1-32 of
+ * a-z, 0-9, _ (their variables are SQLVAULT_REPLICA_<NAME>_...), unique, and
+ * not "primary"; URLs are file:// or s3:// and differ from the primary's. */
+static void check_replicas(const sv_config *c, char *errs, size_t cap)
+{
+    char *copy = sv_strdup(c->replicas ? c->replicas : ""), *save = NULL, *tok, seen[8][33];
+    int n = 0;
+    if (!copy) return;
+    for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        char *eq = strchr(tok, '='), *url;
+        size_t nl = eq ? (size_t)(eq - tok) : 0, i;
+        bool ok = nl >= 1 && nl <= 32;
+        for (i = 0; ok && i < nl; i++) ok = (tok[i] >= 'a' && tok[i] <= 'z') || (tok[i] >= '0' && tok[i] <= '9') || tok[i] == '_';
+        if (!ok) {
+            problem(errs, cap, "SQLVAULT_REPLICAS: '%s' is not NAME=URL with a name of 1-32 of a-z, 0-9, _", tok);
+            continue;
+        }
+        *eq = '\0';
+        url = eq + 1;
+        if (strcmp(tok, "primary") == 0) problem(errs, cap, "SQLVAULT_REPLICAS: 'primary' names the main store");
+        for (int k = 0; k < n && k < 8; k++)
+            if (strcmp(seen[k], tok) == 0) problem(errs, cap, "SQLVAULT_REPLICAS: '%s' is named twice", tok);
+        if (strncmp(url, "file:///", 8) != 0 && strncmp(url, "s3://", 5) != 0)
+            problem(errs, cap, "SQLVAULT_REPLICAS: the store of '%s' is '%s', expected file:///path or s3://bucket/prefix/",
+                    tok, url);
+        else if (c->store_url && strcmp(url, c->store_url) == 0)
+            problem(errs, cap, "SQLVAULT_REPLICAS: '%s' is the primary store itself (SQLVAULT_STORE)", tok);
+        if (n < 8) snprintf(seen[n], sizeof seen[n], "%s", tok);
+        n++;
+    }
+    if (n > 8) problem(errs, cap, "SQLVAULT_REPLICAS: %d stores named, at most 8", n);
+    free(copy);
+}
+
 /* The tuning and test knobs (config.h), looked up by name. */
 static void config_knobs(sv_config *c, const char *const *val, char *errs, size_t cap)
 {
@@ -256,6 +293,9 @@ static void config_knobs(sv_config *c, const char *const *val, char *errs, size_
     c->test_swap_busy_ms = v && atoll(v) > 0 ? atoll(v) : 0;
     c->test_store_busy = value_of(val, "SQLVAULT_TEST_STORE_BUSY") != NULL;
     c->store_no_quiesce = value_of(val, "SQLVAULT_STORE_NO_QUIESCE") != NULL;
+    v = value_of(val, "SQLVAULT_REPLICAS");
+    c->replicas = v && *v ? sv_strdup(v) : NULL;
+    if (c->replicas) check_replicas(c, errs, cap);
 }
 
 /* SQLVAULT_INCREMENTAL_EVERY: a duration (at least 1s), or off (0). */
@@ -415,7 +455,8 @@ void config_free(sv_config *c)
                      &c->s3_endpoint, &c->s3_region, &c->access_key_id, &c->secret_access_key,
                      &c->data_dir, &c->tmp_dir, &c->workspaces, &c->schedule, &c->retention,
                      &c->metrics_addr, &c->pools, &c->pool, &c->alert_webhook, &c->alert_format,
-                     &c->encryption_key_file, &c->encryption_old_key_file, &c->allow_dirs, &c->state_dir};
+                     &c->encryption_key_file, &c->encryption_old_key_file, &c->allow_dirs, &c->state_dir,
+                     &c->replicas};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;

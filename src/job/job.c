@@ -3,6 +3,7 @@
  * LOCKS table of src/queue/sqlvault.lua, which claims take the lock by. */
 #include <string.h>
 #include "job.h"
+#include "replica.h"
 
 static const struct {
     const char *type;
@@ -15,6 +16,7 @@ static const struct {
     {"verify", job_verify, "scheduled"},
     {"prune", job_prune, "scheduled"},
     {"import-url", job_import_url, "interactive"},
+    {"replicate", job_replicate, "scheduled"},
 };
 
 /* Finds a type's entry index, -1 if unknown. */

@@ -65,7 +65,7 @@ static const double sz_bounds[SZ_BUCKETS] = {65536.0, 262144.0, 1048576.0, 41943
 static const char *const mx_outcomes[] = {"succeeded", "failed", "retrying", "cancelled", "released",
                                           "lease_lost", NULL};
 /* Shown at zero from the start, so rate() sees the first failure. */
-static const char *const mx_known_types[] = {"backup", "export", "restore", "verify", "prune", "import-url", NULL};
+static const char *const mx_known_types[] = {"backup", "export", "restore", "verify", "prune", "import-url", "replicate", NULL};
 
 typedef struct mx_type {
     char type[32];

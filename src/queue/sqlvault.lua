@@ -24,7 +24,7 @@ local DRAIN_MAX = 1000        -- dirty workspaces one sqlvault_dirty_drain call 
 
 -- Lock mode of a job type: x exclusive on its workspace, s shared, n none.
 local LOCKS = { backup = 'x', export = 'x', restore = 'x', verify = 's', prune = 'x',
-                ['import-url'] = 'n' }
+                ['import-url'] = 'n', replicate = 's' }
 
 local function now_ms()
   local t = redis.call('TIME')

@@ -45,6 +45,7 @@
 #include "restore.h"
 #include "sqlerr.h"
 #include "tmpsweep.h"
+#include "replica.h"
 #include "util.h"
 
 /* Parses --from (see restore.h). */
@@ -901,11 +902,13 @@ static void run_end(restore_run *r, int rc, sv_err *err)
     free(r->live);
 }
 
-/* The restore job: opts from, db, require_table, clone_from. */
-int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
+/* One restore from ctx's store. *prepared: phase 1 (fetch and validate)
+ * passed, so a failure came later, when the live side may have moved. */
+static int restore_once(job_ctx *ctx, json_t **result, bool *prepared, sv_err *err)
 {
     restore_run r = {.ctx = ctx, .acked = true, .cleared = true};
     int rc = -1;
+    *prepared = false;
     r.from = json_string_value(json_object_get(ctx->opts, "from"));
     r.clone = json_string_value(json_object_get(ctx->opts, "clone_from"));
     r.dbopt = json_string_value(json_object_get(ctx->opts, "db"));
@@ -917,9 +920,93 @@ int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
         rc = restore_store(ctx, &r.src, result, err);
         goto done;
     }
-    if (run_prepare(&r, err) != 0 || run_pause(&r, err) != 0 || run_swap(&r, err) != 0) goto done;
+    if (run_prepare(&r, err) != 0) goto done;
+    *prepared = true;
+    if (run_pause(&r, err) != 0 || run_swap(&r, err) != 0) goto done;
     rc = run_result(&r, result, err);
 done:
     run_end(&r, rc, err);
+    return rc;
+}
+
+/* A backup of the store could not be read or proven: another copy may do. */
+static bool failover_class(sv_code c)
+{
+    return c == SV_ENOTFOUND || c == SV_ECORRUPT || c == SV_ECHECKSUM || c == SV_EUNREACH || c == SV_EAUTH ||
+           c == SV_EREMOTE || c == SV_ETRANSIENT;
+}
+
+/* A restore from replica r: ctx with r's configuration and store. */
+static int restore_from_replica(job_ctx *ctx, const replica *r, json_t **result, bool *prepared, sv_err *err)
+{
+    job_ctx c2 = *ctx;
+    store_t *st = NULL;
+    int rc;
+    *prepared = false;
+    if (replica_open(r, ctx->clock, &st, err) != 0) return -1;
+    c2.cfg = &r->cfg;
+    c2.store = st;
+    rc = restore_once(&c2, result, prepared, err);
+    store_free(st);
+    return rc;
+}
+
+/* The restore job: opts from, db, require_table, clone_from, store. With
+ * replica stores (replica.h), a backup the primary cannot give (missing,
+ * unreadable, failing its checks) is taken from the first replica that can,
+ * and the result says so; --store NAME picks one. Only phase 1 fails over:
+ * after it the live side may have moved. */
+int job_restore(job_ctx *ctx, json_t **result, sv_err *err)
+{
+    const char *want = json_string_value(json_object_get(ctx->opts, "store"));
+    const char *from = json_string_value(json_object_get(ctx->opts, "from"));
+    bool prepared = false, backup_src = !from || (strncmp(from, "file:", 5) != 0 && strncmp(from, "object:", 7) != 0);
+    replica_set rs;
+    sv_err first;
+    int rc;
+    *result = NULL;
+    if (!ctx->cfg->replicas && (!want || strcmp(want, "primary") == 0)) return restore_once(ctx, result, &prepared, err);
+    if (replica_parse(ctx->cfg, &rs, err) != 0) return -1;
+    if (want && strcmp(want, "primary") != 0) {
+        const replica *r = replica_find(&rs, want);
+        if (!r) {
+            sv_err_set(err, SV_EINVAL, "no replica store '%s'", want);
+            sv_err_hint(err, "SQLVAULT_REPLICAS names the stores; 'primary' is SQLVAULT_STORE");
+            rc = -1;
+        } else if ((rc = restore_from_replica(ctx, r, result, &prepared, err)) == 0) {
+            json_object_set_new(*result, "store", json_string(r->name));
+        }
+        replica_set_free(&rs);
+        return rc;
+    }
+    rc = restore_once(ctx, result, &prepared, err);
+    if (rc == 0) json_object_set_new(*result, "store", json_string("primary"));
+    if (rc == 0 || prepared || want || !backup_src || !failover_class(err->code) || rs.n == 0) {
+        replica_set_free(&rs);
+        return rc;
+    }
+    first = *err;
+    for (size_t i = 0; i < rs.n; i++) {
+        sv_err e = {0};
+        log_warn(ctx->job_id, ctx->workspace, "the primary store could not give the backup (%s): trying replica %s",
+                 first.msg, rs.r[i].name);
+        if (restore_from_replica(ctx, &rs.r[i], result, &prepared, &e) == 0) {
+            json_object_set_new(*result, "store", json_string(rs.r[i].name));
+            json_object_set_new(*result, "failover", json_string(first.msg));
+            sv_err_clear(err);
+            rc = 0;
+            break;
+        }
+        log_warn(ctx->job_id, ctx->workspace, "replica %s: %s", rs.r[i].name, e.msg);
+        if (prepared) { /* failed past phase 1: that is the answer */
+            *err = e;
+            break;
+        }
+    }
+    if (rc != 0 && !prepared) {
+        *err = first;
+        sv_err_hint(err, "no replica store could give it either (the log names each one's answer)");
+    }
+    replica_set_free(&rs);
     return rc;
 }

@@ -22,6 +22,7 @@
 #include "internal.h"
 #include "log.h"
 #include "restore.h"
+#include "replica.h"
 #include "util.h"
 
 /* True when an error is a verdict on the backup rather than on our ability to read it. */
@@ -47,7 +48,40 @@ static int write_verify(job_ctx *ctx, const char *ts, json_t *doc, sv_err *err)
 }
 
 /* The verify job: opts at (latest or a timestamp). */
+static int verify_once(job_ctx *ctx, json_t **result, sv_err *err);
+
+/* The verify job: opts at, store (a replica's name: the drill of that
+ * store's copy, its verdict written there; replica.h). */
 int job_verify(job_ctx *ctx, json_t **result, sv_err *err)
+{
+    const char *want = json_string_value(json_object_get(ctx->opts, "store"));
+    replica_set rs;
+    const replica *r;
+    job_ctx c2;
+    store_t *st = NULL;
+    int rc = -1;
+    if (!want || strcmp(want, "primary") == 0) {
+        rc = verify_once(ctx, result, err);
+        if (rc == 0 && want) json_object_set_new(*result, "store", json_string("primary"));
+        return rc;
+    }
+    *result = NULL;
+    if (replica_parse(ctx->cfg, &rs, err) != 0) return -1;
+    if (!(r = replica_find(&rs, want))) {
+        sv_err_set(err, SV_EINVAL, "no replica store '%s'", want);
+        sv_err_hint(err, "SQLVAULT_REPLICAS names the stores; 'primary' is SQLVAULT_STORE");
+    } else if (replica_open(r, ctx->clock, &st, err) == 0) {
+        c2 = *ctx;
+        c2.cfg = &r->cfg;
+        c2.store = st;
+        if ((rc = verify_once(&c2, result, err)) == 0) json_object_set_new(*result, "store", json_string(r->name));
+        store_free(st);
+    }
+    replica_set_free(&rs);
+    return rc;
+}
+
+static int verify_once(job_ctx *ctx, json_t **result, sv_err *err)
 {
     const char *at = json_string_value(json_object_get(ctx->opts, "at"));
     restore_source src;
