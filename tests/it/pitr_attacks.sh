@@ -273,6 +273,19 @@ done
 assert_eq "${CONTENT_OF[$head12]}" "$(sv restore "$ws" --from "$(iso_ms $((T0 + 14 * M + 20000)))" --yes --inline >/dev/null 2>&1; content "$live")" \
   "the forged minute restores the head before the forged write"
 assert_ne "$forged_c" "${CONTENT_OF[$head12]}" "the forged content"
+# digits past the ms are cut, never rounded up to a newer backup: 1 ms and
+# 0.1 ms before a folder's time gives the one before it
+t4="$(ts_ms "${PT_TS[4]}")"
+restore_at "$(iso_ms $((t4 - 1)) | sed 's/Z$/9Z/')" "${PT_TS[3]}" "0.1 ms before point 4"
+
+step "a restore, then a backup: the link builds on the chain's head and holds the restored state"
+restore_at "${PT_TS[9]}" "${PT_TS[9]}" "point 9 again"
+bk $((T0 + 20 * M)) "after restoring point 9"
+assert_eq incremental "$(rj .backupType)" "the backup after the restore"
+assert_eq "${PT_TS[17]}" "$(rj .parent)" "it builds on the chain's head"
+assert_eq "${PT_C[9]}" "${PT_C[18]}" "it holds point 9's content"
+restore_at "${PT_TS[17]}" "${PT_TS[17]}" "the head"
+restore_at "${PT_TS[18]}" "${PT_TS[18]}" "the backup taken after the restore"
 
 step "a time before the first backup, and a malformed time: refused, the live file intact"
 expect_restore_fail "$ws" "$(iso_ms $((T0 - 60000)))" "no committed backup at or before"
