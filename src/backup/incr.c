@@ -378,7 +378,7 @@ int incr_plan(backup_run *r, sv_err *err)
     if (r->old.page_size != ps) return as_full(r, "the page size changed", err);
     /* A link must be newer than its parent: a restore walks a chain down by
      * strictly older folders (catalog_chain), so a link labelled at or
-     * before its head (the clock went back, or an older tick label) would
+     * before its head (the clock went back, or an explicit older --ts) would
      * commit and never restore. */
     if (strcmp(r->out->ts, r->old.head) <= 0)
         return as_full(r, "the backup's time is not after the chain's head (the clock went back?)", err);

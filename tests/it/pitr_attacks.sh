@@ -27,9 +27,11 @@
 # replays it) with `restore --from TS`: its exact content, integrity_check
 # ok, the backup and chain length the result names; times between two
 # backups (seeded sample, plus the idle and forged minutes) give the
-# earlier; a time after the last gives the last; a time before the first is
-# refused with a clear error naming the oldest backup, and a malformed time
-# is refused, both with the live file byte-identical.
+# earlier, and digits past the ms never round up to a newer one; a time
+# after the last gives the last; a restore followed by a backup makes a link
+# of the chain's head holding the restored state; a time before the first
+# is refused with a clear error naming the oldest backup, and malformed
+# times are refused, both with the live file byte-identical.
 export SQLVAULT_FULL_EVERY=24h
 source "$(dirname "$0")/lib.sh"
 source "$SV_SOURCE_DIR/tests/tools/restore_lib.sh"

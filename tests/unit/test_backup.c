@@ -459,7 +459,7 @@ static void chain_bk(fixture *f, job_ctx *c, backup_params *bp, int64_t now, int
 
 /* A link must be newer than its parent: a restore walks a chain by strictly
  * older folders (catalog_chain), so a backup labelled at or before its
- * chain's head (the clock went back, an older tick label) is a full; the
+ * chain's head (the clock went back, an explicit older label) is a full; the
  * chain that follows it walks. */
 static void test_chain_clock(fixture *f)
 {
@@ -491,7 +491,7 @@ static void test_chain_clock(fixture *f)
     /* the clock recovered: a link of the full taken behind */
     fx_sql(db, "INSERT INTO t(v) VALUES ('recovered')");
     chain_bk(f, &c, &bp, t + 120000, 0, "incremental", back, next);
-    /* a label older than the head (a late tick's) */
+    /* an explicit label (backup --ts) older than the head */
     fx_sql(db, "INSERT INTO t(v) VALUES ('late tick')");
     chain_bk(f, &c, &bp, t + 180000, t + 90000, "full", NULL, old);
     CHECK(strcmp(old, next) < 0);
