@@ -17,7 +17,8 @@
  *     fails the job, as a store outage fails any backup. A LiveStore store
  *     directory's skip (incr_store_check) does the same.
  *  2. After the snapshot: a full when there is no usable state, --full, a
- *     page size change, a base older than SQLVAULT_FULL_EVERY or a chain of
+ *     page size change, a label not after the head's (a link must be newer
+ *     than its parent), a base older than SQLVAULT_FULL_EVERY or a chain of
  *     SQLVAULT_MAX_CHAIN links. Otherwise the diff pass reads every page
  *     once, hashes it (XXH3, cheap next to zstd and sha256), compares it
  *     with the state's hash (streamed; their sum must be the head's
@@ -375,6 +376,12 @@ int incr_plan(backup_run *r, sv_err *err)
     if (!r->have_old) return as_full(r, NULL, err);
     if (strcmp(bp->mode, "full") == 0) return as_full(r, "a full was asked for", err);
     if (r->old.page_size != ps) return as_full(r, "the page size changed", err);
+    /* A link must be newer than its parent: a restore walks a chain down by
+     * strictly older folders (catalog_chain), so a link labelled at or
+     * before its head (the clock went back, or an explicit older --ts) would
+     * commit and never restore. */
+    if (strcmp(r->out->ts, r->old.head) <= 0)
+        return as_full(r, "the backup's time is not after the chain's head (the clock went back?)", err);
     if (sv_now_ms(ctx->clock) - r->old.base_ms >= cfg->full_every_ms)
         return as_full(r, "the chain's base is older than SQLVAULT_FULL_EVERY", err);
     if (r->old.chain_length >= (uint32_t)cfg->max_chain)

@@ -10,7 +10,9 @@
  *    with SV_ENOTFOUND and writes nothing;
  *  - export_plain writes the plain database beside the backup;
  *  - cfg.snapshot_copy (SQLVAULT_SNAPSHOT_COPY) forces the copy snapshot;
- *  - job_backup's result; metadata.json parsing and option times on tables. */
+ *  - job_backup's result; metadata.json parsing and option times on tables;
+ *  - a chain backup whose time is not after its head's (a clock that went
+ *    back, an older label) is a full, and the chain after it restores. */
 #include <openssl/evp.h>
 #include <zstd.h>
 #include "backup.h"
@@ -437,6 +439,86 @@ static void test_parsers(void)
     }
 }
 
+/* One chain backup of wsc (mode auto) at the clock's now or label ms; the
+ * metadata's backupType and parent are checked. */
+static void chain_bk(fixture *f, job_ctx *c, backup_params *bp, int64_t now, int64_t label, const char *type,
+                     const char *parent, char ts[SV_TS_LEN])
+{
+    backup_outcome out;
+    sv_err e;
+    f->fc.now = now;
+    bp->ts_ms = label;
+    CHECK(backup_take(c, bp, &out, &e) == 0);
+    CHECK(!out.unchanged && !out.already_committed);
+    CHECK_STR(json_string_value(json_object_get(out.metadata, "backupType")), type);
+    if (parent) CHECK_STR(json_string_value(json_object_get(out.metadata, "parent")), parent);
+    memcpy(ts, out.ts, SV_TS_LEN);
+    backup_outcome_clear(&out);
+    bp->ts_ms = 0;
+}
+
+/* A link must be newer than its parent: a restore walks a chain by strictly
+ * older folders (catalog_chain), so a backup labelled at or before its
+ * chain's head (the clock went back, an explicit older label) is a full; the
+ * chain that follows it walks. */
+static void test_chain_clock(fixture *f)
+{
+    runner r = {0};
+    json_t *opts = json_object();
+    job_ctx c = make_ctx(f, &r, "job-clock", 1, opts);
+    backup_params bp = {.workspace = "wsc", .backup_type = "full", .mode = "auto"};
+    char db_path[700], state_dir[700], full[SV_TS_LEN], link[SV_TS_LEN], back[SV_TS_LEN], next[SV_TS_LEN],
+        old[SV_TS_LEN];
+    int64_t t = f->fc.now + 3600000;
+    catalog_entry *v = NULL;
+    size_t n = 0, *chain = NULL, len = 0;
+    sv_err e;
+    snprintf(db_path, sizeof db_path, "%s", fx_path(f, "chain.db"));
+    snprintf(state_dir, sizeof state_dir, "%s", fx_path(f, "state"));
+    sqlite3 *db = fx_make_db(f, db_path, "wal", 200);
+    c.workspace = "wsc";
+    bp.db_path = db_path;
+    f->cfg.full_every_ms = 86400000;
+    f->cfg.max_chain = 1440;
+    f->cfg.state_dir = state_dir;
+    chain_bk(f, &c, &bp, t, 0, "full", NULL, full);
+    fx_sql(db, "INSERT INTO t(v) VALUES ('link')");
+    chain_bk(f, &c, &bp, t + 60000, 0, "incremental", full, link);
+    /* the clock 30 s behind the head */
+    fx_sql(db, "INSERT INTO t(v) VALUES ('behind')");
+    chain_bk(f, &c, &bp, t + 30000, 0, "full", NULL, back);
+    CHECK(strcmp(back, link) < 0);
+    /* the clock recovered: a link of the full taken behind */
+    fx_sql(db, "INSERT INTO t(v) VALUES ('recovered')");
+    chain_bk(f, &c, &bp, t + 120000, 0, "incremental", back, next);
+    /* an explicit label (backup --ts) older than the head */
+    fx_sql(db, "INSERT INTO t(v) VALUES ('late tick')");
+    chain_bk(f, &c, &bp, t + 180000, t + 90000, "full", NULL, old);
+    CHECK(strcmp(old, next) < 0);
+    /* every folder walks to its base */
+    CHECK(catalog_list(f->store, "wsc", &v, &n, &e) == 0);
+    CHECK_INT(n, 5);
+    for (size_t i = 0; i < n; i++) {
+        CHECK(catalog_chain(v, n, i, &chain, &len, &e) == 0);
+        if (strcmp(v[i].ts, next) == 0) {
+            CHECK_INT(len, 2);
+            if (len == 2) CHECK_STR(v[chain[0]].ts, back);
+        } else if (strcmp(v[i].ts, link) == 0) {
+            CHECK_INT(len, 2);
+        } else {
+            CHECK_INT(len, 1);
+        }
+        free(chain);
+        chain = NULL;
+    }
+    free(v);
+    f->cfg.full_every_ms = 0;
+    f->cfg.state_dir = NULL;
+    sqlite3_close(db);
+    json_decref(opts);
+    free(r.record);
+}
+
 int main(void)
 {
     fixture f;
@@ -444,6 +526,7 @@ int main(void)
     test_pipeline(&f);
     test_job(&f);
     test_parsers();
+    test_chain_clock(&f);
     fx_done(&f);
     TEST_DONE();
 }
