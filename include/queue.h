@@ -187,6 +187,17 @@ int queue_stats(queue_conn *c, const char *base, int64_t alive_ms, json_t **out,
  * workspace. note_verified moves a workspace's entry forward only; each calls
  * fn once per workspace. */
 int queue_note_verified(queue_conn *c, const sv_config *cfg, const char *ws, int64_t backup_ms, sv_err *err);
+/* PREFIX:{replica:NAME}:behind (src/queue/replica_lag.c): the workspaces a
+ * replica store lacks backups of. mark after a backup committed in the
+ * primary, done after a replicate job brought the replica up to upto_ms; lag
+ * reads the age of the oldest backup not yet replicated (0 when none) and
+ * how many workspaces are behind. */
+int queue_replica_mark(queue_conn *c, const sv_config *cfg, const char *store, const char *ws, int64_t backup_ms,
+                       sv_err *err);
+int queue_replica_done(queue_conn *c, const sv_config *cfg, const char *store, const char *ws, int64_t upto_ms,
+                       sv_err *err);
+int queue_replica_lag(queue_conn *c, const sv_config *cfg, const char *store, int64_t now_ms, double *lag_s,
+                      int64_t *behind, sv_err *err);
 int queue_verified_each(queue_conn *c, const sv_config *cfg, void (*fn)(void *ud, const char *ws, int64_t ms),
                         void *ud, sv_err *err);
 /* The newest jobs of one pool (newest first, up to limit), as an array. */

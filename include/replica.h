@@ -52,6 +52,7 @@ typedef struct replica_counts {
     uint64_t bytes;   /* bytes copied */
     int keys;         /* key records copied */
     int present;      /* committed backups the replica already had */
+    char upto[24];    /* the newest primary backup the replica now holds ("" if none) */
 } replica_counts;
 
 /* Copies to dst what it lacks of ws's backups in src (see above). */

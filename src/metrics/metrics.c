@@ -42,6 +42,7 @@
 #include "cron.h"
 #include "log.h"
 #include "metrics/metrics.h"
+#include "replica.h"
 #include "queue.h"
 #include "store.h"
 #include "util.h"
@@ -97,6 +98,7 @@ static struct {
     int64_t store_ok_mono;
     char redis_why[600];
     char store_why[600];
+    json_t *replicas;         /* {NAME: {lag, behind}}, or NULL (replica.h) */
 } cache;
 
 static struct {
@@ -257,6 +259,20 @@ static void render_cached(sv_buf *o)
     }
     put(o, "sqlvault_verified_backup_age_seconds_sum %.3f\n", cache.age_sum);
     put(o, "sqlvault_verified_backup_age_seconds_count %zu\n", cache.age_n);
+    if (cache.replicas) {
+        const char *name;
+        json_t *r;
+        family(o, "sqlvault_replica_lag_seconds", "gauge",
+               "age of the oldest backup committed in the primary and not yet in this replica store (0: none)");
+        json_object_foreach(cache.replicas, name, r)
+            put(o, "sqlvault_replica_lag_seconds{store=\"%s\"} %.3f\n", name,
+                json_real_value(json_object_get(r, "lag")));
+        family(o, "sqlvault_replica_behind_workspaces", "gauge",
+               "workspaces with a backup not yet in this replica store");
+        json_object_foreach(cache.replicas, name, r)
+            put(o, "sqlvault_replica_behind_workspaces{store=\"%s\"} %lld\n", name,
+                (long long)json_integer_value(json_object_get(r, "behind")));
+    }
 }
 
 /* Renders every metric; see metrics.h. */
@@ -423,6 +439,35 @@ static int refresh_ages(queue_conn *c, sv_err *err)
     return 0;
 }
 
+/* Reads each replica store's lag (replica.h) into the cache. */
+static int refresh_replicas(queue_conn *c, sv_err *err)
+{
+    replica_set rs;
+    json_t *o;
+    if (!srv.cfg->replicas) return 0;
+    if (replica_parse(srv.cfg, &rs, err) != 0) return -1;
+    if (!(o = json_object())) {
+        replica_set_free(&rs);
+        return sv_err_set(err, SV_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < rs.n; i++) {
+        double lag = 0;
+        int64_t behind = 0;
+        if (queue_replica_lag(c, srv.cfg, rs.r[i].name, sv_now_ms(srv.clock), &lag, &behind, err) != 0) {
+            json_decref(o);
+            replica_set_free(&rs);
+            return -1;
+        }
+        json_object_set_new(o, rs.r[i].name, json_pack("{s:f, s:I}", "lag", lag, "behind", (json_int_t)behind));
+    }
+    replica_set_free(&rs);
+    pthread_mutex_lock(&cache_mu);
+    json_decref(cache.replicas);
+    cache.replicas = o;
+    pthread_mutex_unlock(&cache_mu);
+    return 0;
+}
+
 /* One refresh of the Redis-backed figures. */
 static int refresh_redis(queue_conn **c, int64_t *ages_due, sv_err *err)
 {
@@ -442,6 +487,7 @@ static int refresh_redis(queue_conn **c, int64_t *ages_due, sv_err *err)
     if (queue_get_key(*c, srv.cfg, "metrics:last_tick_failure_ratio", &ratio, err) != 0) goto fail;
     if (sv_mono_ms(srv.clock) >= *ages_due) {
         if (refresh_ages(*c, err) != 0) goto fail;
+        if (refresh_replicas(*c, err) != 0) goto fail;
         *ages_due = sv_mono_ms(srv.clock) + VERIFIED_EVERY_MS;
     }
     pthread_mutex_lock(&cache_mu);
@@ -687,6 +733,8 @@ void metrics_stop(void)
     pthread_mutex_lock(&cache_mu);
     json_decref(cache.pools);
     cache.pools = NULL;
+    json_decref(cache.replicas);
+    cache.replicas = NULL;
     pthread_mutex_unlock(&cache_mu);
     srv.started = false;
 }

@@ -274,6 +274,11 @@ int replica_sync_ws(job_ctx *ctx, store_t *src, store_t *dst, const char *ws, re
             goto done;
         }
     }
+    for (size_t i = 0; i < sn; i++) /* newest first: the first committed one */
+        if (sv[i].committed) {
+            snprintf(c->upto, sizeof c->upto, "%s", sv[i].ts);
+            break;
+        }
     rc = 0;
 done:
     free(sv);
@@ -321,6 +326,7 @@ int job_replicate(job_ctx *ctx, json_t **result, sv_err *err)
         json_t *o = json_pack("{s:i, s:i, s:I, s:i, s:i, s:I}", "backups", c.backups, "objects", c.objects, "bytes",
                               (json_int_t)c.bytes, "keys", c.keys, "present", c.present, "durationMs",
                               (json_int_t)(sv_mono_ms(ctx->clock) - t0));
+        if (o && c.upto[0] && e.code == SV_OK) json_object_set_new(o, "upTo", json_string(c.upto));
         if (e.code != SV_OK) {
             if (o) json_object_set_new(o, "error", json_string(e.msg));
             log_warn(ctx->job_id, ctx->workspace, "replica %s: %s", r->name, e.msg);

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "log.h"
+#include "replica.h"
 #include "metrics/metrics.h"
 #include "queue.h"
 #include "store.h"
@@ -427,6 +428,38 @@ static void note_verified(slot *s, const queue_job *j, json_t *result)
         log_debug(j->id, j->workspace, "verified backup not recorded: %s", err.msg);
 }
 
+/* With replica stores (replica.h): after a backup committed a new backup,
+ * marks the workspace behind in each replica; after a replicate job, clears
+ * what it brought each replica up to. For /metrics' replication lag (best
+ * effort: a mark that fails only hides lag until the next backup's). */
+static void note_replicas(slot *s, const queue_job *j, json_t *result)
+{
+    const sv_config *cfg = s->wp->cfg;
+    sv_err err;
+    if (!cfg->replicas || !j->workspace[0]) return;
+    if (strcmp(j->type, "backup") == 0) {
+        replica_set rs;
+        int64_t ms;
+        const char *ts = json_string_value(json_object_get(result, "ts"));
+        if (json_is_true(json_object_get(result, "unchanged"))) return;
+        if (!ts || sv_ts_parse(ts, &ms) != 0 || replica_parse(cfg, &rs, &err) != 0) return;
+        for (size_t i = 0; i < rs.n; i++)
+            if (queue_replica_mark(s->conn, cfg, rs.r[i].name, j->workspace, ms, &err) != 0)
+                log_debug(j->id, j->workspace, "replica %s lag not recorded: %s", rs.r[i].name, err.msg);
+        replica_set_free(&rs);
+    } else if (strcmp(j->type, "replicate") == 0) {
+        const char *name;
+        json_t *o;
+        json_object_foreach(json_object_get(result, "stores"), name, o) {
+            int64_t ms;
+            const char *upto = json_string_value(json_object_get(o, "upTo"));
+            if (!upto || sv_ts_parse(upto, &ms) != 0) continue;
+            if (queue_replica_done(s->conn, cfg, name, j->workspace, ms, &err) != 0)
+                log_debug(j->id, j->workspace, "replica %s lag not cleared: %s", name, err.msg);
+        }
+    }
+}
+
 /* Reports an attempt's end, retrying across Redis outages. */
 static void finish(slot *s, queue_job *j, int rc, json_t *result, sv_err *jerr, int64_t t0)
 {
@@ -490,7 +523,10 @@ static void finish(slot *s, queue_job *j, int rc, json_t *result, sv_err *jerr, 
                 log_warn(j->id, WSN(j->workspace), "job %s attempt %d/%d %s: %s", j->type, j->attempt,
                          j->max_attempts, state, payload ? payload : "");
             metrics_job_done(j->type, !ok ? "lease_lost" : kind == END_RELEASE ? "released" : state, secs);
-            if (ok && kind == END_COMPLETE && rc == 0) note_verified(s, j, result);
+            if (ok && kind == END_COMPLETE && rc == 0) {
+                note_verified(s, j, result);
+                note_replicas(s, j, result);
+            }
             goto done;
         }
         if (err.code != SV_EUNREACH) {

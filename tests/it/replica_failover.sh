@@ -73,7 +73,8 @@ kill -9 "$w1"
 wait "$w1" 2>/dev/null || true
 assert_eq "" "$(rkeys | grep "full/$ws/$T3/metadata.json" || true)" "no commit marker in the replica while its objects are missing"
 proxy_reset
-start_worker w2 --threads 2
+maddr="127.0.0.1:$(free_port)"
+start_worker w2 --threads 2 --metrics-addr "$maddr"
 wait_state rb-3-replicate succeeded 60 || fail "replicate job 3 after the takeover: $(qfield rb-3-replicate state) $(qfield rb-3-replicate error)"
 assert_eq "$(pkeys)" "$(rkeys)" "after the takeover the replica's objects and sizes = the primary's"
 
@@ -123,10 +124,17 @@ wait_for --timeout 30 bash -c "[[ \"\$(redis-cli -u '$SQLVAULT_REDIS_URL' HGET '
   fail "the replicate job was not retried: $(qfield rb-5-replicate state) $(qfield rb-5-replicate error)"
 note "replicate job: $(qfield rb-5-replicate state), $(qfield rb-5-replicate error)"
 T5="$(qfield rb-5 result | jq -r .ts)"
+lag() { curl -fsS "http://$maddr/metrics" | awk '$1 == "sqlvault_replica_lag_seconds{store=\"r2b\"}" {print $2}'; }
+wait_for --timeout 40 bash -c "v=\$(curl -fsS 'http://$maddr/metrics' | awk '\$1 == \"sqlvault_replica_lag_seconds{store=\\\"r2b\\\"}\" {print \$2}'); [[ -n \"\$v\" ]] && awk -v v=\"\$v\" 'BEGIN {exit !(v > 0)}'" ||
+  fail "/metrics shows no lag for r2b: [$(lag)]"
+note "replication lag while r2b is away: $(lag) s; behind: $(curl -fsS "http://$maddr/metrics" | grep '^sqlvault_replica_behind_workspaces')"
 assert_eq '["primary"]' "$("$SV_BIN" list "$ws" --json 2>/dev/null | jq -c --arg t "$T5" '.[] | select(.ts == $t) | .stores')" \
   "the new backup is in the primary only"
 proxy_reset
 wait_state rb-5-replicate succeeded 60 || fail "the replicate job did not catch up: $(qfield rb-5-replicate error)"
 assert_eq '["primary","r2b"]' "$("$SV_BIN" list "$ws" --json | jq -c --arg t "$T5" '.[] | select(.ts == $t) | .stores')" \
   "after the replica is back"
+wait_for --timeout 40 bash -c "curl -fsS 'http://$maddr/metrics' | grep -qx 'sqlvault_replica_lag_seconds{store=\"r2b\"} 0.000'" ||
+  fail "the lag did not return to 0: [$(lag)]"
+assert_contains "$(curl -fsS "http://$maddr/metrics")" 'sqlvault_replica_behind_workspaces{store="r2b"} 0' "no workspace behind"
 sv_pass

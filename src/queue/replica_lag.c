@@ -1,0 +1,105 @@
+/* replica_lag.c -- how far each replica store is behind the primary, kept in
+ * one hash per replica so /metrics can tell the lag without a label per
+ * workspace (replica.h):
+ *
+ *   PREFIX:{replica:NAME}:behind   hash  WS -> "P:N": P the ms of the oldest
+ *                                  backup not known to be in the replica, N
+ *                                  the ms of the newest backup committed in
+ *                                  the primary
+ *
+ * A worker marks a workspace after its backup commits (queue_replica_mark)
+ * and clears it after a replicate job brought the replica up to a backup
+ * (queue_replica_done): the field goes when nothing newer than that backup
+ * was committed meanwhile, else its P moves to just after it (an upper bound
+ * of the true lag: an alert errs on the early side). One key, one script
+ * each, so a concurrent mark and clear never lose a backup, on Redis Cluster
+ * too (the key has its own hash tag). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "queue/internal.h"
+#include "util.h"
+
+static const char MARK_LUA[] =
+    "local v = redis.call('HGET', KEYS[1], ARGV[1]) local t = tonumber(ARGV[2]) "
+    "if not v then redis.call('HSET', KEYS[1], ARGV[1], t .. ':' .. t) return 1 end "
+    "local p, n = string.match(v, '^(%d+):(%d+)$') p = tonumber(p) or t n = tonumber(n) or t "
+    "if t < p then p = t end if t > n then n = t end "
+    "redis.call('HSET', KEYS[1], ARGV[1], p .. ':' .. n) return 1";
+
+static const char DONE_LUA[] =
+    "local v = redis.call('HGET', KEYS[1], ARGV[1]) if not v then return 0 end local u = tonumber(ARGV[2]) "
+    "local p, n = string.match(v, '^(%d+):(%d+)$') n = tonumber(n) or 0 "
+    "if n <= u then redis.call('HDEL', KEYS[1], ARGV[1]) return 1 end "
+    "p = tonumber(p) or 0 if p <= u then p = u + 1 end "
+    "redis.call('HSET', KEYS[1], ARGV[1], p .. ':' .. n) return 2";
+
+static char *behind_key(const sv_config *cfg, const char *store)
+{
+    return sv_asprintf("%s:{replica:%s}:behind", cfg->redis_prefix, store);
+}
+
+static int run_script(queue_conn *c, const sv_config *cfg, const char *lua, const char *store, const char *ws,
+                      int64_t ms, sv_err *err)
+{
+    char *key = behind_key(cfg, store), v[24];
+    redisReply *r;
+    if (!key) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    snprintf(v, sizeof v, "%lld", (long long)ms);
+    r = qc_callv(c, err, 6, (const char *[]){"EVAL", lua, "1", key, ws, v});
+    free(key);
+    if (!r) return -1;
+    if (r->type == REDIS_REPLY_ERROR) {
+        sv_err_set(err, SV_EINTERNAL, "replica lag script: %s", r->str);
+        freeReplyObject(r);
+        return -1;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+int queue_replica_mark(queue_conn *c, const sv_config *cfg, const char *store, const char *ws, int64_t backup_ms,
+                       sv_err *err)
+{
+    return run_script(c, cfg, MARK_LUA, store, ws, backup_ms, err);
+}
+
+int queue_replica_done(queue_conn *c, const sv_config *cfg, const char *store, const char *ws, int64_t upto_ms,
+                       sv_err *err)
+{
+    return run_script(c, cfg, DONE_LUA, store, ws, upto_ms, err);
+}
+
+int queue_replica_lag(queue_conn *c, const sv_config *cfg, const char *store, int64_t now_ms, double *lag_s,
+                      int64_t *behind, sv_err *err)
+{
+    char *key = behind_key(cfg, store), cursor[32] = "0";
+    int64_t oldest = 0;
+    int rc = -1;
+    *lag_s = 0;
+    *behind = 0;
+    if (!key) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    do {
+        redisReply *r = qc_callv(c, err, 5, (const char *[]){"HSCAN", key, cursor, "COUNT", "1000"});
+        if (!r) goto fail;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING) {
+            freeReplyObject(r);
+            sv_err_set(err, SV_EINTERNAL, "unexpected HSCAN reply");
+            goto fail;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        for (size_t i = 0; i + 1 < r->element[1]->elements; i += 2) {
+            redisReply *v = r->element[1]->element[i + 1];
+            long long p;
+            if (v->type != REDIS_REPLY_STRING || sscanf(v->str, "%lld", &p) != 1) continue;
+            (*behind)++;
+            if (!oldest || p < oldest) oldest = p;
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    if (oldest && now_ms > oldest) *lag_s = (double)(now_ms - oldest) / 1000.0;
+    rc = 0;
+fail:
+    free(key);
+    return rc;
+}
