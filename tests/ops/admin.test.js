@@ -61,7 +61,7 @@ before(async () => {
     'tok-alice-1c9': { user: 'alice', workspaces: ['good1'] }
   }))
   const p = spawnLogged('web', process.execPath, [path.join(ROOT, 'clients/node/server/main.js')],
-    { SQLVAULT_WEB_USERS: users, SQLVAULT_WEB_ADDR: '127.0.0.1:0' })
+    { SQLVAULT_WEB_USERS: users, SQLVAULT_WEB_ADDR: '127.0.0.1:0', SQLVAULT_REPLICAS: 'b2=s3://replica-bucket/p/,eu=file:///srv/eu' })
   web = await new Promise((resolve, reject) => {
     let out = ''
     const t = setTimeout(() => reject(new Error(`web server did not start: ${out}`)), 20000)
@@ -122,6 +122,21 @@ test('an admin sees depth, the running job, workers, failures, dead letters and 
   assert.match(await page.textContent(`${pool} .dead tr[data-job="adm-broken-1"] td.err`), /.+/)
   assert.match(await page.textContent('#sched-summary'), /Last tick .*: 0 of 2 backups failed \(0\.00%\)/)
   if (env.SV_SCREENSHOT) await page.screenshot({ path: env.SV_SCREENSHOT, fullPage: true }) // for a person to look at
+})
+
+test('the replica stores: how far each is behind (PREFIX:{replica:NAME}:behind, as workers write it)', async () => {
+  const twoHours = Date.now() - 2 * 3600 * 1000
+  redis('HSET', `${env.SQLVAULT_REDIS_PREFIX}:{replica:b2}:behind`, 'good1', `${twoHours}:${twoHours + 60000}`, 'ops-ws', `${twoHours + 600000}:${twoHours + 600000}`)
+  const o = await (await fetch(`${web}/api/admin/overview`, { headers: { authorization: 'Bearer tok-admin-7f3' } })).json()
+  assert.deepEqual(o.replicas.map(r => [r.store, r.behind, r.oldest]), [['b2', 2, twoHours], ['eu', 0, null]])
+  assert.ok(o.replicas[0].lagSeconds >= 7200 && o.replicas[0].lagSeconds < 7300, `lag ${o.replicas[0].lagSeconds}`)
+  assert.ok(!JSON.stringify(o).includes('replica-bucket') && !JSON.stringify(o).includes('/srv/eu'), 'no store URL in the overview')
+  await page.waitForSelector('#replicas tr[data-store="b2"]')
+  await waitUntil(async () => /2\.0 h/.test(await page.textContent('#replicas tr[data-store="b2"]')), 'the b2 row to show 2.0 h')
+  assert.match(await page.textContent('#replicas tr[data-store="b2"]'), /b2.*2\.0 h.*2/)
+  assert.match(await page.textContent('#replicas tr[data-store="eu"]'), /eu.*up to date.*0/)
+  if (env.SV_SCREENSHOT) await page.screenshot({ path: env.SV_SCREENSHOT.replace(/\.png$/, '-replicas.png'), fullPage: true })
+  redis('DEL', `${env.SQLVAULT_REDIS_PREFIX}:{replica:b2}:behind`)
 })
 
 test('Retry re-enqueues a dead letter, Cancel stops the running job', async () => {

@@ -125,7 +125,24 @@ function render (o) {
     tr.append(el('td', a.tick), el('td', a.failed), el('td', a.total), el('td', pct(a.ratio)))
     return tr
   }), 4, 'No alert.')
+  const reps = o.replicas || []
+  $('replicas').hidden = !reps.length
+  fill($('replica-table').querySelector('tbody'), reps.map(r => {
+    const tr = el('tr', null, r.lagSeconds > (o.scheduleSeconds || 21600) ? 'behind' : '')
+    tr.dataset.store = r.store
+    tr.append(el('td', r.store), el('td', r.behind ? dur(r.lagSeconds) : 'up to date'), el('td', r.behind),
+      el('td', r.oldest ? when(r.oldest) : '-'))
+    return tr
+  }), 4, 'No replica store.')
   $('pools').replaceChildren(...o.pools.map(renderPool))
+}
+
+function dur (s) {
+  s = Math.round(s || 0)
+  if (s < 90) return `${s} s`
+  if (s < 5400) return `${Math.round(s / 60)} min`
+  if (s < 172800) return `${(s / 3600).toFixed(1)} h`
+  return `${(s / 86400).toFixed(1)} days`
 }
 
 async function refresh () {

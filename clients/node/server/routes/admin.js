@@ -172,12 +172,39 @@ export default function register (app) {
     res.end(data)
   })
 
+  // Each replica store of SQLVAULT_REPLICAS (the names; the web server never
+  // needs their URLs or credentials): the workspaces behind and the age of
+  // the oldest backup not yet copied, from PREFIX:{replica:NAME}:behind.
+  async function replicaView () {
+    const names = (app.env.SQLVAULT_REPLICAS || '').split(',').map(s => s.trim().split('=')[0]).filter(n => /^[a-z0-9_]{1,32}$/.test(n))
+    const out = []
+    const now = Date.now()
+    for (const store of names) {
+      const key = `${sv.prefix}:{replica:${store}}:behind`
+      let cur = '0'
+      let behind = 0
+      let oldest = 0
+      do {
+        const [next, kv] = await r(() => redis.hscan(key, cur, 'COUNT', 1000))
+        cur = next
+        for (let i = 1; i < kv.length; i += 2) {
+          const p = Number(String(kv[i]).split(':')[0])
+          if (!p) continue
+          behind++
+          if (!oldest || p < oldest) oldest = p
+        }
+      } while (cur !== '0')
+      out.push({ store, behind, oldest: oldest || null, lagSeconds: oldest && now > oldest ? (now - oldest) / 1000 : 0 })
+    }
+    return out
+  }
+
   app.route('GET', /^\/api\/admin\/overview$/, async (req, res, m, ctx) => {
     const user = await admin(req)
     const names = await pools(ctx.url)
     const view = []
     for (const p of names) view.push(await poolView(p))
-    app.sendJson(res, 200, { user, prefix: sv.prefix, at: new Date().toISOString(), pools: view, scheduler: await schedulerView(names) })
+    app.sendJson(res, 200, { user, prefix: sv.prefix, at: new Date().toISOString(), pools: view, scheduler: await schedulerView(names), replicas: await replicaView() })
   })
 
   app.route('POST', /^\/api\/admin\/jobs\/([A-Za-z0-9][A-Za-z0-9_-]{0,127})\/(retry|cancel)$/, async (req, res, m) => {
