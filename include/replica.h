@@ -2,8 +2,9 @@
  *
  * SQLVAULT_REPLICAS names them (NAME=URL,...); each S3 one takes its
  * endpoint, region and credentials from SQLVAULT_REPLICA_<NAME>_S3_ENDPOINT,
- * _S3_REGION, _ACCESS_KEY_ID and _SECRET_ACCESS_KEY, the primary's where
- * unset. A replica is opened with a configuration of its own: the primary's,
+ * _S3_REGION, _ACCESS_KEY_ID and _SECRET_ACCESS_KEY, and its retention policy
+ * from SQLVAULT_REPLICA_<NAME>_RETENTION (a longer one, say), the primary's
+ * where unset. A replica is opened with a configuration of its own: the primary's,
  * its store fields replaced, so every module that opens "the store" of a
  * job_ctx (restore's chain downloads, the safety upload) opens the replica
  * when the ctx carries a replica's configuration.
@@ -30,7 +31,7 @@
 typedef struct replica {
     char name[33];
     sv_config cfg;  /* the primary's, store fields replaced; borrows the rest */
-    char *owned[5]; /* the replaced strings (url, endpoint, region, key id, secret) */
+    char *owned[6]; /* the replaced strings (url, endpoint, region, key id, secret, retention) */
 } replica;
 
 typedef struct replica_set {

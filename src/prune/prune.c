@@ -26,6 +26,7 @@
 #include "chain.h"
 #include "job.h"
 #include "log.h"
+#include "replica.h"
 #include "prune.h"
 #include "retention.h"
 #include "timefmt.h"
@@ -526,7 +527,8 @@ static bool opt_bool(json_t *opts, const char *key)
 }
 
 /* The prune job; see prune.h for options and result. */
-int job_prune(job_ctx *ctx, json_t **result, sv_err *err)
+/* One prune of ctx's store under ctx's policy. */
+static int prune_once(job_ctx *ctx, json_t **result, sv_err *err)
 {
     prune_run r = {0};
     ws_list wl = {0};
@@ -640,6 +642,56 @@ fail:
     return rc;
 }
 
+/* The prune job: the primary, then each replica store under its own policy
+ * (SQLVAULT_REPLICA_<NAME>_RETENTION, the primary's by default), each with
+ * the same rules: a chain is kept whole, the newest and the newest verified
+ * backup (verified on that store) are pinned. A replica that cannot be
+ * pruned is reported in "replicas" and logged; it does not undo or fail the
+ * primary's prune, and the next prune tries it again. */
+int job_prune(job_ctx *ctx, json_t **result, sv_err *err)
+{
+    replica_set rs;
+    json_t *reps;
+    if (prune_once(ctx, result, err) != 0) return -1;
+    if (!ctx->cfg->replicas) return 0;
+    if (replica_parse(ctx->cfg, &rs, err) != 0) {
+        json_decref(*result);
+        *result = NULL;
+        return -1;
+    }
+    reps = json_object();
+    for (size_t i = 0; reps && i < rs.n; i++) {
+        job_ctx c2 = *ctx;
+        store_t *st = NULL;
+        json_t *res = NULL;
+        sv_err e = {0};
+        if (replica_open(&rs.r[i], ctx->clock, &st, &e) == 0) {
+            c2.cfg = &rs.r[i].cfg;
+            c2.store = st;
+            prune_once(&c2, &res, &e);
+        }
+        store_free(st);
+        if (e.code == SV_ELEASE || e.code == SV_ECANCEL) {
+            json_decref(res);
+            json_decref(reps);
+            json_decref(*result);
+            *result = NULL;
+            replica_set_free(&rs);
+            *err = e;
+            return -1;
+        }
+        if (e.code != SV_OK) {
+            log_warn(ctx->job_id, ctx->workspace, "prune of replica %s: %s", rs.r[i].name, e.msg);
+            json_object_set_new(reps, rs.r[i].name, json_pack("{s:s}", "error", e.msg));
+        } else {
+            json_object_set_new(reps, rs.r[i].name, res);
+        }
+    }
+    replica_set_free(&rs);
+    if (reps) json_object_set_new(*result, "replicas", reps);
+    return 0;
+}
+
 /* A string member of o, or "" when absent. */
 static const char *str_of(json_t *o, const char *key)
 {
@@ -676,4 +728,22 @@ void prune_print(json_t *result, FILE *out)
             (long long)json_integer_value(json_object_get(result, "uploads")),
             (long long)json_integer_value(json_object_get(result, "aborted_uploads")),
             dry ? "to remove" : "removed");
+    {
+        const char *name;
+        json_t *rep;
+        json_object_foreach(json_object_get(result, "replicas"), name, rep) {
+            if (json_object_get(rep, "error")) {
+                fprintf(out, "replica %s: not pruned: %s\n", name, str_of(rep, "error"));
+                continue;
+            }
+            fprintf(out, "replica %s, policy %s: %lld kept, %lld %s\n", name, str_of(rep, "policy"),
+                    (long long)json_integer_value(json_object_get(rep, "kept")),
+                    (long long)json_integer_value(json_object_get(rep, "deleted")),
+                    dry ? "would be deleted" : "deleted");
+            json_array_foreach(json_object_get(rep, "decisions"), i, v)
+                if (strcmp(str_of(v, "action"), "delete") == 0)
+                    fprintf(out, "  %-22s %-22s %s %s\n", str_of(v, "workspace"), str_of(v, "ts"), str_of(v, "action"),
+                            str_of(v, "reason"));
+        }
+    }
 }

@@ -37,6 +37,10 @@ static int replica_fill(const sv_config *cfg, const char *name, const char *url,
     r->cfg.s3_region = r->owned[2];
     r->cfg.access_key_id = r->owned[3];
     r->cfg.secret_access_key = r->owned[4];
+    if (replica_env(name, "RETENTION")) {
+        if (!(r->owned[5] = sv_strdup(replica_env(name, "RETENTION")))) return sv_err_set(err, SV_ENOMEM, "out of memory");
+        r->cfg.retention = r->owned[5];
+    }
     r->cfg.replicas = NULL; /* a replica has no replicas of its own */
     return 0;
 }
@@ -67,7 +71,7 @@ fail:
 void replica_set_free(replica_set *rs)
 {
     for (size_t i = 0; i < rs->n; i++)
-        for (int k = 0; k < 5; k++) {
+        for (int k = 0; k < 6; k++) {
             if (k == 4 && rs->r[i].owned[k]) memset(rs->r[i].owned[k], 0, strlen(rs->r[i].owned[k]));
             free(rs->r[i].owned[k]);
             rs->r[i].owned[k] = NULL;
