@@ -37,6 +37,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "log.h"
+#include "replica.h"
 #include "metrics/alert.h"
 #include "sched_int.h"
 #include "util.h"
@@ -231,7 +232,7 @@ typedef struct tick_counts {
  * workspace is pruned every k_p-th tick and verified every k_v-th, chosen by
  * its hash and the slot). ws_of[i] gets job i's workspace. */
 static int plan_tick(sched_t *s, int64_t tick_ms, const char *tick, const sched_ws_list *ws, size_t *ws_of,
-                     tick_counts *n, sv_err *err)
+                     tick_counts *n, char *drill_store, size_t cap, sv_err *err)
 {
     int64_t next = cron_next(&s->cron, tick_ms);
     int64_t interval = next > tick_ms ? next - tick_ms : MS_PER_DAY;
@@ -242,6 +243,17 @@ static int plan_tick(sched_t *s, int64_t tick_ms, const char *tick, const sched_
     if (k_v < 1) k_v = 1;
     log_debug(NULL, NULL, "scheduler: interval %lld ms, prune every %llu ticks, verify every %llu ticks, slot %llu",
               (long long)interval, (unsigned long long)k_p, (unsigned long long)k_v, (unsigned long long)slot);
+    /* Drills rotate over the stores (replica.h): each verify round (k_v
+     * ticks, every workspace drilled once) drills the next store's copies,
+     * the primary first. */
+    drill_store[0] = '\0';
+    if (s->cfg->replicas) {
+        replica_set rs;
+        if (replica_parse(s->cfg, &rs, err) != 0) return -1;
+        uint64_t round = (slot / k_v) % (uint64_t)(rs.n + 1);
+        if (round > 0) snprintf(drill_store, cap, "%s", rs.r[round - 1].name);
+        replica_set_free(&rs);
+    }
     for (size_t i = 0; i < ws->n; i++) {
         ws_of[s->njobs] = i;
         if (jobs_add(s, 'b', job_id("sched", ws->names[i], tick), ws->names[i], err) != 0) return -1;
@@ -265,12 +277,13 @@ static int plan_tick(sched_t *s, int64_t tick_ms, const char *tick, const sched_
 /* The options of the tick's backups (opts[0]: the tick, not a label: the
  * backup is labelled with its snapshot's time) and verifies (opts[2]);
  * prunes have none (opts[1]). */
-static int pack_tick_opts(int64_t tick_ms, packed_opts opts[3], sv_err *err)
+static int pack_tick_opts(int64_t tick_ms, const char *drill_store, packed_opts opts[3], sv_err *err)
 {
     /* mode auto: the backup side decides incremental, full or unchanged (an
      * unchanged workspace costs a stat), so the cron sweep is cheap */
     json_t *bo = json_pack("{s:I, s:s, s:s}", "tick", (json_int_t)tick_ms, "reason", "scheduled", "mode", "auto");
-    json_t *vo = json_pack("{s:s}", "at", "latest");
+    json_t *vo = drill_store[0] ? json_pack("{s:s, s:s}", "at", "latest", "store", drill_store)
+                                : json_pack("{s:s}", "at", "latest");
     int rc = (!bo || !vo) ? sv_err_set(err, SV_ENOMEM, "out of memory") : 0;
     if (rc == 0) rc = queue_opts_pack(bo, &opts[0].buf, &opts[0].len, err);
     if (rc == 0) rc = queue_opts_pack(vo, &opts[2].buf, &opts[2].len, err);
@@ -323,6 +336,7 @@ int sched_run_tick(sched_t *s, int64_t tick_ms, const sched_ws_list *ws_in, json
     size_t *ws_of = NULL;
     packed_opts opts[3] = {{0}};
     tick_counts n = {0};
+    char drill_store[40];
     char tick[16], iso[SV_ISO_LEN];
     long long mem_before, mem_after;
     int64_t t0 = sv_mono_ms(s->clock), ms;
@@ -343,8 +357,8 @@ int sched_run_tick(sched_t *s, int64_t tick_ms, const sched_ws_list *ws_in, json
         sv_err_set(err, SV_ENOMEM, "out of memory");
         goto fail;
     }
-    if (plan_tick(s, tick_ms, tick, ws, ws_of, &n, err) != 0) goto fail;
-    if (pack_tick_opts(tick_ms, opts, err) != 0) goto fail;
+    if (plan_tick(s, tick_ms, tick, ws, ws_of, &n, drill_store, sizeof drill_store, err) != 0) goto fail;
+    if (pack_tick_opts(tick_ms, drill_store, opts, err) != 0) goto fail;
     if (enqueue_tick(s, ws, ws_of, opts, &n, err) != 0) {
         sv_err_wrap(err, "tick %s", tick);
         goto fail;
@@ -360,6 +374,8 @@ int sched_run_tick(sched_t *s, int64_t tick_ms, const sched_ws_list *ws_in, json
         sv_err_set(err, SV_ENOMEM, "out of memory");
         goto fail;
     }
+    if (s->cfg->replicas)
+        json_object_set_new(*summary, "drill_store", json_string(drill_store[0] ? drill_store : "primary"));
     log_info(NULL, NULL,
              "scheduler: tick %s: %zu workspaces, %lld backups, %lld prunes, %lld verifies; "
              "%zu enqueued, %zu already there, in %lld ms",

@@ -249,6 +249,40 @@ static void make_ws(fixture *f, sched_ws_list *l)
     CHECK_INT(l->n, NWS);
 }
 
+/* With replica stores, each verify round drills the next store's copies:
+ * primary, then each replica in turn (a round is verify_every / interval
+ * ticks; 12 h with 6-hourly ticks: 2). */
+static void test_drill_rotation(const sv_config *cfg, const sv_clock *clock)
+{
+    sv_config c2 = *cfg;
+    sched_t *s = NULL;
+    sched_ws_list one = {0};
+    sv_err e;
+    char *names[1] = {"rot-ws"};
+    const char *seen[12];
+    int64_t t1 = TICK0 + 4000 * SIX_H; /* far from test_ticks' ids */
+    c2.replicas = "b2=file:///tmp/sv-rot-b2,eu=file:///tmp/sv-rot-eu";
+    c2.verify_every_ms = 12 * FX_H;
+    one.names = names;
+    one.n = 1;
+    CHECK(sched_new(&c2, clock, &s, &e) == 0);
+    if (!s) return;
+    for (int t = 0; t < 12; t++) {
+        json_t *sum = NULL;
+        CHECK(sched_run_tick(s, t1 + t * SIX_H, &one, &sum, &e) == 0);
+        seen[t] = sum ? json_string_value(json_object_get(sum, "drill_store")) : NULL;
+        seen[t] = seen[t] ? strdup(seen[t]) : strdup("?");
+        json_decref(sum);
+    }
+    for (int t = 0; t < 12; t++) {
+        uint64_t slot = (uint64_t)((t1 + t * SIX_H) / SIX_H), round = (slot / 2) % 3;
+        const char *want = round == 0 ? "primary" : round == 1 ? "b2" : "eu";
+        CHECK_STR(seen[t], want);
+        free((char *)seen[t]);
+    }
+    sched_free(s);
+}
+
 /* Ticks, their idempotence and the prune/verify sampling. */
 static void test_ticks(sched_t *s, const sched_ws_list *l)
 {
@@ -492,6 +526,7 @@ int main(void)
     } else {
         fprintf(stderr, "sched_new: %s\n", e.msg);
     }
+    test_drill_rotation(&cfg, &f.fc.clock);
     test_dirty(&f, &cfg);
     test_loop(&f, &cfg);
 
