@@ -59,6 +59,12 @@ typedef struct replica_counts {
 /* Copies to dst what it lacks of ws's backups in src (see above). */
 int replica_sync_ws(job_ctx *ctx, store_t *src, store_t *dst, const char *ws, replica_counts *c, sv_err *err);
 
+/* Before a backup with encryption on: when the primary has no key record
+ * of ws (lost with its bucket) and a replica has one, copies it back, so the
+ * new backups use the data key the replica's backups need instead of a new
+ * one. Best effort (logged); 0 always. */
+int replica_heal_key(job_ctx *ctx, const char *ws);
+
 /* The replicate job: opts store (one replica's name; default every one).
  * Fails when a replica could not be brought up to date (the job retries
  * with backoff; the primary's backups never wait for it). */

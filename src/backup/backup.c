@@ -726,6 +726,7 @@ int job_backup(job_ctx *ctx, json_t **result, sv_err *err)
         free(db);
         return -1;
     }
+    replica_heal_key(ctx, ctx->workspace);
     rc = backup_take(ctx, &bp, &out, err);
     /* The restore's safety copy goes only once its backup is committed (an
      * attempt that finds the commit of an earlier one removes it too). */

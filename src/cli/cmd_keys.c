@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include "cli.h"
+#include "replica.h"
 #include "crypto.h"
 #include "util.h"
 
@@ -44,6 +45,26 @@ static int keys_rotate(sv_config *cfg, int argc, char **argv)
     }
     if (crypto_kek_load(newfile, "--new-key-file", &newk, &err) != 0) return cli_fail(&err);
     rc = crypto_rotate(cfg, sv_clock_system(), &newk, (uint64_t)limit, (int)jobs, &st, &err);
+    /* each replica store holds its own copy of the key records: a replica
+     * left under the old key would become unreadable when it is retired */
+    if (rc == 0 && cfg->replicas) {
+        replica_set rs;
+        rc = replica_parse(cfg, &rs, &err);
+        for (size_t i = 0; rc == 0 && i < rs.n; i++) {
+            crypto_rotate_stats rst;
+            if ((rc = crypto_rotate(&rs.r[i].cfg, sv_clock_system(), &newk, (uint64_t)limit, (int)jobs, &rst, &err)) != 0) {
+                sv_err_wrap(&err, "replica %s", rs.r[i].name);
+                break;
+            }
+            fprintf(stderr, "replica %s: %llu key record(s), %llu rewrapped, %llu failed\n", rs.r[i].name,
+                    (unsigned long long)rst.seen, (unsigned long long)rst.rewrapped, (unsigned long long)rst.failed);
+            st.seen += rst.seen, st.rewrapped += rst.rewrapped, st.already += rst.already;
+            st.shredded += rst.shredded, st.failed += rst.failed, st.requests += rst.requests, st.ms += rst.ms;
+            if (!st.first_error[0] && rst.first_error[0])
+                snprintf(st.first_error, sizeof st.first_error, "replica %s: %.300s", rs.r[i].name, rst.first_error);
+        }
+        if (rs.n) replica_set_free(&rs);
+    }
     OPENSSL_cleanse(&newk, sizeof newk);
     if (rc != 0) return cli_fail(&err);
     uint64_t pending = st.seen - st.rewrapped - st.already - st.shredded - st.failed;
@@ -121,6 +142,33 @@ static int keys_shred(sv_config *cfg, int argc, char **argv)
     rc = crypto_shred(s, sv_clock_system(), ws, &err);
     store_free(s);
     if (rc != 0) return cli_fail(&err);
+    /* every replica store's copy of the key goes too (one without a record
+     * never had an encrypted backup of it); one that cannot be reached
+     * leaves the shred unfinished, and says so: run it again */
+    if (cfg->replicas) {
+        replica_set rs;
+        int left = 0;
+        if (replica_parse(cfg, &rs, &err) != 0) return cli_fail(&err);
+        for (size_t i = 0; i < rs.n; i++) {
+            store_t *rsx = NULL;
+            sv_err e = {0};
+            if (replica_open(&rs.r[i], sv_clock_system(), &rsx, &e) == 0 &&
+                crypto_shred(rsx, sv_clock_system(), ws, &e) == 0)
+                fprintf(stderr, "replica %s: shredded\n", rs.r[i].name);
+            else if (e.code == SV_ENOTFOUND)
+                fprintf(stderr, "replica %s: no key record of '%s'\n", rs.r[i].name, ws);
+            else {
+                fprintf(stderr, "error: replica %s still holds the data key of '%s': %s\n", rs.r[i].name, ws, e.msg);
+                left++;
+            }
+            store_free(rsx);
+        }
+        replica_set_free(&rs);
+        if (left) {
+            fprintf(stderr, "HINT: the shred is not finished: run the same command again when the replica is reachable\n");
+            return 1;
+        }
+    }
     printf("shredded: the data key of '%s' is destroyed; its encrypted backups can no longer be decrypted\n", ws);
     return 0;
 }

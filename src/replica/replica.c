@@ -241,6 +241,54 @@ static bool has_committed(const catalog_entry *v, size_t n, const char *ts)
     return false;
 }
 
+/* True when two key records (keys/WS.json) are of the same data key: a
+ * re-wrap or a tombstone of it may replace the other. */
+static bool same_data_key(const char *a, size_t al, const char *b, size_t bl)
+{
+    json_t *x = json_loadb(a, al, 0, NULL), *y = json_loadb(b, bl, 0, NULL);
+    const char *ix = json_string_value(json_object_get(x, "dataKeyId"));
+    const char *iy = json_string_value(json_object_get(y, "dataKeyId"));
+    bool same = ix && iy && strcmp(ix, iy) == 0;
+    json_decref(x);
+    json_decref(y);
+    return same;
+}
+
+int replica_heal_key(job_ctx *ctx, const char *ws)
+{
+    char *kkey;
+    store_stat st;
+    sv_err e = {0};
+    replica_set rs;
+    if (!ctx->cfg->replicas || !ctx->cfg->encryption_key_file) return 0;
+    if (!(kkey = sv_asprintf("keys/%s.json", ws))) return 0;
+    if (store_stat_key(ctx->store, kkey, &st, &e) == 0 || e.code != SV_ENOTFOUND ||
+        replica_parse(ctx->cfg, &rs, &e) != 0) {
+        free(kkey);
+        return 0;
+    }
+    for (size_t i = 0; i < rs.n; i++) {
+        store_t *r = NULL;
+        char *buf = NULL;
+        size_t len = 0;
+        sv_err e2 = {0};
+        store_put_opts po = {.if_none_match = true, .content_type = "application/json"};
+        if (replica_open(&rs.r[i], ctx->clock, &r, &e2) == 0 && store_get_small(r, kkey, 1 << 20, &buf, &len, &e2) == 0 &&
+            store_put(ctx->store, kkey, buf, len, &po, &e2) == 0) {
+            log_warn(ctx->job_id, ws, "the primary had no %s: copied back from replica %s (its data key is the one "
+                     "the replica's backups need)", kkey, rs.r[i].name);
+            free(buf);
+            store_free(r);
+            break;
+        }
+        free(buf);
+        store_free(r);
+    }
+    replica_set_free(&rs);
+    free(kkey);
+    return 0;
+}
+
 int replica_sync_ws(job_ctx *ctx, store_t *src, store_t *dst, const char *ws, replica_counts *c, sv_err *err)
 {
     catalog_entry *sv = NULL, *dv = NULL;
@@ -255,6 +303,15 @@ int replica_sync_ws(job_ctx *ctx, store_t *src, store_t *dst, const char *ws, re
         sv_err e3 = {0};
         if (store_get_small(dst, kkey, 1 << 20, &b, &bl, &e3) != 0 && e3.code != SV_ENOTFOUND) {
             *err = e3;
+            goto done;
+        }
+        if (b && !same_data_key(a, al, b, bl)) {
+            /* a record of another data key would make every backup the
+             * replica holds unreadable: keep it, and say so */
+            sv_err_set(err, SV_ECONFLICT, "the primary's key record of '%s' names another data key than the "
+                       "replica's: the replica's backups need the replica's record, so it is not overwritten", ws);
+            sv_err_hint(err, "the primary lost its keys/%s.json and made a new data key; copy the replica's "
+                        "keys/%s.json back to the primary if its backups are the ones to keep", ws, ws);
             goto done;
         }
         if (!b || bl != al || memcmp(a, b, al) != 0) {
