@@ -259,7 +259,7 @@ static void render_cached(sv_buf *o)
     }
     put(o, "sqlvault_verified_backup_age_seconds_sum %.3f\n", cache.age_sum);
     put(o, "sqlvault_verified_backup_age_seconds_count %zu\n", cache.age_n);
-    if (cache.replicas) {
+    {   /* the families always (no samples without replica stores) */
         const char *name;
         json_t *r;
         family(o, "sqlvault_replica_lag_seconds", "gauge",
