@@ -49,6 +49,12 @@
 #                  the incremental, to the S3 server): stored bytes against
 #                  2 × (changed fraction × the full's bytes) + 256 KiB, time
 #                  against the full of the same database in the same run
+#                  v replication at row r's load (the same writers, scheduler
+#                  and workers, with a file:// replica): how long after the
+#                  primary each backup is committed in the replica
+#                  w a queued full backup to the S3 server with a replica
+#                  configured vs without (alternating; the copy is the
+#                  follow-up replicate job, waited for between runs)
 #                  u backup of an unchanged workspace (after row p's backups:
 #                  the S3 endpoint is a closed port, so any store request
 #                  would fail the job): job time, wall time
@@ -1077,7 +1083,9 @@ machine() {
 # the write was committing (its next backups were then "unchanged": no new
 # folder); only a write with neither is "not in a backup".
 row_rpo() {
+  local mode="${1:-}"
   local label="r. RPO: $RPO_N workspaces, 10% written every 10 s for $RPO_S s, INCREMENTAL_EVERY=$RPO_EVERY"
+  [[ "$mode" == replica ]] && label="v. replication at row r's load: $RPO_N workspaces, 10% written every 10 s for $RPO_S s, a file:// replica"
   if ! grep -q sqlvault_dirty_drain "$ROOT/src/queue/sqlvault.lua" 2>/dev/null; then
     row "$label" "n/a (no dirty set)" "—" "—" "p99 ≤ 60 s" "—"
     return
@@ -1086,7 +1094,7 @@ row_rpo() {
     row "$label" "not run: clients/node not installed (npm ci there)" "—" "—" "p99 ≤ 60 s" "—"
     return
   fi
-  local dir="$RUN/rpo" prefix="brpo$$" i seed="${BENCH_RPO_SEED:-$((RANDOM * 32768 + RANDOM))}" pids=() p
+  local dir="$RUN/rpo${mode:+-$mode}" prefix="brpo${mode:0:1}$$" i seed="${BENCH_RPO_SEED:-$((RANDOM * 32768 + RANDOM))}" pids=() p
   local target=60
   ((QUICK)) && target=10
   mkdir -p "$dir/data" "$dir/store"
@@ -1100,6 +1108,9 @@ row_rpo() {
   sync
   export SQLVAULT_REDIS_PREFIX="$prefix" SQLVAULT_STORE="file://$dir/store" SQLVAULT_DATA_DIR="$dir/data"
   export SQLVAULT_INCREMENTAL_EVERY="$RPO_EVERY"
+  local SQLVAULT_REPLICAS=""
+  [[ "$mode" == replica ]] && SQLVAULT_REPLICAS="rep=file://$dir/replica"
+  export SQLVAULT_REPLICAS
   redis-cli -p "$REDIS_PORT" SET "$prefix:{sched}:last_tick" "$(date +%s%3N)" >/dev/null
   log "RPO: $RPO_N workspaces, writers for $RPO_S s (seed $seed), window $RPO_EVERY"
   local l0 r0
@@ -1122,7 +1133,8 @@ row_rpo() {
     if [[ "$(redis-cli -p "$REDIS_PORT" ZCARD "${base}dirty")" == 0 &&
       "$(redis-cli -p "$REDIS_PORT" XLEN "${base}q:interactive")" == 0 &&
       "$(redis-cli -p "$REDIS_PORT" XLEN "${base}q:dirty")" == 0 &&
-      "$(redis-cli -p "$REDIS_PORT" ZCARD "${base}active")" == 0 ]]; then break; fi
+      "$(redis-cli -p "$REDIS_PORT" ZCARD "${base}active")" == 0 &&
+      "$(redis-cli -p "$REDIS_PORT" XLEN "${base}q:scheduled")" == 0 ]]; then break; fi
     sleep 1
   done
   local l1 rcpu
@@ -1131,6 +1143,39 @@ row_rpo() {
   for p in "${pids[@]}"; do sv_stop_pid "$p"; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
   local res
+  if [[ "$mode" == replica ]]; then
+    res="$(python3 - "$dir/store/full" "$dir/replica/full" <<'PY'
+import os, sys
+prim, rep = sys.argv[1], sys.argv[2]
+delays, missing, n = [], 0, 0
+for ws in os.listdir(prim) if os.path.isdir(prim) else []:
+    for ts in os.listdir(os.path.join(prim, ws)):
+        m1 = os.path.join(prim, ws, ts, "metadata.json")
+        if not os.path.exists(m1):
+            continue
+        n += 1
+        m2 = os.path.join(rep, ws, ts, "metadata.json")
+        if not os.path.exists(m2):
+            missing += 1
+            continue
+        delays.append((os.stat(m2).st_mtime_ns - os.stat(m1).st_mtime_ns) / 1e9)
+def q(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(p * len(v)))] if v else float("nan")
+print(f"backups={n} missing={missing} p50={q(delays, .5):.1f} p99={q(delays, .99):.1f} max={q(delays, 1):.1f}")
+PY
+)"
+    log "replication: $res"
+    local -A g=()
+    local kv2
+    for kv2 in $res; do g["${kv2%%=*}"]="${kv2#*=}"; done
+    local v2="MISSED"
+    [[ -n "${g[p99]:-}" && "${g[missing]:-1}" == 0 && "${g[backups]:-0}" != 0 ]] && v2="$(verdict "${g[max]}" '<=' 60)"
+    row "$label" "replica committed p50 ${g[p50]:-?} s, p99 ${g[p99]:-?} s, max ${g[max]:-?} s after the primary; ${g[backups]:-0} backups, ${g[missing]:-?} missing in the replica; redis cpu $rcpu s; load ${l0}→${l1}; seed $seed" \
+      "—" "—" "every backup in the replica ≤ 60 s after the primary" "$v2"
+    rm -rf "$dir/data"
+    return
+  fi
   res="$(python3 - "$dir/writes.txt" "$dir/store/full" <<'PY'
 import datetime, os, sys
 writes, full = sys.argv[1], sys.argv[2]
@@ -1183,6 +1228,71 @@ PY
   row "$label" "p99 ${f[p99]} s to the snapshot, ${f[c99]} s to the commit (p50 ${f[p50]} / ${f[c50]} s, max ${f[max]} / ${f[cmax]} s); ${f[writes]} writes, ${f[lost]} not in a backup (${f[during]} in one whose snapshot began while they committed); ${f[backups]} backups; redis cpu $rcpu s; load ${l0}→${l1}; seed $seed" \
     "—" "—" "p99 ≤ $target s" "$v"
   rm -rf "$dir/data"
+}
+
+# row_replica (w): a queued full backup of the workspace to the S3 server,
+# with a replica store configured (another prefix of the S3 server; the
+# copy is the follow-up replicate job) and without, alternating within each
+# of the RUNS rounds (two workers, one of each configuration, on their own
+# Redis prefixes); the backup's wall time is the figure, and how long after
+# the backup the replicate job committed the copy. The replicate job is
+# waited for (not timed) before the next run.
+row_replica() {
+  local SQLVAULT_FULL_EVERY=0
+  export SQLVAULT_FULL_EVERY
+  local label="w. backup to the S3 server with a replica configured ($SIZE, queued)"
+  local wa wb i fu st a_runs=() a_rss=0 a_rc=0 a_err="" b_runs=() b_rss=0 b_rc=0 b_err="" lags=() k
+  sv_env_s3 sv-w
+  SQLVAULT_REDIS_PREFIX=bwa$$ "$SV" worker --threads 2 >"$RUN/worker-wa.log" 2>&1 &
+  wa=$!
+  SQLVAULT_REDIS_PREFIX=bwb$$ SQLVAULT_STORE="s3://$BUCKET/sv-wb/" SQLVAULT_REPLICAS="rep=s3://$BUCKET/sv-wrep/" \
+    "$SV" worker --threads 2 >"$RUN/worker-wb.log" 2>&1 &
+  wb=$!
+  PIDS+=("$wa" "$wb")
+  for ((k = 0; k < 300; k++)); do
+    (($(redis-cli -p "$REDIS_PORT" ZCARD "$(queue_base bwa$$)workers" 2>/dev/null || echo 0) > 0)) &&
+      (($(redis-cli -p "$REDIS_PORT" ZCARD "$(queue_base bwb$$)workers" 2>/dev/null || echo 0) > 0)) && break
+    sleep 0.1
+  done
+  for ((i = 1; i <= RUNS; i++)); do
+    warm "$DB"
+    SQLVAULT_REDIS_PREFIX=bwa$$ measure_once replica_without "$SV" backup "$WS" --json
+    record a
+    warm "$DB"
+    SQLVAULT_REDIS_PREFIX=bwb$$ SQLVAULT_STORE="s3://$BUCKET/sv-wb/" SQLVAULT_REPLICAS="rep=s3://$BUCKET/sv-wrep/" \
+      measure_once replica_with "$SV" backup "$WS" --json
+    record b
+    fu="$(result_json replica_with 2>/dev/null | jq -r '.replicas.replicate_job // empty')"
+    local t_end
+    t_end="$(date +%s%3N)"
+    st=""
+    if [[ -n "$fu" ]]; then
+      for ((k = 0; k < 6000; k++)); do
+        st="$(redis-cli -p "$REDIS_PORT" HGET "$(queue_base bwb$$)job:$fu" state 2>/dev/null)"
+        [[ "$st" == succeeded || "$st" == failed || "$st" == cancelled ]] && break
+        sleep 0.1
+      done
+    fi
+    if [[ "$st" == succeeded ]]; then
+      lags+=("$(calc "($(redis-cli -p "$REDIS_PORT" HGET "$(queue_base bwb$$)job:$fu" finished_at) - $t_end) / 1000")")
+    else
+      log "replicate job ${fu:-?}: ${st:-none}"
+      lags+=("failed")
+    fi
+  done
+  kill "$wa" "$wb" 2>/dev/null
+  wait "$wa" "$wb" 2>/dev/null
+  pick_median a
+  local a_wall="$M_WALL" a_all="$M_ALL" a_rc2="$M_RC" a_err2="$M_ERR"
+  pick_median b
+  if ((a_rc2 != 0 || M_RC != 0)); then
+    row "$label" "${M_ERR:-$a_err2}" "—" "—" "≤ 1.05× without" "MISSED"
+    return
+  fi
+  local ratio
+  ratio="$(calc "$M_WALL / $a_wall")"
+  row "$label" "$M_WALL s (runs $M_ALL); the replica committed the copy $(printf '%s/' "${lags[@]}" | sed 's|/$||') s after the backup returned (the follow-up replicate job)" \
+    "the same without a replica: $a_wall s (runs $a_all)" "$(ratio_cell "$ratio")" "≤ 1.05×" "$(verdict "$ratio" '<=' 1.05)"
 }
 
 # row_pitr (t): restore to a point PITR_LINKS incrementals into a chain vs
@@ -1364,7 +1474,7 @@ start_servers || exit 1
 LOAD0="$(cut -d' ' -f1-3 /proc/loadavg)"
 STARTED="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
-if want a || want b || want c || want d || want e || want h || want p || want u || want t; then row_generate || exit 1; fi
+if want a || want b || want c || want d || want e || want h || want p || want u || want t || want w; then row_generate || exit 1; fi
 want b && row_backup_s3
 want c && row_backup_file
 want e && row_restore
@@ -1384,6 +1494,8 @@ want k && row_cluster
 want l && row_small
 want t && row_pitr
 want r && row_rpo
+want v && row_rpo replica
+want w && row_replica
 if want p || want u; then row_incr; fi
 
 {
