@@ -98,6 +98,10 @@ const char *queue_command_key(int argc, const char **argv, const size_t *lens, s
 redisReply *qc_call(queue_conn *c, int argc, const char **argv, const size_t *lens, sv_err *err);
 /* Same with NUL-terminated strings only. */
 redisReply *qc_callv(queue_conn *c, sv_err *err, int argc, const char **argv);
+/* Calls fn with every field and value of the hash at key, HSCAN by HSCAN
+ * (COUNT 1000): no reply holds the whole hash. */
+int qc_hscan_each(queue_conn *c, const char *key, void (*fn)(void *ud, const char *field, const char *value),
+                  void *ud, sv_err *err);
 /* qc_callv with the arguments inline; argc is counted. */
 #define QC_CMD(c, err, ...)                                                                \
     qc_callv((c), (err), (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), \

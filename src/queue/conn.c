@@ -569,3 +569,24 @@ void queue_bases_free(char **bases)
     for (size_t i = 0; bases[i]; i++) free(bases[i]);
     free(bases);
 }
+
+int qc_hscan_each(queue_conn *c, const char *key, void (*fn)(void *ud, const char *field, const char *value),
+                  void *ud, sv_err *err)
+{
+    char cursor[32] = "0";
+    do {
+        redisReply *r = qc_callv(c, err, 5, (const char *[]){"HSCAN", key, cursor, "COUNT", "1000"});
+        if (!r) return -1;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING) {
+            freeReplyObject(r);
+            return sv_err_set(err, SV_EINTERNAL, "unexpected HSCAN reply");
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        for (size_t i = 0; i + 1 < r->element[1]->elements; i += 2) {
+            redisReply *k = r->element[1]->element[i], *v = r->element[1]->element[i + 1];
+            if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING) fn(ud, k->str, v->str);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return 0;
+}

@@ -70,36 +70,33 @@ int queue_replica_done(queue_conn *c, const sv_config *cfg, const char *store, c
     return run_script(c, cfg, DONE_LUA, store, ws, upto_ms, err);
 }
 
+typedef struct lag_acc {
+    int64_t oldest, behind;
+} lag_acc;
+
+static void lag_field(void *ud, const char *field, const char *value)
+{
+    lag_acc *a = ud;
+    long long p;
+    (void)field;
+    if (sscanf(value, "%lld", &p) != 1) return;
+    a->behind++;
+    if (!a->oldest || p < a->oldest) a->oldest = p;
+}
+
 int queue_replica_lag(queue_conn *c, const sv_config *cfg, const char *store, int64_t now_ms, double *lag_s,
                       int64_t *behind, sv_err *err)
 {
-    char *key = behind_key(cfg, store), cursor[32] = "0";
-    int64_t oldest = 0;
-    int rc = -1;
+    char *key = behind_key(cfg, store);
+    lag_acc a = {0, 0};
+    int rc;
     *lag_s = 0;
     *behind = 0;
     if (!key) return sv_err_set(err, SV_ENOMEM, "out of memory");
-    do {
-        redisReply *r = qc_callv(c, err, 5, (const char *[]){"HSCAN", key, cursor, "COUNT", "1000"});
-        if (!r) goto fail;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING) {
-            freeReplyObject(r);
-            sv_err_set(err, SV_EINTERNAL, "unexpected HSCAN reply");
-            goto fail;
-        }
-        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
-        for (size_t i = 0; i + 1 < r->element[1]->elements; i += 2) {
-            redisReply *v = r->element[1]->element[i + 1];
-            long long p;
-            if (v->type != REDIS_REPLY_STRING || sscanf(v->str, "%lld", &p) != 1) continue;
-            (*behind)++;
-            if (!oldest || p < oldest) oldest = p;
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0);
-    if (oldest && now_ms > oldest) *lag_s = (double)(now_ms - oldest) / 1000.0;
-    rc = 0;
-fail:
+    rc = qc_hscan_each(c, key, lag_field, &a, err);
     free(key);
-    return rc;
+    if (rc != 0) return -1;
+    *behind = a.behind;
+    if (a.oldest && now_ms > a.oldest) *lag_s = (double)(now_ms - a.oldest) / 1000.0;
+    return 0;
 }

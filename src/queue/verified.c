@@ -39,31 +39,26 @@ fail:
     return rc;
 }
 
+typedef struct each_ud {
+    void (*fn)(void *ud, const char *ws, int64_t ms);
+    void *ud;
+} each_ud;
+
+static void each_field(void *ud, const char *field, const char *value)
+{
+    each_ud *e = ud;
+    e->fn(e->ud, field, strtoll(value, NULL, 10));
+}
+
 /* Calls fn with every recorded (workspace, backup ms), HSCAN by HSCAN. */
 int queue_verified_each(queue_conn *c, const sv_config *cfg, void (*fn)(void *ud, const char *ws, int64_t ms),
                         void *ud, sv_err *err)
 {
-    char *key = sv_asprintf("%s:verified", cfg->redis_prefix), cursor[32] = "0";
-    int rc = -1;
+    char *key = sv_asprintf("%s:verified", cfg->redis_prefix);
+    each_ud e = {fn, ud};
+    int rc;
     if (!key) return sv_err_set(err, SV_ENOMEM, "out of memory");
-    do {
-        redisReply *r = qc_callv(c, err, 5, (const char *[]){"HSCAN", key, cursor, "COUNT", "1000"});
-        if (!r) goto fail;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING) {
-            freeReplyObject(r);
-            sv_err_set(err, SV_EINTERNAL, "unexpected HSCAN reply");
-            goto fail;
-        }
-        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
-        for (size_t i = 0; i + 1 < r->element[1]->elements; i += 2) {
-            redisReply *k = r->element[1]->element[i], *v = r->element[1]->element[i + 1];
-            if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING)
-                fn(ud, k->str, strtoll(v->str, NULL, 10));
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0);
-    rc = 0;
-fail:
+    rc = qc_hscan_each(c, key, each_field, &e, err);
     free(key);
     return rc;
 }
