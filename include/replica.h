@@ -11,7 +11,9 @@
  *
  * After a backup commits in the primary, a follow-up `replicate` job copies
  * to each replica what it lacks of the workspace: keys/WS.json when it
- * differs, then every committed backup folder missing there, oldest first
+ * differs, then every committed backup folder missing there that the
+ * replica's retention policy keeps (so a shorter policy there does not get
+ * back what its prune removed), oldest first
  * (parents before their links), each folder's objects first and its commit
  * marker (metadata.json) last, so a replica holds whole backups only. It is
  * at least once and idempotent: an object already there at the same size is
@@ -53,11 +55,13 @@ typedef struct replica_counts {
     uint64_t bytes;   /* bytes copied */
     int keys;         /* key records copied */
     int present;      /* committed backups the replica already had */
+    int outside;      /* backups the replica's policy no longer keeps: not copied */
     char upto[24];    /* the newest primary backup the replica now holds ("" if none) */
 } replica_counts;
 
 /* Copies to dst what it lacks of ws's backups in src (see above). */
-int replica_sync_ws(job_ctx *ctx, store_t *src, store_t *dst, const char *ws, replica_counts *c, sv_err *err);
+int replica_sync_ws(job_ctx *ctx, store_t *src, store_t *dst, const char *ws, const char *policy, replica_counts *c,
+                    sv_err *err);
 
 /* Before a backup with encryption on: when the primary has no key record
  * of ws (lost with its bucket) and a replica has one, copies it back, so the

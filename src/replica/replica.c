@@ -6,6 +6,8 @@
 #include "catalog.h"
 #include "log.h"
 #include "replica.h"
+#include "retention.h"
+#include "timefmt.h"
 #include "util.h"
 
 /* SQLVAULT_REPLICA_<NAME>_<what>, or NULL. */
@@ -254,6 +256,41 @@ static bool same_data_key(const char *a, size_t al, const char *b, size_t bl)
     return same;
 }
 
+/* keep[i]: whether policy (a retention spec) keeps the committed backup v[i]
+ * of the listing at now (uncommitted ones: false). */
+static int policy_keeps(const char *policy, const catalog_entry *v, size_t n, int64_t now, bool *keep, sv_err *err)
+{
+    retention_policy *p = NULL;
+    retention_item *it = calloc(n, sizeof *it);
+    size_t *idx = calloc(n, sizeof *idx), m = 0;
+    int rc = -1;
+    if (!it || !idx) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (retention_parse(policy, &p, err) != 0) {
+        sv_err_wrap(err, "the replica's retention policy");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int64_t pm = INT64_MIN;
+        if (!v[i].committed) continue;
+        if (v[i].incremental && sv_ts_parse(v[i].parent, &pm) != 0) pm = INT64_MIN;
+        it[m] = (retention_item){.ts_ms = v[i].ts_ms, .parent_ts_ms = pm, .incremental = v[i].incremental};
+        idx[m++] = i;
+    }
+    if (retention_apply(p, it, m, now) != 0) { /* out of memory: copy everything */
+        for (size_t k = 0; k < m; k++) it[k].keep = true;
+    }
+    for (size_t k = 0; k < m; k++) keep[idx[k]] = it[k].keep;
+    rc = 0;
+done:
+    retention_free(p);
+    free(it);
+    free(idx);
+    return rc;
+}
+
 int replica_heal_key(job_ctx *ctx, const char *ws)
 {
     char *kkey;
@@ -289,10 +326,12 @@ int replica_heal_key(job_ctx *ctx, const char *ws)
     return 0;
 }
 
-int replica_sync_ws(job_ctx *ctx, store_t *src, store_t *dst, const char *ws, replica_counts *c, sv_err *err)
+int replica_sync_ws(job_ctx *ctx, store_t *src, store_t *dst, const char *ws, const char *policy, replica_counts *c,
+                    sv_err *err)
 {
     catalog_entry *sv = NULL, *dv = NULL;
     size_t sn = 0, dn = 0;
+    bool *keep = NULL;
     char *kkey = sv_asprintf("keys/%s.json", ws), *a = NULL, *b = NULL;
     size_t al = 0, bl = 0;
     sv_err e2 = {0};
@@ -324,8 +363,20 @@ int replica_sync_ws(job_ctx *ctx, store_t *src, store_t *dst, const char *ws, re
         goto done;
     }
     if (catalog_list(src, ws, &sv, &sn, err) != 0 || catalog_list(dst, ws, &dv, &dn, err) != 0) goto done;
+    /* what the replica's policy keeps of the primary's backups now: only
+     * that is copied, so a replica with a shorter policy does not get back
+     * what its own prune removed (chains whole: the policy keeps ancestors) */
+    if (sn && !(keep = calloc(sn, sizeof *keep))) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (sn && policy_keeps(policy, sv, sn, sv_now_ms(ctx->clock), keep, err) != 0) goto done;
     for (size_t i = sn; i-- > 0;) { /* oldest first: a link's parent lands before it */
         if (!sv[i].committed) continue;
+        if (!keep[i]) {
+            c->outside++;
+            continue;
+        }
         if (has_committed(dv, dn, sv[i].ts)) {
             c->present++;
             continue;
@@ -342,6 +393,7 @@ int replica_sync_ws(job_ctx *ctx, store_t *src, store_t *dst, const char *ws, re
         }
     rc = 0;
 done:
+    free(keep);
     free(sv);
     free(dv);
     free(a);
@@ -382,10 +434,10 @@ int job_replicate(job_ctx *ctx, json_t **result, sv_err *err)
         sv_err e = {0};
         int64_t t0 = sv_mono_ms(ctx->clock);
         if (only && strcmp(only, r->name) != 0) continue;
-        if (replica_open(r, ctx->clock, &dst, &e) == 0) replica_sync_ws(ctx, ctx->store, dst, ctx->workspace, &c, &e);
+        if (replica_open(r, ctx->clock, &dst, &e) == 0) replica_sync_ws(ctx, ctx->store, dst, ctx->workspace, r->cfg.retention, &c, &e);
         store_free(dst);
-        json_t *o = json_pack("{s:i, s:i, s:I, s:i, s:i, s:I}", "backups", c.backups, "objects", c.objects, "bytes",
-                              (json_int_t)c.bytes, "keys", c.keys, "present", c.present, "durationMs",
+        json_t *o = json_pack("{s:i, s:i, s:I, s:i, s:i, s:i, s:I}", "backups", c.backups, "objects", c.objects, "bytes",
+                              (json_int_t)c.bytes, "keys", c.keys, "present", c.present, "outside", c.outside, "durationMs",
                               (json_int_t)(sv_mono_ms(ctx->clock) - t0));
         if (o && c.upto[0] && e.code == SV_OK) json_object_set_new(o, "upTo", json_string(c.upto));
         if (e.code != SV_OK) {
@@ -443,7 +495,7 @@ int replica_after_backup(job_ctx *ctx, json_t **out)
         replica_counts c = {0};
         sv_err e2 = {0};
         if (replica_open(&rs.r[i], ctx->clock, &dst, &e2) == 0)
-            replica_sync_ws(ctx, ctx->store, dst, ctx->workspace, &c, &e2);
+            replica_sync_ws(ctx, ctx->store, dst, ctx->workspace, rs.r[i].cfg.retention, &c, &e2);
         store_free(dst);
         if (e2.code != SV_OK) log_warn(ctx->job_id, ctx->workspace, "replica %s: %s", rs.r[i].name, e2.msg);
         json_object_set_new(*out, rs.r[i].name,

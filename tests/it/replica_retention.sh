@@ -75,4 +75,18 @@ for ts in $left; do
   [[ -z "${HASH[$ts]:-}" ]] || grep -qx "$ts" <<<"$kept_p" || fail "the replica kept $ts, older than all:3d"
 done
 for ts in $kept_p; do grep -qx "$ts" <<<"$left" || fail "the replica lost $ts, inside all:3d"; done
+
+step "replication does not bring back what the replica's shorter policy pruned"
+dm1="$(printf '%s\n' "${!HASH[@]}" | sort | tail -2 | head -1)" # day -1, kept by the primary
+out="$(SQLVAULT_REPLICA_LOCAL_RETENTION=all:1d SQLVAULT_FAKE_NOW=$NOW "$SV_BIN" prune "$ws" --inline --json)" || fail "prune failed: $out"
+folders replica | grep -qx "$dm1" && fail "the replica's all:1d prune kept $dm1"
+folders primary | grep -qx "$dm1" || fail "the primary (all:2d) lost $dm1"
+out="$(SQLVAULT_REPLICA_LOCAL_RETENTION=all:1d SQLVAULT_FAKE_NOW=$NOW "$SV_BIN" replicate "$ws" --inline --json)" ||
+  fail "replicate failed: $out"
+note "replicate under all:1d: $(jq -c .stores.local <<<"$out")"
+assert_eq true "$(jq -r '.stores.local.outside >= 1' <<<"$out")" "backups left out: outside the replica's policy"
+folders replica | grep -qx "$dm1" && fail "replication brought $dm1 back to the replica"
+out="$(SQLVAULT_FAKE_NOW=$NOW "$SV_BIN" replicate "$ws" --inline --json)" || fail "replicate failed: $out"
+assert_eq 1 "$(jq -r .stores.local.backups <<<"$out")" "under all:30d the same backup is copied again"
+folders replica | grep -qx "$dm1" || fail "$dm1 is not in the replica under all:30d"
 sv_pass
