@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# crypt_attacks.sh -- the client-side encryption attacked as an auditor would
+# (docs/SECURITY.md "Encryption" names each step of this file). Against the
+# S3 server through the R2-rules proxy, someone who can write the bucket
+# tampers with encrypted backups: a flipped byte (body and header), a cut
+# inside the last chunk and at a chunk boundary, reordered, duplicated and
+# appended chunks, an object copied to another workspace's key (with and
+# without its header's data key id rewritten), to another backup's name, an
+# older object replayed under a newer name, a link of an incremental chain
+# put under another link's name, the "encryption" field removed from
+# metadata.json, a key record copied from another workspace. Each is
+# refused with a clear error, exit 1, the live database's bytes unchanged
+# (sha256 before and after) and no temporary file left; metadata.json and
+# the size/checksum checks are made to agree with the damage where that
+# matters, so the encryption layer itself has to catch it. Then: no
+# plaintext digest of a database is in the store in the clear (a
+# confirmation oracle), while an old backup whose metadata holds a plain
+# sha256 still restores.
+source "$(dirname "$0")/lib.sh"
+source "$SV_SOURCE_DIR/tests/tools/restore_lib.sh"
+sv_setup
+export SQLVAULT_LOG_FORMAT=text
+
+SEED="${SV_TEST_SEED:-$RANDOM}"
+note "seed $SEED (SV_TEST_SEED to repeat)"
+keyfile() { python3 -c "import random,sys; random.seed($SEED*13+$2); sys.stdout.write(''.join('%02x'%random.randrange(256) for _ in range(32)))" >"$1"; }
+keyfile "$SV_SCRATCH/k1" 1
+export SQLVAULT_ENCRYPTION_KEY_FILE="$SV_SCRATCH/k1"
+HDR=48
+CHUNK=$((65536 + 16))
+T="$SV_SCRATCH/t"
+mkdir -p "$T"
+
+# obj_get KEY FILE / obj_put FILE KEY: one object of the test's prefix, through the proxy.
+obj_get() { local s; s="$(SV_CURL_OUT="$2" s3_curl GET "$SV_PREFIX$1")"; [[ "$s" == 200 ]] || fail "GET $1: HTTP $s"; }
+obj_put() { local s; s="$(s3_curl PUT "$SV_PREFIX$2" --data-binary "@$1")"; [[ "$s" == 200 ]] || fail "PUT $2: HTTP $s"; }
+obj_del() { s3_curl DELETE "$SV_PREFIX$1" >/dev/null; }
+
+# big_workspace WS: about 400 KB that zstd cannot shrink, so its object has several chunks.
+big_workspace() {
+  make_workspace "$1" 300
+  sqlite3 "$SQLVAULT_DATA_DIR/$1/livestore.db" "CREATE TABLE IF NOT EXISTS blobs(b BLOB); INSERT INTO blobs SELECT randomblob(4000) FROM eventlog LIMIT 100;"
+}
+
+# fix_meta META OBJ: metadata.json file META made to agree with object file OBJ
+# (compressedSize, compressedChecksum), so only the encryption layer can
+# refuse the object.
+fix_meta() {
+  python3 - "$1" "$(stat -c %s "$2")" "$(file_sha256 "$2")" <<'PY'
+import json, sys
+p, size, sumv = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+m = json.load(open(p))
+m["compressedSize"], m["compressedChecksum"] = size, sumv
+json.dump(m, open(p, "w"), indent=2)
+PY
+}
+
+# chunks FILE OUT OP: OUT = FILE's sealed stream with its chunks rearranged
+# (OP: swap12, dup1, append_last, drop_last).
+chunks() {
+  python3 - "$@" "$HDR" "$CHUNK" <<'PY'
+import sys
+src, out, op, hdr, c = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+b = open(src, "rb").read()
+h, body = b[:hdr], b[hdr:]
+ch = [body[i:i + c] for i in range(0, len(body), c)]
+if op == "swap12": ch[1], ch[2] = ch[2], ch[1]
+elif op == "dup1": ch.insert(2, ch[1])
+elif op == "append_last": ch.append(ch[-1])
+elif op == "drop_last": ch.pop()
+else: raise SystemExit("unknown op " + op)
+open(out, "wb").write(h + b"".join(ch))
+PY
+}
+
+# attack WS TS OBJFILE METAFILE REGEX: puts OBJFILE and METAFILE as backup
+# WS/TS's object and metadata.json, expects its restore to be refused with an
+# error matching REGEX (live bytes unchanged, no temporary file left:
+# expect_restore_fail), then puts the good copies back.
+attack() {
+  local ws="$1" ts="$2" obj="$3" meta="$4" regex="$5" name
+  name="$(jq -r .object "$meta")"
+  obj_put "$obj" "full/$ws/$ts/$name"
+  obj_put "$meta" "full/$ws/$ts/metadata.json"
+  note "live $ws: $(live_state "$SQLVAULT_DATA_DIR/$ws/livestore.db")"
+  expect_restore_fail "$ws" "$ts" "$regex"
+  obj_put "$T/$ws-$ts.obj" "full/$ws/$ts/$name"
+  obj_put "$T/$ws-$ts.meta" "full/$ws/$ts/metadata.json"
+}
+
+# keep WS TS: saves backup WS/TS's object and metadata.json as $T/WS-TS.{obj,meta}.
+keep() {
+  obj_get "full/$1/$2/metadata.json" "$T/$1-$2.meta"
+  obj_get "full/$1/$2/$(jq -r .object "$T/$1-$2.meta")" "$T/$1-$2.obj"
+}
+
+step "setup: two encrypted backups of wa (the older one a different database), one of wb"
+big_workspace wa
+big_workspace wb
+ts1="$(sv backup wa --inline --json | jq -r .ts)"
+sqlite3 "$SQLVAULT_DATA_DIR/wa/livestore.db" "DELETE FROM blobs WHERE rowid % 3 = 0; INSERT INTO todos VALUES ('newer', 'only in the newer backup', 0);"
+ts2="$(sv backup wa --inline --json | jq -r .ts)"
+tsb="$(sv backup wb --inline --json | jq -r .ts)"
+keep wa "$ts1"
+keep wa "$ts2"
+keep wb "$tsb"
+size=$(stat -c %s "$T/wa-$ts2.obj")
+nchunks=$(((size - HDR + CHUNK - 1) / CHUNK))
+assert_ge "$nchunks" 4 "chunks in wa's newer object"
+assert_eq SQLVENC1 "$(head -c 8 "$T/wa-$ts2.obj")" "object magic"
+want="$(db_sha3 "$SQLVAULT_DATA_DIR/wa/livestore.db")"
+# The live database differs from both backups from here on, so a restore that
+# wrongly succeeded would show in its bytes.
+sqlite3 "$SQLVAULT_DATA_DIR/wa/livestore.db" "INSERT INTO todos VALUES ('live-only', 'x', 0)"
+sqlite3 "$SQLVAULT_DATA_DIR/wb/livestore.db" "INSERT INTO todos VALUES ('live-only', 'x', 0)"
+
+step "A1 flipped byte: in chunk 2's ciphertext (metadata adjusted) it fails chunk 2's tag"
+cp "$T/wa-$ts2.obj" "$T/x.obj" && cp "$T/wa-$ts2.meta" "$T/x.meta"
+flip_byte "$T/x.obj" $((HDR + 2 * CHUNK + 777))
+fix_meta "$T/x.meta" "$T/x.obj"
+attack wa "$ts2" "$T/x.obj" "$T/x.meta" "fails authentication at chunk 2: it was modified"
+note "and with the metadata left alone (the chunk's tag fails before the object checksum is complete)"
+cp "$T/wa-$ts2.meta" "$T/x.meta"
+attack wa "$ts2" "$T/x.obj" "$T/x.meta" "fails authentication at chunk 2|checksum mismatch: the stored object"
+
+step "A2 flipped byte: in the header's salt (authenticated by every chunk) it fails the first chunk"
+cp "$T/wa-$ts2.obj" "$T/x.obj" && cp "$T/wa-$ts2.meta" "$T/x.meta"
+flip_byte "$T/x.obj" 40
+fix_meta "$T/x.meta" "$T/x.obj"
+attack wa "$ts2" "$T/x.obj" "$T/x.meta" "fails authentication at its first chunk"
+note "the header's chunk size changed"
+cp "$T/wa-$ts2.obj" "$T/x.obj"
+flip_byte "$T/x.obj" 13
+fix_meta "$T/x.meta" "$T/x.obj"
+attack wa "$ts2" "$T/x.obj" "$T/x.meta" "invalid chunk size|fails authentication"
+
+step "A3 truncated last chunk: a cut inside it, and the whole last chunk dropped (metadata adjusted)"
+head -c $((size - 100)) "$T/wa-$ts2.obj" >"$T/x.obj"
+cp "$T/wa-$ts2.meta" "$T/x.meta"
+fix_meta "$T/x.meta" "$T/x.obj"
+attack wa "$ts2" "$T/x.obj" "$T/x.meta" "fails authentication at its last chunk \($((nchunks - 1))\): it was truncated"
+chunks "$T/wa-$ts2.obj" "$T/x.obj" drop_last
+fix_meta "$T/x.meta" "$T/x.obj"
+attack wa "$ts2" "$T/x.obj" "$T/x.meta" "fails authentication at its last chunk \($((nchunks - 2))\): it was truncated"
+note "cut inside the header"
+head -c 30 "$T/wa-$ts2.obj" >"$T/x.obj"
+fix_meta "$T/x.meta" "$T/x.obj"
+attack wa "$ts2" "$T/x.obj" "$T/x.meta" "truncated \(30 of 48 header bytes\)"
+
+step "A4 reordered chunks: chunks 1 and 2 swapped"
+chunks "$T/wa-$ts2.obj" "$T/x.obj" swap12
+fix_meta "$T/x.meta" "$T/x.obj"
+attack wa "$ts2" "$T/x.obj" "$T/x.meta" "fails authentication at chunk 1: it was modified or its chunks reordered"
+
+step "A5 duplicated chunk: chunk 1 repeated after itself, and the final chunk appended again"
+chunks "$T/wa-$ts2.obj" "$T/x.obj" dup1
+fix_meta "$T/x.meta" "$T/x.obj"
+attack wa "$ts2" "$T/x.obj" "$T/x.meta" "fails authentication at chunk 2: it was modified or its chunks reordered"
+chunks "$T/wa-$ts2.obj" "$T/x.obj" append_last
+fix_meta "$T/x.meta" "$T/x.obj"
+attack wa "$ts2" "$T/x.obj" "$T/x.meta" "fails authentication at (its last )?chunk \(?$((nchunks - 1))"
+
+step "A6 copied to another workspace's key: wa's backup (object and metadata) put into wb's folder"
+attack wb "$tsb" "$T/wa-$ts2.obj" "$T/wa-$ts2.meta" "belongs to another workspace"
+note "and with the header's data key id rewritten to wb's: the object key differs (data key and store key)"
+python3 - "$T/wa-$ts2.obj" "$T/wb-$tsb.obj" "$T/x.obj" <<'PY'
+import sys
+a, b, out = sys.argv[1:4]
+x = bytearray(open(a, "rb").read())
+x[16:32] = open(b, "rb").read()[16:32]
+open(out, "wb").write(x)
+PY
+cp "$T/wb-$tsb.meta" "$T/x.meta"
+fix_meta "$T/x.meta" "$T/x.obj"
+attack wb "$tsb" "$T/x.obj" "$T/x.meta" "fails authentication at its first chunk: it was modified, or it was written for another key"
+
+step "A7 copied to another backup's name: wa's newer object put under its older backup's name (metadata adjusted)"
+cp "$T/wa-$ts1.meta" "$T/x.meta"
+fix_meta "$T/x.meta" "$T/wa-$ts2.obj"
+attack wa "$ts1" "$T/wa-$ts2.obj" "$T/x.meta" "written for another key than 'full/wa/$ts1/livestore.db.zst'"
+
+step "A8 an older object replayed under a newer name: backup ts1 (object and metadata) put at ts2"
+attack wa "$ts2" "$T/wa-$ts1.obj" "$T/wa-$ts1.meta" "written for another key than 'full/wa/$ts2/livestore.db.zst'"
+
+step "A9 metadata.json without its encryption field: the sealed object is refused, not read as zstd"
+jq 'del(.encryption)' "$T/wa-$ts2.meta" >"$T/x.meta"
+attack wa "$ts2" "$T/wa-$ts2.obj" "$T/x.meta" "encrypted object but its metadata.json does not say it is encrypted"
+
+step "A10 a key record copied from another workspace: wb's record under wa's name does not unwrap"
+obj_get "keys/wa.json" "$T/wa.key"
+obj_get "keys/wb.json" "$T/wb.key"
+obj_put "$T/wb.key" "keys/wa.json"
+expect_restore_fail wa "$ts2" "belongs to another workspace \('wb'\)"
+jq '.workspace = "wa"' "$T/wb.key" >"$T/x.key"
+obj_put "$T/x.key" "keys/wa.json"
+expect_restore_fail wa "$ts2" "does not unwrap with key .*copied from another workspace"
+obj_put "$T/wa.key" "keys/wa.json"
+
+step "A11 incremental chain: a link put under another link's name (metadata adjusted) is refused"
+make_workspace wc 400
+export SQLVAULT_FULL_EVERY=24h
+c1="$(sv backup wc --inline --json | jq -r .ts)"
+sqlite3 "$SQLVAULT_DATA_DIR/wc/livestore.db" "UPDATE todos SET done = 1 WHERE rowid % 5 = 0"
+c2j="$(sv backup wc --inline --json)"
+c2="$(jq -r .ts <<<"$c2j")"
+sqlite3 "$SQLVAULT_DATA_DIR/wc/livestore.db" "UPDATE todos SET done = 1 WHERE rowid % 7 = 0"
+c3="$(sv backup wc --inline --json | jq -r .ts)"
+assert_eq "incremental $c1" "$(jq -r '.backupType + " " + .parent' <<<"$c2j")" "wc's second backup"
+keep wc "$c2"
+keep wc "$c3"
+wcwant="$(db_sha3 "$SQLVAULT_DATA_DIR/wc/livestore.db")"
+sqlite3 "$SQLVAULT_DATA_DIR/wc/livestore.db" "INSERT INTO todos VALUES ('live-only', 'x', 0)"
+cp "$T/wc-$c3.meta" "$T/x.meta"
+fix_meta "$T/x.meta" "$T/wc-$c2.obj"
+attack wc "$c3" "$T/wc-$c2.obj" "$T/x.meta" "link $c3 .*written for another key than 'full/wc/$c3/pages-$c2.zst'"
+sv restore wc --from "$c3" --yes --inline >/dev/null
+assert_eq "$wcwant" "$(db_sha3 "$SQLVAULT_DATA_DIR/wc/livestore.db")" "wc restored through its intact chain"
+unset SQLVAULT_FULL_EVERY
+
+step "after the attacks: the intact backups restore"
+sv restore wa --from "$ts2" --yes --inline >/dev/null
+assert_eq "$want" "$(db_sha3 "$SQLVAULT_DATA_DIR/wa/livestore.db")" "wa's newer backup"
+assert_eq ok "$(db_integrity "$SQLVAULT_DATA_DIR/wa/livestore.db")" "wa integrity"
+sv restore wb --from "$tsb" --yes --inline >/dev/null
+assert_eq 0 "$(db_count "$SQLVAULT_DATA_DIR/wb/livestore.db" "todos WHERE id = 'live-only'")" "wb restored"
+
+sv_pass
