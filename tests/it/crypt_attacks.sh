@@ -224,4 +224,77 @@ assert_eq ok "$(db_integrity "$SQLVAULT_DATA_DIR/wa/livestore.db")" "wa integrit
 sv restore wb --from "$tsb" --yes --inline >/dev/null
 assert_eq 0 "$(db_count "$SQLVAULT_DATA_DIR/wb/livestore.db" "todos WHERE id = 'live-only'")" "wb restored"
 
+# hexes_in DIR HEX...: how many of the hex digests occur in any file under DIR.
+hexes_in() {
+  local dir="$1" h n=0
+  shift
+  for h in "$@"; do grep -rqiF "$h" "$dir" && n=$((n + 1)); done
+  echo "$n"
+}
+
+step "M1 no confirmation oracle: an encrypted backup's metadata holds keyed checksums, the bucket no plaintext digest"
+out="$(sv export wa --inline --json)"
+tse="$(jq -r .backup <<<"$out")"
+url="$(jq -r .url <<<"$out")"
+if [[ "$url" == /* ]]; then cp "$url" "$T/export.db"; else curl -sf -o "$T/export.db" "$url"; fi
+P="$(sha256sum "$T/export.db" | cut -d' ' -f1)"
+assert_eq "sha256:$P" "$(jq -r .checksum <<<"$out")" "the export's checksum is its plain file's sha256 (the export is plaintext anyway)"
+obj_get "full/wa/$tse/metadata.json" "$T/e.meta"
+assert_eq "hmac: hmac:" "$(jq -r '[.checksum[0:5], .files[0].checksum[0:5]] | join(" ")' "$T/e.meta")" "keyed checksum and files[0].checksum"
+assert_eq 69 "$(jq -r '.checksum | length' "$T/e.meta")" "keyed checksum length"
+assert_eq true "$(sv verify wa --at "$tse" --inline --json | jq -r .ok)" "verify of the backup with keyed checksums"
+obj_get "full/wa/$tse/verify.json" "$T/e.verify"
+assert_eq "true hmac:" "$(jq -r '[(.ok | tostring), .checksum[0:5]] | join(" ")' "$T/e.verify")" "verify.json"
+note "the chain: every stateChecksum of wc's encrypted backups is keyed, and the head's plain one (local state) is nowhere in the bucket"
+for ts in "$c1" "$c2" "$c3"; do obj_get "full/wc/$ts/metadata.json" "$T/wc-$ts.m"; done
+assert_eq "hmac: hmac: hmac: hmac: hmac:" "$(jq -rs '[.[] | .stateChecksum, .parentStateChecksum | select(.) | .[0:5]] | join(" ")' "$T/wc-$c1.m" "$T/wc-$c2.m" "$T/wc-$c3.m")" "stateChecksum and parentStateChecksum of wc's three backups"
+assert_eq "incremental $c2" "$(jq -r '.backupType + " " + .parent' "$T/wc-$c3.m")" "wc's third backup is an incremental on a keyed head"
+S="$(python3 - "$SQLVAULT_DATA_DIR/.sqlvault-state/wc.state" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<I", b[-12:-8])[0]
+print(json.loads(b[-12 - n:-12])["stateChecksum"].split(":")[1])
+PY
+)"
+note "the bucket: every object of this test, exports/ aside (plaintext by design)"
+rm -rf "$T/bucket" && mkdir -p "$T/bucket"
+aws_s3 s3 cp --only-show-errors --recursive --exclude "exports/*" "s3://$SV_S3_BUCKET/$SV_PREFIX" "$T/bucket/"
+assert_ge "$(find "$T/bucket" -name metadata.json | wc -l)" 8 "metadata.json files dumped"
+assert_eq 0 "$(hexes_in "$T/bucket" "$P" "$S")" "plaintext digests (the exported database's sha256, wc's state checksum) found in the bucket"
+
+step "M2 the same check finds a plain backup's digest (the method works)"
+make_workspace wd 50
+env -u SQLVAULT_ENCRYPTION_KEY_FILE "$SV_BIN" backup wd --inline >/dev/null
+outd="$(env -u SQLVAULT_ENCRYPTION_KEY_FILE "$SV_BIN" export wd --inline --json)"
+urld="$(jq -r .url <<<"$outd")"
+if [[ "$urld" == /* ]]; then cp "$urld" "$T/wd.db"; else curl -sf -o "$T/wd.db" "$urld"; fi
+PD="$(sha256sum "$T/wd.db" | cut -d' ' -f1)"
+obj_get "full/wd/$(jq -r .backup <<<"$outd")/metadata.json" "$T/bucket/wd.meta"
+assert_eq 1 "$(hexes_in "$T/bucket" "$PD")" "the plain backup's sha256 found in its metadata.json"
+
+step "M3 an older encrypted backup whose metadata holds the plain sha256 still restores"
+jq --arg s "sha256:$P" '.checksum = $s | .files[0].checksum = $s' "$T/e.meta" >"$T/x.meta"
+obj_put "$T/x.meta" "full/wa/$tse/metadata.json"
+sv restore wa --from "$tse" --yes --inline >/dev/null
+assert_eq "$(db_sha3 "$T/export.db")" "$(db_sha3 "$SQLVAULT_DATA_DIR/wa/livestore.db")" "wa restored from the backup with a plain checksum"
+sqlite3 "$SQLVAULT_DATA_DIR/wa/livestore.db" "INSERT INTO todos VALUES ('live-only', 'x', 0)"
+
+step "M4 a guessed plain checksum put into an encrypted backup's metadata: refused, and the error tells no plain digest"
+jq '.checksum = "sha256:\("0" * 64)" | .files[0].checksum = .checksum' "$T/e.meta" >"$T/x.meta"
+obj_put "$T/x.meta" "full/wa/$tse/metadata.json"
+expect_restore_fail wa "$tse" "checksum mismatch: the database is hmac:[0-9a-f]{64} but metadata.json says sha256:0{64}"
+rc=0
+vout="$(sv verify wa --at "$tse" --inline 2>&1)" || rc=$?
+assert_eq 1 "$rc" "verify exit status"
+obj_get "full/wa/$tse/verify.json" "$T/x.verify"
+assert_eq false "$(jq -r .ok "$T/x.verify")" "verify.json ok"
+[[ "$vout" != *"$P"* ]] && ! grep -qiF "$P" "$T/x.verify" || fail "the plain digest is in verify's output or verify.json"
+note "ok: no plain digest in verify's error or verify.json"
+note "and a keyed checksum changed is a mismatch too"
+jq '.checksum = "hmac:\("1" * 64)" | .files[0].checksum = .checksum' "$T/e.meta" >"$T/x.meta"
+obj_put "$T/x.meta" "full/wa/$tse/metadata.json"
+expect_restore_fail wa "$tse" "checksum mismatch: the database is hmac:[0-9a-f]{64} but metadata.json says hmac:1{64}"
+obj_put "$T/e.meta" "full/wa/$tse/metadata.json"
+obj_del "full/wa/$tse/verify.json"
+
 sv_pass
