@@ -15,7 +15,10 @@
 # matters, so the encryption layer itself has to catch it. Then: no
 # plaintext digest of a database is in the store in the clear (a
 # confirmation oracle), while an old backup whose metadata holds a plain
-# sha256 still restores.
+# sha256 still restores. Last, after `keys shred`, no copy of the data key
+# (raw, hex, base64, nor either wrapped copy) is in the bucket (s3rver's own
+# files), Redis, the data, state and temporary dirs, the logs or the
+# commands' output.
 source "$(dirname "$0")/lib.sh"
 source "$SV_SOURCE_DIR/tests/tools/restore_lib.sh"
 sv_setup
@@ -215,7 +218,7 @@ fix_meta "$T/x.meta" "$T/wc-$c2.obj"
 attack wc "$c3" "$T/wc-$c2.obj" "$T/x.meta" "link $c3 .*written for another key than 'full/wc/$c3/pages-$c2.zst'"
 sv restore wc --from "$c3" --yes --inline >/dev/null
 assert_eq "$wcwant" "$(db_sha3 "$SQLVAULT_DATA_DIR/wc/livestore.db")" "wc restored through its intact chain"
-unset SQLVAULT_FULL_EVERY
+export SQLVAULT_FULL_EVERY=0
 
 step "after the attacks: the intact backups restore"
 sv restore wa --from "$ts2" --yes --inline >/dev/null
@@ -296,5 +299,111 @@ obj_put "$T/x.meta" "full/wa/$tse/metadata.json"
 expect_restore_fail wa "$tse" "checksum mismatch: the database is hmac:[0-9a-f]{64} but metadata.json says hmac:1{64}"
 obj_put "$T/e.meta" "full/wa/$tse/metadata.json"
 obj_del "full/wa/$tse/verify.json"
+
+step "S1 keys shred leaves no copy of the data key anywhere sqlvault wrote"
+source "$SV_SOURCE_DIR/tests/it/queue_lib.sh"
+keyfile "$SV_SCRATCH/k2" 2
+make_workspace ws-s 200
+start_worker shredw --threads 1
+sv backup ws-s --id shred-b1 --json >/dev/null
+sqlite3 "$SQLVAULT_DATA_DIR/ws-s/livestore.db" "INSERT INTO todos VALUES ('s2', 'x', 0)"
+sv backup ws-s --json --full >/dev/null
+sv restore ws-s --from latest --yes --id shred-r1 --json >/dev/null
+sv verify ws-s --id shred-v1 --json >/dev/null
+sv export ws-s --id shred-e1 --json >/dev/null
+SQLVAULT_FULL_EVERY=24h sv backup ws-s --inline --json >"$SV_SCRATCH/cli-incr.json"
+obj_get "keys/ws-s.json" "$T/s-k1.json"
+note "rotated to a second key: the record under the first key was in the store too"
+sv keys rotate --new-key-file "$SV_SCRATCH/k2" --json >"$SV_SCRATCH/cli-rotate.json"
+obj_get "keys/ws-s.json" "$T/s-k2.json"
+export SQLVAULT_ENCRYPTION_KEY_FILE="$SV_SCRATCH/k2"
+kill "$WORKER_PID" 2>/dev/null || true
+wait "$WORKER_PID" 2>/dev/null || true
+start_worker shredw2 --threads 1
+sv backup ws-s --id shred-b2 --json >/dev/null
+# unwrap KEKFILE RECORD WS: the data key (hex) inside a wrapped-key record.
+unwrap() {
+  python3 - "$@" <<'PY'
+import binascii, json, sys
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+kek = binascii.unhexlify(open(sys.argv[1]).read().strip())
+r = json.load(open(sys.argv[2]))
+aad = b"sqlvault data key v1\0" + sys.argv[3].encode() + b"\0" + r["dataKeyId"].encode()
+print(AESGCM(kek).decrypt(bytes.fromhex(r["nonce"]), bytes.fromhex(r["wrapped"]), aad).hex())
+PY
+}
+DKH="$(unwrap "$SV_SCRATCH/k1" "$T/s-k1.json" ws-s)"
+assert_eq "$DKH" "$(unwrap "$SV_SCRATCH/k2" "$T/s-k2.json" ws-s)" "the data key under either key (rotation re-wraps it)"
+W1="$(jq -r .wrapped "$T/s-k1.json")" W2="$(jq -r .wrapped "$T/s-k2.json")"
+# scan DIR...: every form (raw, hex either case, base64) of the data key and
+# of both wrapped copies found in a file under DIR..., one "WHAT FILE" a line.
+scan() {
+  python3 - "$DKH" "$W1" "$W2" "$@" <<'PY'
+import base64, os, sys
+keys = {"data-key": sys.argv[1], "wrapped-1": sys.argv[2], "wrapped-2": sys.argv[3]}
+needles = []
+for name, h in keys.items():
+    b = bytes.fromhex(h)
+    for form, n in (("raw", b), ("hex", h.lower().encode()), ("HEX", h.upper().encode()),
+                    ("base64", base64.b64encode(b).rstrip(b"=")), ("base64url", base64.urlsafe_b64encode(b).rstrip(b"="))):
+        needles.append((name + "/" + form, n))
+for top in sys.argv[4:]:
+    for d, _, files in os.walk(top):
+        for f in files:
+            p = os.path.join(d, f)
+            try: data = open(p, "rb").read()
+            except OSError: continue
+            for what, n in needles:
+                if n in data: print(what, p)
+PY
+}
+# redis_dump FILE: every key of the test's Redis prefix and its value.
+redis_dump() {
+  local k
+  : >"$1"
+  for k in $(redis_cli --scan --pattern "$SQLVAULT_REDIS_PREFIX*"); do
+    echo "$k" >>"$1"
+    case "$(redis_cli TYPE "$k")" in
+      string) redis_cli --raw GET "$k" ;;
+      hash) redis_cli --raw HGETALL "$k" ;;
+      stream) redis_cli --raw XRANGE "$k" - + ;;
+      set) redis_cli --raw SMEMBERS "$k" ;;
+      zset) redis_cli --raw ZRANGE "$k" 0 -1 WITHSCORES ;;
+      list) redis_cli --raw LRANGE "$k" 0 -1 ;;
+    esac >>"$1" 2>&1
+  done
+}
+# bucket_dir: the store's bytes of this test's prefix (s3rver's own files when
+# the servers are this test's, else a download).
+bucket_dir() {
+  local d="${SV_RUN_DIR:-}/s3/$SV_S3_BUCKET/${SV_PREFIX%/}"
+  if [[ -n "${SV_RUN_DIR:-}" && -d "$d" ]]; then echo "$d"; return; fi
+  rm -rf "$SV_SCRATCH/scan-bucket" && mkdir -p "$SV_SCRATCH/scan-bucket"
+  aws_s3 s3 cp --only-show-errors --recursive "s3://$SV_S3_BUCKET/$SV_PREFIX" "$SV_SCRATCH/scan-bucket/"
+  echo "$SV_SCRATCH/scan-bucket"
+}
+mkdir -p "$SV_SCRATCH/scan"
+redis_dump "$SV_SCRATCH/scan/redis.txt"
+assert_ge "$(grep -c 'shred-' "$SV_SCRATCH/scan/redis.txt")" 5 "lines about this part's jobs in the Redis dump"
+before="$(scan "$(bucket_dir)" | sort -u)"
+assert_contains "$before" "wrapped-2/hex" "before the shred, the scan finds the wrapped data key in keys/ws-s.json (the method works)"
+
+sv keys shred ws-s --yes >"$SV_SCRATCH/cli-shred.txt"
+sqlite3 "$SQLVAULT_DATA_DIR/ws-s/livestore.db" "INSERT INTO todos VALUES ('s3', 'x', 0)"
+sv backup ws-s --id shred-b3 --json >"$SV_SCRATCH/cli-b3.txt" 2>&1 && fail "a backup of the shredded workspace was taken"
+assert_contains "$(cat "$SV_SCRATCH/cli-b3.txt")" "refusing to back up workspace 'ws-s' again" "queued backup after the shred"
+SQLVAULT_FULL_EVERY=24h sv backup ws-s --inline >"$SV_SCRATCH/cli-b4.txt" 2>&1 && fail "an incremental of the shredded workspace was taken"
+assert_contains "$(cat "$SV_SCRATCH/cli-b4.txt")" "shredded" "chain backup after the shred"
+kill "$WORKER_PID" 2>/dev/null || true
+wait "$WORKER_PID" 2>/dev/null || true
+expect_restore_fail ws-s latest "was shredded at"
+redis_dump "$SV_SCRATCH/scan/redis.txt"
+scandirs=("$(bucket_dir)" "$SV_SCRATCH/scan" "$SQLVAULT_DATA_DIR" "$SV_SCRATCH"/*.log "$SV_SCRATCH"/cli-*)
+note "scanned: the bucket, Redis, the data dir (chain state, temporary dir), the workers' logs, the commands' output"
+find "$SQLVAULT_DATA_DIR" -path '*.sqlvault-*' -type f | sed 's/^/   file: /' | head -20
+hits="$(for p in "${scandirs[@]}"; do scan "$p"; done | sort -u)"
+assert_eq "" "$hits" "copies of the data key (raw, hex, base64; or either wrapped copy) after the shred"
+obj_get keys/ws-s.json "$T/tomb.json"
+assert_eq "true null null" "$(jq -r '[.shredded, .wrapped, .nonce] | map(tostring) | join(" ")' "$T/tomb.json")" "the record is a tombstone"
 
 sv_pass
