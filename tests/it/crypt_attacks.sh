@@ -300,6 +300,21 @@ expect_restore_fail wa "$tse" "checksum mismatch: the database is hmac:[0-9a-f]{
 obj_put "$T/e.meta" "full/wa/$tse/metadata.json"
 obj_del "full/wa/$tse/verify.json"
 
+step "M5 a decrypted database that fails validation: verify.json records no text from it"
+make_workspace wv 300
+corrupt_table_page "$SQLVAULT_DATA_DIR/wv/livestore.db"
+tsv="$(sv backup wv --inline --json | jq -r .ts)"
+rc=0
+vout="$(sv verify wv --at "$tsv" --inline 2>&1)" || rc=$?
+assert_eq 1 "$rc" "verify exit status"
+assert_contains "$vout" "integrity check" "verify's own error (the job's result) has the details"
+obj_get "full/wv/$tsv/verify.json" "$T/wv.verify"
+assert_eq "false corrupt" "$(jq -r '[(.ok | tostring), .errorCode] | join(" ")' "$T/wv.verify")" "verify.json ok, errorCode"
+assert_contains "$(jq -r .error "$T/wv.verify")" "not in the bucket" "verify.json's error"
+detail="$(grep -m1 -o 'integrity check: .*' <<<"$vout" | cut -c19-60)"
+[[ -n "$detail" ]] && ! grep -qF "$detail" "$T/wv.verify" || fail "verify.json quotes the integrity check [$detail]: $(cat "$T/wv.verify")"
+note "ok: verify.json does not quote [$detail]"
+
 step "S1 keys shred leaves no copy of the data key anywhere sqlvault wrote"
 source "$SV_SOURCE_DIR/tests/it/queue_lib.sh"
 keyfile "$SV_SCRATCH/k2" 2
