@@ -98,7 +98,7 @@ while ((runs < 40)); do
   runs=$((runs + 1))
   jobs=$((1 + RANDOM % 8))
   if ((runs == 2)); then
-    ms=$((RANDOM % 400))
+    ms=$((RANDOM % 200))
     note "run $runs: --jobs $jobs, killed at a random time ($ms ms after its start)"
     SQLVAULT_ENCRYPTION_KEY_FILE="$OLD" "$SV_BIN" keys rotate --new-key-file "$NEW" --jobs "$jobs" --json >"$T/run$runs.json" 2>&1 &
     pid=$!
@@ -107,7 +107,7 @@ while ((runs < 40)); do
     rc=0
     wait "$pid" || rc=$?
   else
-    n=$((1 + RANDOM % 40)) point=$( ((RANDOM % 2)) && echo put || echo get)
+    n=$((1 + RANDOM % 30)) point=$( ((RANDOM % 2)) && echo put || echo get)
     note "run $runs: --jobs $jobs, SQLVAULT_TEST_ROTATE_KILL=$n:$point"
     rc=0
     SQLVAULT_TEST_ROTATE_KILL="$n:$point" SQLVAULT_ENCRYPTION_KEY_FILE="$OLD" "$SV_BIN" keys rotate --new-key-file "$NEW" \
@@ -128,7 +128,7 @@ while ((runs < 40)); do
   fi
 done
 [[ "$done_" == true ]] || fail "the rotation did not finish in $runs runs"
-assert_ge "$kills" 3 "runs killed with -9"
+assert_ge "$kills" 2 "runs killed with -9"
 assert_eq "0 $NWS" "$counts" "records under the old and the new key after the resumed run"
 assert_eq "0 0" "$(jq -r '[.failed, .pending] | join(" ")' "$T/run$runs.json")" "last run: failed, pending"
 check_records "$T/rec" new >/dev/null || fail "not every record is under the new key with its own data key"
