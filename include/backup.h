@@ -56,6 +56,8 @@ typedef struct backup_outcome {
     bool unchanged;           /* nothing changed since the chain's head: nothing written, ts names the head */
     json_t *head;             /* with unchanged: the head's backupType, stateChecksum, base, chainLength (new ref) */
     const char *full_reason;  /* a chain's backup taken as a full: why (static string), else NULL */
+    char db_sum[72];          /* this attempt's own commit: the first file's plain sha256 ("" otherwise;
+                               * an encrypted backup's metadata holds it keyed, crypto.h) */
 } backup_outcome;
 
 /* Runs the pipeline (see above). out->metadata is owned by the caller. */

@@ -70,6 +70,8 @@ typedef struct sv_config {
     int64_t test_swap_busy_ms;  /* SQLVAULT_TEST_SWAP_BUSY_MS: the swap's wait on locks (0 = 30 s) */
     bool test_store_busy;       /* SQLVAULT_TEST_STORE_BUSY: a store's optimistic copy fails as busy */
     bool store_no_quiesce;      /* SQLVAULT_STORE_NO_QUIESCE: a busy store fails instead of quiescing */
+    int64_t test_rotate_kill;   /* SQLVAULT_TEST_ROTATE_KILL=N:get|put: keys rotate SIGKILLs itself at its Nth re-wrap */
+    bool test_rotate_kill_put;  /* ... after that re-wrap's PUT (else after its GET, before the PUT) */
 } sv_config;
 
 /* One configuration variable, for --help and the README. */

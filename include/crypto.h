@@ -99,6 +99,22 @@ int crypto_for_restore(const sv_config *cfg, store_t *s, const sv_clock *clock, 
 /* metadata.json's "encryption" object for an object sealed with dk. */
 json_t *crypto_meta(const crypto_dk *dk, const char *ws);
 
+/* Keyed checksums (sums.c): an encrypted backup's metadata.json holds
+ * "hmac:HEX" (HMAC-SHA256 under a key derived from the workspace's data key
+ * of the "sha256:HEX" of the plaintext) where a plain backup holds the
+ * sha256, so the bucket holds no plaintext digest to confirm a guess with. */
+#define CRYPTO_SUM_PREFIX "hmac:"
+#define CRYPTO_SUM_LEN 72 /* as a "sha256:HEX" checksum: "hmac:" + 64 hex digits + NUL fits */
+bool crypto_sum_is_keyed(const char *sum);
+/* The keyed form of plain ("sha256:HEX", any case). */
+int crypto_sum_keyed(const crypto_dk *dk, const char *plain, char out[CRYPTO_SUM_LEN], sv_err *err);
+/* Keys the string field of o in place (absent or keyed already: unchanged). */
+int crypto_sum_key_field(const crypto_dk *dk, json_t *o, const char *field, sv_err *err);
+/* computed (plain) in the form of expected: keyed with dk when expected is
+ * keyed (dk NULL then fails), else copied. */
+int crypto_sum_as(const crypto_dk *dk, const char *expected, const char *computed, char out[CRYPTO_SUM_LEN],
+                  sv_err *err);
+
 /* True when the bytes start with the sealed-object magic. */
 bool crypto_is_sealed(const void *data, size_t len);
 

@@ -512,6 +512,21 @@ static int commit_record(backup_run *r, const char *meta_text, sv_err *err)
     return rc == 0 ? 1 : -1;
 }
 
+/* An encrypted backup's plaintext digests keyed with its data key (crypto.h,
+ * keyed checksums): "checksum", "stateChecksum" and each file's "checksum".
+ * "parentStateChecksum" stays as its parent's metadata says it. */
+static int key_sums(const crypto_dk *dk, json_t *meta, sv_err *err)
+{
+    json_t *f;
+    size_t i;
+    if (crypto_sum_key_field(dk, meta, "checksum", err) != 0 ||
+        crypto_sum_key_field(dk, meta, "stateChecksum", err) != 0)
+        return -1;
+    json_array_foreach(json_object_get(meta, "files"), i, f)
+        if (crypto_sum_key_field(dk, f, "checksum", err) != 0) return -1;
+    return 0;
+}
+
 /* Phase 3: metadata.json, the commit record (once) or the fence, then the
  * marker itself (If-None-Match): the backup exists from here on. */
 static int write_marker(backup_run *r, sv_err *err)
@@ -520,12 +535,13 @@ static int write_marker(backup_run *r, sv_err *err)
     backup_outcome *out = r->out;
     store_put_opts po = {.if_none_match = true, .content_type = "application/json"};
     json_t *meta;
-    char *meta_text;
+    char *meta_text = NULL;
     int rc = -1;
     out->duration_ms = sv_mono_ms(ctx->clock) - r->t0;
     meta = make_meta(ctx, r->bp, r->ts_ms, r->snaps[0], r->sum0, r->osum0, r->compressed0, out->duration_ms,
                      r->enc ? &r->dk : NULL, strrchr(r->obj_keys[0], '/') + 1, r->files, r->store);
     if (meta) incr_meta(r, meta);
+    if (meta && r->enc && key_sums(&r->dk, meta, err) != 0) goto done;
     meta_text = meta ? json_dumps(meta, JSON_INDENT(2)) : NULL;
     if (!meta_text) {
         sv_err_set(err, SV_ENOMEM, "out of memory");
@@ -550,6 +566,7 @@ static int write_marker(backup_run *r, sv_err *err)
     }
     metrics_backup_size(r->total);
     r->own_commit = true;
+    memcpy(out->db_sum, r->sum0, sizeof out->db_sum);
     out->metadata = meta;
     meta = NULL;
     rc = 0;
@@ -629,7 +646,7 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
         rc = found > 0 ? 0 : -1;
         goto done;
     }
-    if (r.chain && crypto_for_backup(ctx->cfg, ctx->store, ctx->clock, bp->workspace, &r.dk, &r.enc, err) != 0)
+    if (r.chain && !r.enc && crypto_for_backup(ctx->cfg, ctx->store, ctx->clock, bp->workspace, &r.dk, &r.enc, err) != 0)
         goto done;
     if (upload_files(&r, err) != 0) goto done;
     rc = write_marker(&r, err);

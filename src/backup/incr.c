@@ -149,7 +149,21 @@ static int head_in_store(backup_run *r, sv_err *err)
         goto done;
     }
     sum = json_string_value(json_object_get(m, "stateChecksum"));
-    if (!sum || strcmp(sum, r->old.state_sum) != 0) {
+    if (crypto_sum_is_keyed(sum)) {
+        /* An encrypted head's checksum is keyed: the local state's plain one
+         * is keyed with the workspace's data key to compare (one GET of its
+         * record, which the backup that follows needs anyway). */
+        char keyed[CRYPTO_SUM_LEN];
+        if (!r->enc && crypto_for_backup(r->ctx->cfg, r->ctx->store, r->ctx->clock, r->bp->workspace, &r->dk,
+                                         &r->enc, err) != 0)
+            goto done;
+        if (!r->enc || crypto_sum_keyed(&r->dk, r->old.state_sum, keyed, err) != 0 || strcmp(sum, keyed) != 0) {
+            sv_err_clear(err);
+            r->full_reason = "the chain's head in the store is not the state's";
+            rc = 1;
+            goto done;
+        }
+    } else if (!sum || strcmp(sum, r->old.state_sum) != 0) {
         r->full_reason = "the chain's head in the store is not the state's";
         rc = 1;
         goto done;

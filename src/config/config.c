@@ -76,6 +76,8 @@ const sv_config_var sv_config_vars[] = {
     {"SQLVAULT_TEST_SWAP_BUSY_MS", NULL, NULL, "ms the swap waits out other connections' locks (default 30 s)"},
     {"SQLVAULT_TEST_STORE_BUSY", NULL, NULL, "set: a store's optimistic copy fails as busy (the quiesce path)"},
     {"SQLVAULT_STORE_NO_QUIESCE", NULL, NULL, "set: a busy store fails instead of asking its listeners to quiesce"},
+    {"SQLVAULT_TEST_ROTATE_KILL", NULL, NULL,
+     "N:get or N:put: keys rotate kills itself (SIGKILL) at its Nth re-wrap, before or after the PUT"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -296,6 +298,17 @@ static void config_knobs(sv_config *c, const char *const *val, char *errs, size_
     v = value_of(val, "SQLVAULT_REPLICAS");
     c->replicas = v && *v ? sv_strdup(v) : NULL;
     if (c->replicas) check_replicas(c, errs, cap);
+    v = value_of(val, "SQLVAULT_TEST_ROTATE_KILL");
+    if (v && *v) {
+        char *end;
+        long long nth = strtoll(v, &end, 10);
+        if (nth > 0 && (strcmp(end, ":get") == 0 || strcmp(end, ":put") == 0)) {
+            c->test_rotate_kill = nth;
+            c->test_rotate_kill_put = strcmp(end, ":put") == 0;
+        } else {
+            problem(errs, cap, "SQLVAULT_TEST_ROTATE_KILL: '%s' must be N:get or N:put", v);
+        }
+    }
 }
 
 /* SQLVAULT_INCREMENTAL_EVERY: a duration (at least 1s), or off (0). */

@@ -15,6 +15,7 @@
  * the next-index, budget and counters are atomics; the first error is
  * written under mu. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ typedef struct rot {
     size_t nbatch;
     atomic_size_t next;
     atomic_uint_fast64_t seen, rewrapped, already, shredded, failed, requests;
+    atomic_int_fast64_t attempts; /* re-wraps begun (SQLVAULT_TEST_ROTATE_KILL counts them) */
     atomic_int_fast64_t budget; /* re-wraps left (limit), or -1 */
     bool stopped;
     pthread_mutex_t mu;
@@ -75,6 +77,7 @@ static void rot_one(rot_t *r, store_t *s, const char *ws)
     json_error_t je;
     sv_err e;
     const char *kid;
+    int64_t nth = 0;
     sv_err_clear(&e);
     memset(&dk, 0, sizeof dk);
     atomic_fetch_add(&r->seen, 1);
@@ -102,6 +105,8 @@ static void rot_one(rot_t *r, store_t *s, const char *ws)
         goto done;
     }
     if (!take_budget(r)) goto done; /* --limit reached: left for the next run */
+    nth = atomic_fetch_add(&r->attempts, 1) + 1;
+    if (r->cfg->test_rotate_kill == nth && !r->cfg->test_rotate_kill_put) raise(SIGKILL); /* test knob */
     if (crypto_dk_unwrap(&r->ring, ws, rec, &dk, &e) != 0) goto fail;
     nrec = crypto_dk_wrap(&r->ring.kek[0], ws, &dk, sv_now_ms(r->clock), &e);
     if (!nrec) goto fail;
@@ -115,6 +120,7 @@ static void rot_one(rot_t *r, store_t *s, const char *ws)
     store_put_opts po = {.content_type = "application/json"};
     atomic_fetch_add(&r->requests, 1);
     if (store_put(s, key, out, strlen(out), &po, &e) != 0) goto fail;
+    if (r->cfg->test_rotate_kill == nth && r->cfg->test_rotate_kill_put) raise(SIGKILL); /* test knob */
     atomic_fetch_add(&r->rewrapped, 1);
     goto done;
 fail:

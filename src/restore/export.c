@@ -93,6 +93,9 @@ int job_export(job_ctx *ctx, json_t **result, sv_err *err)
     now = sv_now_ms(ctx->clock);
     sv_iso_format(now + ttl * 1000, iso);
     m = out.metadata;
+    /* The plain file's own sha256 (an encrypted backup's metadata holds it
+     * keyed; the export is plaintext anyway, so its digest tells nothing). */
+    if (!zst && out.db_sum[0]) json_object_set_new(m, "checksum", json_string(out.db_sum));
     *result = json_pack("{s:s, s:s, s:O?, s:O?, s:s, s:s, s:s, s:s, s:I, s:O?, s:O?}", "url", url, "expires_at",
                         iso, "size", json_object_get(m, zst ? "compressedSize" : "databaseSize"), "checksum",
                         json_object_get(m, zst ? "compressedChecksum" : "checksum"), "filename", filename, "key", key,

@@ -314,6 +314,8 @@ typedef struct fetch_run {
     fetch_out f;
     plain_in_ctx pc;
     crypto_stream *dec;
+    crypto_dk dk;           /* the workspace's data key when the object is encrypted (keyed checksums) */
+    bool have_dk;
     pthread_t th;
     bool started;
     uint64_t total;         /* input bytes, known before reading */
@@ -388,10 +390,11 @@ static int fetch_setup(fetch_run *r, sv_err *err)
 filter:
     if (o->encrypted) {
         /* The decrypting filter sits between the stored bytes and zstd. */
-        crypto_dk dk;
-        int crc = crypto_for_restore(r->ctx->cfg, o->store, r->ctx->clock, r->ctx->workspace, &dk, err);
-        if (crc == 0) crc = crypto_open_new(&dk, o->context ? o->context : o->key, plain_in, &r->pc, &r->dec, err);
-        crypto_dk_clear(&dk);
+        int crc = crypto_for_restore(r->ctx->cfg, o->store, r->ctx->clock, r->ctx->workspace, &r->dk, err);
+        if (crc == 0) {
+            r->have_dk = true;
+            crc = crypto_open_new(&r->dk, o->context ? o->context : o->key, plain_in, &r->pc, &r->dec, err);
+        }
         if (crc != 0) return -1;
     }
     return 0;
@@ -471,7 +474,23 @@ static int fetch_check(fetch_run *r, sv_err *err)
     if (o->expect_size >= 0 && r->f.size != (uint64_t)o->expect_size)
         return sv_err_set(err, SV_ECHECKSUM, "size mismatch: the database is %llu bytes but metadata.json says %lld",
                           (unsigned long long)r->f.size, (long long)o->expect_size);
+    if (o->expect_sum && crypto_sum_is_keyed(o->expect_sum) && r->f.md_db) {
+        /* An encrypted backup's checksum is keyed (crypto.h): so is the
+         * computed one from here on, in messages and records too. */
+        char keyed[CRYPTO_SUM_LEN];
+        if (!r->have_dk) {
+            sv_err_set(err, SV_ECORRUPT, "metadata.json has a keyed checksum but does not say the backup is encrypted");
+            return sv_err_hint(err, "the backup's metadata.json was modified; restore another backup");
+        }
+        if (crypto_sum_keyed(&r->dk, out->sum, keyed, err) != 0) return -1;
+        memcpy(out->sum, keyed, sizeof out->sum);
+    }
     if (o->expect_sum && !sum_matches(out->sum, o->expect_sum)) {
+        /* A decrypted database's plain digest is never told (the message may
+         * be recorded in the store, verify.json): its keyed form is. */
+        char keyed[CRYPTO_SUM_LEN];
+        if (r->have_dk && !crypto_sum_is_keyed(out->sum) && crypto_sum_keyed(&r->dk, out->sum, keyed, err) == 0)
+            memcpy(out->sum, keyed, sizeof out->sum);
         sv_err_set(err, SV_ECHECKSUM, "checksum mismatch: the database is %s but metadata.json says %s", out->sum,
                    o->expect_sum);
         return sv_err_hint(err, "the backup or its metadata.json was damaged; restore an older backup");
@@ -522,6 +541,7 @@ done:
     EVP_MD_CTX_free(r.f.md_db);
     ZSTD_freeDCtx(r.f.z);
     crypto_stream_free(r.dec);
+    crypto_dk_clear(&r.dk);
     free(r.f.zout);
     pthread_mutex_destroy(&r.p.mu);
     pthread_cond_destroy(&r.p.cv);

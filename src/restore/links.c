@@ -69,6 +69,7 @@
 #include "backup.h"
 #include "catalog.h"
 #include "chain.h"
+#include "crypto.h"
 #include "digest.h"
 #include "internal.h"
 #include "log.h"
@@ -712,6 +713,21 @@ int restore_chain_prove(job_ctx *ctx, restore_chain *c, restore_fetched *f, sv_e
         goto done;
     }
     memcpy(f->state_sum, p->state, sizeof f->state_sum);
+    if (json_is_object(json_object_get(target, "encryption"))) {
+        /* An encrypted backup's state checksum is keyed (crypto.h); an older
+         * one's plain checksum is compared as it is, but a mismatch tells
+         * only the keyed form of the result's (the message may be recorded
+         * in the store, verify.json). */
+        crypto_dk dk;
+        char keyed[CRYPTO_SUM_LEN];
+        int krc = crypto_for_restore(ctx->cfg, ctx->store, ctx->clock, ctx->workspace, &dk, err);
+        if (krc == 0) krc = crypto_sum_keyed(&dk, f->state_sum, keyed, err);
+        crypto_dk_clear(&dk);
+        if (krc != 0) goto done;
+        if (crypto_sum_is_keyed(mstr(target, "stateChecksum")) ||
+            strcasecmp(f->state_sum, mstr(target, "stateChecksum")) != 0)
+            memcpy(f->state_sum, keyed, sizeof f->state_sum);
+    }
     /* The result's checksum is its state checksum, the one the chain proved. */
     memcpy(f->sum, f->state_sum, sizeof f->sum);
     if (strcasecmp(f->state_sum, mstr(target, "stateChecksum")) != 0) {

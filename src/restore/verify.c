@@ -135,6 +135,15 @@ static int verify_once(job_ctx *ctx, json_t **result, sv_err *err)
                     ctx->job_id, "producer", SV_PRODUCER, "databaseSize", (json_int_t)f.size, "fetchMs",
                     (json_int_t)f.duration_ms, "validateMs", (json_int_t)validate_ms, "pageCount",
                     (json_int_t)val.page_count);
+    if (doc && rc != 0 && f.sum[0] && err->code != SV_ECHECKSUM && json_is_object(json_object_get(meta, "encryption"))) {
+        /* An encrypted backup that decrypted and matched its checksum, then
+         * failed validation: the message may quote the database (its
+         * integrity_check, a schema name). The bucket gets no content: the
+         * details stay in the job's result and log. */
+        json_object_set_new(doc, "error", json_string("the decrypted database was refused by validation (its details "
+                                                      "may quote its content: they are in the verify job's result "
+                                                      "and log, not in the bucket)"));
+    }
     json_decref(meta);
     if (!doc) return sv_err_set(err, SV_ENOMEM, "out of memory");
     if (f.links > 0) { /* a chain point: what was applied, and the state proven */

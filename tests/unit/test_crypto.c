@@ -3,7 +3,8 @@
  * known answer, and every tampering the format must refuse: a flipped byte
  * anywhere, truncation mid-chunk and at a chunk boundary, swapped and
  * duplicated chunks, another object key (moved object), another data key
- * (another workspace); KEK files in three encodings; wrap/unwrap refusals. */
+ * (another workspace); KEK files in three encodings; wrap/unwrap refusals;
+ * keyed checksums (no plaintext digest in an encrypted backup's metadata). */
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -304,6 +305,44 @@ static void test_wrap(void)
     json_decref(rec);
 }
 
+/* Keyed checksums: not the plain digest, deterministic per data key (a
+ * chain compares them), another key gives another, hex case does not
+ * matter, a keyed one is never keyed twice, and crypto_sum_as keys only
+ * for a keyed expectation. */
+static void test_keyed_sums(void)
+{
+    const char *plain = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    const char *upper = "sha256:9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08";
+    char a[CRYPTO_SUM_LEN], b[CRYPTO_SUM_LEN], c[CRYPTO_SUM_LEN], d[CRYPTO_SUM_LEN];
+    crypto_dk other = DK;
+    sv_err e;
+    json_t *o;
+    other.key[0] ^= 1;
+    CHECK(crypto_sum_keyed(&DK, plain, a, &e) == 0);
+    CHECK(strncmp(a, "hmac:", 5) == 0 && strlen(a) == 69);
+    CHECK(crypto_sum_is_keyed(a) && !crypto_sum_is_keyed(plain) && !crypto_sum_is_keyed(NULL));
+    CHECK(strstr(a, plain + 7) == NULL);
+    CHECK(crypto_sum_keyed(&DK, upper, b, &e) == 0);
+    CHECK_STR(a, b);
+    CHECK(crypto_sum_keyed(&other, plain, c, &e) == 0);
+    CHECK(strcmp(a, c) != 0);
+    CHECK(crypto_sum_keyed(&DK, a, d, &e) != 0); /* never keyed twice */
+    CHECK(crypto_sum_as(&DK, a, plain, d, &e) == 0);
+    CHECK_STR(a, d);
+    CHECK(crypto_sum_as(NULL, plain, upper, d, &e) == 0); /* a plain expectation: compared as it is */
+    CHECK_STR(upper, d);
+    CHECK(crypto_sum_as(NULL, a, plain, d, &e) != 0);     /* keyed, no data key: cannot match */
+    o = json_pack("{s:s, s:s, s:n}", "checksum", plain, "stateChecksum", a, "none");
+    CHECK(crypto_sum_key_field(&DK, o, "checksum", &e) == 0);
+    CHECK(crypto_sum_key_field(&DK, o, "stateChecksum", &e) == 0);
+    CHECK(crypto_sum_key_field(&DK, o, "none", &e) == 0);
+    CHECK(crypto_sum_key_field(&DK, o, "absent", &e) == 0);
+    CHECK_STR(a, json_string_value(json_object_get(o, "checksum")));
+    CHECK_STR(a, json_string_value(json_object_get(o, "stateChecksum")));
+    CHECK(json_is_null(json_object_get(o, "none")));
+    json_decref(o);
+}
+
 int main(void)
 {
     const char *s = getenv("SV_TEST_SEED");
@@ -318,5 +357,6 @@ int main(void)
     test_tamper();
     test_kek_files();
     test_wrap();
+    test_keyed_sums();
     TEST_DONE();
 }
