@@ -69,7 +69,7 @@ const sv_config_var sv_config_vars[] = {
      "downloads in flight (each its own store connection) while a restore reads a chain's links"},
     {"SQLVAULT_REPLICAS", "replicas", NULL,
      "further stores every committed backup is copied to: NAME=URL,... (file:// or s3://; "
-     "SQLVAULT_REPLICA_<NAME>_S3_ENDPOINT, _S3_REGION, _ACCESS_KEY_ID, _SECRET_ACCESS_KEY, default the primary's)"},
+     "SQLVAULT_REPLICA_<NAME>_S3_ENDPOINT, _S3_REGION, _ACCESS_KEY_ID, _SECRET_ACCESS_KEY, _RETENTION, default the primary's)"},
     /* Test knobs: environment only (no flag), not in --help (SV_CONFIG_TEST). */
     {"SQLVAULT_TEST_JOBS", NULL, NULL, "1: the sleep and fail job types"},
     {"SQLVAULT_TEST_FAIL_SWAP", NULL, NULL, "1: a restore's swap fails after copying (the rollback path)"},
