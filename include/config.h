@@ -62,6 +62,8 @@ typedef struct sv_config {
     int64_t full_every_ms;      /* SQLVAULT_FULL_EVERY: a chain's base older than this makes a full, 24h; 0 = no incrementals */
     int max_chain;              /* SQLVAULT_MAX_CHAIN: incrementals after a full before the next full, 1440 */
     int restore_concurrency;    /* SQLVAULT_RESTORE_CONCURRENCY: a chain restore's downloads in flight, 8 */
+    char *bucket_lock;          /* SQLVAULT_BUCKET_LOCK: the store's lock age as given ("7d"), NULL = none known */
+    int64_t bucket_lock_ms;     /* the same in ms, 0 = none known */
     char *replicas;             /* SQLVAULT_REPLICAS: NAME=URL,... further stores (replica.h); NULL = none */
     /* Test knobs (SV_CONFIG_TEST rows: environment only, never in --help or
      * the README's table; never set them in production). */

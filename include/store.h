@@ -102,6 +102,12 @@ int store_list(store_t *s, const char *prefix, const char *delimiter, store_list
                sv_err *err);
 /* Deletes any number of keys; a key already gone is not an error. */
 int store_delete_many(store_t *s, const char *const *keys, size_t n, sv_err *err);
+/* The same, where a key that a bucket lock rule (R2: ObjectLockedByBucketPolicy)
+ * or S3 Object Lock refuses to delete is kept and not an error: locked[i]
+ * (n entries, the caller's) is set for it, *nlocked counts them. Classified
+ * once, here: a lock is not retried as a transient failure. A driver
+ * without locks (file://) deletes them all. */
+int store_delete_locked(store_t *s, const char *const *keys, size_t n, bool *locked, size_t *nlocked, sv_err *err);
 /* A URL usable without credentials ("GET" or "PUT"); the file store answers
  * the absolute path. *out is heap-allocated, caller frees. */
 int store_presign(store_t *s, const char *method, const char *key, int64_t ttl_s,

@@ -67,6 +67,9 @@ const sv_config_var sv_config_vars[] = {
     {"SQLVAULT_MAX_CHAIN", "max-chain", "1440", "a backup is a full when its chain has this many incrementals"},
     {"SQLVAULT_RESTORE_CONCURRENCY", "restore-concurrency", "8",
      "downloads in flight (each its own store connection) while a restore reads a chain's links"},
+    {"SQLVAULT_BUCKET_LOCK", "bucket-lock", NULL,
+     "the age of the store's bucket lock rule (R2) or Object Lock retention (S3), e.g. 7d: prune keeps younger "
+     "backups without trying to delete them, and a dry run says so (a refused delete is handled either way)"},
     {"SQLVAULT_REPLICAS", "replicas", NULL,
      "further stores every committed backup is copied to: NAME=URL,... (file:// or s3://; "
      "SQLVAULT_REPLICA_<NAME>_S3_ENDPOINT, _S3_REGION, _ACCESS_KEY_ID, _SECRET_ACCESS_KEY, _RETENTION, default the primary's)"},
@@ -295,6 +298,13 @@ static void config_knobs(sv_config *c, const char *const *val, char *errs, size_
     c->test_swap_busy_ms = v && atoll(v) > 0 ? atoll(v) : 0;
     c->test_store_busy = value_of(val, "SQLVAULT_TEST_STORE_BUSY") != NULL;
     c->store_no_quiesce = value_of(val, "SQLVAULT_STORE_NO_QUIESCE") != NULL;
+    v = value_of(val, "SQLVAULT_BUCKET_LOCK");
+    if (v && *v && strcmp(v, "0") != 0 && strcmp(v, "off") != 0) {
+        if (sv_parse_duration_ms(v, &c->bucket_lock_ms, &e) != 0 || c->bucket_lock_ms <= 0)
+            problem(errs, cap, "SQLVAULT_BUCKET_LOCK: '%s' is not a duration (e.g. 7d, 30d, 12h)", v);
+        else
+            c->bucket_lock = sv_strdup(v);
+    }
     v = value_of(val, "SQLVAULT_REPLICAS");
     c->replicas = v && *v ? sv_strdup(v) : NULL;
     if (c->replicas) check_replicas(c, errs, cap);
@@ -469,7 +479,7 @@ void config_free(sv_config *c)
                      &c->data_dir, &c->tmp_dir, &c->workspaces, &c->schedule, &c->retention,
                      &c->metrics_addr, &c->pools, &c->pool, &c->alert_webhook, &c->alert_format,
                      &c->encryption_key_file, &c->encryption_old_key_file, &c->allow_dirs, &c->state_dir,
-                     &c->replicas};
+                     &c->replicas, &c->bucket_lock};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         free(*strs[i]);
         *strs[i] = NULL;

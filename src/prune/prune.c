@@ -33,6 +33,8 @@
 #include "util.h"
 
 #define DELETE_BATCH 1000
+
+static const char *str_of(json_t *o, const char *key);
 #define VERIFY_JSON_MAX (64 * 1024)
 
 typedef struct folder {
@@ -71,6 +73,11 @@ typedef struct prune_run {
     size_t ndecisions, max_decisions;
     bool truncated;
     bool uploads_unsupported; /* the store cannot list multipart uploads */
+    int64_t lock_ms;      /* SQLVAULT_BUCKET_LOCK: the bucket's lock age, 0 = none known */
+    const char *lock_desc;
+    json_int_t locked;    /* doomed backups kept by a lock (their own, or a link's) */
+    json_int_t locked_objects; /* leftover objects a lock kept */
+    json_t *locked_list;  /* [{workspace, ts, reason}] */
 } prune_run;
 
 /* A batch of keys to delete, flushed at DELETE_BATCH. */
@@ -182,8 +189,13 @@ static int batch_flush(key_batch *b, sv_err *err)
     if (b->n && !b->run->dry_run) {
         if (job_cancelled(b->run->ctx))
             rc = sv_err_set(err, SV_ECANCEL, "prune cancelled");
-        else
-            rc = store_delete_many(b->run->store, (const char *const *)b->keys, b->n, err);
+        else {
+            /* a lock that refuses a leftover object keeps it for the next prune */
+            bool locked[DELETE_BATCH];
+            size_t nl = 0;
+            rc = store_delete_locked(b->run->store, (const char *const *)b->keys, b->n, locked, &nl, err);
+            b->run->locked_objects += (json_int_t)nl;
+        }
     }
     for (size_t i = 0; i < b->n; i++) free(b->keys[i]);
     b->n = 0;
@@ -356,24 +368,149 @@ static int wp_decide(ws_prune *w, sv_err *err)
     return 0;
 }
 
+/* The item whose folder is named name (items are newest first, which is
+ * descending name order: cmp_folder_newest), or -1. */
+static long item_named(const ws_prune *w, const char *name)
+{
+    size_t lo = 0, hi = w->ni;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(w->scan.f[w->map[mid]].name, name);
+        if (c == 0) return (long)mid;
+        if (c > 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return -1;
+}
+
+enum { DOOM_PENDING, DOOM_DELETED, DOOM_LOCKED, DOOM_HELD };
+
+/* A doomed backup kept by a lock (its own, or a link's that builds on it):
+ * state[k] set, the counts moved from deleted to kept, and its ancestors
+ * among the doomed held too, so no kept link loses its chain. */
+static void doom_keep(ws_prune *w, unsigned char *state, long k, bool own, const char *why)
+{
+    prune_run *r = w->r;
+    const char *link = w->scan.f[w->map[k]].name;
+    while (k >= 0 && !w->items[k].keep && (state[k] == DOOM_PENDING || (own && state[k] != DOOM_DELETED))) {
+        folder *f = &w->scan.f[w->map[k]];
+        state[k] = own ? DOOM_LOCKED : DOOM_HELD;
+        r->deleted--;
+        r->kept++;
+        r->locked++;
+        if (r->locked_list && json_array_size(r->locked_list) < r->max_decisions) {
+            char reason[160];
+            if (own) snprintf(reason, sizeof reason, "%s", why);
+            else snprintf(reason, sizeof reason, "ancestor of %s, which is locked", link);
+            json_array_append_new(r->locked_list,
+                                  json_pack("{s:s, s:s, s:s}", "workspace", w->ws, "ts", f->name, "reason", reason));
+        }
+        /* its decision (a single one; a run of many is left as it is) says so */
+        for (size_t i = json_array_size(r->decisions); i-- > 0;) {
+            json_t *d = json_array_get(r->decisions, i);
+            if (json_object_get(d, "count") || strcmp(str_of(d, "ts"), f->name) != 0 ||
+                strcmp(str_of(d, "workspace"), w->ws) != 0)
+                continue;
+            json_object_set_new(d, "action", json_string("keep"));
+            json_object_set_new(d, "reason", json_string(own ? why : "ancestor of a locked backup"));
+            json_object_set_new(d, "locked", json_true());
+            break;
+        }
+        log_info(r->ctx->job_id, w->ws, "prune: %s %s kept: %s", r->dry_run ? "would keep" : "keeping", f->name,
+                 own ? why : "an ancestor of a locked backup");
+        own = false;
+        k = f->incremental && f->parent[0] ? item_named(w, f->parent) : -1;
+    }
+}
+
+/* Phase 1's batch of commit markers: deleted, or locked (kept with their
+ * ancestors). */
+static int doom_flush(ws_prune *w, unsigned char *state, long *idx, size_t n, sv_err *err)
+{
+    const char *keys[DELETE_BATCH];
+    bool locked[DELETE_BATCH];
+    size_t nlocked = 0, m = 0;
+    long who[DELETE_BATCH];
+    if (!n) return 0;
+    for (size_t i = 0; i < n; i++) {
+        folder *f = &w->scan.f[w->map[idx[i]]];
+        if (state[idx[i]] != DOOM_PENDING) continue; /* held meanwhile */
+        for (size_t j = 0; j < f->nkeys; j++)
+            if (is_metadata(f->keys[j])) {
+                keys[m] = f->keys[j];
+                who[m++] = idx[i];
+            }
+    }
+    if (!m) return 0;
+    if (job_cancelled(w->r->ctx)) return sv_err_set(err, SV_ECANCEL, "prune cancelled");
+    if (store_delete_locked(w->r->store, keys, m, locked, &nlocked, err) != 0) return -1;
+    for (size_t i = 0; i < m; i++)
+        if (!locked[i] && state[who[i]] == DOOM_PENDING) state[who[i]] = DOOM_DELETED;
+    for (size_t i = 0; i < m; i++)
+        if (locked[i]) doom_keep(w, state, who[i], true, "locked: the store refused the delete (a bucket lock); the next prune tries again");
+    return 0;
+}
+
 /* Deletes the doomed backups in two phases: first every commit marker (so
- * none lists as committed any more), then the rest of their objects. */
+ * none lists as committed any more), newest first, then the rest of their
+ * objects. Under a bucket lock (SQLVAULT_BUCKET_LOCK tells its age; the
+ * store's refusal tells for sure), a doomed backup whose marker is locked
+ * stays whole and committed, and so does every backup its chain needs: the
+ * markers go newest first and a batch never holds a backup together with
+ * its parent, so an ancestor is never uncommitted before its locked link is
+ * known. Phase 2 removes the objects of the backups whose marker went. */
 static int wp_delete_doomed(ws_prune *w, sv_err *err)
 {
+    prune_run *r = w->r;
+    unsigned char *state = calloc(w->ni ? w->ni : 1, 1);
+    long *idx = calloc(DELETE_BATCH, sizeof *idx);
+    char **parents = calloc(DELETE_BATCH, sizeof *parents);
+    size_t n = 0;
+    int rc = -1;
+    if (!state || !idx || !parents) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* the known lock: a doomed backup younger than it is kept, not tried */
+    if (r->lock_ms > 0) {
+        for (size_t k = 0; k < w->ni; k++) { /* newest first */
+            folder *f = &w->scan.f[w->map[k]];
+            int64_t at = f->newest_mtime ? f->newest_mtime : f->ts_ms;
+            if (w->items[k].keep || state[k] != DOOM_PENDING || r->now - at >= r->lock_ms) continue;
+            char why[160], iso[SV_ISO_LEN];
+            sv_iso_format(at + r->lock_ms, iso);
+            snprintf(why, sizeof why, "locked until %s (SQLVAULT_BUCKET_LOCK %s)", iso, r->lock_desc);
+            doom_keep(w, state, (long)k, true, why);
+        }
+    }
+    for (size_t k = 0; k < w->ni; k++) { /* newest first */
+        folder *f = &w->scan.f[w->map[k]];
+        if (w->items[k].keep || state[k] != DOOM_PENDING) continue;
+        if (r->dry_run) continue;
+        /* a batch never holds a backup and its parent */
+        bool parent_of_batch = false;
+        for (size_t i = 0; i < n && !parent_of_batch; i++) parent_of_batch = parents[i] && strcmp(parents[i], f->name) == 0;
+        if (parent_of_batch || n == DELETE_BATCH) {
+            if (doom_flush(w, state, idx, n, err) != 0) goto done;
+            n = 0;
+            if (state[k] != DOOM_PENDING) continue;
+        }
+        idx[n] = (long)k;
+        parents[n++] = f->incremental && f->parent[0] ? f->parent : NULL;
+    }
+    if (doom_flush(w, state, idx, n, err) != 0) goto done;
     for (size_t k = 0; k < w->ni; k++) {
-        if (w->items[k].keep) continue;
+        if (w->items[k].keep || state[k] != DOOM_DELETED) continue;
         folder *f = &w->scan.f[w->map[k]];
         for (size_t j = 0; j < f->nkeys; j++)
-            if (is_metadata(f->keys[j]) && batch_add(w->batch, f->keys[j], err) != 0) return -1;
+            if (!is_metadata(f->keys[j]) && batch_add(w->batch, f->keys[j], err) != 0) goto done;
     }
-    if (batch_flush(w->batch, err) != 0) return -1;
-    for (size_t k = 0; k < w->ni; k++) {
-        if (w->items[k].keep) continue;
-        folder *f = &w->scan.f[w->map[k]];
-        for (size_t j = 0; j < f->nkeys; j++)
-            if (!is_metadata(f->keys[j]) && batch_add(w->batch, f->keys[j], err) != 0) return -1;
-    }
-    return 0; /* flushed with the leftovers */
+    rc = 0; /* flushed with the leftovers */
+done:
+    free(state);
+    free(idx);
+    free(parents);
+    return rc;
 }
 
 /* Adds uncommitted folders older than a day (by name and by newest object)
@@ -543,7 +680,14 @@ static int prune_once(job_ctx *ctx, json_t **result, sv_err *err)
     r.all = ctx->workspace == NULL;
     r.now = sv_now_ms(ctx->clock);
     r.decisions = json_array();
-    if (!r.decisions) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    r.locked_list = json_array();
+    r.lock_ms = ctx->cfg->bucket_lock_ms;
+    r.lock_desc = ctx->cfg->bucket_lock ? ctx->cfg->bucket_lock : "";
+    if (!r.decisions || !r.locked_list) {
+        json_decref(r.decisions);
+        json_decref(r.locked_list);
+        return sv_err_set(err, SV_ENOMEM, "out of memory");
+    }
     if (retention_parse(ctx->cfg->retention, &r.policy, err) != 0) {
         sv_err_hint(err, "set SQLVAULT_RETENTION, e.g. all:30d,daily:365d");
         goto fail;
@@ -625,6 +769,9 @@ static int prune_once(job_ctx *ctx, json_t **result, sv_err *err)
     }
     if (r.truncated) json_object_set_new(*result, "decisions_truncated", json_true());
     json_object_set_new(*result, "broken", json_integer(r.broken));
+    json_object_set_new(*result, "locked", json_integer(r.locked));
+    json_object_set_new(*result, "locked_objects", json_integer(r.locked_objects));
+    json_object_set(*result, "locked_backups", r.locked_list);
     if (r.uploads_unsupported) json_object_set_new(*result, "uploads_unsupported", json_true());
     if (r.all) json_object_set_new(*result, "workspaces_busy", json_integer(r.busy));
     log_info(ctx->job_id, ctx->workspace,
@@ -638,6 +785,7 @@ fail:
     for (size_t i = 0; i < wl.n; i++) free(wl.names[i]);
     free(wl.names);
     json_decref(r.decisions);
+    json_decref(r.locked_list);
     retention_free(r.policy);
     return rc;
 }
@@ -728,6 +876,13 @@ void prune_print(json_t *result, FILE *out)
             (long long)json_integer_value(json_object_get(result, "uploads")),
             (long long)json_integer_value(json_object_get(result, "aborted_uploads")),
             dry ? "to remove" : "removed");
+    if (json_integer_value(json_object_get(result, "locked")) > 0)
+        fprintf(out, "%lld backup(s) kept by a bucket lock (%s); the next prune tries again\n",
+                (long long)json_integer_value(json_object_get(result, "locked")),
+                dry ? "they would be refused" : "the store refused their deletes");
+    if (json_integer_value(json_object_get(result, "locked_objects")) > 0)
+        fprintf(out, "%lld leftover object(s) kept by a bucket lock\n",
+                (long long)json_integer_value(json_object_get(result, "locked_objects")));
     {
         const char *name;
         json_t *rep;

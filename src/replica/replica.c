@@ -39,6 +39,14 @@ static int replica_fill(const sv_config *cfg, const char *name, const char *url,
     r->cfg.s3_region = r->owned[2];
     r->cfg.access_key_id = r->owned[3];
     r->cfg.secret_access_key = r->owned[4];
+    if (replica_env(name, "BUCKET_LOCK")) { /* checked when the job reads it: a bad one means no known lock */
+        sv_err e2;
+        int64_t ms = 0;
+        if (sv_parse_duration_ms(replica_env(name, "BUCKET_LOCK"), &ms, &e2) == 0 && ms > 0) {
+            r->cfg.bucket_lock_ms = ms;
+            r->cfg.bucket_lock = (char *)replica_env(name, "BUCKET_LOCK");
+        }
+    }
     if (replica_env(name, "RETENTION")) {
         if (!(r->owned[5] = sv_strdup(replica_env(name, "RETENTION")))) return sv_err_set(err, SV_ENOMEM, "out of memory");
         r->cfg.retention = r->owned[5];

@@ -90,6 +90,16 @@ int store_delete_many(store_t *s, const char *const *keys, size_t n, sv_err *err
     return s->vt->delete_many(s, keys, n, err);
 }
 
+int store_delete_locked(store_t *s, const char *const *keys, size_t n, bool *locked, size_t *nlocked, sv_err *err)
+{
+    int rc;
+    memset(locked, 0, n * sizeof *locked);
+    *nlocked = 0;
+    rc = s->vt->delete_locked ? s->vt->delete_locked(s, keys, n, locked, err) : s->vt->delete_many(s, keys, n, err);
+    for (size_t i = 0; i < n; i++) *nlocked += locked[i];
+    return rc;
+}
+
 int store_presign(store_t *s, const char *method, const char *key, int64_t ttl_s,
                   const char *content_disposition, char **out, sv_err *err)
 {

@@ -44,6 +44,10 @@ typedef struct store_vt {
     /* Deletes up to any number of keys (the driver batches: S3 DeleteObjects
      * takes at most 1000). A key already gone is not an error. */
     int (*delete_many)(store_t *s, const char *const *keys, size_t n, sv_err *err);
+    /* Optional: delete_many where a key a bucket lock or object lock refuses
+     * is not an error but sets locked[i] (store_delete_locked). NULL: no
+     * locks in this driver. */
+    int (*delete_locked)(store_t *s, const char *const *keys, size_t n, bool *locked, sv_err *err);
     /* A URL a client can use without credentials: method "GET" or "PUT".
      * content_disposition (GET only) may be NULL. The file driver returns the
      * absolute path. *out is heap-allocated, caller frees. */

@@ -122,6 +122,7 @@ const state = {
   keyLocks: new Map(), // "bucket/key" -> promise tail, serialises conditional PUTs
   pending: new Set(), // requests held by latency faults, released on reset
   spoolSeq: 0,
+  locks: [], // bucket lock rules (POST /config {"locks": [{prefix, maxAgeMs}]}), see lockedFor
 }
 
 // mulberry32 returns a small seeded PRNG yielding floats in [0, 1).
@@ -741,6 +742,70 @@ function startProxy(opt) {
       r.on('error', reject)
       r.end()
     })
+  }
+
+  // upstreamPlain makes an unsigned request of the proxy's own to s3rver
+  // (HEAD or DELETE of rawPath); resolves with { status, headers }.
+  function upstreamPlain(method, rawPath) {
+    return new Promise((resolve, reject) => {
+      const r = http.request({ host: opt.upstream.hostname, port: opt.upstream.port, method, path: rawPath, agent }, (up) => {
+        up.resume()
+        up.on('end', () => resolve({ status: up.statusCode, headers: up.headers }))
+      })
+      r.on('error', reject)
+      r.end()
+    })
+  }
+
+  // lockedFor tells whether a bucket lock rule protects the existing object
+  // at rawPath (key under the rule's prefix, younger than its age, as R2's
+  // bucket lock rules do by upload time): the rule, or null.
+  async function lockedFor(key, rawPath) {
+    const rules = state.locks.filter((l) => key.startsWith(l.prefix))
+    if (!rules.length) return null
+    const h = await upstreamPlain('HEAD', rawPath)
+    if (h.status !== 200) return null
+    const age = Date.now() - Date.parse(h.headers['last-modified'])
+    return rules.find((l) => age < l.maxAgeMs) || null
+  }
+
+  const LOCKED_MSG = 'Object is protected by a bucket lock rule and cannot be modified or deleted.'
+
+  // handleLockedDelete answers a DeleteObjects request as R2 does under
+  // bucket lock rules: each key the rules protect gets an <Error> entry with
+  // ObjectLockedByBucketPolicy and stays; the others are deleted.
+  async function handleLockedDelete(req, res, entry, bucket) {
+    let body
+    try {
+      body = await spoolBody(opt, req)
+    } catch {
+      entry.status = 'client-gone'
+      return undefined
+    }
+    if (body.mismatch) return sendError(req, res, entry, 400, body.mismatch[0], body.mismatch[1])
+    const text = (body.buffer || fs.readFileSync(body.file)).toString('utf8')
+    const quiet = /<Quiet>\s*true\s*<\/Quiet>/i.test(text)
+    const keys = [...text.matchAll(/<Key>([\s\S]*?)<\/Key>/g)].map((m) => xmlUnescape(m[1]))
+    let xml = '<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+    entry.locked = 0
+    for (const k of keys) {
+      const raw = `/${encodeURIComponent(bucket)}/${k.split('/').map(encodeURIComponent).join('/')}`
+      let rule
+      try {
+        rule = await lockedFor(k, raw)
+        if (!rule) await upstreamPlain('DELETE', raw)
+      } catch (e) {
+        return sendError(req, res, entry, 502, 'BadGateway', `upstream: ${e.message}`)
+      }
+      if (rule) {
+        entry.locked++
+        xml += `<Error><Key>${xmlEscape(k)}</Key><Code>ObjectLockedByBucketPolicy</Code><Message>${LOCKED_MSG}</Message></Error>`
+      } else if (!quiet) {
+        xml += `<Deleted><Key>${xmlEscape(k)}</Key></Deleted>`
+      }
+    }
+    xml += '</DeleteResult>'
+    return sendXml(req, res, entry, xml)
   }
 
   // withKeyLock runs fn with the per-key lock held (conditional writes).
@@ -1422,6 +1487,25 @@ function startProxy(opt) {
         return sendError(req, res, entry, 400, o.spool.mismatch[0], o.spool.mismatch[1])
       }
     }
+    // bucket lock rules: deletes and overwrites of young objects under a
+    // rule's prefix are refused (ObjectLockedByBucketPolicy, 403)
+    if (state.locks.length && ['DeleteObject', 'DeleteObjects', 'PutObject'].includes(op)) {
+      if (signed) {
+        const bad = verifySigV4(opt, req, rawPath, pairs)
+        if (bad) return sendError(req, res, entry, bad[0], bad[1], bad[2])
+      }
+      if (op === 'DeleteObjects') return handleLockedDelete(req, res, entry, bucket)
+      let rule
+      try {
+        rule = await lockedFor(key, rawPath)
+      } catch (e) {
+        return sendError(req, res, entry, 502, 'BadGateway', `upstream: ${e.message}`)
+      }
+      if (rule) {
+        if (o.spool && o.spool.file) fs.rm(o.spool.file, { force: true }, () => {})
+        return sendError(req, res, entry, 403, 'ObjectLockedByBucketPolicy', LOCKED_MSG)
+      }
+    }
     switch (op) {
       case 'AbortMultipartUpload':
       case 'ListMultipartUploads':
@@ -1508,6 +1592,7 @@ function startControl(opt) {
       allowAnonymous: opt.allowAnonymous,
       listPageKeys: opt.listPageKeys,
       listMaxKeys: opt.listMaxKeys,
+      locks: state.locks,
     }
   }
 
@@ -1577,13 +1662,21 @@ function startControl(opt) {
           case 'POST /config': {
             const cfg = body.trim() ? JSON.parse(body) : {}
             for (const k of Object.keys(cfg)) {
-              if (!['minPartSize', 'allowAnonymous', 'listPageKeys', 'listMaxKeys'].includes(k))
+              if (!['minPartSize', 'allowAnonymous', 'listPageKeys', 'listMaxKeys', 'locks'].includes(k))
                 throw new Error(`unknown field "${k}"`)
             }
             const pageKeys = cfg.listPageKeys === undefined ? opt.listPageKeys : positiveInt('listPageKeys', cfg.listPageKeys)
             const maxKeys = cfg.listMaxKeys === undefined ? opt.listMaxKeys : positiveInt('listMaxKeys', cfg.listMaxKeys)
             if (cfg.minPartSize !== undefined) opt.minPartSize = Number(cfg.minPartSize)
             if (cfg.allowAnonymous !== undefined) opt.allowAnonymous = Boolean(cfg.allowAnonymous)
+            if (cfg.locks !== undefined) {
+              if (!Array.isArray(cfg.locks)) throw new Error('"locks" is a list of {prefix, maxAgeMs}')
+              state.locks = cfg.locks.map((l) => {
+                if (!l || typeof l.prefix !== 'string' || !(Number(l.maxAgeMs) > 0))
+                  throw new Error('a lock rule is {"prefix": "...", "maxAgeMs": N > 0}')
+                return { prefix: l.prefix, maxAgeMs: Number(l.maxAgeMs) }
+              })
+            }
             opt.listPageKeys = pageKeys
             opt.listMaxKeys = maxKeys
             return reply(res, 200, configView())

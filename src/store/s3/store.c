@@ -333,7 +333,34 @@ typedef struct del_state {
     char msg[200];
     size_t failed;
     char first[512];
+    /* locks (store_delete_locked): the batch's keys, the store prefix */
+    const char *const *keys;
+    size_t n;
+    const char *prefix;
+    bool *locked;
 } del_state;
+
+/* True when a DeleteObjects error entry is a lock's refusal: R2's bucket
+ * lock rules, or S3 Object Lock's AccessDenied for a retained object. */
+static bool del_is_lock(const char *code, const char *msg)
+{
+    return strcmp(code, "ObjectLockedByBucketPolicy") == 0 ||
+           (strcmp(code, "AccessDenied") == 0 && (strcasestr(msg, "object lock") || strcasestr(msg, "retention") ||
+                                                  strcasestr(msg, "locked")));
+}
+
+/* Marks the batch's key named full (prefix included) locked: true if found. */
+static bool del_mark_locked(del_state *d, const char *full)
+{
+    size_t pl = strlen(d->prefix);
+    if (!d->locked || strncmp(full, d->prefix, pl) != 0) return false;
+    for (size_t i = 0; i < d->n; i++)
+        if (strcmp(d->keys[i], full + pl) == 0) {
+            d->locked[i] = true;
+            return true;
+        }
+    return false;
+}
 
 /* Reads DeleteResult/Error entries; a key already gone is not an error. */
 static int del_cb(void *ud, const char *path, const char *text, sv_err *err)
@@ -347,7 +374,9 @@ static int del_cb(void *ud, const char *path, const char *text, sv_err *err)
     } else if (strcmp(path, "DeleteResult/Error/Message") == 0) {
         snprintf(d->msg, sizeof d->msg, "%s", text);
     } else if (strcmp(path, "DeleteResult/Error") == 0) {
-        if (strcmp(d->code, "NoSuchKey") != 0) {
+        if (del_is_lock(d->code, d->msg) && del_mark_locked(d, d->key)) {
+            /* kept by a lock: not a failure */
+        } else if (strcmp(d->code, "NoSuchKey") != 0) {
             if (!d->failed)
                 snprintf(d->first, sizeof d->first, "%.200s: %.95s %.150s", d->key, d->code, d->msg);
             d->failed++;
@@ -367,7 +396,7 @@ static void md5_b64(const void *data, size_t len, char out[32])
 }
 
 /* One DeleteObjects request of at most 1000 keys. */
-static int delete_batch(s3_store *s, const char *const *keys, size_t n, sv_err *err)
+static int delete_batch(s3_store *s, const char *const *keys, size_t n, bool *locked, sv_err *err)
 {
     sv_buf b;
     http_response resp = {0};
@@ -396,6 +425,10 @@ static int delete_batch(s3_store *s, const char *const *keys, size_t n, sv_err *
     d = calloc(1, sizeof *d);
     if (!d)
         goto oom;
+    d->keys = keys;
+    d->n = n;
+    d->prefix = s->prefix ? s->prefix : "";
+    d->locked = locked;
     if (s3_xml_walk(resp.body, resp.body_len, del_cb, d, err) != 0) {
         sv_err_wrap(err, "%s", what);
         goto fail;
@@ -421,7 +454,18 @@ static int s3_delete_many(store_t *st, const char *const *keys, size_t n, sv_err
 {
     for (size_t i = 0; i < n; i += S3_DELETE_BATCH) {
         size_t k = n - i < S3_DELETE_BATCH ? n - i : S3_DELETE_BATCH;
-        if (delete_batch(S(st), keys + i, k, err) != 0)
+        if (delete_batch(S(st), keys + i, k, NULL, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The same; a key a lock refuses sets locked[i] instead of failing. */
+static int s3_delete_locked(store_t *st, const char *const *keys, size_t n, bool *locked, sv_err *err)
+{
+    for (size_t i = 0; i < n; i += S3_DELETE_BATCH) {
+        size_t k = n - i < S3_DELETE_BATCH ? n - i : S3_DELETE_BATCH;
+        if (delete_batch(S(st), keys + i, k, locked + i, err) != 0)
             return -1;
     }
     return 0;
@@ -673,6 +717,7 @@ static const store_vt s3_vt = {
     .stat = s3_stat,
     .list = s3_list,
     .delete_many = s3_delete_many,
+    .delete_locked = s3_delete_locked,
     .presign = s3_presign,
     .list_uploads = s3_list_uploads,
     .abort_upload = s3_abort_upload,
