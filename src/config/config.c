@@ -334,6 +334,54 @@ static void config_incremental_every(sv_config *c, const char *const *val, char 
     }
 }
 
+/* --replica-NAME-WHAT VALUE (or =VALUE), the flags of a replica store's
+ * SQLVAULT_REPLICA_<NAME>_<WHAT> variables (replica.h), WHAT one of
+ * s3-endpoint, s3-region, access-key-id, secret-access-key, retention,
+ * bucket-lock: each is set in the environment, where the replica reads it,
+ * and removed from argv; a secret's value is scrubbed from argv's storage. */
+static void replica_flags(int *argc, char **argv, char *errs, size_t cap)
+{
+    static const char *const what[] = {"s3-endpoint", "s3-region", "access-key-id", "secret-access-key", "retention",
+                                       "bucket-lock"};
+    for (int i = 1; i < *argc;) {
+        const char *a = argv[i], *name = a + 10, *eq;
+        size_t nl, used = 0;
+        if (strcmp(a, "--") == 0) break;
+        if (strncmp(a, "--replica-", 10) != 0) {
+            i++;
+            continue;
+        }
+        eq = strchr(a, '=');
+        nl = eq ? (size_t)(eq - name) : strlen(name);
+        for (size_t w = 0; w < sizeof what / sizeof what[0] && !used; w++) {
+            size_t wl = strlen(what[w]);
+            char var[128], *val;
+            size_t k = 0, j;
+            if (nl <= wl + 1 || name[nl - wl - 1] != '-' || strncmp(name + nl - wl, what[w], wl) != 0) continue;
+            k = (size_t)snprintf(var, sizeof var, "SQLVAULT_REPLICA_");
+            for (j = 0; j < nl - wl - 1 && k + 1 < sizeof var; j++) var[k++] = (char)toupper((unsigned char)name[j]);
+            if (k + 1 < sizeof var) var[k++] = '_';
+            for (j = 0; what[w][j] && k + 1 < sizeof var; j++) var[k++] = what[w][j] == '-' ? '_' : (char)toupper((unsigned char)what[w][j]);
+            var[k] = '\0';
+            if (eq) val = (char *)eq + 1, used = 1;
+            else if (i + 1 < *argc) val = argv[i + 1], used = 2;
+            else {
+                problem(errs, cap, "%s: missing value", a);
+                used = 1;
+                break;
+            }
+            setenv(var, val, 1);
+            if (w == 3) scrub(val, SIZE_MAX);
+        }
+        if (!used) {
+            i++; /* not one of these (--replica NAME of `replicate`, say) */
+            continue;
+        }
+        memmove(&argv[i], &argv[i + used], sizeof(char *) * (size_t)(*argc - i - (int)used + 1));
+        *argc -= (int)used;
+    }
+}
+
 /* Loads defaults, environment, flags; reports every problem at once. Secret
  * flag values (--secret-access-key, the password in --redis-url) are
  * overwritten in argv's storage once copied, so the process list does not
@@ -344,6 +392,7 @@ int config_load(sv_config *c, int *argc, char **argv, sv_err *err)
     char errs[sizeof err->msg] = "";
     sv_err e;
     memset(c, 0, sizeof *c);
+    replica_flags(argc, argv, errs, sizeof errs);
     for (int i = 0; i < NVARS; i++) {
         const sv_config_var *v = &sv_config_vars[i];
         const char *env = getenv(v->env);

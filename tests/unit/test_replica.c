@@ -70,5 +70,26 @@ int main(void)
     CHECK_INT(rs.n, 0);
     CHECK_STR(c.store_url, "file:///srv/primary");
     config_free(&c);
+
+    /* the same settings as flags: --replica-NAME-WHAT, the secret scrubbed from argv */
+    unsetenv("SQLVAULT_REPLICA_B2_S3_ENDPOINT");
+    unsetenv("SQLVAULT_REPLICA_B2_SECRET_ACCESS_KEY");
+    unsetenv("SQLVAULT_REPLICAS");
+    {
+        char a0[] = "list", a1[] = "ws1", a2[] = "--replicas", a3[] = "b2=s3://other/p/", a4[] = "--replica-b2-s3-endpoint",
+             a5[] = "https://flag.example", a6[] = "--replica-b2-secret-access-key=flagsecret", a7[] = "--replica", a8[] = "b2";
+        char *argv[] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, NULL};
+        int argc = 9;
+        CHECK(config_load(&c, &argc, argv, &e) == 0);
+        CHECK_INT(argc, 4); /* list ws1 --replica b2: the replicate command's own flag stays */
+        CHECK_STR(argv[2], "--replica");
+        CHECK(strstr(a6, "flagsecret") == NULL);
+        CHECK(replica_parse(&c, &rs, &e) == 0);
+        CHECK_INT(rs.n, 1);
+        CHECK_STR(rs.r[0].cfg.s3_endpoint, "https://flag.example");
+        CHECK_STR(rs.r[0].cfg.secret_access_key, "flagsecret");
+        replica_set_free(&rs);
+        config_free(&c);
+    }
     TEST_DONE();
 }
