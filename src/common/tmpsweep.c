@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "log.h"
 #include "tmpsweep.h"
@@ -35,7 +36,8 @@ static void sweep_snapshot(const char *p, const char *name, int64_t now)
     long pid = strtol(name + 5, &end, 10);
     if (*end == '-' && pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
         unlink(p);
-    else if (stat(p, &sb) == 0 && now - (int64_t)sb.st_mtime * 1000 > SNAP_STALE_MS)
+    else if (stat(p, &sb) == 0 && now - (int64_t)sb.st_mtime * 1000 > SNAP_STALE_MS &&
+             (int64_t)time(NULL) * 1000 - (int64_t)sb.st_mtime * 1000 > SNAP_STALE_MS)
         unlink(p);
 }
 
@@ -46,7 +48,12 @@ static void sweep_restore(const char *tmp_dir, const char *p, const char *name, 
     struct stat sb;
     const char *dot = strstr(name, ".db");
     size_t base;
-    if (!dot || stat(p, &sb) != 0 || now - (int64_t)sb.st_mtime * 1000 < RESTORE_MIN_AGE_MS) return;
+    /* young by the injected clock or by the real one (file times are real:
+     * a fake clock days ahead must not make a file created this instant,
+     * not yet flocked by its restore, look abandoned) */
+    if (!dot || stat(p, &sb) != 0 || now - (int64_t)sb.st_mtime * 1000 < RESTORE_MIN_AGE_MS ||
+        (int64_t)time(NULL) * 1000 - (int64_t)sb.st_mtime * 1000 < RESTORE_MIN_AGE_MS)
+        return;
     base = (size_t)(dot - name) + 3;
     if (name[base] != '\0') {
         char *db = sv_asprintf("%s/%.*s", tmp_dir, (int)base, name);
