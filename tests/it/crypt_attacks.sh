@@ -26,8 +26,7 @@ export SQLVAULT_LOG_FORMAT=text
 
 SEED="${SV_TEST_SEED:-$RANDOM}"
 note "seed $SEED (SV_TEST_SEED to repeat)"
-keyfile() { python3 -c "import random,sys; random.seed($SEED*13+$2); sys.stdout.write(''.join('%02x'%random.randrange(256) for _ in range(32)))" >"$1"; }
-keyfile "$SV_SCRATCH/k1" 1
+kek_file "$SV_SCRATCH/k1" 1
 export SQLVAULT_ENCRYPTION_KEY_FILE="$SV_SCRATCH/k1"
 HDR=48
 CHUNK=$((65536 + 16))
@@ -317,7 +316,7 @@ note "ok: verify.json does not quote [$detail]"
 
 step "S1 keys shred leaves no copy of the data key anywhere sqlvault wrote"
 source "$SV_SOURCE_DIR/tests/it/queue_lib.sh"
-keyfile "$SV_SCRATCH/k2" 2
+kek_file "$SV_SCRATCH/k2" 2
 make_workspace ws-s 200
 start_worker shredw --threads 1
 sv backup ws-s --id shred-b1 --json >/dev/null

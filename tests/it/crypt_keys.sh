@@ -15,9 +15,8 @@ export SQLVAULT_LOG_FORMAT=text
 
 SEED="${SV_TEST_SEED:-$RANDOM}"
 note "seed $SEED (SV_TEST_SEED to repeat)"
-keyfile() { python3 -c "import random,sys; random.seed($SEED*11+$2); sys.stdout.write(''.join('%02x'%random.randrange(256) for _ in range(32)))" >"$1"; }
-keyfile "$SV_SCRATCH/old" 1
-keyfile "$SV_SCRATCH/new" 2
+kek_file "$SV_SCRATCH/old" 1
+kek_file "$SV_SCRATCH/new" 2
 OLD="$SV_SCRATCH/old" NEW="$SV_SCRATCH/new"
 WSS=(r1 r2 r3 r4 r5)
 
@@ -120,7 +119,7 @@ assert_contains "$out" "refusing to back up workspace 'r2' again" "backup error"
 assert_eq 7 "$(count_ok "$(verify_all "$NEW" "" r1 r3 r4 r5 r6)")" "the other workspaces' backups (r1 has a pre-restore backup now)"
 
 step "a rotation after the shred skips the tombstone"
-keyfile "$SV_SCRATCH/third" 3
+kek_file "$SV_SCRATCH/third" 3
 out="$(sv keys rotate --new-key-file "$SV_SCRATCH/third" --json)"
 assert_eq "6 5 1 0 true" "$(jq -r '[.workspaces, .rewrapped, .shredded, .failed, .complete] | join(" ")' <<<"$out")" "rotation over a shredded workspace"
 assert_eq 7 "$(count_ok "$(verify_all "$SV_SCRATCH/third" "" r1 r3 r4 r5 r6)")" "backups readable with the third key"

@@ -15,9 +15,8 @@ export SQLVAULT_LOG_FORMAT=text
 SEED="${SV_TEST_SEED:-$RANDOM}"
 note "seed $SEED (SV_TEST_SEED to repeat)"
 CANARY="SV-CANARY-$SEED-e8c1f0d2"
-keyfile() { python3 -c "import random,sys; random.seed($SEED*7+$2); sys.stdout.write(''.join('%02x'%random.randrange(256) for _ in range(32)))" >"$1"; }
-keyfile "$SV_SCRATCH/k1" 1
-keyfile "$SV_SCRATCH/k2" 2
+kek_file "$SV_SCRATCH/k1" 1
+kek_file "$SV_SCRATCH/k2" 2
 
 # add_canary WS: rows holding the canary among other data.
 add_canary() {

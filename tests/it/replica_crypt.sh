@@ -13,9 +13,8 @@ export SQLVAULT_LOG_FORMAT=text SQLVAULT_STATE_DIR="$SV_SCRATCH/state"
 export SQLVAULT_REPLICAS="local=file://$SV_SCRATCH/replica"
 SEED="${SV_TEST_SEED:-$RANDOM}"
 note "seed $SEED (SV_TEST_SEED to repeat)"
-keyfile() { python3 -c "import random,sys; random.seed($SEED*13+$2); sys.stdout.write(''.join('%02x'%random.randrange(256) for _ in range(32)))" >"$1"; }
-keyfile "$SV_SCRATCH/old" 1
-keyfile "$SV_SCRATCH/new" 2
+kek_file "$SV_SCRATCH/old" 1
+kek_file "$SV_SCRATCH/new" 2
 OLD="$SV_SCRATCH/old" NEW="$SV_SCRATCH/new"
 export SQLVAULT_ENCRYPTION_KEY_FILE="$OLD"
 ws=enc

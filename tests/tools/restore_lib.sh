@@ -77,3 +77,7 @@ expect_restore_fail() {
   assert_eq "$before" "$after" "live database bytes after the failed restore"
   no_restore_temps
 }
+
+# kek_file FILE N: a 32-byte key-encryption key (64 hex digits) in FILE, the
+# Nth of the test's seed ($SEED: print it, SV_TEST_SEED replays it).
+kek_file() { python3 -c "import random,sys; random.seed(${SEED:?set SEED}*13+$2); sys.stdout.write(''.join('%02x'%random.randrange(256) for _ in range(32)))" >"$1"; }
