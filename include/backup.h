@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "job.h"
+#include "snapshot.h"
 #include "util.h"
 
 #define BACKUP_META_VERSION "1.0"
@@ -58,6 +59,10 @@ typedef struct backup_outcome {
     const char *full_reason;  /* a chain's backup taken as a full: why (static string), else NULL */
     char db_sum[72];          /* this attempt's own commit: the first file's plain sha256 ("" otherwise;
                                * an encrypted backup's metadata holds it keyed, crypto.h) */
+    char snapshot_fp[SNAPSHOT_FP_LEN]; /* the database's fingerprint when its snapshot was taken, stable
+                               * or not ("" without a snapshot): a caller that knows no commit came since
+                               * compares it itself (a delta restore, in its pause; delta.c) */
+    bool state_saved;         /* this attempt saved the chain state: its page hashes are this snapshot's */
 } backup_outcome;
 
 /* Runs the pipeline (see above). out->metadata is owned by the caller. */

@@ -16,6 +16,7 @@
 
 int cmd_job(sv_config *cfg, int argc, char **argv);   /* backup export restore verify prune import-url */
 int cmd_list(sv_config *cfg, int argc, char **argv);
+int cmd_query(sv_config *cfg, int argc, char **argv);
 int cmd_worker(sv_config *cfg, int argc, char **argv);
 int cmd_scheduler(sv_config *cfg, int argc, char **argv);
 int cmd_dirty(sv_config *cfg, int argc, char **argv);   /* sqlvault dirty WS... (cmd_dirty.c) */

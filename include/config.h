@@ -61,6 +61,8 @@ typedef struct sv_config {
     char *state_dir;            /* SQLVAULT_STATE_DIR: local chain states (chain.h), default DATA_DIR/.sqlvault-state */
     int64_t full_every_ms;      /* SQLVAULT_FULL_EVERY: a chain's base older than this makes a full, 24h; 0 = no incrementals */
     int max_chain;              /* SQLVAULT_MAX_CHAIN: incrementals after a full before the next full, 1440 */
+    bool restore_delta;         /* SQLVAULT_RESTORE_DELTA: delta restores (delta.c), on */
+    uint64_t query_cache;       /* SQLVAULT_QUERY_CACHE: frames kept while reading a backup in place, 32MiB */
     int restore_concurrency;    /* SQLVAULT_RESTORE_CONCURRENCY: a chain restore's downloads in flight, 8 */
     char *bucket_lock;          /* SQLVAULT_BUCKET_LOCK: the store's lock age as given ("7d"), NULL = none known */
     int64_t bucket_lock_ms;     /* the same in ms, 0 = none known */
@@ -68,9 +70,11 @@ typedef struct sv_config {
     /* Test knobs (SV_CONFIG_TEST rows: environment only, never in --help or
      * the README's table; never set them in production). */
     bool test_jobs;             /* SQLVAULT_TEST_JOBS=1: the sleep and fail job types (worker/testjobs.c) */
+    int test_delta_kill;        /* SQLVAULT_TEST_DELTA_KILL: a delta restore exits at a point (delta.c) */
     bool test_fail_swap;        /* SQLVAULT_TEST_FAIL_SWAP=1: a restore's swap fails after copying */
     int64_t test_swap_busy_ms;  /* SQLVAULT_TEST_SWAP_BUSY_MS: the swap's wait on locks (0 = 30 s) */
     bool test_store_busy;       /* SQLVAULT_TEST_STORE_BUSY: a store's optimistic copy fails as busy */
+    int64_t test_query_limit_ms; /* SQLVAULT_TEST_QUERY_LIMIT_MS: how long a query may run (0 = 60 s) */
     bool store_no_quiesce;      /* SQLVAULT_STORE_NO_QUIESCE: a busy store fails instead of quiescing */
     int64_t test_rotate_kill;   /* SQLVAULT_TEST_ROTATE_KILL=N:get|put: keys rotate SIGKILLs itself at its Nth re-wrap */
     bool test_rotate_kill_put;  /* ... after that re-wrap's PUT (else after its GET, before the PUT) */

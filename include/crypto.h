@@ -133,6 +133,17 @@ int crypto_stream_write(crypto_stream *s, const void *data, size_t len, sv_err *
 /* Seals or checks the final chunk. Decrypting, a stream cut short fails here. */
 int crypto_stream_finish(crypto_stream *s, sv_err *err);
 void crypto_stream_free(crypto_stream *s); /* NULL is a no-op; wipes keys */
+/* Random access to a sealed object (a byte range of it, issue 25): hdr is
+ * its first CRYPTO_HDR_LEN bytes, checked (magic, version, this key's id) and
+ * the object key derived for context. Chunk i of the object is stored at
+ * CRYPTO_HDR_LEN + i * (chunk + CRYPTO_TAG_LEN); crypto_random_chunk
+ * authenticates and decrypts one (final: it is the object's last) into out
+ * (chunk bytes of room), *n its plaintext length. Free with crypto_stream_free. */
+int crypto_random_new(const crypto_dk *dk, const char *context, const unsigned char *hdr, crypto_stream **s,
+                      sv_err *err);
+uint32_t crypto_stream_chunk(const crypto_stream *s);
+int crypto_random_chunk(crypto_stream *s, uint64_t index, bool final, const void *in, size_t len, void *out,
+                        size_t *n, sv_err *err);
 
 /* `sqlvault keys rotate`: re-wraps every data key under newk. Keys already
  * under newk are skipped (idempotent, resumable); at most limit (0 = all) are

@@ -120,6 +120,8 @@ int job_backup(job_ctx *ctx, json_t **result, sv_err *err);
 int job_export(job_ctx *ctx, json_t **result, sv_err *err);
 int job_restore(job_ctx *ctx, json_t **result, sv_err *err);
 int job_verify(job_ctx *ctx, json_t **result, sv_err *err);
+/* src/travel/job_inspect.c: what a point of the backups, the live workspace or an upload holds. */
+int job_inspect(job_ctx *ctx, json_t **result, sv_err *err);
 int job_prune(job_ctx *ctx, json_t **result, sv_err *err);
 int job_import_url(job_ctx *ctx, json_t **result, sv_err *err);
 

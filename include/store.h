@@ -10,7 +10,10 @@
  *
  * THREAD SAFETY NOTES: a store_t is used by one thread at a time; each worker
  * thread opens its own (store_open). A writer may run its own upload threads
- * internally; they share nothing with other store_t objects. */
+ * internally; they share nothing with other store_t objects. (The S3 store
+ * holds one keep-alive connection and a signer with a cached key, neither
+ * locked: to have several GETs in flight, open a store_t per thread; opening
+ * one costs no request.) */
 #ifndef SV_STORE_H
 #define SV_STORE_H
 
@@ -94,6 +97,20 @@ int store_writer_commit(store_t *s, store_writer_t *w, sv_err *err);
 void store_writer_abort(store_t *s, store_writer_t *w);
 /* Streamed GET from offset to the end. SV_ENOTFOUND if missing. */
 int store_get(store_t *s, const char *key, uint64_t offset, store_sink_fn sink, void *ud, sv_err *err);
+/* Streamed GET of exactly the bytes [offset, offset+len) of key, in order and
+ * each once (a transfer cut mid-range resumes inside the range, as store_get
+ * does). len 0 is a no-op success: nothing is asked of the store, so a
+ * missing key goes unnoticed. SV_ENOTFOUND if missing. A range reaching past
+ * the object's end is SV_ECORRUPT, naming the key, the range and the
+ * object's size (the caller's index said the bytes were there: the object is
+ * damaged or not the one the index describes), found before the sink gets
+ * a byte; a range whose end overflows 64 bits is SV_EINVAL. After any other
+ * error the sink may have got part of the range (discard it). The S3 driver sends
+ * "Range: bytes=A-B" and wants 206 Partial Content for exactly that range: a
+ * server that ignores Range (200 with the whole object) is SV_EREMOTE, never
+ * read through to the range. */
+int store_get_range(store_t *s, const char *key, uint64_t offset, uint64_t len, store_sink_fn sink,
+                    void *ud, sv_err *err);
 /* Metadata of one object. SV_ENOTFOUND if missing. */
 int store_stat_key(store_t *s, const char *key, store_stat *st, sv_err *err);
 /* Every key under prefix, in lexicographic order; with delimiter "/" the keys

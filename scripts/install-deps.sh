@@ -7,6 +7,9 @@
 #
 #   scripts/install-deps.sh               build + test dependencies
 #   scripts/install-deps.sh --build-only  compiler and -dev libraries only (Docker build stage)
+#   scripts/install-deps.sh --run         what scripts/quickstart.sh needs: the build, redis,
+#                                         python3 (no test servers, browser or npm installs)
+#   scripts/install-deps.sh --run --web   and Node.js for the web page (scripts/web.sh)
 #   scripts/install-deps.sh --browser     also chromium, for the web-page tests
 #   scripts/install-deps.sh --no-npm      skip the npm installs
 #
@@ -16,15 +19,19 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_ONLY=0
+RUN_ONLY=0
+WEB=0
 BROWSER=0
 NPM=1
 for arg in "$@"; do
   case "$arg" in
     --build-only) BUILD_ONLY=1 ;;
+    --run) RUN_ONLY=1 ;;
+    --web) WEB=1 ;;
     --browser) BROWSER=1 ;;
     --no-npm) NPM=0 ;;
     -h | --help)
-      sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -53,7 +60,17 @@ TEST_PKGS=(sqlite3 zstd redis-server redis-tools curl python3 time)
 
 missing=()
 for p in "${BUILD_PKGS[@]}"; do have_pkg "$p" || missing+=("$p"); done
-if ((!BUILD_ONLY)); then
+if ((RUN_ONLY && !BUILD_ONLY)); then
+  # the quickstart: a Redis it starts on loopback, python3 for a free port
+  # and the demo user's file; Node.js only for its --web
+  have_cmd redis-server || have_pkg redis-server || missing+=(redis-server)
+  have_cmd redis-cli || have_pkg redis-tools || missing+=(redis-tools)
+  have_cmd python3 || have_pkg python3 || missing+=(python3)
+  if ((WEB)); then
+    have_cmd node || missing+=(nodejs)
+    have_cmd npm || missing+=(npm)
+  fi
+elif ((!BUILD_ONLY)); then
   for p in "${TEST_PKGS[@]}"; do
     case "$p" in
       # a command from elsewhere (pyenv, a tarball) is as good as the package
@@ -100,7 +117,7 @@ fi
 
 # The web server's browser tests (tests/web, issue 10): Debian's chromium, which
 # playwright-core drives through executablePath; nothing downloads a browser.
-if ((!BUILD_ONLY)) && ! have_cmd chromium && ! have_pkg chromium; then
+if ((!BUILD_ONLY && !RUN_ONLY)) && ! have_cmd chromium && ! have_pkg chromium; then
   say "missing: chromium (web page tests)"
   if [[ "$(id -u)" == 0 ]]; then web_sudo=(); elif have_cmd sudo; then web_sudo=(sudo); else
     echo "install-deps: need root to install chromium" >&2
@@ -111,7 +128,7 @@ if ((!BUILD_ONLY)) && ! have_cmd chromium && ! have_pkg chromium; then
   "${web_sudo[@]+"${web_sudo[@]}"}" apt-get install -y -q --no-install-recommends chromium
 fi
 
-if ((BUILD_ONLY || !NPM)); then
+if ((BUILD_ONLY || RUN_ONLY || !NPM)); then
   exit 0
 fi
 
@@ -149,4 +166,13 @@ npm_install "$ROOT/tests/ops"
 # A real LiveStore 0.4 store for the LiveStore tests (tests/it/livestore_*.sh):
 # @livestore/livestore and @livestore/adapter-node, pinned in tests/livestore.
 npm_install "$ROOT/tests/livestore"
+# better-sqlite3 for the extension's test (tests/it/travel_extension.sh): a
+# native module, compiled here from its source (its prebuilt binaries are
+# not on npm), against the headers of the installed Node.js
+node_dir="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
+if [[ -f "$node_dir/include/node/node.h" ]]; then
+  npm_config_build_from_source=true npm_config_nodedir="$node_dir" JOBS=max npm_install "$ROOT/tests/ext"
+else
+  npm_config_build_from_source=true npm_install "$ROOT/tests/ext"
+fi
 say "done"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # quickstart.sh -- sqlvault's main job on the embedded defaults, the way
-# production runs it: installs what is missing (apt), builds, makes a sample
+# production runs it: installs what it needs when missing (apt), builds, makes a sample
 # workspace under ./data if there is none, starts a Redis on loopback and a
 # worker pool, backs up every workspace under ./data through the queue to
 # file://./var/backups, lists the result, and stops what it started.
@@ -24,7 +24,9 @@ done
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
-bash scripts/install-deps.sh
+# only what this script runs (the tests' servers, browser and npm packages
+# are scripts/test.sh's): the build, redis, python3, and Node.js for --web
+if ((WEB)); then bash scripts/install-deps.sh --run --web; else bash scripts/install-deps.sh --run; fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 bin="$top/build/sqlvault"

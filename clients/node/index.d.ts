@@ -1,7 +1,25 @@
 // Type declarations of sqlvault-client (index.js). No build step: the package is plain ESM.
 import type { Redis, Cluster } from 'ioredis'
 
-export type JobType = 'backup' | 'export' | 'restore' | 'verify' | 'prune' | 'import-url'
+export type JobType = 'backup' | 'export' | 'restore' | 'verify' | 'prune' | 'import-url' | 'replicate' | 'inspect'
+
+/** The result of an `inspect` job (options: at = 'latest' | a backup time | an ISO time | 'live' | 'object:KEY'):
+ *  what that point of the workspace holds, read in place (nothing is restored). */
+export interface InspectResult {
+  source: 'backup' | 'live' | 'object'
+  backup: string | null
+  at: string | null
+  backupType: 'full' | 'incremental' | null
+  chainLength: number | null
+  size: number
+  pageSize: number
+  pageCount: number
+  /** user tables, sorted by name */
+  tables: { name: string; rows: number }[]
+  /** a LiveStore event log: its newest sequence number and newest events (at most 10, newest first) */
+  livestore: null | { head: number; events: { seq: number; name: string; at: string | null }[] }
+  fetched: { requests: number; bytes: number }
+}
 export type JobState = 'queued' | 'active' | 'retrying' | 'succeeded' | 'failed' | 'cancelled'
 export const JOB_TYPES: JobType[]
 export const FINAL_STATES: JobState[]

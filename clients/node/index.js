@@ -17,9 +17,9 @@ import { storeConfig, openStore, listBackups as storeListBackups } from './store
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 export const LIBRARY_PATH = path.join(HERE, '..', '..', 'src', 'queue', 'sqlvault.lua')
-export const JOB_TYPES = ['backup', 'export', 'restore', 'verify', 'prune', 'import-url', 'replicate']
+export const JOB_TYPES = ['backup', 'export', 'restore', 'verify', 'prune', 'import-url', 'replicate', 'inspect']
 export const FINAL_STATES = ['succeeded', 'failed', 'cancelled']
-const INTERACTIVE = new Set(['backup', 'export', 'restore', 'import-url'])
+const INTERACTIVE = new Set(['backup', 'export', 'restore', 'import-url', 'inspect'])
 // Claim order (src/queue/sqlvault.lua, PRIORITIES): user-facing work, then the
 // dirty set's RPO backups, then the cron sweep.
 const PRIORITIES = ['interactive', 'dirty', 'scheduled']
@@ -451,12 +451,16 @@ export class SqlvaultClient {
     const begin = (kind, jobId) => {
       if (closed) return
       const cur = state[kind]
-      if (cur && cur.jobId === jobId) return
+      // the same job's pause again once it ended: a takeover's attempt (its
+      // flag set anew, its acks set empty) or a second pause, paused anew
+      if (cur && cur.jobId === jobId && !cur.ended) return
       if (cur && !cur.ended) finish(kind, cur.jobId, 'superseded')
       const h = handlers[kind]
       const s = { jobId, ended: false, poll: null }
+      const before = cur && cur.done ? cur.done : null // the last resume() runs out first
       state[kind] = s
       s.started = (async () => {
+        if (before) await before
         try {
           if (h && h.start) await h.start({ jobId, workspace, kind })
         } catch (e) {

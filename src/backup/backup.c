@@ -20,7 +20,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,7 +38,9 @@
 #include "log.h"
 #include "metrics/metrics.h"
 #include "snapshot.h"
+#include "sqlerr.h"
 #include "tmpsweep.h"
+#include "travel.h"
 #include "util.h"
 
 #define CHUNK (1024 * 1024)
@@ -141,32 +145,21 @@ static int stored_write(void *ud, const void *d, size_t n, sv_err *err)
     return 0;
 }
 
-/* Writes zstd output, through the encrypting filter when there is one. */
-static int flush_out(pipe_t *p, sv_err *err)
+/* Writes compressed frames, through the encrypting filter when there is one. */
+static int seek_out(void *ud, const void *d, size_t n, sv_err *err)
 {
-    ZSTD_outBuffer *ob = &p->ob;
-    if (ob->pos == 0) return 0;
-    if ((p->seal ? crypto_stream_write(p->seal, ob->dst, ob->pos, err) : stored_write(p, ob->dst, ob->pos, err)) != 0)
-        return -1;
-    ob->pos = 0;
-    return 0;
+    pipe_t *p = ud;
+    return p->seal ? crypto_stream_write(p->seal, d, n, err) : stored_write(p, d, n, err);
 }
 
 /* Feeds plaintext to the object: the plaintext checksum, the export copy,
- * zstd (whose output goes on as it fills). */
+ * the frames (written out as each is compressed). */
 int pipe_feed(job_ctx *ctx, pipe_t *p, const void *buf, size_t n, sv_err *err)
 {
-    size_t r;
-    ZSTD_inBuffer ib = {buf, n, 0};
     EVP_DigestUpdate(p->md_db, buf, n);
     if (p->wx && store_writer_write(ctx->store, p->wx, buf, n, err) != 0) return -1;
-    while (ib.pos < ib.size) {
-        r = ZSTD_compressStream2(p->z, &p->ob, &ib, ZSTD_e_continue);
-        if (ZSTD_isError(r)) return sv_err_set(err, SV_EINTERNAL, "zstd: %s", ZSTD_getErrorName(r));
-        if (p->ob.pos == p->ob.size && flush_out(p, err) != 0) return -1;
-    }
-    if (p->ob.pos > p->ob.size / 2 && flush_out(p, err) != 0) return -1;
-    return 0;
+    if (p->own_on && page_hasher_feed(&p->own, buf, n, err) != 0) return -1;
+    return seek_write(p->seek, buf, n, err);
 }
 
 /* Streams the snapshot through the page hasher (when there is one) and
@@ -283,6 +276,10 @@ static json_t *make_meta(job_ctx *ctx, const backup_params *bp, int64_t ts_ms, c
         json_object_set_new(m, "tickTime", json_string(iso));
     }
     json_object_set(m, "files", files);
+    {
+        json_t *sk = json_object_get(json_array_get(files, 0), "seekable");
+        if (sk) json_object_set(m, "seekable", sk); /* the first file's, as its other top-level fields */
+    }
     if (store) json_object_set(m, "livestore", store);
     return m;
 }
@@ -290,28 +287,34 @@ static json_t *make_meta(job_ctx *ctx, const backup_params *bp, int64_t ts_ms, c
 /* Opens one object of the backup (and the export key, when given): zstd
  * set for size bytes of plaintext, the encrypting filter, the writers. */
 int pipe_open(job_ctx *ctx, pipe_t *p, const char *obj_key, const char *export_key, const crypto_dk *dk,
-              uint64_t size, sv_err *err)
+              uint64_t size, uint32_t kind, uint32_t page_size, sv_err *err)
 {
     const sv_config *cfg = ctx->cfg;
-    ZSTD_CCtx_reset(p->z, ZSTD_reset_session_only);
+    /* Frames compressed two at a time for big inputs (as zstd's own threads
+     * did before frames were independent); inline for small ones. */
+    seek_opts so = {.level = cfg->zstd_level, .threads = size > 8 * CHUNK ? 2 : 0, .kind = kind,
+                    .page_size = page_size, .head_len = kind == SEEK_KIND_STREAM ? CHAIN_HEADER_LEN : 0,
+                    .tmp_dir = cfg->tmp_dir};
     EVP_DigestInit_ex(p->md_db, EVP_sha256(), NULL);
     EVP_DigestInit_ex(p->md_obj, EVP_sha256(), NULL);
-    ZSTD_CCtx_setParameter(p->z, ZSTD_c_compressionLevel, cfg->zstd_level);
-    ZSTD_CCtx_setParameter(p->z, ZSTD_c_checksumFlag, 1);
-    ZSTD_CCtx_setPledgedSrcSize(p->z, size);
-    if (size > 8 * CHUNK) {
-        /* Background compression threads. Each zstd job holds its input and output
-         * buffers, so the job size bounds memory: 2 MiB jobs keep a backup near
-         * 30 MiB resident (4 MiB: ~40, the default 8 MiB: ~60) at no loss of speed. */
-        ZSTD_CCtx_setParameter(p->z, ZSTD_c_nbWorkers, 2);
-        ZSTD_CCtx_setParameter(p->z, ZSTD_c_jobSize, 2 * CHUNK);
-    } else {
-        ZSTD_CCtx_setParameter(p->z, ZSTD_c_nbWorkers, 0);
-    }
-    p->ob = (ZSTD_outBuffer){p->outbuf, p->outcap, 0};
     p->stored = 0;
+    p->dk = dk;
     crypto_stream_free(p->seal);
     p->seal = NULL;
+    seek_writer_free(p->seek);
+    p->seek = NULL;
+    page_hasher_free(&p->own);
+    p->own_on = false;
+    if (seek_writer_new(&so, seek_out, p, &p->seek, err) != 0) return -1;
+    if (page_size && kind == SEEK_KIND_FILE) {
+        if (p->ph) {
+            p->ph->seek = p->seek;
+        } else {
+            if (page_hasher_init(&p->own, page_size, NULL, err) != 0) return -1;
+            p->own.seek = p->seek;
+            p->own_on = true;
+        }
+    }
     {
         store_writer_opts wo = {.size_hint = 0, .content_type = dk ? "application/octet-stream" : "application/zstd"};
         p->store = ctx->store;
@@ -325,47 +328,63 @@ int pipe_open(job_ctx *ctx, pipe_t *p, const char *obj_key, const char *export_k
     return 0;
 }
 
-/* Ends the object opened by pipe_open: the end of the zstd frame, the
- * checksums, the fence, the writers' commits; appends the file's entry
- * (size: the database's, checksum: of the plaintext) to files. */
+/* Ends the object opened by pipe_open: the last frame and the page index,
+ * the checksums, the fence, the writers' commits; appends the file's entry
+ * (size: the database's, checksum: of the plaintext, seekable: where its
+ * index is) to files. */
 int pipe_close(job_ctx *ctx, pipe_t *p, const char *name, const char *obj_key, uint64_t size, int page_size,
                int64_t page_count, char db_sum[72], char obj_sum[72], uint64_t *compressed, json_t *files, sv_err *err)
 {
-    size_t r;
     bool exported = p->wx != NULL;
-    do {
-        ZSTD_inBuffer ib = {NULL, 0, 0};
-        r = ZSTD_compressStream2(p->z, &p->ob, &ib, ZSTD_e_end);
-        if (ZSTD_isError(r)) return sv_err_set(err, SV_EINTERNAL, "zstd: %s", ZSTD_getErrorName(r));
-        if (flush_out(p, err) != 0) return -1;
-    } while (r != 0);
-    if (p->seal && crypto_stream_finish(p->seal, err) != 0) return -1;
+    json_t *seekm = NULL;
+    if (p->own_on) {
+        char ignored[72];
+        if (page_hasher_finish(&p->own, ignored, err) != 0) return -1;
+        p->own_on = false;
+    }
+    if (p->ph) p->ph->seek = NULL;
+    if (seek_writer_finish(p->seek, (uint32_t)page_count, &seekm, err) != 0) return -1;
+    seek_writer_free(p->seek);
+    p->seek = NULL;
+    if (p->dk && (crypto_sum_key_field(p->dk, seekm, "indexChecksum", err) != 0 ||
+                  crypto_sum_key_field(p->dk, seekm, "hashesChecksum", err) != 0)) {
+        json_decref(seekm);
+        return -1;
+    }
+    if (p->seal && crypto_stream_finish(p->seal, err) != 0) {
+        json_decref(seekm);
+        return -1;
+    }
     *compressed = p->stored;
     sv_digest_checksum(p->md_db, db_sum);
     sv_digest_checksum(p->md_obj, obj_sum);
     job_progress(ctx, "commit", size, size);
-    if (job_fence(ctx, err) != 0) return -1;
+    if (job_fence(ctx, err) != 0) goto fail;
     {
         store_writer_t *w = p->w;
         p->w = NULL; /* commit frees the writer, success or not */
-        if (store_writer_commit(ctx->store, w, err) != 0) return -1;
+        if (store_writer_commit(ctx->store, w, err) != 0) goto fail;
     }
     if (p->wx) {
         store_writer_t *w = p->wx;
         p->wx = NULL;
-        if (store_writer_commit(ctx->store, w, err) != 0) return -1;
+        if (store_writer_commit(ctx->store, w, err) != 0) goto fail;
     }
     metrics_bytes("read", size);
     metrics_bytes("uploaded", *compressed + (exported ? size : 0));
     {
         const char *slash = strrchr(obj_key, '/');
-        json_t *f = json_pack("{s:s, s:s, s:I, s:s, s:I, s:s, s:i, s:I}", "name", name, "object",
+        json_t *f = json_pack("{s:s, s:s, s:I, s:s, s:I, s:s, s:i, s:I, s:o}", "name", name, "object",
                               slash ? slash + 1 : obj_key, "size", (json_int_t)size, "checksum", db_sum,
                               "compressedSize", (json_int_t)*compressed, "compressedChecksum", obj_sum,
-                              "pageSize", page_size, "pageCount", (json_int_t)page_count);
+                              "pageSize", page_size, "pageCount", (json_int_t)page_count, "seekable", seekm);
+        seekm = NULL; /* s:o took it */
         if (!f || json_array_append_new(files, f) != 0) return sv_err_set(err, SV_ENOMEM, "out of memory");
     }
     return 0;
+fail:
+    json_decref(seekm);
+    return -1;
 }
 
 /* Streams one file of the backup into its object (and the export key for the
@@ -375,7 +394,8 @@ static int put_file(job_ctx *ctx, pipe_t *p, snapshot_info *snap, const char *na
                     char obj_sum[72], json_t *files, sv_err *err)
 {
     if (snap->fd >= 0) posix_fadvise(snap->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    if (pipe_open(ctx, p, obj_key, export_key, dk, snap->size, err) != 0) return -1;
+    if (pipe_open(ctx, p, obj_key, export_key, dk, snap->size, SEEK_KIND_FILE, (uint32_t)snap->page_size, err) != 0)
+        return -1;
     if (stream(ctx, p, snap, err) != 0) return -1;
     return pipe_close(ctx, p, name, obj_key, snap->size, snap->page_size, snap->page_count, db_sum, obj_sum,
                       compressed, files, err);
@@ -447,8 +467,39 @@ static int take_snapshot(backup_run *r, sv_err *err)
         (bp->export_plain && !(out->export_key = backup_export_key(bp->workspace, ctx->job_id, out->ts))))
         return sv_err_set(err, SV_ENOMEM, "out of memory");
     out->snapshot = bp->store_dir ? "store" : r->snap.direct ? "direct" : "copy";
+    if (!bp->store_dir) snprintf(out->snapshot_fp, sizeof out->snapshot_fp, "%s", r->snap.fp.text);
     if (job_cancelled(ctx)) return sv_err_set(err, SV_ELEASE, "job cancelled: lease lost or shutting down");
     return 0;
+}
+
+/* The row counts of the snapshot's tables (the state file's for a
+ * LiveStore store), for metadata.json "tables": inspect reads them instead
+ * of counting through a whole backup (travel.h). The pages are warm from
+ * the snapshot; best effort (a failure is logged, the backup goes on). Not
+ * for an encrypted backup, whose metadata.json is in the clear. */
+static void *count_tables(void *arg)
+{
+    backup_run *r = arg;
+    snapshot_info *s = r->snaps[0];
+    sqlite3 *db = NULL;
+    json_t *arr = NULL;
+    sv_err err;
+    sv_err_clear(&err);
+    for (int i = 0; r->bp->store_dir && i < r->nfiles; i++)
+        if (strncmp(r->names[i], "state", 5) == 0) s = r->snaps[i];
+    if (s->direct) {
+        db = s->hold;
+    } else {
+        if (travel_sqlite_open_fd(s->fd, &db, &err) != 0) {
+            log_warn(r->ctx->job_id, r->bp->workspace, "counting the tables' rows: %s", err.msg);
+            return NULL;
+        }
+    }
+    if (travel_count_tables(db, NULL, &arr, &err) == 0) r->tables = travel_tables_object(arr);
+    else log_warn(r->ctx->job_id, r->bp->workspace, "counting the tables' rows: %s", err.msg);
+    json_decref(arr);
+    if (!s->direct) sqlite3_close(db);
+    return NULL;
 }
 
 /* Phase 2: every file streamed into its object (the first also to the
@@ -459,12 +510,9 @@ static int upload_files(backup_run *r, sv_err *err)
     char db_sum[72], obj_sum[72];
     uint64_t compressed = 0;
     p->in = malloc(CHUNK);
-    p->outcap = ZSTD_CStreamOutSize() * 4;
-    p->outbuf = malloc(p->outcap);
-    p->z = ZSTD_createCCtx();
     p->md_db = EVP_MD_CTX_new();
     p->md_obj = EVP_MD_CTX_new();
-    if (!p->in || !p->outbuf || !p->z || !p->md_db || !p->md_obj) return sv_err_set(err, SV_ENOMEM, "out of memory");
+    if (!p->in || !p->md_db || !p->md_obj) return sv_err_set(err, SV_ENOMEM, "out of memory");
     if (r->incremental) return incr_upload(r, err);
     for (int i = 0; i < r->nfiles; i++) {
         p->ph = i == 0 && r->hashing ? &r->ph : NULL;
@@ -541,6 +589,7 @@ static int write_marker(backup_run *r, sv_err *err)
     meta = make_meta(ctx, r->bp, r->ts_ms, r->snaps[0], r->sum0, r->osum0, r->compressed0, out->duration_ms,
                      r->enc ? &r->dk : NULL, strrchr(r->obj_keys[0], '/') + 1, r->files, r->store);
     if (meta) incr_meta(r, meta);
+    if (meta && r->tables) json_object_set(meta, "tables", r->tables);
     if (meta && r->enc && key_sums(&r->dk, meta, err) != 0) goto done;
     meta_text = meta ? json_dumps(meta, JSON_INDENT(2)) : NULL;
     if (!meta_text) {
@@ -586,14 +635,15 @@ static void run_free(backup_run *r, int rc)
     livestore_copy_release(&r->lc);
     json_decref(r->files);
     json_decref(r->store); /* metadata.json's "livestore" keeps it */
+    json_decref(r->tables);
     crypto_stream_free(p->seal);
     crypto_dk_clear(&r->dk);
     incr_free(r);
-    ZSTD_freeCCtx(p->z);
+    seek_writer_free(p->seek);
+    page_hasher_free(&p->own);
     EVP_MD_CTX_free(p->md_db);
     EVP_MD_CTX_free(p->md_obj);
     free(p->in);
-    free(p->outbuf);
     free(r->meta_key);
     for (int i = 0; i < LS_MAX_FILES; i++) free(r->obj_keys[i]);
     if (rc != 0) {
@@ -607,7 +657,9 @@ static void run_free(backup_run *r, int rc)
 int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_err *err)
 {
     backup_run r;
-    int rc = -1, found;
+    int rc = -1, found, urc;
+    pthread_t counter;
+    bool counting = false;
 
     memset(out, 0, sizeof *out);
     memset(&r, 0, sizeof r);
@@ -648,7 +700,13 @@ int backup_take(job_ctx *ctx, const backup_params *bp, backup_outcome *out, sv_e
     }
     if (r.chain && !r.enc && crypto_for_backup(ctx->cfg, ctx->store, ctx->clock, bp->workspace, &r.dk, &r.enc, err) != 0)
         goto done;
-    if (upload_files(&r, err) != 0) goto done;
+    /* The counts are read while the files stream: the snapshot's pages are
+     * warm, and the two reads do not wait on each other. */
+    counting = !r.enc && pthread_create(&counter, NULL, count_tables, &r) == 0;
+    urc = upload_files(&r, err);
+    if (counting) pthread_join(counter, NULL);
+    counting = false;
+    if (urc != 0) goto done;
     rc = write_marker(&r, err);
     if (rc == 0 && r.own_commit) incr_commit_state(&r);
     if (rc == 0 && r.own_commit && r.store_chain) incr_store_commit(&r);

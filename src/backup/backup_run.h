@@ -11,6 +11,7 @@
 #include "chain.h"
 #include "crypto.h"
 #include "livestore.h"
+#include "seek.h"
 #include "snapshot.h"
 
 /* Hashes a byte stream page by page, whatever its pieces (one page of carry):
@@ -23,6 +24,7 @@ typedef struct page_hasher {
     uint64_t pages;
     chain_state_sum *sum;
     chain_state_writer *sw;    /* not owned; NULL: no state */
+    seek_writer *seek;         /* not owned; NULL: the hashes go to no page index */
 } page_hasher;
 
 int page_hasher_init(page_hasher *h, uint32_t page_size, chain_state_writer *sw, sv_err *err);
@@ -34,20 +36,22 @@ void page_hasher_free(page_hasher *h);
 /* The pipeline state, so the fail path frees what was made. */
 typedef struct pipe {
     unsigned char *in;
-    unsigned char *outbuf;
-    size_t outcap;
-    ZSTD_outBuffer ob;
-    ZSTD_CCtx *z;
+    seek_writer *seek;      /* the object's independent frames and page index (seek.h) */
     EVP_MD_CTX *md_db, *md_obj;
     store_writer_t *w, *wx;
     store_t *store;
     crypto_stream *seal;    /* encrypting filter (crypto.h), NULL when encryption is off */
+    const crypto_dk *dk;    /* the object's data key (NULL: plain) */
     uint64_t stored;        /* bytes written to the object */
     page_hasher *ph;        /* the file's pages are hashed too (a single-file backup) */
+    page_hasher own;        /* a file hashed for its page index alone (ph NULL) */
+    bool own_on;
 } pipe_t;
 
+/* Opens one object: kind SEEK_KIND_FILE (a database file of page_size
+ * pages; 0: not a database) or SEEK_KIND_STREAM (a page stream). */
 int pipe_open(job_ctx *ctx, pipe_t *p, const char *obj_key, const char *export_key, const crypto_dk *dk,
-              uint64_t size, sv_err *err);
+              uint64_t size, uint32_t kind, uint32_t page_size, sv_err *err);
 int pipe_feed(job_ctx *ctx, pipe_t *p, const void *buf, size_t n, sv_err *err);
 int pipe_close(job_ctx *ctx, pipe_t *p, const char *name, const char *obj_key, uint64_t size, int page_size,
                int64_t page_count, char db_sum[72], char obj_sum[72], uint64_t *compressed, json_t *files,
@@ -69,6 +73,7 @@ typedef struct backup_run {
     char sum0[72], osum0[72];            /* the first file's checksums (metadata's top level) */
     uint64_t compressed0, total;
     json_t *files, *store;               /* metadata.json "files" and "livestore" */
+    json_t *tables;                      /* metadata.json "tables": {name: rows} (count_tables) */
     int64_t t0, ts_ms;
     crypto_dk dk;
     bool enc;

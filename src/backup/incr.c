@@ -70,6 +70,7 @@ static int hash_page(page_hasher *h, const unsigned char *page, sv_err *err)
     chain_page_hash(page, h->page_size, x);
     chain_state_sum_hash(h->sum, x);
     h->pages++;
+    if (h->seek && seek_page(h->seek, (uint32_t)h->pages, x, err) != 0) return -1;
     return h->sw ? chain_state_writer_hash(h->sw, x, err) : 0;
 }
 
@@ -421,6 +422,8 @@ int incr_plan(backup_run *r, sv_err *err)
         snprintf(st.fingerprint, sizeof st.fingerprint, "%s", snap->fp.stable ? snap->fp.text : "");
         if (chain_state_writer_commit(r->sw, &st, &e) != 0)
             log_warn(ctx->job_id, bp->workspace, "the chain state was not refreshed: %s", e.msg);
+        else
+            r->out->state_saved = true; /* its hashes are this snapshot's (no page changed) */
         say_unchanged(r, "no page changed");
         return 1;
     }
@@ -466,7 +469,8 @@ int incr_upload(backup_run *r, sv_err *err)
     chain_writer *w = NULL;
     sink_ud ud = {ctx, p};
     int rc = -1;
-    if (pipe_open(ctx, p, r->obj_keys[0], NULL, r->enc ? &r->dk : NULL, len, err) != 0) goto done;
+    if (pipe_open(ctx, p, r->obj_keys[0], NULL, r->enc ? &r->dk : NULL, len, SEEK_KIND_STREAM, ps, err) != 0)
+        goto done;
     if (chain_writer_new(ps, pc, r->changed, to_pipe, &ud, &w, err) != 0) goto done;
     if (chain_hashes_open(r->state_path, &r->old, &oh, err) != 0) goto done;
     for (uint32_t pg = 1; pg <= pc; pg++) {
@@ -485,6 +489,7 @@ int incr_upload(backup_run *r, sv_err *err)
             goto done;
         }
         if (chain_writer_page(w, pg, p->in, err) != 0) goto done;
+        if (seek_page(p->seek, pg, newh, err) != 0) goto done;
         if (++emitted % 256 == 0) {
             job_progress(ctx, "upload", emitted, r->changed);
             if (job_cancelled(ctx)) {
@@ -640,6 +645,8 @@ void incr_commit_state(backup_run *r)
     if (chain_state_writer_commit(r->sw, &st, &e) != 0)
         log_warn(r->ctx->job_id, r->bp->workspace, "backup %s committed, but its chain state was not saved: %s",
                  r->out->ts, e.msg);
+    else
+        r->out->state_saved = true;
 }
 
 /* Frees what the chain phases made. */

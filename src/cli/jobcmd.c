@@ -59,7 +59,7 @@ typedef struct opt_spec {
 static const struct job_cmd {
     const char *type;
     bool needs_ws;      /* prune takes an optional workspace */
-    opt_spec opts[6];
+    opt_spec opts[8];
     const char *usage;
 } job_cmds[] = {
     {"backup", true, {{"db", "db", false}, {"reason", "reason", false}, {"ts", "ts", false}, {"full", "full", true}},
@@ -68,16 +68,20 @@ static const struct job_cmd {
      "sqlvault export WS [--format db|zst] [--ttl S] [--db PATH] [--inline|--no-wait] [--json]"},
     {"restore", true,
      {{"from", "from", false}, {"db", "db", false}, {"require-table", "require_table", false},
-      {"clone-from", "clone_from", false}, {"eventlog-only", "eventlog_only", true}, {"from-store", "store", false}},
+      {"clone-from", "clone_from", false}, {"eventlog-only", "eventlog_only", true}, {"from-store", "store", false},
+      {"no-delta", "no_delta", true}},
      "sqlvault restore WS --from latest|TIME|object:KEY|file:PATH [--yes] [--require-table T]\n"
      "                     [--eventlog-only] (a LiveStore store: the event log alone, LiveStore rebuilds its state)\n"
-     "                     [--clone-from OTHER_WS] [--from-store NAME] [--db PATH] [--inline|--no-wait] [--json]"},
+     "                     [--clone-from OTHER_WS] [--from-store NAME] [--db PATH] [--inline|--no-wait] [--json]\n"
+     "                     [--no-delta] (download the whole backup even when only some pages differ)"},
     {"verify", true, {{"at", "at", false}, {"from-store", "store", false}},
      "sqlvault verify WS [--at latest|TIME] [--from-store NAME] [--inline|--no-wait] [--json]"},
     {"prune", false, {{"dry-run", "dry_run", true}},
      "sqlvault prune [WS] [--dry-run] [--inline|--no-wait] [--json]"},
     {"import-url", true, {{"ttl", "ttl", false}},
      "sqlvault import-url WS [--ttl S] [--inline|--no-wait] [--json]"},
+    {"inspect", true, {{"at", "at", false}, {"file", "file", false}},
+     "sqlvault inspect WS [--at latest|TIME|live|object:KEY] [--file eventlog|state] [--inline|--no-wait] [--json]"},
     {"replicate", true, {{"replica", "store", false}},
      "sqlvault replicate WS [--replica NAME] [--inline|--no-wait] [--json]"},
 };
@@ -125,10 +129,45 @@ void cli_print_result(FILE *out, json_t *result)
     if (result) print_value(out, "", result);
 }
 
+/* An inspect job's result for people: the point, its tables, its events. */
+static void inspect_print(json_t *r, FILE *out)
+{
+    json_t *t, *ls = json_object_get(r, "livestore"), *f = json_object_get(r, "fetched");
+    const char *src = json_string_value(json_object_get(r, "source"));
+    char sz[32];
+    size_t i;
+    if (src && strcmp(src, "backup") == 0)
+        fprintf(out, "backup %s (%s, %lld incremental(s) after its full)\n",
+                json_string_value(json_object_get(r, "backup")), json_string_value(json_object_get(r, "backupType")),
+                (long long)json_integer_value(json_object_get(r, "chainLength")));
+    else fprintf(out, "%s\n", src && strcmp(src, "live") == 0 ? "the live workspace" : "the uploaded file");
+    fprintf(out, "size %s, %lld pages of %lld bytes\n",
+            sv_human_size((uint64_t)json_integer_value(json_object_get(r, "size")), sz, sizeof sz),
+            (long long)json_integer_value(json_object_get(r, "pageCount")),
+            (long long)json_integer_value(json_object_get(r, "pageSize")));
+    fprintf(out, "\n%-32s %12s\n", "TABLE", "ROWS");
+    json_array_foreach(json_object_get(r, "tables"), i, t)
+        fprintf(out, "%-32s %12lld\n", json_string_value(json_object_get(t, "name")),
+                (long long)json_integer_value(json_object_get(t, "rows")));
+    if (json_is_object(ls)) {
+        fprintf(out, "\nevent log head %lld; newest events:\n%12s  %-32s %s\n",
+                (long long)json_integer_value(json_object_get(ls, "head")), "SEQ", "EVENT", "TIME");
+        json_array_foreach(json_object_get(ls, "events"), i, t)
+            fprintf(out, "%12lld  %-32s %s\n", (long long)json_integer_value(json_object_get(t, "seq")),
+                    json_string_value(json_object_get(t, "name")),
+                    json_is_string(json_object_get(t, "at")) ? json_string_value(json_object_get(t, "at")) : "-");
+    }
+    if (json_is_object(f))
+        fprintf(out, "\nread in place: %lld requests, %s fetched\n",
+                (long long)json_integer_value(json_object_get(f, "requests")),
+                sv_human_size((uint64_t)json_integer_value(json_object_get(f, "bytes")), sz, sizeof sz));
+}
+
 /* Prints a job's result for people. */
 void cli_print_job_result(FILE *out, const char *type, json_t *result)
 {
     if (type && strcmp(type, "prune") == 0 && json_is_object(result)) prune_print(result, out);
+    else if (type && strcmp(type, "inspect") == 0 && json_is_object(result)) inspect_print(result, out);
     else cli_print_result(out, result);
 }
 
@@ -234,7 +273,7 @@ static int parse_job_option(const struct job_cmd *jc, int argc, char **argv, int
     const opt_spec *o = NULL;
     const char *val = NULL, *eq = strchr(a, '=');
     size_t fl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-    for (int k = 0; k < 6 && jc->opts[k].flag; k++)
+    for (size_t k = 0; k < sizeof jc->opts / sizeof jc->opts[0] && jc->opts[k].flag; k++)
         if (strlen(jc->opts[k].flag) == fl && strncmp(jc->opts[k].flag, a + 2, fl) == 0) o = &jc->opts[k];
     if (!o) {
         fprintf(stderr, "error: unknown option '%s' for %s\nusage: %s\n", a, jc->type, jc->usage);

@@ -23,6 +23,8 @@ static const struct command {
     {"prune", cmd_job, "apply the retention policy (--dry-run)"},
     {"import-url", cmd_job, "presigned PUT URL to upload a file to restore from"},
     {"replicate", cmd_job, "copy a workspace's backups to the replica stores (--replica NAME)"},
+    {"inspect", cmd_job, "what a backup holds, read in place (--at latest|TIME|live): tables, rows, events"},
+    {"query", cmd_query, "run a read-only SQL query on a point of the backups, read in place (--at, --json)"},
     {"list", cmd_list, "committed backups of a workspace, newest first (--json)"},
     {"status", cmd_status, "one job's state, progress, result or error (--json)"},
     {"jobs", cmd_jobs, "recent jobs (--ws, --state, --limit)"},

@@ -6,6 +6,7 @@
  * never share PRNG state. The fake-now offset is read once, under pthread_once. */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include "clock.h"
@@ -13,8 +14,11 @@
 
 static pthread_once_t fake_once = PTHREAD_ONCE_INIT;
 static int64_t fake_offset_ms; /* fake_now - real_now at start, 0 if unset */
+static int64_t fake_stopped_ms; /* > 0: SQLVAULT_FAKE_CLOCK=stopped, the wall clock reads this */
 
-/* Reads SQLVAULT_FAKE_NOW once: the wall clock then runs from that instant. */
+/* Reads SQLVAULT_FAKE_NOW once: the wall clock then runs from that instant,
+ * or stays on it with SQLVAULT_FAKE_CLOCK=stopped (labels exact to the ms in
+ * tests; monotonic time, sleeps and S3 signatures keep running). */
 static void fake_init(void)
 {
     const char *s = getenv("SQLVAULT_FAKE_NOW");
@@ -29,6 +33,8 @@ static void fake_init(void)
     }
     clock_gettime(CLOCK_REALTIME, &ts);
     fake_offset_ms = ms - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    s = getenv("SQLVAULT_FAKE_CLOCK");
+    if (s && !strcmp(s, "stopped") && ms > 0) fake_stopped_ms = ms;
 }
 
 /* Wall clock in ms, shifted by SQLVAULT_FAKE_NOW. */
@@ -37,6 +43,7 @@ static int64_t sys_now(void *ud)
     struct timespec ts;
     (void)ud;
     pthread_once(&fake_once, fake_init);
+    if (fake_stopped_ms > 0) return fake_stopped_ms;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + fake_offset_ms;
 }

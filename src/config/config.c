@@ -67,6 +67,10 @@ const sv_config_var sv_config_vars[] = {
     {"SQLVAULT_MAX_CHAIN", "max-chain", "1440", "a backup is a full when its chain has this many incrementals"},
     {"SQLVAULT_RESTORE_CONCURRENCY", "restore-concurrency", "8",
      "downloads in flight (each its own store connection) while a restore reads a chain's links"},
+    {"SQLVAULT_RESTORE_DELTA", "restore-delta", "on",
+     "on: a restore from a page-addressable backup rewrites only the pages that differ; off: always the full path"},
+    {"SQLVAULT_QUERY_CACHE", "query-cache", "32MiB",
+     "decompressed frames kept while query, inspect or a delta restore read a backup in place (4MiB-1GiB)"},
     {"SQLVAULT_BUCKET_LOCK", "bucket-lock", NULL,
      "the age of the store's bucket lock rule (R2) or Object Lock retention (S3), e.g. 7d: prune keeps younger "
      "backups without trying to delete them, and a dry run says so (a refused delete is handled either way)"},
@@ -76,8 +80,11 @@ const sv_config_var sv_config_vars[] = {
     /* Test knobs: environment only (no flag), not in --help (SV_CONFIG_TEST). */
     {"SQLVAULT_TEST_JOBS", NULL, NULL, "1: the sleep and fail job types"},
     {"SQLVAULT_TEST_FAIL_SWAP", NULL, NULL, "1: a restore's swap fails after copying (the rollback path)"},
+    {"SQLVAULT_TEST_DELTA_KILL", NULL, NULL,
+     "a delta restore's process exits at once: 1 after its journal is written, 2 mid-write, 3 before the journal goes"},
     {"SQLVAULT_TEST_SWAP_BUSY_MS", NULL, NULL, "ms the swap waits out other connections' locks (default 30 s)"},
     {"SQLVAULT_TEST_STORE_BUSY", NULL, NULL, "set: a store's optimistic copy fails as busy (the quiesce path)"},
+    {"SQLVAULT_TEST_QUERY_LIMIT_MS", NULL, NULL, "ms a query may run before it is stopped (default 60 s)"},
     {"SQLVAULT_STORE_NO_QUIESCE", NULL, NULL, "set: a busy store fails instead of asking its listeners to quiesce"},
     {"SQLVAULT_TEST_ROTATE_KILL", NULL, NULL,
      "N:get or N:put: keys rotate kills itself (SIGKILL) at its Nth re-wrap, before or after the PUT"},
@@ -290,13 +297,25 @@ static void config_knobs(sv_config *c, const char *const *val, char *errs, size_
     if (parse_int("SQLVAULT_RESTORE_CONCURRENCY", value_of(val, "SQLVAULT_RESTORE_CONCURRENCY"), 1, 64, &n, errs,
                   cap) == 0)
         c->restore_concurrency = n;
+    v = value_of(val, "SQLVAULT_RESTORE_DELTA");
+    if (strcmp(v, "on") == 0) c->restore_delta = true;
+    else if (strcmp(v, "off") == 0) c->restore_delta = false;
+    else problem(errs, cap, "SQLVAULT_RESTORE_DELTA: '%s' must be on or off", v);
+    if (sv_parse_size(value_of(val, "SQLVAULT_QUERY_CACHE"), &c->query_cache, &e) != 0)
+        problem(errs, cap, "SQLVAULT_QUERY_CACHE: %s", e.msg);
+    else if (c->query_cache < 4 * 1048576ULL || c->query_cache > 1073741824ULL)
+        problem(errs, cap, "SQLVAULT_QUERY_CACHE: %s is outside 4MiB-1GiB", value_of(val, "SQLVAULT_QUERY_CACHE"));
     v = value_of(val, "SQLVAULT_TEST_JOBS");
     c->test_jobs = v && strcmp(v, "1") == 0;
     v = value_of(val, "SQLVAULT_TEST_FAIL_SWAP");
     c->test_fail_swap = v && strcmp(v, "1") == 0;
+    v = value_of(val, "SQLVAULT_TEST_DELTA_KILL");
+    c->test_delta_kill = v ? atoi(v) : 0;
     v = value_of(val, "SQLVAULT_TEST_SWAP_BUSY_MS");
     c->test_swap_busy_ms = v && atoll(v) > 0 ? atoll(v) : 0;
     c->test_store_busy = value_of(val, "SQLVAULT_TEST_STORE_BUSY") != NULL;
+    v = value_of(val, "SQLVAULT_TEST_QUERY_LIMIT_MS");
+    c->test_query_limit_ms = v && atoll(v) > 0 ? atoll(v) : 0;
     c->store_no_quiesce = value_of(val, "SQLVAULT_STORE_NO_QUIESCE") != NULL;
     v = value_of(val, "SQLVAULT_BUCKET_LOCK");
     if (v && *v && strcmp(v, "0") != 0 && strcmp(v, "off") != 0) {

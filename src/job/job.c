@@ -17,6 +17,7 @@ static const struct {
     {"prune", job_prune, "scheduled"},
     {"import-url", job_import_url, "interactive"},
     {"replicate", job_replicate, "scheduled"},
+    {"inspect", job_inspect, "interactive"},
 };
 
 /* Finds a type's entry index, -1 if unknown. */

@@ -66,7 +66,7 @@ static const double sz_bounds[SZ_BUCKETS] = {65536.0, 262144.0, 1048576.0, 41943
 static const char *const mx_outcomes[] = {"succeeded", "failed", "retrying", "cancelled", "released",
                                           "lease_lost", NULL};
 /* Shown at zero from the start, so rate() sees the first failure. */
-static const char *const mx_known_types[] = {"backup", "export", "restore", "verify", "prune", "import-url", "replicate", NULL};
+static const char *const mx_known_types[] = {"backup", "export", "restore", "verify", "prune", "import-url", "replicate", "inspect", NULL};
 
 typedef struct mx_type {
     char type[32];
@@ -83,6 +83,7 @@ static int mx_ntypes;
 static uint64_t sz_bucket[SZ_BUCKETS], sz_count;
 static double sz_sum;
 static _Atomic uint64_t mx_bytes_read, mx_bytes_uploaded, mx_bytes_downloaded;
+static _Atomic uint64_t mx_restores_delta, mx_restores_full;
 
 /* What the background threads learned; guarded by cache_mu. */
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -167,6 +168,13 @@ void metrics_backup_size(uint64_t compressed)
     sz_count++;
     sz_sum += (double)compressed;
     pthread_mutex_unlock(&mx_mu);
+}
+
+/* A restore was done by delta (delta.c) or in full. */
+void metrics_restore_kind(const char *kind)
+{
+    if (strcmp(kind, "delta") == 0) mx_restores_delta++;
+    else mx_restores_full++;
 }
 
 /* Housekeeping reached Redis just now. */
@@ -319,6 +327,10 @@ char *metrics_render(void)
     put(&o, "sqlvault_bytes_total{direction=\"read\"} %llu\n", (unsigned long long)mx_bytes_read);
     put(&o, "sqlvault_bytes_total{direction=\"uploaded\"} %llu\n", (unsigned long long)mx_bytes_uploaded);
     put(&o, "sqlvault_bytes_total{direction=\"downloaded\"} %llu\n", (unsigned long long)mx_bytes_downloaded);
+    family(&o, "sqlvault_restores_total", "counter",
+           "restores of a single-file workspace that swapped in a database: by delta (only the pages that differ) or in full");
+    put(&o, "sqlvault_restores_total{kind=\"delta\"} %llu\n", (unsigned long long)mx_restores_delta);
+    put(&o, "sqlvault_restores_total{kind=\"full\"} %llu\n", (unsigned long long)mx_restores_full);
 
     if (srv.probe) {
         metrics_pool_state st = {0};

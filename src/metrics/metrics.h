@@ -28,6 +28,8 @@ void metrics_bytes(const char *direction, uint64_t n);
 
 /* Records a committed backup's stored (compressed) size. Thread-safe. */
 void metrics_backup_size(uint64_t compressed);
+/* A restore swapped in a database: kind "delta" or "full". */
+void metrics_restore_kind(const char *kind);
 
 /* The caller (the worker's housekeeping) just completed a Redis round trip:
  * keeps /readyz's view of Redis fresh. Thread-safe, no-op before start. */

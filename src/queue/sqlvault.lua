@@ -23,7 +23,7 @@ local SCAN_LIMIT = 50         -- delayed / stalled jobs handled per call
 local DRAIN_MAX = 1000        -- dirty workspaces one sqlvault_dirty_drain call takes at most
 
 -- Lock mode of a job type: x exclusive on its workspace, s shared, n none.
-local LOCKS = { backup = 'x', export = 'x', restore = 'x', verify = 's', prune = 'x',
+local LOCKS = { backup = 'x', export = 'x', restore = 'x', verify = 's', prune = 'x', inspect = 'n',
                 ['import-url'] = 'n', replicate = 's' }
 
 local function now_ms()

@@ -73,6 +73,26 @@ void restore_chain_free(restore_chain *c); /* safe on a zeroed chain and twice *
 /* LiveStore stores (store.c): true when this restore goes to a store (the
  * workspace is one, or the source is a store backup or a bare event log
  * file and the workspace is not a single file), and the store restore. */
+/* Emits an event if the runner has a channel (failures logged). */
+void restore_emit(job_ctx *ctx, const char *event, json_t *data);
+/* Clears the pause flag (retried; a newer attempt's flag is left alone). */
+bool restore_unpause(job_ctx *ctx);
+/* The pause a delta restore hands to the full path when it gives way after
+ * pausing: the listeners stay paused, one restore.started, one end event. */
+typedef struct restore_held_pause {
+    bool held, acked;
+    int listeners;
+    int64_t t_pause, wait_ms;
+} restore_held_pause;
+/* A delta restore (delta.c): 1 done (*result set), 0 not applicable (the
+ * live file untouched: the full path follows; why says so; *hold says
+ * whether the pause is still on), -1 failed with the live file whole (its
+ * old content). */
+int restore_delta(job_ctx *ctx, const char *live, const char *ts, const char *from, const char *rec,
+                  json_t **result, restore_held_pause *hold, char *why, size_t why_cap, sv_err *err);
+/* Rolls back a hot journal beside the live file (a killed delta restore's,
+ * or the application's own), as SQLite's next open would: before any swap. */
+int restore_settle_journal(job_ctx *ctx, const char *live);
 /* The commit point before a swap: renews the lease (job_fence), then sets
  * the workspace's pause flag, *paused true once it is set. */
 int restore_pause_begin(job_ctx *ctx, bool *paused, sv_err *err);

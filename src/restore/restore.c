@@ -42,6 +42,7 @@
 #include "catalog.h"
 #include "internal.h"
 #include "log.h"
+#include "metrics/metrics.h"
 #include "restore.h"
 #include "sqlerr.h"
 #include "tmpsweep.h"
@@ -212,7 +213,7 @@ static void restore_wal_back(const char *kept, const char *live)
 }
 
 /* Emits an event if the runner has a channel; failures are logged, not fatal. */
-static void emit(job_ctx *ctx, const char *event, json_t *data)
+void restore_emit(job_ctx *ctx, const char *event, json_t *data)
 {
     sv_err e;
     sv_err_clear(&e);
@@ -222,7 +223,7 @@ static void emit(job_ctx *ctx, const char *event, json_t *data)
 
 /* Clears the pause flag, retrying a failed call twice; logs if it stays
  * set. A flag that belongs to a newer attempt is left alone. */
-static bool unpause(job_ctx *ctx)
+bool restore_unpause(job_ctx *ctx)
 {
     sv_err e;
     if (!ctx->set_pause) return true;
@@ -544,7 +545,7 @@ typedef struct restore_run {
     restore_fetched f;
     restore_validated val;
     json_t *meta, *ev;
-    char ts[SV_TS_LEN], why[400];
+    char ts[SV_TS_LEN], why[400], delta_why[400];
     char *live, *rec;
     char *kept;                /* a file kept aside (never deleted) */
     char *copy;                /* the safety copy, deleted at the end unless keep_copy */
@@ -593,11 +594,12 @@ static int run_prepare(restore_run *r, sv_err *err)
 static int run_pause(restore_run *r, sv_err *err)
 {
     job_ctx *ctx = r->ctx;
+    if (r->paused) return 0; /* held from a delta restore that gave way after its pause */
     if (restore_pause_begin(ctx, &r->paused, err) != 0) return -1;
     r->t_pause = sv_mono_ms(ctx->clock);
     r->ev = json_pack("{s:s, s:s, s:s, s:s?}", "workspace", ctx->workspace, "job", ctx->job_id, "from", r->from,
                       "backup", r->ts[0] ? r->ts : NULL);
-    emit(ctx, "restore.started", r->ev);
+    restore_emit(ctx, "restore.started", r->ev);
     json_decref(r->ev);
     r->ev = NULL;
     if (restore_wait_acks(ctx, ctx->cfg->pause_timeout_ms, &r->acked, &r->listeners, err) != 0) return -1;
@@ -786,13 +788,13 @@ static int run_swap(restore_run *r, sv_err *err)
     /* The swap is done: the listeners resume now, while the safety copy's
      * upload (if any) runs. */
     if (r->paused) {
-        r->cleared = unpause(ctx);
+        r->cleared = restore_unpause(ctx);
         r->paused = false;
     }
     r->ev = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?}", "workspace", ctx->workspace, "job", ctx->job_id,
                       "from", r->from, "checksum", r->f.sum, "backup", r->ts[0] ? r->ts : NULL, "safety_copy",
                       r->upload_src, "pre_restore_job", r->followup[0] ? r->followup : NULL);
-    emit(ctx, "restore.completed", r->ev);
+    restore_emit(ctx, "restore.completed", r->ev);
     json_decref(r->ev);
     r->ev = NULL;
     r->completed = true;
@@ -876,21 +878,23 @@ static int run_result(restore_run *r, json_t **result, sv_err *err)
 static void run_end(restore_run *r, int rc, sv_err *err)
 {
     job_ctx *ctx = r->ctx;
-    if (r->paused) unpause(ctx);
+    if (r->paused) restore_unpause(ctx);
     if ((r->paused || r->swapped_any) && !r->completed) {
         if (!r->ev)
             r->ev = json_pack("{s:s, s:s, s:s, s:b}", "workspace", ctx->workspace, "job", ctx->job_id, "error",
                               err->msg, "swapped", false);
-        emit(ctx, "restore.failed", r->ev);
+        restore_emit(ctx, "restore.failed", r->ev);
     }
     json_decref(r->ev);
     if (r->late && restore_safety_join(r->late) != 0) r->keep_copy = true;
     if (r->copy && !r->keep_copy && !r->followup[0]) sv_unlink_db(r->copy);
     else if (r->copy && !r->followup[0]) log_warn(ctx->job_id, ctx->workspace, "the safety copy is kept at %s", r->copy);
-    if (rc == 0) {
+    /* a delta restore logs its own line; a LiveStore store's has no swap method */
+    if (rc == 0 && (!r->swap_method || strcmp(r->swap_method, "delta") != 0)) {
         char sz[32];
         log_info(ctx->job_id, ctx->workspace, "restored %s (%s, %s swap, paused %lld ms)", r->rec,
-                 sv_human_size(r->f.size, sz, sizeof sz), r->swap_method, (long long)(r->t_swap - r->t_pause));
+                 sv_human_size(r->f.size, sz, sizeof sz), r->swap_method ? r->swap_method : "store",
+                 (long long)(r->t_swap - r->t_pause));
     }
     restore_fetched_remove(&r->f);
     restore_safety_free(r->late);
@@ -920,10 +924,35 @@ static int restore_once(job_ctx *ctx, json_t **result, bool *prepared, sv_err *e
         rc = restore_store(ctx, &r.src, result, err);
         goto done;
     }
+    restore_settle_journal(ctx, r.live); /* a killed delta restore's journal goes before anything else */
+    if (r.src.kind == RESTORE_SRC_BACKUP && !r.clone) { /* only the pages that differ, when it can (delta.c) */
+        restore_held_pause hold = {0};
+        int dr = restore_delta(ctx, r.live, r.src.ref, r.from, r.rec, result, &hold, r.delta_why,
+                               sizeof r.delta_why, err);
+        if (hold.held) {
+            r.paused = true;
+            r.acked = hold.acked;
+            r.listeners = hold.listeners;
+            r.t_pause = hold.t_pause;
+            r.pause_wait_ms = hold.wait_ms;
+        }
+        if (dr != 0) {
+            *prepared = true;
+            r.completed = true;
+            r.swap_method = "delta";
+            rc = dr == 1 ? 0 : -1;
+            goto done;
+        }
+    }
     if (run_prepare(&r, err) != 0) goto done;
     *prepared = true;
     if (run_pause(&r, err) != 0 || run_swap(&r, err) != 0) goto done;
     rc = run_result(&r, result, err);
+    if (rc == 0) {
+        metrics_restore_kind("full");
+        if (r.delta_why[0])
+            json_object_set_new(*result, "delta", json_pack("{s:b, s:s}", "used", 0, "why_not", r.delta_why));
+    }
 done:
     run_end(&r, rc, err);
     return rc;

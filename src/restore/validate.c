@@ -27,8 +27,7 @@
 #include "sqlerr.h"
 #include "util.h"
 
-#define VALUE_MAX (16 * 1024 * 1024)          /* longest string or blob a check may build */
-#define SQL_MAX (100 * 1000)                  /* longest schema statement */
+#define VALUE_MAX SV_SQLITE_VALUE_MAX         /* longest string or blob a check may build */
 #define SCHEMA_MAX 10000                      /* schema entries */
 #define HEAP_MAX ((sqlite3_int64)40 << 20)    /* SQLite's heap, all connections of the process */
 #define DEADLINE_BASE_MS 5000                 /* integrity_check time allowed: base ... */
@@ -122,7 +121,7 @@ static int open_hardened(const char *path, bool check, sqlite3 **out, sv_err *er
 {
     sqlite3 *db = NULL;
     char *uri;
-    int rc, v;
+    int rc;
     *out = NULL;
     /* immutable: no locking and no -wal/-shm files, the file is ours alone.
      * '?', '#' and '%' in the path would end or escape the URI's path part. */
@@ -143,23 +142,7 @@ static int open_hardened(const char *path, bool check, sqlite3 **out, sv_err *er
         sqlite3_close(db);
         return -1;
     }
-    sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, &v);
-    sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, &v);
-#ifdef SQLITE_DBCONFIG_TRUSTED_SCHEMA
-    sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &v);
-#endif
-    sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &v);
-    sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, &v);
-    sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
-    sqlite3_limit(db, SQLITE_LIMIT_LENGTH, VALUE_MAX);
-    sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, SQL_MAX);
-    sqlite3_limit(db, SQLITE_LIMIT_EXPR_DEPTH, 100);
-    sqlite3_limit(db, SQLITE_LIMIT_COMPOUND_SELECT, 10);
-    sqlite3_limit(db, SQLITE_LIMIT_VDBE_OP, 250000);
-    sqlite3_limit(db, SQLITE_LIMIT_FUNCTION_ARG, 16);
-    sqlite3_limit(db, SQLITE_LIMIT_LIKE_PATTERN_LENGTH, 1000);
-    sqlite3_limit(db, SQLITE_LIMIT_TRIGGER_DEPTH, 1);
-    sqlite3_limit(db, SQLITE_LIMIT_WORKER_THREADS, 0);
+    sv_sqlite_harden(db);
     rc = sqlite3_exec(db,
                       check ? "PRAGMA trusted_schema=OFF; PRAGMA mmap_size=0; PRAGMA cell_size_check=ON;"
                               "PRAGMA cache_size=-8192; PRAGMA query_only=ON;"

@@ -74,6 +74,27 @@ int store_get(store_t *s, const char *key, uint64_t offset, store_sink_fn sink, 
     return s->vt->get(s, key, offset, sink, ud, err);
 }
 
+int store_get_range(store_t *s, const char *key, uint64_t offset, uint64_t len, store_sink_fn sink,
+                    void *ud, sv_err *err)
+{
+    if (len == 0)
+        return 0;
+    if (offset > UINT64_MAX - len)
+        return sv_err_set(err, SV_EINVAL, "range read of '%s': offset %llu + length %llu overflows", key,
+                          (unsigned long long)offset, (unsigned long long)len);
+    return s->vt->get_range(s, key, offset, len, sink, ud, err);
+}
+
+/* The one message of a range past the end, the same for every driver. */
+int store_range_past_end(sv_err *err, const char *key, uint64_t offset, uint64_t len, uint64_t size)
+{
+    return sv_err_set(err, SV_ECORRUPT,
+                      "range read of '%s': bytes %llu-%llu (%llu bytes) reach past the end of the "
+                      "object (%llu bytes): it is damaged or not the object the index describes",
+                      key, (unsigned long long)offset, (unsigned long long)(offset + len - 1),
+                      (unsigned long long)len, (unsigned long long)size);
+}
+
 int store_stat_key(store_t *s, const char *key, store_stat *st, sv_err *err)
 {
     return s->vt->stat(s, key, st, err);

@@ -6,8 +6,8 @@
  * table, so a writer can be driven without its store.
  *
  * Required functions (every driver sets them; not checked at run time):
- *   put, writer_open, writer_write, writer_commit, writer_abort, get, stat,
- *   list, delete_many, presign, ping, free.
+ *   put, writer_open, writer_write, writer_commit, writer_abort, get,
+ *   get_range, stat, list, delete_many, presign, ping, free.
  * Optional functions (may be NULL; the store.c wrapper then fails with
  * SV_ENOTSUP, and so may the driver when its server lacks the call):
  *   list_uploads, abort_upload. */
@@ -35,6 +35,12 @@ typedef struct store_vt {
     /* Streamed GET from offset to the end. SV_ENOTFOUND if missing. */
     int (*get)(store_t *s, const char *key, uint64_t offset, store_sink_fn sink, void *ud,
                sv_err *err);
+    /* Exactly bytes [offset, offset+len) to sink, each once (store.h has the
+     * contract). The wrapper answers len 0 and an overflowing end itself, so
+     * a driver sees len > 0 and offset + len <= UINT64_MAX. Past the end:
+     * store_range_past_end's SV_ECORRUPT, before the sink gets a byte. */
+    int (*get_range)(store_t *s, const char *key, uint64_t offset, uint64_t len,
+                     store_sink_fn sink, void *ud, sv_err *err);
     /* Metadata of one object. SV_ENOTFOUND if missing. */
     int (*stat)(store_t *s, const char *key, store_stat *st, sv_err *err);
     /* Every key under prefix, in lexicographic order. With delimiter "/" the
@@ -76,5 +82,11 @@ struct store {
 struct store_writer {
     const store_vt *vt;
 };
+
+/* Helpers every driver shares (store.c). */
+
+/* Fills err with the SV_ECORRUPT of a range read reaching past the end of
+ * key (size bytes); returns -1. */
+int store_range_past_end(sv_err *err, const char *key, uint64_t offset, uint64_t len, uint64_t size);
 
 #endif

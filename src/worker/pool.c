@@ -260,6 +260,12 @@ static int cb_pin(void *ud, const char *name, const char *value, char **out, sv_
     return 0;
 }
 
+/* A replicate job's attempts: with SQLVAULT_RETRY_BASE doubling up to 5
+ * minutes, about an hour of retries at the default 1 s, so a replica store
+ * away for a while is caught up by the job itself, not only by the
+ * workspace's next backup (which may be hours later). */
+#define REPLICATE_ATTEMPTS 20
+
 /* job_ctx callback: enqueues a follow-up job of the workspace into this
  * job's pool (job.h), deduped by id. */
 static int cb_enqueue(void *ud, const char *type, const char *id, json_t *opts, sv_err *err)
@@ -271,7 +277,9 @@ static int cb_enqueue(void *ud, const char *type, const char *id, json_t *opts, 
     int rc;
     queue_job_spec spec = {.id = id, .type = type, .workspace = s->ws,
                            .priority = job_default_priority(type, json_string_value(json_object_get(opts, "reason"))),
-                           .max_attempts = s->wp->cfg->max_attempts,
+                           .max_attempts = strcmp(type, "replicate") == 0 && s->wp->cfg->max_attempts < REPLICATE_ATTEMPTS
+                                               ? REPLICATE_ATTEMPTS
+                                               : s->wp->cfg->max_attempts,
                            .reason = json_string_value(json_object_get(opts, "reason"))};
     if (ensure_conn(s->wp, s->conn, true) != 0)
         return sv_err_set(err, SV_EUNREACH, "redis unreachable: job %s not enqueued", id);

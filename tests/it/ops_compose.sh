@@ -6,7 +6,8 @@
 # prometheus, prometheus.yml passes `promtool check config`, the Grafana
 # dashboard parses and every sqlvault_ metric it and the alert rules query is
 # one a worker's /metrics really serves, and docker/.env.example names every
-# variable the compose file requires.
+# variable the compose file requires; the image builds and copies the
+# binary and sqlvault.so, and installs a package for every library they link.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ops_lib.sh"
 sv_setup
@@ -51,6 +52,36 @@ step "the runtime image installs what the compose services run (tini, stunnel4)"
 assert_contains "$(cat "$D/Dockerfile")" "stunnel4" "Dockerfile runtime packages"
 assert_contains "$(cat "$D/Dockerfile")" "libmicrohttpd12" "Dockerfile runtime packages"
 assert_contains "$(cat "$D/Dockerfile")" "scripts/install-deps.sh --build-only" "build stage uses install-deps.sh"
+
+step "the image holds the binary and the extension, and a package for every library they link"
+# the build stage's targets are CMake targets, both are copied into the
+# runtime stage, and each shared library either one needs (objdump NEEDED,
+# the sanitizers' own aside) belongs to a Debian package the runtime stage
+# installs (dpkg -S), so `docker run` cannot fail on a missing library
+python3 - "$D/Dockerfile" "$SV_SOURCE_DIR/CMakeLists.txt" "$SV_BIN" "$(dirname "$SV_BIN")/sqlvault.so" <<'PY' || fail "the image would lack a part"
+import re, subprocess, sys
+dockerfile, cmake, binary, ext = sys.argv[1:5]
+d = open(dockerfile).read()
+targets = set(re.findall(r"add_(?:executable|library)\((\w+)", open(cmake).read()))
+built = re.search(r"--target ([\w ]+?) *\\?\n", d).group(1).split()
+bad = [f"--target {t} is no CMake target" for t in built if t not in targets]
+for want in ("sqlvault", "sqlvault_ext"):
+    if want not in built: bad.append(f"the build stage does not build {want}")
+for path in ("/usr/local/bin/sqlvault", "/usr/local/lib/sqlvault/sqlvault.so"):
+    if not re.search(r"COPY --from=build " + re.escape(path) + " ", d): bad.append(f"the runtime stage does not copy {path}")
+runtime = d.split("AS runtime", 1)[1]
+pkgs = set(re.findall(r"\b(lib[\w.+-]+|sqlite3|ca-certificates)\b", runtime.split("rm -rf", 1)[0]))
+for f in (binary, ext):
+    needed = re.findall(r"NEEDED\s+(\S+)", subprocess.run(["objdump", "-p", f], capture_output=True, text=True).stdout)
+    for so in needed:
+        if re.match(r"lib(a|ub|l|t)san|libc\.so|ld-linux|libm\.so|libpthread|libdl|libgcc_s|libstdc", so): continue
+        out = subprocess.run(["dpkg", "-S", so], capture_output=True, text=True).stdout
+        owners = {line.split(":")[0] for line in out.splitlines() if "/" + so in line or line.rstrip().endswith(so)}
+        if not owners & pkgs: bad.append(f"{f.split('/')[-1]} needs {so} ({', '.join(sorted(owners)) or 'no package'}), not installed by the runtime stage")
+        else: print(f"ok: {f.split('/')[-1]}: {so} from {', '.join(sorted(owners & pkgs))}")
+if bad:
+    print("\n".join(bad)); sys.exit(1)
+PY
 
 step "Prometheus: its flags exist in Debian's prometheus; the config and rules check"
 help=$(prometheus --help 2>&1)

@@ -36,6 +36,10 @@ export SQLVAULT_FULL_EVERY=24h
 source "$(dirname "$0")/lib.sh"
 source "$SV_SOURCE_DIR/tests/tools/restore_lib.sh"
 sv_setup
+# The full path: a delta restore's pre-restore backup is a link of the chain,
+# labelled by the clock, after this test's hand-made backup labels (delta
+# restores of chain points: delta_restore.sh).
+export SQLVAULT_RESTORE_DELTA=off
 export SQLVAULT_LOG_FORMAT=text SQLVAULT_STATE_DIR="$SV_SCRATCH/state"
 unset SQLVAULT_MAX_CHAIN
 seed="${SV_TEST_SEED:-$RANDOM}"
@@ -234,11 +238,13 @@ note "$NP backups, ${#CONTENT_OF[@]} folders; $(stat -c %s "$live") bytes live"
 sv list "$ws" | sed 's/^/   /'
 
 # restore_at FROM EXPECTED_TS WHY: restores --from FROM, checks the content,
-# integrity and the backup and chain length the result names
+# integrity and the backup and chain length the result names. The full path
+# (--no-delta): a delta restore's pre-restore backup would join the chain at
+# the real clock's time, after every backup of this test's made-up times.
 restore_at() {
   local from="$1" want="$2" why="$3" out t1
   t1="$(date +%s%N)"
-  out="$(sv restore "$ws" --from "$from" --yes --inline --json 2>"$work/rs.err")" ||
+  out="$(sv restore "$ws" --from "$from" --yes --inline --json --no-delta 2>"$work/rs.err")" ||
     fail "restore --from $from ($why): $(tail -3 "$work/rs.err")"
   note "--from $from ($why): backup $(jq -r .backup <<<"$out"), $(jq -r '.chain.links // 0' <<<"$out") links, swap $(jq -r .swap <<<"$out"), $((($(date +%s%N) - t1) / 1000000)) ms"
   assert_eq "$want" "$(jq -r .backup <<<"$out")" "the backup restored for $from"
@@ -272,7 +278,7 @@ WHEN+=($((T0 + 30 * M))) WHY+=("after the last")
 for ((k = 0; k < ${#WHEN[@]}; k++)); do
   restore_at "$(iso_ms "${WHEN[k]}")" "$(newest_at "${WHEN[k]}")" "${WHY[k]}"
 done
-assert_eq "${CONTENT_OF[$head12]}" "$(sv restore "$ws" --from "$(iso_ms $((T0 + 14 * M + 20000)))" --yes --inline >/dev/null 2>&1; content "$live")" \
+assert_eq "${CONTENT_OF[$head12]}" "$(sv restore "$ws" --from "$(iso_ms $((T0 + 14 * M + 20000)))" --yes --inline --no-delta >/dev/null 2>&1; content "$live")" \
   "the forged minute restores the head before the forged write"
 assert_ne "$forged_c" "${CONTENT_OF[$head12]}" "the forged content"
 # digits past the ms are cut, never rounded up to a newer backup: 1 ms and

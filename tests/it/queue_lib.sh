@@ -20,7 +20,7 @@ qbase() { printf '%s:{default}:' "$SQLVAULT_REDIS_PREFIX"; }
 
 # qpy CMD ARGS...: the raw-RESP helper (python3, no client library).
 qpy() {
-  python3 - "$@" <<'EOF'
+  SV_QUEUE_LUA="$SV_SOURCE_DIR/src/queue/sqlvault.lua" python3 - "$@" <<'EOF'
 import json, os, socket, sys, urllib.parse
 
 def mp(v):
@@ -74,7 +74,18 @@ class R:
             return None if n < 0 else [self.read() for _ in range(n)]
         raise RuntimeError('bad reply %r' % line)
     def call(self, *args):
-        self.s.sendall(cmd(*args)); return self.read()
+        self.s.sendall(cmd(*args))
+        try:
+            return self.read()
+        except RuntimeError as e:
+            # a fresh Redis has no library until a worker loads it: load the
+            # shipped one and retry, as the clients do (docs/PROTOCOL.md)
+            if 'Function not found' not in str(e) or args[0] != 'FCALL': raise
+            self.load()
+            self.s.sendall(cmd(*args)); return self.read()
+    def load(self):
+        with open(os.environ['SV_QUEUE_LUA'], 'rb') as f:
+            self.s.sendall(cmd('FUNCTION', 'LOAD', 'REPLACE', f.read())); self.read()
 
 r = R(os.environ['SQLVAULT_REDIS_URL'])
 base = os.environ['SQLVAULT_REDIS_PREFIX'] + ':{default}:'
@@ -87,6 +98,7 @@ elif op == 'bulk':
     pfx, n, typ, wsp, prio, maxa, opts = sys.argv[2:9]
     o = mp(json.loads(opts)) if opts else b''
     n = int(n)
+    if not r.call('FUNCTION', 'LIST', 'LIBRARYNAME', 'sqlvault'): r.load()
     for start in range(1, n + 1, 500):
         batch = range(start, min(n, start + 499) + 1)
         r.s.sendall(b''.join(cmd('FCALL', 'sqlvault_enqueue', 1, base, '%s-%d' % (pfx, i), typ,
@@ -117,9 +129,14 @@ wait_state() { wait_for --timeout "${3:-30}" bash -c "[[ \"\$(redis-cli -u '$SQL
 
 # followup_ts JOB [SECONDS]: waits (bounded) for the follow-up job named by
 # the queued restore JOB's result (pre_restore_job) to succeed; prints the
-# pre-restore backup it committed (its ts).
+# pre-restore backup it committed (its ts). A delta restore takes that
+# backup itself, in the pause: its result's safety_backup.
 followup_ts() {
   local fu
+  if [[ "$(qfield "$1" result | jq -r .swap)" == delta ]]; then
+    qfield "$1" result | jq -r .safety_backup
+    return
+  fi
   fu="$(qfield "$1" result | jq -r '.pre_restore_job // empty')"
   [[ -n "$fu" ]] || fail "restore $1 names no pre_restore_job: $(qfield "$1" result)"
   wait_state "$fu" succeeded "${2:-90}" || fail "follow-up $fu: $(qfield "$fu" state) $(qfield "$fu" error)"

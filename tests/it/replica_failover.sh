@@ -18,6 +18,9 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/queue_lib.sh"
 sv_setup
+# This test is about the full restore path (download, validate, swap); delta
+# restores have tests of their own (delta_restore.sh).
+export SQLVAULT_RESTORE_DELTA=off
 source "$SV_SOURCE_DIR/tests/tools/restore_lib.sh"
 export SQLVAULT_LOG_FORMAT=text SQLVAULT_RETRY_BASE=200ms SQLVAULT_LEASE=2s SQLVAULT_FULL_EVERY=24h
 B2="rep-$(printf '%s' "$SV_TEST_ID" | sha256sum | cut -c1-20)"
@@ -106,7 +109,7 @@ res="$(timeout 90 "$SV_BIN" restore "$ws" --from latest --yes --json | jq ".resu
 assert_eq "$H4" "$(db_sha3 "$db")" "content after the fallback"
 assert_eq r2b "$(jq -r .store <<<"$res")" "the fallback store"
 note "failover: $(jq -r .failover <<<"$res")"
-out="$(timeout 90 "$SV_BIN" restore "$ws" --from "$T4" --yes --from-store primary 2>&1)" && fail "--from-store primary restored a corrupted backup: $out"
+out="$(timeout 90 "$SV_BIN" restore "$ws" --from "$T4" --yes --from-store primary --no-delta 2>&1)" && fail "--from-store primary restored a corrupted backup: $out"
 note "--from-store primary: $(tail -1 <<<"$out")"
 assert_eq "$H4" "$(db_sha3 "$db")" "the live file after the refused --from-store primary"
 res="$(timeout 90 "$SV_BIN" restore "$ws" --from "$T2" --yes --from-store r2b --json | jq ".result // .")" || fail "restore --from-store r2b failed: $res"
@@ -123,6 +126,12 @@ note "backup with the replica away: $ms ms"
 wait_for --timeout 30 bash -c "[[ \"\$(redis-cli -u '$SQLVAULT_REDIS_URL' HGET '$(qbase)job:rb-5-replicate' attempt)\" -ge 2 ]]" ||
   fail "the replicate job was not retried: $(qfield rb-5-replicate state) $(qfield rb-5-replicate error)"
 note "replicate job: $(qfield rb-5-replicate state), $(qfield rb-5-replicate error)"
+# it keeps retrying past the default 5 attempts (an outage of a minute or an
+# hour is caught up by the job itself, not only by the next backup)
+assert_eq 20 "$(qfield rb-5-replicate max_attempts)" "a replicate job's attempts"
+wait_for --timeout 60 bash -c "[[ \"\$(redis-cli -u '$SQLVAULT_REDIS_URL' HGET '$(qbase)job:rb-5-replicate' attempt)\" -ge 6 ]]" ||
+  fail "the replicate job stopped before its sixth attempt: $(qfield rb-5-replicate state) $(qfield rb-5-replicate error)"
+assert_ne failed "$(qfield rb-5-replicate state)" "the replicate job after 5 failed attempts"
 T5="$(qfield rb-5 result | jq -r .ts)"
 lag() { curl -fsS "http://$maddr/metrics" | awk '$1 == "sqlvault_replica_lag_seconds{store=\"r2b\"}" {print $2}'; }
 wait_for --timeout 40 bash -c "v=\$(curl -fsS 'http://$maddr/metrics' | awk '\$1 == \"sqlvault_replica_lag_seconds{store=\\\"r2b\\\"}\" {print \$2}'); [[ -n \"\$v\" ]] && awk -v v=\"\$v\" 'BEGIN {exit !(v > 0)}'" ||

@@ -10,6 +10,9 @@
 source "$(dirname "$0")/lib.sh"
 source "$SV_SOURCE_DIR/tests/tools/restore_lib.sh"
 sv_setup
+# This test is about the full restore path (download, validate, swap); delta
+# restores have tests of their own (delta_restore.sh).
+export SQLVAULT_RESTORE_DELTA=off
 export SQLVAULT_LOG_FORMAT=text
 
 ws=bad

@@ -10,6 +10,9 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/queue_lib.sh"
 sv_setup
+# This test is about the full restore path (download, validate, swap); delta
+# restores have tests of their own (delta_restore.sh).
+export SQLVAULT_RESTORE_DELTA=off
 sv_use_file_store
 export SQLVAULT_LOG_FORMAT=text SQLVAULT_PAUSE_TIMEOUT=1s
 ws=ws-dis

@@ -12,6 +12,9 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/queue_lib.sh"
 sv_setup
+# This test is about the full restore path (download, validate, swap); delta
+# restores have tests of their own (delta_restore.sh).
+export SQLVAULT_RESTORE_DELTA=off
 export SQLVAULT_LOG_FORMAT=text SQLVAULT_RETRY_BASE=100ms SQLVAULT_LEASE=2s SQLVAULT_PAUSE_TIMEOUT=1s
 ws=ws-fu
 db="$SQLVAULT_DATA_DIR/$ws/livestore.db"
@@ -40,7 +43,7 @@ pre1=$(fingerprint "$db")
 assert_ne "$want" "$pre1" "the live content differs from the backup"
 
 step "the follow-up job commits the pre-restore backup and removes the local copy"
-timeout 120 "$SV_BIN" restore "$ws" --from "$b1" --yes --id fu-r1 >/dev/null ||
+timeout 120 "$SV_BIN" restore "$ws" --from "$b1" --yes --id fu-r1 --no-delta >/dev/null ||
   fail "restore failed: $(qfield fu-r1 error)"
 result=$(qfield fu-r1 result)
 note "result: $result"
@@ -65,7 +68,7 @@ assert_ne "$want" "$pre2" "the live content differs from the backup again"
 # the follow-up's upload (the only write under full/WS/ from now on) is held
 proxy_faults "{\"rules\": [{\"op\": [\"PutObject\", \"CreateMultipartUpload\"], \"prefix\": \"${SV_PREFIX}full/$ws/\", \"latencyMs\": 60000, \"times\": 1}]}"
 sv_on_exit proxy_reset
-timeout 120 "$SV_BIN" restore "$ws" --from "$b1" --yes --id fu-r2 >/dev/null ||
+timeout 120 "$SV_BIN" restore "$ws" --from "$b1" --yes --id fu-r2 --no-delta >/dev/null ||
   fail "restore failed: $(qfield fu-r2 error)"
 result=$(qfield fu-r2 result)
 fu2=$(jq -r .pre_restore_job <<<"$result")

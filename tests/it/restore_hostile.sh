@@ -51,6 +51,11 @@ printf '\x00\x0f\x42\x40' | dd of="$h/lying-page-count.db" bs=1 seek=28 conv=not
 ls -la "$h" | sed 's/^/   /'
 
 step "every hostile file is refused within seconds, once, with the live database untouched"
+# the bound: validation stops at its 5 s limit; the rest is the queue, the
+# download and the machine (20 s; 60 s for the sanitizer build, 2-5x slower,
+# which took 24.7 s once on a loaded machine)
+bound=20000
+[[ "$SV_BUILD_DIR" == *-asan ]] && bound=60000
 n=0
 for f in expr-index expr-index-many zeroblob-check zeroblob-generated deep-views trigger lying-page-count; do
   n=$((n + 1))
@@ -62,7 +67,7 @@ for f in expr-index expr-index-many zeroblob-check zeroblob-generated deep-views
   ms=$((($(date +%s%N) - t0) / 1000000))
   err=$(qfield "hx-$n" error)
   note "$f: refused in $ms ms ($(qfield "hx-$n" error_code)): $err"
-  assert_le "$ms" 20000 "$f: time to refusal (ms)"
+  assert_le "$ms" "$bound" "$f: time to refusal (ms)"
   assert_eq 1 "$(qfield "hx-$n" attempt)" "$f: attempts (not retried)"
   [[ "$err" == *refused* || "$err" == *"not a valid SQLite database"* ]] || fail "$f: unclear error [$err]"
   assert_eq "$live_sum" "$(sha256sum "$db" | cut -d' ' -f1)" "$f: live database unchanged"

@@ -8,6 +8,9 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/queue_lib.sh"
 sv_setup
+# This test is about the full restore path (download, validate, swap); delta
+# restores have tests of their own (delta_restore.sh).
+export SQLVAULT_RESTORE_DELTA=off
 export SQLVAULT_LOG_FORMAT=text SQLVAULT_PAUSE_TIMEOUT=1s SQLVAULT_LEASE=2s
 ws=ws-left
 tmp="$SQLVAULT_DATA_DIR/.sqlvault-tmp"
@@ -20,7 +23,7 @@ step "kill -9 while a restore downloads (the download held 30 s): its temporary 
 b1=$(qfield lo-b1 result | jq -r .ts)
 proxy_faults "{\"rules\": [{\"op\": \"GetObject\", \"prefix\": \"${SV_PREFIX}full/$ws/$b1/livestore.db.zst\", \"latencyMs\": 30000, \"times\": 1}]}"
 sv_on_exit proxy_reset
-"$SV_BIN" restore "$ws" --from latest --yes --id lo-r1 --no-wait >/dev/null
+"$SV_BIN" restore "$ws" --from latest --yes --id lo-r1 --no-wait --no-delta >/dev/null # a download (delta.c fetches into unlinked files)
 wait_for --timeout 30 bash -c "ls '$tmp'/restore-*.db"
 left=$(ls "$tmp"/restore-*.db)
 kill -9 "$w1"

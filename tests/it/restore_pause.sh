@@ -11,6 +11,9 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/queue_lib.sh"
 sv_setup
+# This test is about the full restore path (download, validate, swap); delta
+# restores have tests of their own (delta_restore.sh).
+export SQLVAULT_RESTORE_DELTA=off
 export SQLVAULT_LOG_FORMAT=text SQLVAULT_RETRY_BASE=100ms
 ws=ws-pause
 db="$SQLVAULT_DATA_DIR/$ws/livestore.db"

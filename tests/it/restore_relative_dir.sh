@@ -8,6 +8,9 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/queue_lib.sh"
 sv_setup
+# This test is about the full restore path (download, validate, swap); delta
+# restores have tests of their own (delta_restore.sh).
+export SQLVAULT_RESTORE_DELTA=off
 source "$SV_SOURCE_DIR/tests/tools/restore_lib.sh"
 export SQLVAULT_LOG_FORMAT=text SQLVAULT_RETRY_BASE=100ms
 ws=rel
@@ -23,7 +26,7 @@ b1="$(qfield rel-b1 result | jq -r .ts)"
 want="$(db_sha3 "$db")"
 sqlite3 "$db" "DELETE FROM eventlog WHERE seq % 3 = 0"
 pre="$(db_sha3 "$db")"
-timeout 120 "$SV_BIN" restore "$ws" --from "$b1" --yes --id rel-r1 >/dev/null ||
+timeout 120 "$SV_BIN" restore "$ws" --from "$b1" --yes --id rel-r1 --no-delta >/dev/null ||
   fail "restore failed: $(qfield rel-r1 error)"
 assert_eq "$want" "$(db_sha3 "$db")" "live content = the backup restored"
 copy="$(qfield rel-r1 result | jq -r .safety_copy)"

@@ -12,6 +12,9 @@
 source "$(dirname "$0")/lib.sh"
 source "$SV_SOURCE_DIR/tests/tools/restore_lib.sh"
 sv_setup
+# This test is about the full restore path (download, validate, swap); delta
+# restores have tests of their own (delta_restore.sh).
+export SQLVAULT_RESTORE_DELTA=off
 export SQLVAULT_LOG_FORMAT=text
 
 ws=ren
@@ -41,7 +44,7 @@ edit_live r1
 chmod 640 "$live"
 ino_before=$(stat -c %i "$live")
 n0=$(pre_restore_count)
-out="$(sv restore "$ws" --from "$ts" --yes --inline --json)"
+out="$(sv restore "$ws" --from "$ts" --yes --inline --json --no-delta)"
 assert_eq rename "$(json_get "$out" swap)" "swap method"
 assert_contains "$(json_get "$out" safety_source)" "the copy taken in the pause" "safety source"
 assert_eq "$h_backup" "$(db_sha3 "$live")" "live content after the restore"
@@ -71,7 +74,7 @@ PY
 peer=$!
 wait_for --timeout 20 grep -q '^before 1' "$SV_SCRATCH/peer.out"
 n0=$(pre_restore_count)
-out="$(sv restore "$ws" --from "$ts" --yes --inline --json)"
+out="$(sv restore "$ws" --from "$ts" --yes --inline --json --no-delta)"
 echo go >"$fifo"
 wait "$peer" || fail "the peer failed: $(cat "$SV_SCRATCH/peer.out")"
 assert_eq backup-api "$(json_get "$out" swap)" "swap method"
@@ -84,7 +87,7 @@ no_restore_temps
 step "a rollback-journal database: the backup API"
 sqlite3 "$live" 'PRAGMA journal_mode=DELETE' >/dev/null
 edit_live r3
-out="$(sv restore "$ws" --from "$ts" --yes --inline --json)"
+out="$(sv restore "$ws" --from "$ts" --yes --inline --json --no-delta)"
 assert_eq backup-api "$(json_get "$out" swap)" "swap method"
 assert_eq "$h_backup" "$(db_sha3 "$live")" "live content after the restore"
 safety_holds "$(json_get "$out" safety_backup)" r3

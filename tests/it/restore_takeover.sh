@@ -10,9 +10,14 @@
 #     database makes the swap time out) and the retry runs;
 #  3. a backup whose drill passed on the same checksum is not integrity-
 #     checked again.
+# The restores are the full path's (--no-delta): a delta restore's
+# (delta_restore*.sh) has no safety copy to wait after, nor integrity_check.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/queue_lib.sh"
 sv_setup
+# This test is about the full restore path (download, validate, swap); delta
+# restores have tests of their own (delta_restore.sh).
+export SQLVAULT_RESTORE_DELTA=off
 export SQLVAULT_LOG_FORMAT=text SQLVAULT_RETRY_BASE=100ms SQLVAULT_LEASE=2s SQLVAULT_PAUSE_TIMEOUT=1s
 ws=ws-take
 db="$SQLVAULT_DATA_DIR/$ws/livestore.db"
@@ -56,7 +61,7 @@ SQLVAULT_TEST_SWAP_BUSY_MS=60000 start_worker w-killed --threads 1
 killed=$WORKER_PID
 kill "$w1" && wait "$w1" 2>/dev/null || true
 hold_lock "$db" 60
-"$SV_BIN" restore "$ws" --from latest --yes --id tk-r1 --no-wait >/dev/null
+"$SV_BIN" restore "$ws" --from latest --yes --id tk-r1 --no-wait --no-delta >/dev/null
 wait_for --timeout 60 grep -q 'safety copy .* taken' "$SV_SCRATCH/w-killed.log"
 assert_eq "backup:$b1" "$(qfield tk-r1 source)" "source recorded at the first attempt"
 kill -9 "$killed"
@@ -82,7 +87,7 @@ sqlite3 "$db" "DELETE FROM eventlog WHERE seq % 3 = 0"
 assert_ne "$want" "$(fingerprint "$db")" "the live content differs from the backup again"
 SQLVAULT_TEST_SWAP_BUSY_MS=1500 start_worker w3 --threads 1
 hold_lock "$db" 60
-"$SV_BIN" restore "$ws" --from latest --yes --id tk-r2 --no-wait >/dev/null
+"$SV_BIN" restore "$ws" --from latest --yes --id tk-r2 --no-wait --no-delta >/dev/null
 wait_for --timeout 60 bash -c "(( \$(redis-cli -u '$SQLVAULT_REDIS_URL' HGET '$(qbase)job:tk-r2' attempt) >= 2 ))"
 assert_contains "$(grep tk-r2 "$SV_SCRATCH/w3.log")" "stayed locked" "the first attempt failed on the lock"
 touch "$SV_SCRATCH/unlock"
@@ -103,7 +108,7 @@ assert_eq "$(fingerprint "$SV_SCRATCH/expect.db")" "$(fingerprint "$db")" "live 
 step "a backup whose restore drill passed skips the repeated integrity_check; one without a drill runs it"
 assert_eq ok "$(jq -r .integrity_check <<<"$result")" "integrity_check of an undrilled backup"
 timeout 60 "$SV_BIN" verify "$ws" --at "$b1" --id tk-v1 >/dev/null || fail "verify failed"
-timeout 60 "$SV_BIN" restore "$ws" --from "$b1" --yes --id tk-r3 >/dev/null || fail "restore tk-r3 failed"
+timeout 60 "$SV_BIN" restore "$ws" --from "$b1" --yes --id tk-r3 --no-delta >/dev/null || fail "restore tk-r3 failed"
 assert_contains "$(qfield tk-r3 result | jq -r .integrity_check)" "skipped" "integrity_check of a drilled backup"
 assert_eq "$want" "$(fingerprint "$db")" "live content = the drilled backup"
 assert_eq ok "$(db_integrity "$db")" "live integrity"

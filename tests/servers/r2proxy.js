@@ -12,8 +12,13 @@
 //     (memory, or a spool file when large): s3rver writes in place, and a
 //     PUT cut off half way would leave a truncated object where R2 keeps
 //     the old one;
-//   - logs every request (op, method, path, query keys, status, bytes, fault)
-//     into a bounded in-memory log served by the control API;
+//   - logs every request (op, method, path, query keys, Range, status, body
+//     bytes in and out, fault) into a bounded in-memory log served by the
+//     control API, and keeps per-key totals (requests, GETs, range GETs,
+//     bytes) that a test reads and resets by key prefix (GET /stats);
+//   - fixes s3rver's bounded range GETs where it answers wrongly: "bytes=0-0"
+//     gets the whole object, and a range on an empty object gets 206 with a
+//     Content-Length of 1 and no body (see fixRange);
 //   - enforces R2's multipart rules on CompleteMultipartUpload: every part but
 //     the last has the same size, at least 5 MiB, and the last is no larger;
 //     the listed parts exist with their ETags and come in ascending order;
@@ -44,6 +49,7 @@ const crypto = require('node:crypto')
 const fs = require('node:fs')
 const path = require('node:path')
 const os = require('node:os')
+const { PassThrough } = require('node:stream')
 
 const MiB = 1024 * 1024
 const MAX_PARTS = 10000
@@ -123,6 +129,7 @@ const state = {
   pending: new Set(), // requests held by latency faults, released on reset
   spoolSeq: 0,
   locks: [], // bucket lock rules (POST /config {"locks": [{prefix, maxAgeMs}]}), see lockedFor
+  stats: new Map(), // subject (key, or listed prefix) -> totals, see countStats
 }
 
 // mulberry32 returns a small seeded PRNG yielding floats in [0, 1).
@@ -309,16 +316,107 @@ function validateRules(cfg) {
   })
 }
 
+// subjectOf names what a request is about, for fault rules and stats: the
+// object key (bucket-relative), or for listings the prefix being listed.
+function subjectOf(entry) {
+  return entry.key || entry.listPrefix || ''
+}
+
 // ruleMatches tells whether a rule applies to a request.
 function ruleMatches(rule, entry) {
   if (rule.ops && !rule.ops.includes(entry.op)) return false
   if (rule.method && rule.method !== entry.method) return false
-  if (rule.prefix !== null) {
-    // the key, or for listings the prefix being listed
-    const subject = entry.key || entry.listPrefix || ''
-    if (!subject.startsWith(rule.prefix)) return false
-  }
+  if (rule.prefix !== null && !subjectOf(entry).startsWith(rule.prefix)) return false
   return true
+}
+
+/* -------------------------------------------------------------------- stats */
+
+const STAT_FIELDS = ['requests', 'gets', 'rangeGets', 'bytesOut', 'bytesIn']
+
+// countStats adds a finished request to the totals of its subject.
+function countStats(entry) {
+  const subject = subjectOf(entry)
+  let t = state.stats.get(subject)
+  if (!t) {
+    t = { requests: 0, gets: 0, rangeGets: 0, bytesOut: 0, bytesIn: 0 }
+    state.stats.set(subject, t)
+  }
+  t.requests++
+  if (entry.op === 'GetObject') {
+    t.gets++
+    if (entry.range) t.rangeGets++
+  }
+  t.bytesOut += entry.bytesOut
+  t.bytesIn += entry.bytesIn
+}
+
+// statsFor sums the totals of every subject starting with prefix.
+function statsFor(prefix) {
+  const sum = { requests: 0, gets: 0, rangeGets: 0, bytesOut: 0, bytesIn: 0 }
+  for (const [subject, t] of state.stats) {
+    if (!subject.startsWith(prefix)) continue
+    for (const f of STAT_FIELDS) sum[f] += t[f]
+  }
+  return sum
+}
+
+// resetStats forgets the totals of every subject starting with prefix.
+function resetStats(prefix) {
+  for (const subject of [...state.stats.keys()]) if (subject.startsWith(prefix)) state.stats.delete(subject)
+}
+
+/* -------------------------------------------------------------- range fixes */
+
+// boundedRange parses a single bounded "bytes=A-B" Range header, or null.
+function boundedRange(header) {
+  const m = /^bytes=(\d+)-(\d+)$/.exec(header || '')
+  if (!m) return null
+  const start = Number(m[1])
+  const end = Number(m[2])
+  return Number.isSafeInteger(start) && Number.isSafeInteger(end) && start <= end ? { start, end } : null
+}
+
+// limitStream passes the first n bytes of src on, then ends (and drops src).
+function limitStream(src, n) {
+  const out = new PassThrough()
+  let left = n
+  out.statusCode = src.statusCode
+  out.headers = src.headers
+  src.on('data', (c) => {
+    if (left <= 0) return
+    const part = c.subarray(0, left)
+    left -= part.length
+    out.write(part)
+    if (left <= 0) {
+      out.end()
+      src.destroy()
+    }
+  })
+  src.on('end', () => out.end())
+  src.on('error', (e) => out.destroy(e))
+  return out
+}
+
+// fixRange corrects s3rver's answer to a bounded range GET: s3rver reads an
+// end of 0 as "no end" (bytes=0-0 gets the whole object, as 206 with the
+// whole Content-Range), and answers a range on an empty object 206 with
+// "bytes 0-0/0" and a Content-Length of 1 but no body, where S3 and R2 answer
+// 416. Returns { up } (possibly a trimmed stream with fixed headers),
+// { invalid: size } for a 416, or {} when nothing needs fixing.
+function fixRange(range, up) {
+  if (!range || up.statusCode !== 206) return {}
+  const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(up.headers['content-range'] || '')
+  if (!m) return {}
+  const start = Number(m[1])
+  const end = Number(m[2])
+  const size = Number(m[3])
+  if (size === 0) return { invalid: 0 }
+  const want = Math.min(range.end, size - 1)
+  if (start !== range.start || end <= want) return {}
+  up.headers['content-range'] = `bytes ${start}-${want}/${size}`
+  up.headers['content-length'] = String(want - start + 1)
+  return { up: limitStream(up, want - start + 1) }
 }
 
 // decideFaults walks the rules in order: latencies add up, the first firing
@@ -650,12 +748,37 @@ function startProxy(opt) {
     if (state.log.length > opt.logLimit) state.log.splice(0, state.log.length - opt.logLimit)
   }
 
-  // finishEntry records the outcome of a request once its response ends.
+  // watchResponse counts the response body bytes written to the client
+  // (entry.bytesOut) and records the outcome of a request once its response
+  // ends, adding it to the stats then (once, whichever event comes first).
   function watchResponse(req, res, entry) {
     const t0 = Date.now()
+    const write = res.write
+    const end = res.end
+    const count = (chunk, encoding) => {
+      if (chunk === undefined || chunk === null || typeof chunk === 'function') return
+      // node sends no body for HEAD, 204 and 304
+      if (req.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304) return
+      entry.bytesOut += typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof encoding === 'string' ? encoding : 'utf8') : chunk.length
+    }
+    res.write = function countedWrite(chunk, encoding, cb) {
+      count(chunk, encoding)
+      return write.call(this, chunk, encoding, cb)
+    }
+    res.end = function countedEnd(chunk, encoding, cb) {
+      count(chunk, encoding)
+      return end.call(this, chunk, encoding, cb)
+    }
+    let counted = false
+    const done = () => {
+      if (counted) return
+      counted = true
+      countStats(entry)
+    }
     res.on('finish', () => {
       if (entry.status === null) entry.status = res.statusCode
       entry.ms = Date.now() - t0
+      done()
       if (opt.verbose) process.stderr.write(`${JSON.stringify(entry)}\n`)
     })
     res.on('close', () => {
@@ -663,6 +786,7 @@ function startProxy(opt) {
         entry.status = res.writableFinished ? res.statusCode : 'reset'
         entry.ms = Date.now() - t0
       }
+      done()
     })
   }
 
@@ -865,7 +989,21 @@ function startProxy(opt) {
         }
       })
       req.on('aborted', () => upReq.destroy())
-      upReq.on('response', (up) => {
+      upReq.on('response', (upstream) => {
+        let up = upstream
+        const fix = fixRange(o.range, up)
+        if (fix.invalid !== undefined) {
+          up.resume()
+          entry.rangeFixed = true
+          return sendError(req, res, entry, 416, 'InvalidRange', 'The requested range is not satisfiable', {
+            RangeRequested: req.headers.range,
+            ActualObjectSize: fix.invalid,
+          })
+        }
+        if (fix.up) {
+          up = fix.up
+          entry.rangeFixed = true
+        }
         if (o.resetResponse) {
           // the upstream did the work; the client hears half of it, or nothing
           const cut = (total, writeHalf) => {
@@ -936,6 +1074,9 @@ function startProxy(opt) {
       } else if (o.spool) {
         upReq.end(o.spool.buffer)
       } else {
+        req.on('data', (c) => {
+          entry.bytesIn += c.length
+        })
         req.pipe(upReq)
       }
     })
@@ -991,6 +1132,7 @@ function startProxy(opt) {
     } catch {
       return undefined
     }
+    entry.bytesIn = body.length
     const uploadId = q.get('uploadId')
     const upload = state.uploads.get(uploadId)
     entry.uploadId = uploadId
@@ -1421,10 +1563,12 @@ function startProxy(opt) {
       key,
       status: null,
       bytesIn: 0,
+      bytesOut: 0,
       fault: null,
       ms: null,
     }
     if (q.has('prefix')) entry.listPrefix = q.get('prefix')
+    if (req.headers.range !== undefined) entry.range = req.headers.range
     if (q.has('uploadId')) entry.uploadId = q.get('uploadId')
     if (q.has('partNumber')) entry.partNumber = Number(q.get('partNumber'))
     logEntry(entry)
@@ -1474,6 +1618,7 @@ function startProxy(opt) {
     }
 
     const o = { resetResponse }
+    if (op === 'GetObject') o.range = boundedRange(req.headers.range)
     if (['PutObject', 'UploadPart'].includes(op)) {
       try {
         o.spool = await spoolBody(opt, req)
@@ -1632,9 +1777,18 @@ function startControl(opt) {
           case 'DELETE /faults':
             setFaults({})
             return reply(res, 200, faultView())
+          case 'GET /stats':
+            return reply(res, 200, statsFor(u.searchParams.get('prefix') || ''))
+          case 'POST /stats/reset': {
+            const prefix = u.searchParams.get('prefix') || ''
+            const before = statsFor(prefix)
+            resetStats(prefix)
+            return reply(res, 200, before)
+          }
           case 'POST /reset': {
             setFaults({})
             state.log = []
+            state.stats.clear()
             for (const t of state.pending) {
               clearTimeout(t)
               t.cancel()
@@ -1729,6 +1883,8 @@ if (require.main === module) {
 
 module.exports = {
   classify,
+  boundedRange,
+  fixRange,
   validateRules,
   verifySigV4,
   mulberry32,

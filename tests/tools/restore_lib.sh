@@ -63,13 +63,15 @@ no_restore_temps() {
 
 # expect_restore_fail WS FROM REGEX [extra args]: the restore exits 1 with
 # an error matching REGEX (grep -E), the live database is byte-for-byte unchanged and no
-# temporary file is left.
+# temporary file is left. The full path's (--no-delta): it reads and checks
+# the whole backup, where a delta restore reads only the frames holding the
+# pages that differ (delta_restore*.sh test what it refuses).
 expect_restore_fail() {
   local ws="$1" from="$2" needle="$3" live before after out rc=0
   shift 3
   live="$SQLVAULT_DATA_DIR/$ws/livestore.db"
   before="$(live_state "$live")"
-  out="$(sv restore "$ws" --from "$from" --yes --inline "$@" 2>&1)" || rc=$?
+  out="$(sv restore "$ws" --from "$from" --yes --inline --no-delta "$@" 2>&1)" || rc=$?
   [[ "$rc" == 1 ]] || fail "restore --from $from: expected exit 1, got $rc: $out"
   grep -Eq -- "$needle" <<<"$out" || fail "restore --from $from: error does not match /$needle/: $out"
   note "ok: restore --from ${from:0:60} failed: $(grep -m1 '^error' <<<"$out")"

@@ -7,6 +7,12 @@
  *   put KEY FILE [--if-none-match]   small PUT of FILE's content
  *   write KEY FILE [CHUNK]           streamed writer (multipart past one part)
  *   get KEY FILE [OFFSET]            streamed GET into FILE ("-" = stdout)
+ *   get-range KEY OFFSET LEN [FILE [REPEAT]]
+ *                                    store_get_range into FILE (default stdout);
+ *                                    with REPEAT, that many range GETs one after
+ *                                    the other on the same store (the bytes of
+ *                                    the first are written), and their wall times
+ *                                    on stderr: "range gets: N median_us ..."
  *   stat KEY                         "size mtime_ms etag"
  *   list PREFIX [DELIM]              one key a line ("P key" for prefixes)
  *   put-many PREFIX N                N tiny objects PREFIX00000..
@@ -19,9 +25,13 @@
  * On failure: "error: CODE: message" (and the hint) on stderr, exit code per
  * sv_err_exit_code. Never prints a secret: it only prints what the driver
  * puts in messages, which is what the tests check. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "config.h"
@@ -44,6 +54,72 @@ static int file_sink(void *ud, const void *data, size_t len, sv_err *err)
     if (fwrite(data, 1, len, ud) != len)
         return sv_err_set(err, SV_EIO, "writing the output file");
     return 0;
+}
+
+/* Sink of the repeated range GETs: counts bytes. */
+static int count_sink(void *ud, const void *data, size_t len, sv_err *err)
+{
+    (void)data;
+    (void)err;
+    *(uint64_t *)ud += len;
+    return 0;
+}
+
+/* Parses a decimal uint64 argument; false when it is not one. */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    char *end = NULL;
+    if (!s || !*s || *s == '-')
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* qsort order of int64_t. */
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* get-range: one range GET into f, then repeat - 1 more timed ones. */
+static int get_range_cmd(store_t *st, const char *key, uint64_t off, uint64_t len, FILE *f,
+                         uint64_t repeat, sv_err *err)
+{
+    int64_t *us = calloc(repeat ? repeat : 1, sizeof *us);
+    int rc = -1;
+    if (!us)
+        return sv_err_set(err, SV_ENOMEM, "out of memory");
+    for (uint64_t i = 0; i < (repeat ? repeat : 1); i++) {
+        uint64_t got = 0;
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        int r = i == 0 ? store_get_range(st, key, off, len, file_sink, f, err)
+                       : store_get_range(st, key, off, len, count_sink, &got, err);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        if (r != 0)
+            goto done;
+        if (i > 0 && got != len) {
+            sv_err_set(err, SV_EINTERNAL, "range GET %llu delivered %llu bytes, not %llu",
+                       (unsigned long long)i, (unsigned long long)got, (unsigned long long)len);
+            goto done;
+        }
+        us[i] = (int64_t)(b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000;
+    }
+    if (repeat) {
+        qsort(us, repeat, sizeof *us, cmp_i64);
+        fprintf(stderr, "range gets: %llu median_us %lld p90_us %lld min_us %lld max_us %lld\n",
+                (unsigned long long)repeat, (long long)us[(repeat - 1) / 2],
+                (long long)us[(repeat * 9 + 9) / 10 - 1], (long long)us[0], (long long)us[repeat - 1]);
+    }
+    rc = 0;
+done:
+    free(us);
+    return rc;
 }
 
 /* Collects keys for delete-prefix. */
@@ -180,6 +256,24 @@ int main(int argc, char **argv)
         if (!f)
             goto done;
         int r = store_get(st, argv[2], off, file_sink, f, &err);
+        if (f != stdout)
+            fclose(f);
+        if (r != 0)
+            goto fail;
+    } else if (strcmp(cmd, "get-range") == 0 && argc >= 5) {
+        uint64_t off = 0, len = 0, repeat = 0;
+        if (!parse_u64(argv[3], &off) || !parse_u64(argv[4], &len) ||
+            (argc > 6 && (!parse_u64(argv[6], &repeat) || repeat == 0))) {
+            fprintf(stderr, "get-range: OFFSET, LEN and REPEAT are decimal numbers (REPEAT > 0)\n");
+            rc = 2;
+            goto done;
+        }
+        FILE *f = argc <= 5 || strcmp(argv[5], "-") == 0 ? stdout : fopen(argv[5], "wb");
+        if (!f) {
+            fprintf(stderr, "cannot write %s\n", argv[5]);
+            goto done;
+        }
+        int r = get_range_cmd(st, argv[2], off, len, f, repeat, &err);
         if (f != stdout)
             fclose(f);
         if (r != 0)

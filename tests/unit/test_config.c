@@ -137,6 +137,7 @@ int main(void)
     setenv("SQLVAULT_TEST_FAIL_SWAP", "0", 1); /* only 1 turns it on */
     setenv("SQLVAULT_TEST_SWAP_BUSY_MS", "300", 1);
     setenv("SQLVAULT_TEST_STORE_BUSY", "1", 1);
+    setenv("SQLVAULT_TEST_QUERY_LIMIT_MS", "250", 1);
     setenv("SQLVAULT_STORE_NO_QUIESCE", "1", 1);
     {
         char *argv[] = {"worker", "--store-copy-tries", "7", NULL};
@@ -148,6 +149,7 @@ int main(void)
         CHECK_INT(c.store_copy_tries, 7);
         CHECK_INT(c.quiesce_timeout_ms, 2500);
         CHECK_INT(c.test_swap_busy_ms, 300);
+        CHECK_INT(c.test_query_limit_ms, 250);
         CHECK_INT(argc, 1);
         config_free(&c);
     }

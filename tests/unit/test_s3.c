@@ -7,7 +7,10 @@
  * classified (auth, not found, remote with Code and Message, no secret in
  * the message); 501 not retried (not supported); 5xx forever -> transient after the bounded attempts; a GET
  * cut mid-body resumes with Range and If-Match and the sink sees each byte
- * once; a range ignored on resume is an error, not duplicate bytes;
+ * once; a range ignored on resume is an error, not duplicate bytes; a
+ * bounded range GET sends bytes=A-B, resumes a cut inside the range with
+ * If-Match, refuses a 200 (Range ignored) before its sink sees a byte, and
+ * turns a short 206 or a 416 into the past-the-end error with the size;
  * CompleteMultipartUpload answered 200 with an <Error> body fails and the
  * upload is aborted; the writer cuts equal parts; more than 64 parts with
  * 4 upload threads keep every ETag (the table grows under its lock); XML
@@ -354,6 +357,66 @@ static void h_ignore_range(void *ud, int n, const fake_req *rq, fake_resp *rs)
         rs->cut_after = 500;
 }
 
+/* Range GETs of obj at /bkt/pre/obj as S3 answers them: 206 with the range
+ * (cut at its first answer after cut bytes when cut > 0), the end clipped to
+ * the object, 416 from past the end, HEAD with the size, 404 for other keys;
+ * or, with ignore, 200 and the whole object. Keeps the Range and If-Match
+ * headers it saw. */
+typedef struct range_srv {
+    long cut;
+    bool ignore;
+    int gets, heads, bad;
+    char range[4][64], ifm[4][64];
+} range_srv;
+
+static void h_range(void *ud, int n, const fake_req *rq, fake_resp *rs)
+{
+    (void)n;
+    range_srv *r = ud;
+    char range[64] = "";
+    unsigned long from = 0, to = 0;
+    snprintf(rs->headers, sizeof rs->headers, "ETag: \"v1\"\r\n");
+    if (strcmp(rq->target, "/bkt/pre/obj") != 0) {
+        s3_error(rs, 404, "NoSuchKey", "The specified key does not exist.");
+        return;
+    }
+    if (strcmp(rq->method, "HEAD") == 0) {
+        r->heads++;
+        rs->body = obj;
+        rs->body_len = sizeof obj;
+        return;
+    }
+    int g = r->gets++;
+    header_of(rq->headers, "range", range, sizeof range);
+    if (g < 4) {
+        snprintf(r->range[g], sizeof r->range[g], "%s", range);
+        header_of(rq->headers, "if-match", r->ifm[g], sizeof r->ifm[g]);
+    }
+    if (r->ignore) {
+        rs->body = obj;
+        rs->body_len = sizeof obj;
+        return;
+    }
+    if (sscanf(range, "bytes=%lu-%lu", &from, &to) != 2 || to < from) {
+        r->bad++;
+        s3_error(rs, 400, "InvalidArgument", "bad range");
+        return;
+    }
+    if (from >= sizeof obj) {
+        s3_error(rs, 416, "InvalidRange", "The requested range is not satisfiable");
+        return;
+    }
+    if (to >= sizeof obj)
+        to = sizeof obj - 1;
+    rs->status = 206;
+    snprintf(rs->headers, sizeof rs->headers, "ETag: \"v1\"\r\nContent-Range: bytes %lu-%lu/%zu\r\n",
+             from, to, sizeof obj);
+    rs->body = obj + from;
+    rs->body_len = to - from + 1;
+    if (g == 0 && r->cut > 0)
+        rs->cut_after = r->cut;
+}
+
 /* Collects GET bytes. */
 typedef struct sink_buf {
     char *p;
@@ -557,6 +620,79 @@ static void test_get_resume(void)
     fake_stop(&f);
 }
 
+/* Bounded range GETs: bytes=A-B, a cut resumed inside the range, and the
+ * errors of a server ignoring Range, a range past the end, a missing key. */
+static void test_get_range(void)
+{
+    fake f;
+    env e;
+    sv_err err;
+    sink_buf b = {0};
+    range_srv r = {.cut = 20000};
+    for (size_t i = 0; i < sizeof obj; i++)
+        obj[i] = (char)(i * 7 + i / 251);
+
+    /* cut after 20000 of 50000 bytes: the resume asks for the rest only */
+    fake_start(&f, h_range, &r);
+    env_open(&e, &f, false);
+    CHECK_INT(store_get_range(e.st, "obj", 1000, 50000, collect, &b, &err), 0);
+    CHECK_INT(r.gets, 2);
+    CHECK_INT(r.bad, 0);
+    CHECK_STR(r.range[0], "bytes=1000-50999");
+    CHECK_STR(r.ifm[0], "");
+    CHECK_STR(r.range[1], "bytes=21000-50999");
+    CHECK_STR(r.ifm[1], "\"v1\"");
+    CHECK_INT(b.n, 50000);
+    CHECK(b.n == 50000 && memcmp(b.p, obj + 1000, 50000) == 0);
+    free(b.p);
+    b = (sink_buf){0};
+
+    /* one byte at offset 0, and the last byte */
+    r = (range_srv){0};
+    CHECK_INT(store_get_range(e.st, "obj", 0, 1, collect, &b, &err), 0);
+    CHECK_STR(r.range[0], "bytes=0-0");
+    CHECK_INT(store_get_range(e.st, "obj", sizeof obj - 1, 1, collect, &b, &err), 0);
+    CHECK_INT(b.n, 2);
+    CHECK(b.n == 2 && b.p[0] == obj[0] && b.p[1] == obj[sizeof obj - 1]);
+    free(b.p);
+    b = (sink_buf){0};
+
+    /* reaching past the end (a short 206), starting past it (416): the
+     * size comes from a HEAD; the sink gets nothing */
+    r = (range_srv){0};
+    CHECK_INT(store_get_range(e.st, "obj", sizeof obj - 10, 20, collect, &b, &err), -1);
+    CHECK_INT(err.code, SV_ECORRUPT);
+    CHECK(strstr(err.msg, "'obj'") && strstr(err.msg, "bytes 99990-100009 (20 bytes)") &&
+          strstr(err.msg, "(100000 bytes)"));
+    CHECK_INT(r.heads, 1);
+    CHECK_INT(store_get_range(e.st, "obj", sizeof obj + 5, 5, collect, &b, &err), -1);
+    CHECK_INT(err.code, SV_ECORRUPT);
+    CHECK(strstr(err.msg, "bytes 100005-100009 (5 bytes)") && strstr(err.msg, "(100000 bytes)"));
+    CHECK_INT(r.heads, 2);
+    CHECK_INT(b.n, 0);
+
+    /* a missing key */
+    CHECK_INT(store_get_range(e.st, "nope", 0, 5, collect, &b, &err), -1);
+    CHECK_INT(err.code, SV_ENOTFOUND);
+    CHECK(strstr(err.msg, "nope") != NULL);
+    CHECK_INT(b.n, 0);
+    store_free(e.st);
+    fake_stop(&f);
+
+    /* a server that ignores Range: refused at the first chunk, not read through */
+    r = (range_srv){.ignore = true};
+    fake_start(&f, h_range, &r);
+    env_open(&e, &f, false);
+    CHECK_INT(store_get_range(e.st, "obj", 500, 100, collect, &b, &err), -1);
+    CHECK_INT(err.code, SV_EREMOTE);
+    CHECK(strstr(err.msg, "ignored the Range header (http 200, the whole object of 100000 bytes)") != NULL);
+    CHECK_INT(r.gets, 1);
+    CHECK_INT(b.n, 0);
+    free(b.p);
+    store_free(e.st);
+    fake_stop(&f);
+}
+
 /* Writer: equal parts; Complete answered 200 + <Error> fails and aborts. */
 static void test_multipart(void)
 {
@@ -740,6 +876,7 @@ int main(void)
     test_classification();
     test_unreachable();
     test_get_resume();
+    test_get_range();
     test_multipart();
     test_many_parts();
     TEST_DONE();

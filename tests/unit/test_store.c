@@ -2,7 +2,8 @@
  * minimal driver made here from store_intern.h: the calls of store.h reach
  * the driver's table, a writer is driven through its own table (no store
  * needed), the optional calls answer SV_ENOTSUP cleanly when a driver lacks
- * them, and store_get_small stops at its cap. Then the file driver's optional
+ * them, store_get_range answers len 0 and an overflowing end itself, and
+ * store_get_small stops at its cap. Then the file driver's optional
  * calls: a leftover temporary file is an unfinished upload, and aborting it
  * removes it. */
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "buf.h"
 #include "store.h"
 #include "store/store_intern.h"
 #include "testlib.h"
@@ -20,7 +22,7 @@
 typedef struct mini_store {
     store_t base;
     const char *object; /* what get answers */
-    int puts, writes, commits, aborts;
+    int puts, writes, commits, aborts, ranges;
 } mini_store;
 
 typedef struct mini_writer {
@@ -79,6 +81,15 @@ static int m_get(store_t *s, const char *key, uint64_t off, store_sink_fn sink, 
     if (sink(ud, obj + off, half, e) != 0) return -1;
     return sink(ud, obj + off + half, n - (size_t)off - half, e);
 }
+static int m_get_range(store_t *s, const char *key, uint64_t off, uint64_t len, store_sink_fn sink, void *ud,
+                       sv_err *e)
+{
+    (void)key;
+    mini_store *m = (mini_store *)s;
+    m->ranges++;
+    if (off + len > strlen(m->object)) return store_range_past_end(e, key, off, len, strlen(m->object));
+    return sink(ud, m->object + off, (size_t)len, e);
+}
 static int m_stat(store_t *s, const char *key, store_stat *st, sv_err *e)
 {
     (void)s, (void)key, (void)st;
@@ -115,6 +126,7 @@ static const store_vt mini_vt = {
     .writer_commit = m_writer_commit,
     .writer_abort = m_writer_abort,
     .get = m_get,
+    .get_range = m_get_range,
     .stat = m_stat,
     .list = m_list,
     .delete_many = m_delete_many,
@@ -123,6 +135,11 @@ static const store_vt mini_vt = {
     .free = m_free,
     /* list_uploads, abort_upload: not supported */
 };
+
+static int small_collect(void *ud, const void *d, size_t n, sv_err *e)
+{
+    return sv_buf_add(ud, d, n) == SV_OK ? 0 : sv_err_set(e, SV_ENOMEM, "too much");
+}
 
 static int count_upload(void *ud, const store_upload *u, sv_err *e)
 {
@@ -162,6 +179,30 @@ static void test_interface(void)
     store_writer_abort(NULL, w);
     store_writer_abort(NULL, NULL); /* a no-op */
     CHECK_INT(m.aborts, 1);
+
+    /* store_get_range: the wrapper answers len 0 and an overflowing end
+     * itself; the rest reaches the driver */
+    {
+        sv_buf b;
+        sv_buf_init(&b, 64);
+        CHECK_INT(store_get_range(s, "k", 3, 4, small_collect, &b, &e), 0);
+        CHECK_INT(b.len, 4);
+        CHECK(b.len == 4 && memcmp(b.p, "3456", 4) == 0);
+        CHECK_INT(m.ranges, 1);
+        CHECK_INT(store_get_range(s, "k", 99, 0, small_collect, &b, &e), 0);
+        CHECK_INT(m.ranges, 1);
+        sv_err_clear(&e);
+        CHECK_INT(store_get_range(s, "k", UINT64_MAX, 1, small_collect, &b, &e), -1);
+        CHECK_INT(e.code, SV_EINVAL);
+        CHECK(strstr(e.msg, "overflows") != NULL);
+        CHECK_INT(m.ranges, 1);
+        CHECK_INT(store_get_range(s, "k", 8, 3, small_collect, &b, &e), -1);
+        CHECK_INT(e.code, SV_ECORRUPT);
+        CHECK_STR(e.msg, "range read of 'k': bytes 8-10 (3 bytes) reach past the end of the object "
+                         "(10 bytes): it is damaged or not the object the index describes");
+        CHECK_INT(b.len, 4);
+        sv_buf_free(&b);
+    }
 
     /* the optional calls: a clean "not supported" */
     sv_err_clear(&e);

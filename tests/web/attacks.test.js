@@ -269,6 +269,7 @@ test("another user's workspace, jobs, events, upload ids and download links, thr
   refused(await post('/workspaces/ws-b/export', A), 403, /alice.*ws-b/)
   refused(await request(`${web.url}/workspaces/ws-b/import`, { method: 'POST', headers: { ...A, 'content-type': mp.type }, body: mp.body }), 403)
   for (const kind of ['backup', 'export', 'import-url', 'restore']) refused(await post(`/api/workspaces/ws-b/${kind}`, A, { source: 'latest' }), 403)
+  for (const at of ['live', 'latest']) refused(await post('/api/workspaces/ws-b/inspect', A, { at }), 403, /alice.*ws-b/)
   refused(await request(`${web.url}/api/workspaces/ws-b/backups`, { headers: A }), 403)
   // bob's job and its events
   refused(await request(`${web.url}/api/jobs/${bj.json.jobId}`, { headers: A }), 404, /No job/)
@@ -282,6 +283,8 @@ test("another user's workspace, jobs, events, upload ids and download links, thr
   refused(await post('/api/workspaces/ws-a/restore', A, { source: bu.json.uploadId }), 403, /not one you made/)
   refused(await post('/api/workspaces/ws-a/restore', A, { source: `upload:${bu.json.uploadId}` }), 403)
   refused(await post('/api/workspaces/ws-b/restore', A, { source: bu.json.uploadId }), 403)
+  refused(await post('/api/workspaces/ws-a/inspect', A, { at: bu.json.uploadId }), 403, /not one you made/)
+  refused(await post('/api/workspaces/ws-b/inspect', A, { at: bu.json.uploadId }), 403)
   // alice's own upload id cannot go into bob's workspace, even by bob
   const au = await post('/api/workspaces/ws-a/import-url', A)
   refused(await post('/api/workspaces/ws-b/restore', B, { source: au.json.uploadId }), 403)
@@ -320,6 +323,7 @@ test('hostile ids: ../, %2e%2e, NUL, 10 KB, unicode, broken percent-encoding on 
     ['POST', id => `/workspaces/${id}/import`],
     ['POST', id => `/api/workspaces/${id}/backup`],
     ['POST', id => `/api/workspaces/${id}/restore`],
+    ['POST', id => `/api/workspaces/${id}/inspect`],
     ['GET', id => `/api/workspaces/${id}/backups`],
     ['GET', id => `/api/jobs/${id}`],
     ['GET', id => `/api/jobs/${id}/events`],
@@ -532,13 +536,15 @@ test('the page renders a hostile workspace id, user name, error message, backup 
     // the backup list: the reason is shown, as text
     await page.getByLabel('Workspace', { exact: true }).selectOption('ws-m')
     await page.locator('#list tbody tr', { hasText: XSS(2) }).first().waitFor({ timeout: 30000 })
-    // a file whose name is markup, in the confirmation
+    // a file whose name is markup, in the preview before its restore (the
+    // file is a bare header, so the preview says it cannot be read)
     await page.getByLabel('Backup file (.db or .db.zst)').setInputFiles({ name: `${XSS(4)}.db`, mimeType: 'application/octet-stream', buffer: Buffer.from('SQLite format 3\0') })
     await page.getByRole('button', { name: 'Restore from Backup' }).click()
-    const dialog = page.getByRole('dialog')
-    await dialog.getByText(`contents of ${XSS(4)}.db`).waitFor({ timeout: 30000 })
+    const preview = page.getByRole('region', { name: /^Preview/ })
+    await preview.getByText(`After restore (${XSS(4)}.db)`).waitFor({ timeout: 30000 })
+    await preview.getByText(`Nothing to restore from ${XSS(4)}.db`).waitFor({ timeout: 30000 })
     await noMarkup()
-    await dialog.getByRole('button', { name: 'Cancel' }).click()
+    await preview.getByRole('button', { name: 'Cancel' }).click()
     // the ops console: the failed job's error and the reason-bearing rows
     const ap = await ctx.newPage()
     await ap.goto(`${web.url}/admin`)

@@ -2,7 +2,7 @@
 // by playwright-core with executablePath; nothing downloads a browser), on a
 // file:// store and on the S3 server: sign in, Download Backup, check the
 // download is the workspace, change the workspace through the Node side,
-// restore the download through the page (accepting the confirmation), check
+// restore the download through the page (its preview, then the confirmation), check
 // the workspace equals the download; "Restore to this point" from the list; a
 // file that is not a database is refused in words; a second user sees a clear
 // refusal. Then the plan's own BackupRestoreSection.tsx, compiled unchanged
@@ -87,6 +87,12 @@ async function midProgress (page, selector, ended, name) {
   console.log(`# ${name}: ${best ? `caught "${best}"` : 'the work ended before a progress figure showed'}`)
 }
 
+// The preview every restore shows first (preview.test.js checks what it
+// says): waits until it offers "Restore to this point".
+function previewOk (page) {
+  return page.getByRole('region', { name: /^Preview/ }).getByRole('button', { name: 'Restore to this point' })
+}
+
 async function signIn (page, url, token) {
   await page.goto(url)
   await page.getByLabel('Access token').fill(token)
@@ -132,16 +138,21 @@ for (const kind of ['file', 's3']) {
       sql(live, "INSERT INTO todos VALUES ('changed', 'after the download', 0)")
       assert.notEqual(sha3(live), original)
 
-      // 3. restore the downloaded file through the page, accepting the confirmation
+      // 3. restore the downloaded file through the page: it uploads, shows
+      // the preview, then asks for the confirmation
       await page.getByLabel('Backup file (.db or .db.zst)').setInputFiles(file)
       await page.getByRole('button', { name: 'Restore from Backup' }).click()
+      await midProgress(page, '#upload-label', async () => previewOk(page).isVisible(), `${kind}-3-upload-progress`)
+      await previewOk(page).waitFor({ timeout: T })
+      await shot(page, `${kind}-3-preview`)
+      await previewOk(page).click()
       const dialog = page.getByRole('dialog')
       await dialog.waitFor({ timeout: T })
       assert.match(await dialog.textContent(), /All current data in workspace 'ws-a' will be replaced/)
       await shot(page, `${kind}-3-confirm`)
       await dialog.getByRole('button', { name: 'Replace all data' }).click()
       const restoredText = page.getByText("Workspace 'ws-a' was restored from")
-      await midProgress(page, '#upload-label, #restore-label', async () => restoredText.isVisible(), `${kind}-4-restore-progress`)
+      await midProgress(page, '#restore-label', async () => restoredText.isVisible(), `${kind}-4-restore-progress`)
       await restoredText.waitFor({ timeout: T })
       await shot(page, `${kind}-5-restored`)
       // 4. the workspace equals the downloaded file
@@ -153,6 +164,7 @@ for (const kind of ['file', 's3']) {
       const safetyRow = page.locator('#list tbody tr', { hasText: 'Safety copy' }).first()
       await safetyRow.waitFor({ timeout: T })
       await safetyRow.getByRole('button', { name: /Restore to this point/ }).click()
+      await previewOk(page).click({ timeout: T })
       await dialog.waitFor({ timeout: T })
       await dialog.getByRole('button', { name: 'Replace all data' }).click()
       await page.getByText('was restored from the backup of').waitFor({ timeout: T })
@@ -160,23 +172,34 @@ for (const kind of ['file', 's3']) {
       // the chart is there
       assert.equal(await page.locator('#chart svg circle').count() >= 2, true, 'size chart has the backups')
 
-      // a cancelled confirmation changes nothing; a text file is refused in words
-      const txt = path.join(dep.dir, 'notes.db')
-      fs.writeFileSync(txt, 'these are my notes, not a database\n'.repeat(40))
+      // a cancelled preview or confirmation changes nothing; a text file is refused in words
       const beforeBad = sha3(live)
-      await page.getByLabel('Backup file (.db or .db.zst)').setInputFiles(txt)
+      await page.getByLabel('Backup file (.db or .db.zst)').setInputFiles(file)
       await page.getByRole('button', { name: 'Restore from Backup' }).click()
+      await previewOk(page).waitFor({ timeout: T })
+      await page.getByRole('region', { name: /^Preview/ }).getByRole('button', { name: 'Cancel' }).click()
+      await page.getByRole('button', { name: 'Restore from Backup' }).click()
+      await previewOk(page).click({ timeout: T })
       await dialog.getByRole('button', { name: 'Cancel' }).click()
       assert.equal(await page.locator('#restore-error').isVisible(), false)
+      assert.equal(await page.locator('#restore-done').isVisible(), false)
+      assert.equal(sha3(live), beforeBad, 'data intact after a cancelled preview and confirmation')
+      const txt = path.join(dep.dir, 'notes.db')
+      fs.writeFileSync(txt, 'these are my notes, not a database\n'.repeat(40))
+      await page.getByLabel('Backup file (.db or .db.zst)').setInputFiles(txt)
       await page.getByRole('button', { name: 'Restore from Backup' }).click()
-      await dialog.getByRole('button', { name: 'Replace all data' }).click()
-      await page.getByText(/Restore failed: .*(SQLite|database).*Your current data was not changed/).waitFor({ timeout: T })
+      // file://: the server's upload route refuses it; S3: the browser puts
+      // it straight into the store, and the preview's inspect refuses it
+      await page.getByText(kind === 'file' ? /Restore failed: .*(SQLite|database).*Your current data was not changed/ : /Nothing to restore from notes\.db: .*(SQLite|database).*Nothing was changed/).waitFor({ timeout: T })
+      assert.equal(await previewOk(page).isVisible(), false, 'no restore offered for it')
       await shot(page, `${kind}-6-bad-file`)
       assert.equal(sha3(live), beforeBad, 'data intact after a bad file')
+      if (kind === 's3') await page.getByRole('region', { name: /^Preview/ }).getByRole('button', { name: 'Cancel' }).click()
 
       // Reload keeps the session
       await page.getByLabel('Backup file (.db or .db.zst)').setInputFiles(file)
       await page.getByRole('button', { name: 'Restore from Backup' }).click()
+      await previewOk(page).click({ timeout: T })
       await dialog.getByRole('button', { name: 'Replace all data' }).click()
       await page.getByRole('button', { name: 'Reload' }).waitFor({ timeout: T })
       await page.getByRole('button', { name: 'Reload' }).click()

@@ -29,6 +29,8 @@ import { listBackups as storeListBackups } from '../store.js'
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const TS_RE = /^\d{8}T\d{6}\.\d{3}Z$/
 const UPLOAD_RE = /^[0-9a-f]{32}$/
+// An ISO 8601 moment: date, hours and minutes, optional seconds and milliseconds, Z or an offset.
+const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})$/
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1')
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd])
 const STATIC_TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon' }
@@ -67,6 +69,19 @@ function bearer (req) {
 const digest = v => crypto.createHash('sha256').update(String(v)).digest()
 const safeEq = (a, b) => crypto.timingSafeEqual(digest(a), digest(b))
 
+// The epoch ms of an ISO_RE match; null for a date or time that does not
+// exist (month 13, 30 February, 25:00, an offset beyond 14 h).
+function isoMs (m) {
+  const [y, mo, d, h, mi, s = '0', f = '0'] = m.slice(1, 8)
+  const local = Date.UTC(+y, +mo - 1, +d, +h, +mi, +s, Number(f.padEnd(3, '0')))
+  const t = new Date(local)
+  if (t.getUTCFullYear() !== +y || t.getUTCMonth() !== +mo - 1 || t.getUTCDate() !== +d || t.getUTCHours() !== +h || t.getUTCMinutes() !== +mi || t.getUTCSeconds() !== +s) return null
+  if (m[8] === 'Z') return local
+  const om = /^([+-])(\d{2}):(\d{2})$/.exec(m[8])
+  if (+om[2] > 14 || +om[3] > 59) return null
+  return local - (om[1] === '+' ? 1 : -1) * (+om[2] * 60 + +om[3]) * 60000
+}
+
 // Headers every answer carries, refusals included: no sniffing, no framing,
 // no referrer, and a policy that lets an API answer run nothing. The pages
 // set their own Content-Security-Policy over this one.
@@ -102,7 +117,10 @@ async function readJson (req, limit = 65536) {
     chunks.push(c)
   }
   if (!n) return {}
-  try { return JSON.parse(Buffer.concat(chunks).toString('utf8')) } catch (_) { throw new HttpError(400, 'The request body is not valid JSON.') }
+  let v
+  try { v = JSON.parse(Buffer.concat(chunks).toString('utf8')) } catch (_) { throw new HttpError(400, 'The request body is not valid JSON.') }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new HttpError(400, 'The request body must be a JSON object.')
+  return v
 }
 
 // The job fields the API shows (no lease, no worker internals).
@@ -363,13 +381,44 @@ export async function createWebServer (opts = {}) {
       if (!list.some(b => b.ts === source)) throw new HttpError(404, `Workspace '${ws}' has no backup at ${source}. Choose one from the backup list.`)
       return source
     }
-    const up = /^(?:upload:)?([0-9a-f]{32})$/.exec(source)
-    if (up && UPLOAD_RE.test(up[1])) {
-      const rec = await getUpload(up[1])
-      if (!rec || rec.user !== user || rec.workspace !== ws) throw new HttpError(403, `Upload ${up[1]} is not one you made for workspace '${ws}' (or it expired after a day). Upload the file again.`)
-      return `object:${rec.key}`
-    }
+    const obj = await uploadObject(user, ws, source)
+    if (obj) return obj
     throw new HttpError(400, `A restore source is 'latest', a backup time from the list (like 20260115T103000.000Z) or an upload id you made; '${source.slice(0, 100)}' is none of these.`)
+  }
+
+  // 'object:KEY' of an upload id ('upload:ID' or ID) this user made for this
+  // workspace; null when `source` is no upload id; 403 for another's or an expired one.
+  async function uploadObject (user, ws, source) {
+    const up = /^(?:upload:)?([0-9a-f]{32})$/.exec(source)
+    if (!up || !UPLOAD_RE.test(up[1])) return null
+    const rec = await getUpload(up[1])
+    if (!rec || rec.user !== user || rec.workspace !== ws) throw new HttpError(403, `Upload ${up[1]} is not one you made for workspace '${ws}' (or it expired after a day). Upload the file again.`)
+    return `object:${rec.key}`
+  }
+
+  // Resolves an inspect point `at` from the request: latest, live, a listed
+  // backup time, a moment (ISO 8601 with Z or an offset; sent on as UTC ISO,
+  // the state then: the newest backup at or before it), or an upload id this
+  // user made for this workspace (object:KEY, as for a restore). Never a path or key.
+  async function inspectPoint (user, ws, at) {
+    if (at === undefined || at === null || at === '' || at === 'latest') return 'latest'
+    if (typeof at !== 'string') throw new HttpError(400, 'The point to read ("at") must be a string: latest, live, a backup time, an ISO time or an upload id.')
+    if (at === 'live') return 'live'
+    if (TS_RE.test(at)) {
+      let list
+      try { list = await storeListBackups(reader, ws) } catch (e) { throw new HttpError(502, `The backup store could not be listed: ${e.message}`) }
+      if (!list.some(b => b.ts === at)) throw new HttpError(404, `Workspace '${ws}' has no backup at ${at}. Choose one from the backup list.`)
+      return at
+    }
+    const iso = ISO_RE.exec(at)
+    if (iso) {
+      const ms = isoMs(iso)
+      if (ms === null) throw new HttpError(400, `'${at}' is not a real moment (check the month, day and hour).`)
+      return new Date(ms).toISOString().replace(/\.000Z$/, 'Z')
+    }
+    const obj = await uploadObject(user, ws, at)
+    if (obj) return obj
+    throw new HttpError(400, `The point to read ("at") is 'latest', 'live', a backup time from the list (like 20260115T103000.000Z), a time (like 2026-01-15T10:30:00Z) or an upload id you made; '${at.slice(0, 100)}' is none of these.`)
   }
 
   // --------------------------------------------------- plan-compatible routes
@@ -460,6 +509,22 @@ export async function createWebServer (opts = {}) {
     if (kind === 'restore') o.from = await restoreSource(user, ws, body.source)
     let id
     try { id = await sv.enqueue(kind, ws, o) } catch (e) { throw jobFailure(e, `The ${kind}`) }
+    sendJson(res, 202, { jobId: id })
+  })
+
+  // POST /api/workspaces/:ws/inspect {"at": ...}: reads a point of the
+  // workspace's backups (or the live file, or an upload) in place, restoring
+  // nothing: an inspect job whose result holds the tables with their row
+  // counts, a LiveStore event log's newest events and what was fetched.
+  // The page's preview before a restore runs two (at=live and the point).
+  app.route('POST', /^\/api\/workspaces\/([^/]+)\/inspect$/, async (req, res, m) => {
+    const ws = decodeParam(m[1], 'workspace id')
+    const user = await app.workspace(req, ws)
+    const body = await readJson(req)
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'The request body must be a JSON object like {"at": "latest"}.')
+    const at = await inspectPoint(user, ws, body.at)
+    let id
+    try { id = await sv.enqueue('inspect', ws, { at, user_id: user, reason: 'manual' }) } catch (e) { throw jobFailure(e, 'Reading the backup') }
     sendJson(res, 202, { jobId: id })
   })
 

@@ -219,6 +219,17 @@ test('onRestore and onBackup against a simulated worker (redis commands)', async
     await waitFor(async () => await pub.sismember(`${P}:acks:{${ws}}:simjob2`, l.listenerId), 'ack simjob2')
     await pub.del(`${P}:pause:{${ws}}`)
     await waitFor(() => log.includes('resume:simjob2:flag-gone'), 'resume when the flag is gone', 5000)
+    // the same job pausing again (a takeover's attempt sets its flag anew, with
+    // an empty acks set): paused again after the resume, and acked again
+    await pub.del(`${P}:acks:{${ws}}:simjob2`)
+    await pub.set(`${P}:pause:{${ws}}`, 'simjob2:2:token2', 'PX', 60000)
+    await pub.publish(chan, JSON.stringify({ job: 'simjob2', event: 'restore.started', workspace: ws }))
+    await waitFor(() => log.filter(x => x === 'pause:simjob2').length === 2, 'a second pause of the same job')
+    assert.deepEqual(log.filter(x => x.includes('simjob2')), ['pause:simjob2', 'resume:simjob2:flag-gone', 'pause:simjob2'])
+    await waitFor(async () => await pub.sismember(`${P}:acks:{${ws}}:simjob2`, l.listenerId), 'ack of the second pause')
+    await pub.del(`${P}:pause:{${ws}}`)
+    await pub.publish(chan, JSON.stringify({ job: 'simjob2', event: 'restore.completed', workspace: ws }))
+    await waitFor(() => log.includes('resume:simjob2:completed'), 'resume of the second pause')
 
     // backup quiesce
     await pub.set(`${P}:quiesce:{${ws}}`, 'simjob3', 'PX', 60000)

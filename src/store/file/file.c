@@ -253,6 +253,73 @@ fail:
     return rc;
 }
 
+#define FS_RANGE_BUF (256 * 1024)
+
+/* Streams exactly [offset, offset+len) of a file to the sink: the size is
+ * checked first (past the end: nothing delivered), then a pread loop through
+ * a buffer of at most FS_RANGE_BUF bytes. A file that shrinks under the read
+ * is the same past-the-end error. */
+static int fs_get_range(store_t *s, const char *key, uint64_t offset, uint64_t len, store_sink_fn sink,
+                        void *ud, sv_err *err)
+{
+    file_store *fs = (file_store *)s;
+    char *path = NULL, *buf = NULL;
+    size_t cap = len < FS_RANGE_BUF ? (size_t)len : FS_RANGE_BUF;
+    uint64_t done = 0;
+    struct stat sb;
+    int fd = -1, rc = -1;
+    if (check_key(key, err) != 0) return -1;
+    path = full_path(fs, key);
+    if (!path) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto fail;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR) sv_err_set(err, SV_ENOTFOUND, "object '%s' not found", key);
+        else io_fail(err, errno, "unable to open", path);
+        goto fail;
+    }
+    if (fstat(fd, &sb) != 0) {
+        io_fail(err, errno, "unable to stat", path);
+        goto fail;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        sv_err_set(err, SV_ENOTFOUND, "object '%s' not found", key);
+        goto fail;
+    }
+    if (offset + len > (uint64_t)sb.st_size) {
+        store_range_past_end(err, key, offset, len, (uint64_t)sb.st_size);
+        goto fail;
+    }
+    buf = malloc(cap);
+    if (!buf) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto fail;
+    }
+    while (done < len) {
+        size_t want = len - done < cap ? (size_t)(len - done) : cap;
+        ssize_t n = pread(fd, buf, want, (off_t)(offset + done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            io_fail(err, errno, "unable to read", path);
+            goto fail;
+        }
+        if (n == 0) { /* shrank since the fstat */
+            store_range_past_end(err, key, offset, len, offset + done);
+            goto fail;
+        }
+        if (sink(ud, buf, (size_t)n, err) != 0) goto fail;
+        done += (uint64_t)n;
+    }
+    rc = 0;
+fail:
+    if (fd >= 0) close(fd);
+    free(buf);
+    free(path);
+    return rc;
+}
+
 /* stat(2) of an object. */
 static int fs_stat(store_t *s, const char *key, store_stat *st, sv_err *err)
 {
@@ -573,6 +640,7 @@ static const store_vt file_vt = {
     .writer_commit = fs_writer_commit,
     .writer_abort = fs_writer_abort,
     .get = fs_get,
+    .get_range = fs_get_range,
     .stat = fs_stat,
     .list = fs_list,
     .delete_many = fs_delete_many,

@@ -96,7 +96,7 @@ static int s3_prepare(void *ud, http_attempt *a, int attempt, sv_err *err)
     const s3_req *r = call->r;
     const s3_store *s = call->c->s;
     char date[SIGV4_DATE_LEN];
-    char range[48];
+    char range[64];
     sigv4_pair h[S3_MAX_HEADERS];
     size_t nh = 0;
     char *auth = NULL;
@@ -105,7 +105,15 @@ static int s3_prepare(void *ud, http_attempt *a, int attempt, sv_err *err)
     h[nh++] = (sigv4_pair){"Host", s->host};
     h[nh++] = (sigv4_pair){"x-amz-content-sha256", call->hash};
     h[nh++] = (sigv4_pair){"x-amz-date", date};
-    if (r->range_from && *r->range_from > 0) {
+    if (r->range_end) {
+        if (*r->range_from >= *r->range_end)
+            return sv_err_set(err, SV_EINTERNAL, "%s: a resume past the end of the range", r->what);
+        snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)*r->range_from,
+                 (unsigned long long)(*r->range_end - 1));
+        h[nh++] = (sigv4_pair){"Range", range};
+        if (r->if_match && r->if_match[0])
+            h[nh++] = (sigv4_pair){"If-Match", r->if_match};
+    } else if (r->range_from && *r->range_from > 0) {
         snprintf(range, sizeof range, "bytes=%llu-", (unsigned long long)*r->range_from);
         h[nh++] = (sigv4_pair){"Range", range};
         if (r->if_match && r->if_match[0])

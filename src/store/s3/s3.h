@@ -1,6 +1,6 @@
 /* s3.h -- internals shared by the S3 driver's files (not a public header).
  *
- *   store.c    the store_vt table: put, get, stat, list, delete, presign,
+ *   store.c    the store_vt table: put, get, range get, stat, list, delete, presign,
  *              multipart listing/abort, ping
  *   write.c    the streamed writer: single PUT or multipart with parts
  *              spooled to temporary files and uploaded by background threads
@@ -68,6 +68,10 @@ typedef struct s3_req {
      * "Range: bytes=N-" and, when if_match is non-empty, If-Match. */
     const uint64_t *range_from;
     const char *if_match;
+    /* Bounded range GET (with range_from): every attempt asks for
+     * "Range: bytes=*range_from-(*range_end - 1)", and If-Match when if_match
+     * is non-empty; an attempt with *range_from >= *range_end fails. */
+    const uint64_t *range_end;
     bool (*retry_response)(void *ud, const http_response *resp);
     const char *what;       /* "put full/ws/x" -- for messages */
 } s3_req;

@@ -9,7 +9,11 @@
  * Streamed GET: the sink gets bytes in order, exactly once. When a transfer
  * breaks mid-body the HTTP layer retries, and each new attempt asks for
  * "Range: bytes=DELIVERED-" with If-Match on the first reply's ETag, so a
- * resumed download never mixes two versions of an object. */
+ * resumed download never mixes two versions of an object. A range GET
+ * (store_get_range) is the same request with "Range: bytes=A-B" on every
+ * attempt, A moving past what was delivered; it wants 206 with exactly the
+ * rest of the range, and refuses a 200 (a server ignoring Range) rather than
+ * reading the whole object through to the range. */
 #include "store/s3/s3.h"
 
 #include <openssl/evp.h>
@@ -165,6 +169,140 @@ static int s3_stat(store_t *st, const char *key, store_stat *out, sv_err *err)
         el = sizeof out->etag - 1;
     memcpy(out->etag, e, el);
     out->etag[el] = '\0';
+    rc = 0;
+fail:
+    http_response_clear(&resp);
+    free(full);
+    free(what);
+    return rc;
+}
+
+/* ---- range get ---- */
+
+/* A bounded range GET's progress across attempts. */
+typedef struct range_state {
+    const s3_store *s;
+    store_sink_fn sink;
+    void *ud;
+    uint64_t offset, len;
+    uint64_t delivered;  /* bytes handed to the sink */
+    uint64_t range_from; /* offset + delivered, read by each attempt's prepare */
+    uint64_t range_end;  /* offset + len */
+    char etag[128];      /* first reply's ETag, for If-Match on resumes */
+    bool short_reply;    /* a 206 shorter than asked: the object ends early */
+    bool refused;        /* this file's own check or the caller's sink failed */
+    const http_response *resp;
+    const char *what;
+} range_state;
+
+/* Checks, on each attempt's first chunk, that the reply is 206 with exactly
+ * the rest of the range and the first reply's ETag; then passes the bytes on. */
+static int range_sink(void *ud, const void *data, size_t len, sv_err *err)
+{
+    range_state *g = ud;
+    const http_response *resp = g->resp;
+    uint64_t want = g->len - g->delivered;
+    if (resp->received == 0) {
+        if (resp->status != 206) {
+            char whole[64] = "";
+            g->refused = true;
+            if (resp->content_length >= 0)
+                snprintf(whole, sizeof whole, ", the whole object of %lld bytes",
+                         (long long)resp->content_length);
+            sv_err_set(err, SV_EREMOTE, "s3 at %s ignored the Range header (http %ld%s): not reading "
+                       "through to the range", g->s->origin, resp->status, whole);
+            return sv_err_hint(err, "range reads need a server that honours Range (S3, R2 and MinIO do)");
+        }
+        if (resp->content_length >= 0 && (uint64_t)resp->content_length < want) {
+            g->refused = g->short_reply = true;
+            return sv_err_set(err, SV_ECORRUPT, "a short range");
+        }
+        if (resp->content_length >= 0 && (uint64_t)resp->content_length > want) {
+            g->refused = true;
+            return sv_err_set(err, SV_EREMOTE, "s3 at %s answered %lld bytes for a range of %llu",
+                              g->s->origin, (long long)resp->content_length, (unsigned long long)want);
+        }
+        if (!g->etag[0]) {
+            snprintf(g->etag, sizeof g->etag, "%s", resp->etag);
+        } else if (strcmp(g->etag, resp->etag) != 0) {
+            g->refused = true;
+            return sv_err_set(err, SV_ETRANSIENT, "the object changed during the read (ETag %s, then %s)",
+                              g->etag, resp->etag);
+        }
+    }
+    if (len > want) {
+        g->refused = true;
+        return sv_err_set(err, SV_EREMOTE, "s3 at %s sent more bytes than the range holds", g->s->origin);
+    }
+    if (g->sink(g->ud, data, len, err) != 0) {
+        g->refused = true;
+        return -1;
+    }
+    g->delivered += len;
+    g->range_from = g->offset + g->delivered;
+    return 0;
+}
+
+/* After a 416 or a short 206: the object's size decides the error (a HEAD,
+ * on the error path only): past the end, missing, or a server that answered
+ * short although the bytes are there. */
+static int range_explain(store_t *st, const char *key, const range_state *g, sv_err *err)
+{
+    store_stat ss;
+    sv_err e2 = {0};
+    if (s3_stat(st, key, &ss, &e2) != 0) {
+        if (e2.code == SV_ENOTFOUND)
+            return sv_err_set(err, SV_ENOTFOUND, "%s: not found (gone during the read)", g->what);
+        return sv_err_set(err, SV_ECORRUPT, "%s: the range reaches past the end of the object (its size "
+                          "is unknown: %s)", g->what, e2.msg);
+    }
+    if (g->offset + g->len > ss.size)
+        return store_range_past_end(err, key, g->offset, g->len, ss.size);
+    return sv_err_set(err, SV_ETRANSIENT, "%s: s3 at %s answered a short range although the object has "
+                      "%llu bytes (changed during the read?)", g->what, g->s->origin,
+                      (unsigned long long)ss.size);
+}
+
+/* Streams exactly [offset, offset+len) of key (store.h). One request through
+ * the retry layer; a cut transfer resumes at the first byte not delivered,
+ * with If-Match on the first reply's ETag. A 200 (Range ignored) is refused
+ * at its first chunk, before the sink sees a byte. */
+static int s3_get_range(store_t *st, const char *key, uint64_t offset, uint64_t len,
+                        store_sink_fn sink, void *ud, sv_err *err)
+{
+    s3_store *s = S(st);
+    http_response resp = {0};
+    int rc = -1;
+    range_state g = {.s = s, .sink = sink, .ud = ud, .offset = offset, .len = len,
+                     .range_from = offset, .range_end = offset + len, .resp = &resp};
+    char *full = s3_full_key(s, key);
+    char *what = sv_asprintf("get %s bytes %llu-%llu", key, (unsigned long long)offset,
+                             (unsigned long long)(offset + len - 1));
+    if (!full || !what) {
+        sv_err_set(err, SV_ENOMEM, "out of memory");
+        goto fail;
+    }
+    g.what = what;
+    s3_req r = {.method = "GET", .key = full, .sink = range_sink, .sink_ud = &g,
+                .range_from = &g.range_from, .range_end = &g.range_end, .if_match = g.etag,
+                .what = what};
+    if (s3_request(&s->main, &r, &resp, err) != 0) {
+        if (g.short_reply || resp.status == 416) {
+            http_response_clear(&resp);
+            range_explain(st, key, &g, err);
+        } else if (resp.status == 412) {
+            sv_err_set(err, SV_ETRANSIENT, "%s: the object changed during the read", what);
+        } else if (g.delivered == len && !g.refused) {
+            sv_err_clear(err); /* every byte arrived before the transport failed */
+            rc = 0;
+        }
+        goto fail;
+    }
+    if (g.delivered != len) {
+        sv_err_set(err, SV_EREMOTE, "%s: s3 at %s answered %llu of %llu bytes", what, s->origin,
+                   (unsigned long long)g.delivered, (unsigned long long)len);
+        goto fail;
+    }
     rc = 0;
 fail:
     http_response_clear(&resp);
@@ -714,6 +852,7 @@ static const store_vt s3_vt = {
     .writer_commit = s3_writer_commit,
     .writer_abort = s3_writer_abort,
     .get = s3_get,
+    .get_range = s3_get_range,
     .stat = s3_stat,
     .list = s3_list,
     .delete_many = s3_delete_many,

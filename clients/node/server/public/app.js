@@ -5,7 +5,7 @@
 'use strict'
 
 const $ = id => document.getElementById(id)
-const state = { token: sessionStorage.getItem('sqlvault-token') || '', me: null, ws: '', busy: false }
+const state = { token: sessionStorage.getItem('sqlvault-token') || '', me: null, ws: '', busy: false, oldest: null }
 
 function fmtSize (n) {
   n = Number(n) || 0
@@ -21,7 +21,19 @@ function fmtTime (iso) {
   return d.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' })
 }
 
-const STAGES = { queued: 'Waiting for a worker', snapshot: 'Taking a consistent snapshot', upload: 'Uploading to the backup store', compress: 'Compressing', fetch: 'Fetching the backup', download: 'Downloading the backup', validate: 'Checking the backup', safety: 'Saving a safety copy of the current data', pause: 'Pausing the workspace', swap: 'Putting the backup in place', export: 'Writing the export', commit: 'Committing the backup', presign: 'Preparing the download link' }
+// an event's time, without the year
+function fmtShort (iso) {
+  const d = new Date(iso)
+  if (isNaN(d)) return iso
+  return d.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+}
+
+// a minute in local time, as the time picker shows it
+function fmtMinute (ms) {
+  return new Date(ms).toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })
+}
+
+const STAGES = { inspect: 'Reading', open: 'Opening', count: 'Counting rows', queued: 'Waiting for a worker', snapshot: 'Taking a consistent snapshot', upload: 'Uploading to the backup store', compress: 'Compressing', fetch: 'Fetching the backup', download: 'Downloading the backup', validate: 'Checking the backup', safety: 'Saving a safety copy of the current data', pause: 'Pausing the workspace', swap: 'Putting the backup in place', export: 'Writing the export', commit: 'Committing the backup', presign: 'Preparing the download link' }
 function stageText (job) {
   if (!job) return 'Preparing…'
   if (job.state === 'queued' || job.state === 'retrying') return job.state === 'retrying' ? 'Retrying after a hiccup…' : 'Waiting for a worker…'
@@ -44,6 +56,8 @@ function setBusy (busy) {
   state.busy = busy
   for (const id of ['export-btn', 'refresh-btn', 'workspace', 'restore-file', 'signout']) $(id).disabled = busy
   $('restore-btn').disabled = busy || !$('restore-file').files.length
+  $('restore-time').disabled = busy || state.oldest === null
+  $('time-btn').disabled = busy || state.oldest === null || !$('restore-time').value
   for (const b of document.querySelectorAll('#list button')) b.disabled = busy
 }
 
@@ -264,10 +278,9 @@ async function doRestoreFile () {
     show('restore-error', `${file.name} (${fmtSize(file.size)}) is larger than the ${fmtSize(state.me.maxDbSize)} limit. Nothing was changed.`)
     return
   }
-  const ok = await confirmReplace(`All current data in workspace '${state.ws}' will be replaced by the contents of ${file.name} (${fmtSize(file.size)}). A safety copy of the current data is saved first. Continue?`)
-  if (!ok) return
   setBusy(true)
   try {
+    // the file goes to the store first, so that the preview can read it there
     const up = await api('POST', `/api/workspaces/${encodeURIComponent(state.ws)}/import-url`)
     const bar = $('upload-bar')
     setBar(bar, 0, file.size)
@@ -277,7 +290,11 @@ async function doRestoreFile () {
       setBar(bar, done, total)
       $('upload-label').textContent = `Uploading ${file.name}: ${fmtSize(done)} of ${fmtSize(total)}`
     })
-    $('upload-label').textContent = `Uploaded ${file.name} (${fmtSize(file.size)})`
+    hide('upload-progress')
+    const seen = await preview({ at: up.uploadId, point: file.name, reading: `Reading ${file.name}…` })
+    if (!seen) return
+    const ok = await confirmReplace(`All current data in workspace '${state.ws}' will be replaced by the contents of ${file.name} (${fmtSize(file.size)}). A safety copy of the current data is saved first. Continue?`)
+    if (!ok) return
     await runRestore(up.uploadId, file.name)
   } catch (e) {
     hide('upload-progress', 'restore-progress')
@@ -288,19 +305,248 @@ async function doRestoreFile () {
 }
 
 async function doRestoreTo (b) {
-  hide('restore-error', 'restore-done', 'export-result', 'export-error')
-  const ok = await confirmReplace(`All current data in workspace '${state.ws}' will be replaced by the backup of ${fmtTime(b.timestamp || isoOf(b.ts))}. A safety copy of the current data is saved first. Continue?`)
-  if (!ok) return
+  hide('restore-error', 'restore-done', 'export-result', 'export-error', 'time-error')
+  const when = fmtTime(b.timestamp || isoOf(b.ts))
   setBusy(true)
   try {
-    await runRestore(b.ts, `the backup of ${fmtTime(b.timestamp || isoOf(b.ts))}`)
+    const seen = await preview({ at: b.ts, point: `backup of ${when}` })
+    if (!seen) return
+    const ok = await confirmReplace(`All current data in workspace '${state.ws}' will be replaced by the backup of ${when}. A safety copy of the current data is saved first. Continue?`)
+    if (!ok) return
+    await runRestore(b.ts, `the backup of ${when}`)
+  } catch (e) {
+    hide('restore-progress')
+    show('restore-error', `Restore failed: ${e.message}`)
+  } finally {
+    setBusy(false)
+    $('restore-h').scrollIntoView({ block: 'nearest' })
+  }
+}
+
+// ------------------------------------------------------- restore from a time
+
+// datetime-local values are local wall-clock minutes ("2026-01-15T10:30")
+const pad = n => String(n).padStart(2, '0')
+function toLocalInput (ms) {
+  const d = new Date(ms)
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`
+}
+function fromLocalInput (v) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(v || '')
+  if (!m) return NaN
+  return new Date(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]).getTime()
+}
+
+// Bounds the picker to the times the backups cover: from the oldest backup
+// (its minute rounded up, so the earliest pick has a backup) to now.
+function setTimeRange (list) {
+  const times = list.map(b => Date.parse(b.timestamp || isoOf(b.ts))).filter(t => !isNaN(t))
+  state.oldest = times.length ? Math.min(...times) : null
+  const input = $('restore-time')
+  if (state.oldest === null) {
+    input.removeAttribute('min')
+    input.removeAttribute('max')
+    $('restore-time-hint').textContent = 'No backups of this workspace yet: a time can be picked once the first backup exists.'
+  } else {
+    input.min = toLocalInput(Math.ceil(state.oldest / 60000) * 60000)
+    input.max = toLocalInput(Date.now())
+    $('restore-time-hint').textContent = `Backups cover ${fmtTime(new Date(state.oldest).toISOString())} to now (your local time). The workspace goes back to the newest backup at or before the time you pick; you see what that holds before anything is replaced.`
+  }
+  setBusy(state.busy)
+}
+
+async function doRestoreTime () {
+  hide('restore-error', 'restore-done', 'export-result', 'export-error', 'time-error')
+  const v = $('restore-time').value
+  const ms = fromLocalInput(v)
+  if (isNaN(ms)) { show('time-error', 'Pick a date and a time first.'); return }
+  if (state.oldest === null) { show('time-error', `Workspace '${state.ws}' has no backups yet, so there is no time to go back to.`); return }
+  if (ms < state.oldest) {
+    show('time-error', `${fmtMinute(ms)} is before the oldest backup of workspace '${state.ws}' (${fmtTime(new Date(state.oldest).toISOString())}): there is no backup of that time. Pick a time at or after it. Nothing was changed.`)
+    return
+  }
+  if (ms > Date.now() + 60000) { show('time-error', `${fmtMinute(ms)} is in the future: pick a time up to now. Nothing was changed.`); return }
+  const at = new Date(ms).toISOString().replace(/\.000Z$/, 'Z')
+  setBusy(true)
+  try {
+    const r = await preview({ at, point: fmtMinute(ms) })
+    if (!r) return
+    if (!r.backup) throw new ApiError(500, 'the server did not say which backup holds that time')
+    const when = fmtTime(r.at || isoOf(r.backup))
+    const ok = await confirmReplace(`All current data in workspace '${state.ws}' will be replaced by the backup of ${when}, the state at ${fmtMinute(ms)}. A safety copy of the current data is saved first. Continue?`)
+    if (!ok) return
+    // the backup the preview read, not the time again: a backup made since
+    // cannot change what is restored
+    await runRestore(r.backup, `the backup of ${when}`)
   } catch (e) {
     hide('restore-progress')
     show('restore-error', `Restore failed: ${e.message}`)
   } finally {
     setBusy(false)
   }
-  $('restore-h').scrollIntoView({ block: 'nearest' })
+}
+
+// --------------------------------------------------------------- the preview
+
+// An inspect job of the current workspace; resolves with its result.
+async function inspect (at, onProgress) {
+  const { jobId } = await api('POST', `/api/workspaces/${encodeURIComponent(state.ws)}/inspect`, { at })
+  const job = await followJob(jobId, onProgress)
+  return job.result || {}
+}
+
+const el = (tag, attrs = {}, ...kids) => {
+  const e = document.createElement(tag)
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'text') e.textContent = v
+    else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? '' : v)
+  }
+  for (const k of kids) if (k) e.appendChild(typeof k === 'string' ? document.createTextNode(k) : k)
+  return e
+}
+
+function colBody (col) { return $(col).querySelector('.pv-body') }
+
+// What one side of the preview says about where its data comes from.
+function metaText (r, side) {
+  const parts = []
+  if (r.source === 'live') parts.push('The workspace as it is now')
+  else if (r.source === 'object') parts.push('The uploaded file')
+  else if (r.backup) {
+    // chainLength: the incrementals replayed onto the full backup
+    const n = Number(r.chainLength) || 0
+    const kind = r.backupType === 'incremental' ? `incremental${n ? `: a full backup + ${n} incremental${n === 1 ? '' : 's'}` : ''}` : r.backupType === 'full' ? 'a full backup' : (r.backupType || 'a backup')
+    parts.push(`The backup of ${fmtTime(r.at || isoOf(r.backup))} (${kind})`)
+  }
+  if (typeof r.size === 'number') parts.push(fmtSize(r.size))
+  return parts.join(' · ')
+}
+
+// What reading a point in place took from the store.
+function fetchedText (r) {
+  if (!r.fetched || r.source === 'live') return ''
+  const n = Number(r.fetched.requests || 0)
+  return `Read in place, nothing restored: ${n.toLocaleString()} request${n === 1 ? '' : 's'}, ${fmtSize(r.fetched.bytes).replace(' ', '\u00a0')} from the store.`
+}
+
+// Draws one side: its tables (the union of both sides' names, so the rows line
+// up) with row counts, and its LiveStore events; what differs from the other
+// side is highlighted.
+function renderSide (col, r, other, side) {
+  const body = colBody(col)
+  body.textContent = ''
+  body.appendChild(el('p', { class: 'meta', text: metaText(r, side) }))
+  const mine = new Map((r.tables || []).map(t => [t.name, t.rows]))
+  const theirs = other ? new Map((other.tables || []).map(t => [t.name, t.rows])) : null
+  const names = [...new Set([...(r.tables || []), ...((other && other.tables) || [])].map(t => t.name))].sort()
+  if (!names.length) {
+    body.appendChild(el('p', { class: 'muted', text: 'No tables.' }))
+  } else {
+    const tbody = el('tbody')
+    for (const name of names) {
+      const has = mine.has(name)
+      const n = mine.get(name)
+      const differs = theirs && (!theirs.has(name) || !has || theirs.get(name) !== n)
+      const cell = el('td', { class: 'num' }, has ? Number(n).toLocaleString() : '—')
+      if (!has) cell.title = 'no such table here'
+      if (differs && has && side === 'point' && theirs.has(name)) {
+        const d = n - theirs.get(name)
+        cell.appendChild(el('span', { class: 'delta', text: `(${d > 0 ? '+' : '−'}${Math.abs(d).toLocaleString()})` }))
+      }
+      if (differs) cell.appendChild(el('span', { class: 'sr-only', text: ' (differs)' }))
+      tbody.appendChild(el('tr', { class: differs ? 'diff' : null }, el('td', { class: 'name', text: name }), cell))
+    }
+    body.appendChild(el('table', {}, el('thead', {}, el('tr', {}, el('th', { scope: 'col', text: 'Table' }), el('th', { scope: 'col', class: 'num', text: 'Rows' }))), tbody))
+  }
+  const ls = r.livestore
+  if (ls) {
+    const ols = other && other.livestore
+    body.appendChild(el('p', { class: 'sub', text: `Newest events (event log head: ${Number(ls.head).toLocaleString()})` }))
+    const tbody = el('tbody')
+    const theirsBySeq = ols ? new Map(ols.events.map(e => [e.seq, e.name])) : null
+    for (const e of ls.events || []) {
+      // the other side has this event if its log reaches this far with the same event here
+      const differs = other && (!ols || e.seq > ols.head || (theirsBySeq.has(e.seq) && theirsBySeq.get(e.seq) !== e.name))
+      tbody.appendChild(el('tr', { class: differs ? 'diff' : null },
+        el('td', { class: 'num', text: String(e.seq) }),
+        el('td', { class: 'name' }, e.name, differs ? el('span', { class: 'sr-only', text: ' (differs)' }) : null),
+        el('td', { text: e.at ? fmtShort(e.at) : '—', title: e.at ? fmtTime(e.at) : 'no time recorded' })))
+    }
+    if (!(ls.events || []).length) body.appendChild(el('p', { class: 'muted', text: 'The event log is empty.' }))
+    else body.appendChild(el('table', {}, el('thead', {}, el('tr', {}, el('th', { scope: 'col', class: 'num', text: 'Seq' }), el('th', { scope: 'col', text: 'Event' }), el('th', { scope: 'col', text: 'Time' }))), tbody))
+  }
+  const f = side === 'point' ? fetchedText(r) : ''
+  if (f) body.appendChild(el('p', { class: 'meta fetched', text: f }))
+}
+
+function sideReading (col, text) {
+  const body = colBody(col)
+  body.textContent = ''
+  body.appendChild(el('p', { class: 'reading', text }))
+}
+
+function sideFailed (col, text) {
+  const body = colBody(col)
+  body.textContent = ''
+  body.appendChild(el('p', { class: 'error', text }))
+}
+
+let previewDecide = null // resolves the open preview's promise
+let previewPoint = null // the point's inspect result, once read
+let previewGen = 0
+
+// The preview before a restore: two inspect jobs (the live data and the
+// point) side by side. Resolves with the point's result when the user chose
+// "Restore to this point", null on Cancel; a point that cannot be read shows
+// why and offers no confirmation.
+function preview ({ at, point, reading = 'Reading the backup…' }) {
+  const gen = ++previewGen
+  previewPoint = null
+  hide('preview-error', 'preview-ok')
+  $('pv-point-h').textContent = `After restore (${point})`
+  sideReading('pv-live', 'Reading the live data…')
+  sideReading('pv-point', reading)
+  show('preview-status', reading)
+  show('preview')
+  $('preview-cancel').disabled = false
+  $('preview-cancel').focus()
+  $('preview').scrollIntoView({ block: 'nearest' })
+  const decision = new Promise(resolve => { previewDecide = resolve })
+  const run = (a, col, first) => inspect(a, j => {
+    if (gen !== previewGen) return
+    const t = j.state === 'active' && j.stage && j.stage !== 'starting' ? stageText(j) : null
+    sideReading(col, t ? `${first} ${t}` : first)
+  }).then(r => ({ r }), e => ({ e }))
+  Promise.all([run('live', 'pv-live', 'Reading the live data…'), run(at, 'pv-point', reading)]).then(([live, pt]) => {
+    if (gen !== previewGen) return
+    if (live.e) sideFailed('pv-live', `The live data could not be read: ${live.e.message}`)
+    if (pt.e) {
+      sideFailed('pv-point', 'This point cannot be read (why: below).')
+      if (live.r) renderSide('pv-live', live.r, null, 'live')
+      show('preview-error', `Nothing to restore from ${point}: ${pt.e.message}${/[.!?]$/.test(pt.e.message) ? '' : '.'} Nothing was changed; choose another point.`)
+      $('preview-status').textContent = 'The point could not be read.'
+      return
+    }
+    if (live.r) renderSide('pv-live', live.r, pt.r, 'live')
+    renderSide('pv-point', pt.r, live.r || null, 'point')
+    const legend = el('p', { class: 'legend' }, 'Compare the two sides, then restore or cancel. ', live.r ? el('mark', { text: 'Highlighted' }) : null, live.r ? ' rows differ.' : '')
+    const st = $('preview-status')
+    st.textContent = ''
+    st.appendChild(legend)
+    previewPoint = pt.r
+    show('preview-ok')
+    $('preview-ok').focus()
+  })
+  return decision
+}
+
+function previewChoice (ok) {
+  const decide = previewDecide
+  if (!decide) return
+  previewDecide = null
+  previewGen++
+  hide('preview', 'preview-ok', 'preview-error')
+  decide(ok ? previewPoint : null)
 }
 
 // ---------------------------------------------------------------- the list
@@ -352,6 +598,7 @@ async function loadList () {
   const tbody = $('list').querySelector('tbody')
   tbody.textContent = ''
   const list = data.backups.filter(b => !b.error)
+  setTimeRange(list)
   if (!list.length) { hide('list', 'chart-box'); show('list-empty'); return }
   hide('list-empty')
   for (const b of list) {
@@ -389,13 +636,19 @@ document.addEventListener('DOMContentLoaded', () => {
   $('workspace').addEventListener('change', e => {
     state.ws = e.target.value
     sessionStorage.setItem('sqlvault-ws', state.ws)
-    hide('export-result', 'export-error', 'restore-error', 'restore-done')
+    hide('export-result', 'export-error', 'restore-error', 'restore-done', 'time-error')
+    $('restore-time').value = ''
     loadList()
   })
   $('export-btn').addEventListener('click', doExport)
   $('restore-file').addEventListener('change', () => { hide('restore-error', 'restore-done'); $('restore-btn').disabled = state.busy || !$('restore-file').files.length })
   $('restore-btn').addEventListener('click', doRestoreFile)
   $('refresh-btn').addEventListener('click', loadList)
+  $('restore-time').addEventListener('input', () => { hide('time-error'); setBusy(state.busy) })
+  $('restore-time').addEventListener('focus', () => { if (state.oldest !== null) $('restore-time').max = toLocalInput(Date.now()) })
+  $('time-btn').addEventListener('click', doRestoreTime)
+  $('preview-ok').addEventListener('click', () => previewChoice(true))
+  $('preview-cancel').addEventListener('click', () => previewChoice(false))
   $('reload-btn').addEventListener('click', () => window.location.reload())
   if (state.token) signIn(state.token)
   else $('token').focus()
