@@ -493,3 +493,27 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   note "ok: SV_TMP writable"
   sv_pass
 fi
+
+# mini_livestore DIR: a small LiveStore store in DIR: eventlog@6.db with 50
+# events, state-1@6.db with their changeset rows and an empty items table.
+mini_livestore() {
+  sqlite3 "$1/eventlog@6.db" >/dev/null <<'SQL'
+PRAGMA page_size=8192; PRAGMA journal_mode=delete;
+CREATE TABLE eventlog (seqNumGlobal integer not null, seqNumClient integer not null,
+ seqNumRebaseGeneration integer not null, parentSeqNumGlobal integer not null,
+ parentSeqNumClient integer not null, parentSeqNumRebaseGeneration integer not null,
+ name text not null, argsJson text not null, clientId text not null, sessionId text not null,
+ schemaHash integer not null, syncMetadataJson text not null,
+ PRIMARY KEY (seqNumGlobal, seqNumClient, seqNumRebaseGeneration)) strict;
+WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM k WHERE i < 50)
+ INSERT INTO eventlog SELECT i,0,0,i-1,0,0,'v1.ItemAdded','{}','c','s',1,'{}' FROM k;
+SQL
+  sqlite3 "$1/state-1@6.db" >/dev/null <<'SQL'
+PRAGMA page_size=8192;
+CREATE TABLE __livestore_session_changeset (seqNumGlobal integer not null, seqNumClient integer
+ not null, seqNumRebaseGeneration integer not null, changeset blob, debug text) strict;
+CREATE TABLE items (id text primary key, n integer) strict;
+WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM k WHERE i < 50)
+ INSERT INTO __livestore_session_changeset SELECT i,0,0,NULL,NULL FROM k;
+SQL
+}

@@ -250,26 +250,8 @@ step "a LiveStore store backup: its files by name"
 sws=tx-store
 sdir="$SQLVAULT_DATA_DIR/$sws"
 mkdir -p "$sdir"
-sqlite3 "$sdir/eventlog@6.db" >/dev/null <<'SQL'
-PRAGMA page_size=8192; PRAGMA journal_mode=delete;
-CREATE TABLE eventlog (seqNumGlobal integer not null, seqNumClient integer not null,
- seqNumRebaseGeneration integer not null, parentSeqNumGlobal integer not null,
- parentSeqNumClient integer not null, parentSeqNumRebaseGeneration integer not null,
- name text not null, argsJson text not null, clientId text not null, sessionId text not null,
- schemaHash integer not null, syncMetadataJson text not null,
- PRIMARY KEY (seqNumGlobal, seqNumClient, seqNumRebaseGeneration)) strict;
-WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM k WHERE i < 50)
- INSERT INTO eventlog SELECT i,0,0,i-1,0,0,'v1.ItemAdded','{}','c','s',1,'{}' FROM k;
-SQL
-sqlite3 "$sdir/state-1@6.db" >/dev/null <<'SQL'
-PRAGMA page_size=8192;
-CREATE TABLE __livestore_session_changeset (seqNumGlobal integer not null, seqNumClient integer
- not null, seqNumRebaseGeneration integer not null, changeset blob, debug text) strict;
-CREATE TABLE items (id text primary key, n integer) strict;
-WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM k WHERE i < 50)
- INSERT INTO __livestore_session_changeset SELECT i,0,0,NULL,NULL FROM k;
-INSERT INTO items VALUES ('a', 1), ('b', 2), ('c', 3);
-SQL
+mini_livestore "$sdir"
+sqlite3 "$sdir/state-1@6.db" "INSERT INTO items VALUES ('a', 1), ('b', 2), ('c', 3);"
 assert_eq store "$(sv backup "$sws" --inline --json 2>/dev/null | jq -r .shape)" "the backup's shape"
 assert_eq 50 "$(cli "$sws@latest/eventlog" "SELECT count(*) FROM eventlog")" "events in $sws@latest/eventlog"
 assert_eq 50 "$(cli "$sws" "SELECT count(*) FROM eventlog")" "events in $sws (the event log first)"
