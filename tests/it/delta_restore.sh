@@ -37,8 +37,6 @@ note "seed $SEED (SV_TEST_SEED to repeat)"
 
 ws=dl
 live="$SQLVAULT_DATA_DIR/$ws/livestore.db"
-dump_sha() { sqlite3 "$1" .dump | sha256sum | cut -d' ' -f1; }
-fsha() { sha256sum "$1" | cut -d' ' -f1; }
 pages() { echo $(($(stat -c %s "$1") / $(sqlite3 "$1" 'PRAGMA page_size'))); }
 
 # backup VAR: a backup of ws (incremental when the chain allows); its ts in
@@ -96,7 +94,7 @@ same_bytes_as_full() {
   mkdir -p "$(dirname "$ref")"
   out="$(sv restore "$ws" --from "$1" --yes --inline --json --no-delta --db "$ref" 2>"$SV_SCRATCH/err.txt")" ||
     fail "reference restore of $1: $(tail -3 "$SV_SCRATCH/err.txt")"
-  assert_eq "$(fsha "$ref")" "$(fsha "$live")" "$2: live bytes equal a --no-delta restore of $1 into a new file"
+  assert_eq "$(file_sha256 "$ref")" "$(file_sha256 "$live")" "$2: live bytes equal a --no-delta restore of $1 into a new file"
   rm -f "$ref"
 }
 

@@ -28,8 +28,6 @@ note "seed $SEED (SV_TEST_SEED to repeat)"
 
 ws=dk
 live="$SQLVAULT_DATA_DIR/$ws/livestore.db"
-dump_sha() { sqlite3 "$1" .dump | sha256sum | cut -d' ' -f1; }
-fsha() { sha256sum "$1" | cut -d' ' -f1; }
 
 step "a workspace of several frames, backed up; then ~40% of its pages changed"
 make_workspace "$ws" 3000
@@ -49,7 +47,7 @@ diverge() {
   sqlite3 "$live" "UPDATE blobs SET b = randomblob(3900) WHERE (id + $SEED + $round) % 5 IN (0, 2);
     INSERT INTO todos VALUES ('r$round', 'round $round', 0)"
   OLD_DUMP="$(dump_sha "$live")"
-  OLD_FILE="$(fsha "$live")"
+  OLD_FILE="$(file_sha256 "$live")"
   assert_ne "$TARGET" "$OLD_DUMP" "round $round: the live content differs from the target"
 }
 
@@ -78,8 +76,8 @@ for k in 1 2 3; do
   diverge
   killed_at "$k"
   case "$k" in
-    1) assert_eq "$OLD_FILE" "$(fsha "$live")" "kill point 1: nothing written yet" ;;
-    2) assert_ne "$OLD_FILE" "$(fsha "$live")" "kill point 2: the file is torn (some pages written)" ;;
+    1) assert_eq "$OLD_FILE" "$(file_sha256 "$live")" "kill point 1: nothing written yet" ;;
+    2) assert_ne "$OLD_FILE" "$(file_sha256 "$live")" "kill point 2: the file is torn (some pages written)" ;;
   esac
   if ((k == 2)); then
     # the file alone is neither database; sqlvault's own restore rolls the journal back first
@@ -91,7 +89,7 @@ for k in 1 2 3; do
   fi
   assert_eq "$OLD_DUMP" "$(dump_sha "$live")" "kill point $k: content after sqlite3 opened it (.dump)"
   [[ ! -e "$live-journal" ]] || fail "kill point $k: the journal is still there after sqlite3 opened the file"
-  assert_eq "$OLD_FILE" "$(fsha "$live")" "kill point $k: the file's bytes are the old ones"
+  assert_eq "$OLD_FILE" "$(file_sha256 "$live")" "kill point $k: the file's bytes are the old ones"
   assert_eq ok "$(db_integrity "$live")" "kill point $k: integrity_check"
   restore_ok "kill point $k"
 done
@@ -117,7 +115,7 @@ wait "$pid" || rc=$?
 assert_eq 137 "$rc" "the restore's exit status (killed)"
 pgrep -f "restore $ws --from $B0" >/dev/null && fail "a restore process is still running after the kill"
 proxy_api DELETE /faults >/dev/null
-assert_eq "$OLD_FILE" "$(fsha "$live")" "killed while fetching: the live file's bytes"
+assert_eq "$OLD_FILE" "$(file_sha256 "$live")" "killed while fetching: the live file's bytes"
 [[ ! -e "$live-journal" ]] || fail "killed while fetching: a journal was left"
 assert_eq "$OLD_DUMP" "$(dump_sha "$live")" "killed while fetching: content"
 restore_ok "killed while fetching"
@@ -137,7 +135,7 @@ assert_contains "$out" "delta restore not possible (the backup could not be read
   "damaged frame: the delta names the backup and the frame, and gives way to the full path"
 grep -Eq "^error: .*(checksum mismatch|corrupt)" <<<"$out" || fail "damaged frame: the full path's error: $out"
 note "ok: the full path refused the object too"
-assert_eq "$OLD_FILE" "$(fsha "$live")" "damaged frame: the live file's bytes"
+assert_eq "$OLD_FILE" "$(file_sha256 "$live")" "damaged frame: the live file's bytes"
 [[ ! -e "$live-journal" ]] || fail "damaged frame: a journal was left"
 s3_put "$SV_SCRATCH/good.zst" "$obj"
 restore_ok "the object put back"

@@ -11,6 +11,8 @@ db_sha3() { sqlite3 "$1" .sha3sum; }
 
 # file_sha256 PATH: sha256 of a file's bytes, as "sha256:HEX".
 file_sha256() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
+# dump_sha DB: the sha256 of DB's .dump (its content, not its bytes).
+dump_sha() { sqlite3 "$1" .dump | sha256sum | cut -d' ' -f1; }
 
 # json_get JSON KEY: prints a top-level field of a JSON object ("" if null).
 json_get() {
